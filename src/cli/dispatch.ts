@@ -1,0 +1,39 @@
+import type { CliCommand, CliIo } from './io.js';
+import { UsageError } from './io.js';
+
+/** Each command lives in its own module, loaded only when it is run. */
+const commands: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
+  // Each command adds its entry here: name: { summary, load: async () => (await import('./commands/NAME.js')).nameCommand }
+};
+
+function usage(): string {
+  const lines = ['usage: gworker <command> [options]', '', 'commands:'];
+  for (const [name, { summary }] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${summary}`);
+  lines.push('', "Run 'gworker <command> --help' for a command's options.");
+  return `${lines.join('\n')}\n`;
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = commands[name];
+  if (entry === undefined) {
+    io.stderr.write(`gworker: unknown command "${name}"\n${usage()}`);
+    return 2;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`gworker ${name}: ${err.message}\nRun 'gworker ${name} --help' for usage.\n`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`gworker ${name}: ${message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Every error gworker raises is a GearmanError with a stable `code`; tests and callers
+ * branch on the code, never on the message text.
+ */
+export const ErrorCode = {
+  PROTOCOL: 'GEARMAN_ERR_PROTOCOL',
+  FRAME_TOO_LARGE: 'GEARMAN_ERR_FRAME_TOO_LARGE',
+  CONNECTION_CLOSED: 'GEARMAN_ERR_CONNECTION_CLOSED',
+  CONNECT_FAILED: 'GEARMAN_ERR_CONNECT_FAILED',
+  NO_SERVERS: 'GEARMAN_ERR_NO_SERVERS',
+  TIMEOUT: 'GEARMAN_ERR_TIMEOUT',
+  JOB_FAILED: 'GEARMAN_ERR_JOB_FAILED',
+  JOB_EXCEPTION: 'GEARMAN_ERR_JOB_EXCEPTION',
+  QUEUE_FULL: 'GEARMAN_ERR_QUEUE_FULL',
+  SERVER_ERROR: 'GEARMAN_ERR_SERVER',
+  ADMIN: 'GEARMAN_ERR_ADMIN',
+  JOB_STATE: 'GEARMAN_ERR_JOB_STATE',
+  CLOSED: 'GEARMAN_ERR_CLOSED',
+  ABORTED: 'GEARMAN_ERR_ABORTED',
+  MANIFEST: 'GEARMAN_ERR_MANIFEST',
+  HANDLER_LOAD: 'GEARMAN_ERR_HANDLER_LOAD',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class GearmanError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GearmanError';
+    this.code = code;
+  }
+}
+
+/** Malformed bytes on the wire: bad magic, an unknown type, missing arguments. */
+export class ProtocolError extends GearmanError {
+  /** Byte offset in the connection's stream where the bad frame starts. */
+  readonly offset: number;
+  readonly packetType: number | undefined;
+  /** Up to 32 bytes of the offending input, as hex, for logs. */
+  readonly preview: string;
+  constructor(
+    message: string,
+    details: { offset: number; packetType?: number; preview?: string; code?: ErrorCode },
+    options?: ErrorOptions,
+  ) {
+    super(details.code ?? ErrorCode.PROTOCOL, `${message} (at byte ${details.offset})`, options);
+    this.name = 'ProtocolError';
+    this.offset = details.offset;
+    this.packetType = details.packetType;
+    this.preview = details.preview ?? '';
+  }
+}
+
+export class ConnectionError extends GearmanError {
+  readonly server: string | undefined;
+  constructor(code: ErrorCode, message: string, server?: string, options?: ErrorOptions) {
+    super(code, server ? `${message} (${server})` : message, options);
+    this.name = 'ConnectionError';
+    this.server = server;
+  }
+}
+
+export class TimeoutError extends GearmanError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.TIMEOUT, message, options);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** The server sent an ERROR packet: `serverCode` is gearmand's name, e.g. `QUEUE_ERROR`. */
+export class ServerError extends GearmanError {
+  readonly serverCode: string;
+  readonly serverMessage: string;
+  constructor(serverCode: string, serverMessage: string, options?: ErrorOptions) {
+    super(
+      serverCode === 'QUEUE_ERROR' ? ErrorCode.QUEUE_FULL : ErrorCode.SERVER_ERROR,
+      `server error ${serverCode}: ${serverMessage}`,
+      options,
+    );
+    this.name = 'ServerError';
+    this.serverCode = serverCode;
+    this.serverMessage = serverMessage;
+  }
+}
+
+/** The worker sent WORK_FAIL (or a worker threw and this client did not ask for exceptions). */
+export class JobFailedError extends GearmanError {
+  readonly jobHandle: string;
+  constructor(jobHandle: string, message = `job ${jobHandle} failed`) {
+    super(ErrorCode.JOB_FAILED, message);
+    this.name = 'JobFailedError';
+    this.jobHandle = jobHandle;
+  }
+}
+
+/** The worker sent WORK_EXCEPTION; `payload` is what it sent, usually an error message. */
+export class JobExceptionError extends GearmanError {
+  readonly jobHandle: string;
+  readonly payload: Buffer;
+  constructor(jobHandle: string, payload: Buffer) {
+    super(ErrorCode.JOB_EXCEPTION, `job ${jobHandle} raised an exception: ${payload.toString('utf8')}`);
+    this.name = 'JobExceptionError';
+    this.jobHandle = jobHandle;
+    this.payload = payload;
+  }
+}
+
+/** An admin command answered `ERR <code> <text>`. */
+export class AdminError extends GearmanError {
+  readonly adminCode: string;
+  readonly adminMessage: string;
+  constructor(adminCode: string, adminMessage: string) {
+    super(ErrorCode.ADMIN, `admin error ${adminCode}${adminMessage ? `: ${adminMessage}` : ''}`);
+    this.name = 'AdminError';
+    this.adminCode = adminCode;
+    this.adminMessage = adminMessage;
+  }
+}

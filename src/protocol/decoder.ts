@@ -1,0 +1,226 @@
+import { ErrorCode, ProtocolError } from '../errors.js';
+import {
+  ARG_COUNT,
+  DEFAULT_MAX_FRAME_SIZE,
+  HEADER_SIZE,
+  isPacketType,
+  MAGIC_REQ,
+  MAGIC_RES,
+  type Magic,
+  packetTypeName,
+} from './constants.js';
+import type { Frame, Packet } from './packet.js';
+
+export interface DecoderOptions {
+  /** Which magic the peer must send: servers expect 'REQ', clients and workers 'RES'. */
+  readonly expect: Magic | 'any';
+  /** Largest data size accepted; bigger frames are refused before anything is buffered. */
+  readonly maxFrameSize?: number;
+  /**
+   * Accept text admin lines (a frame whose first byte is not NUL), as gearmand does on
+   * its one port. Off for clients and workers, where text can only mean garbage.
+   */
+  readonly allowText?: boolean;
+  /** Longest admin line accepted, in bytes. @defaultValue 65536 */
+  readonly maxLineLength?: number;
+}
+
+export type FrameSink = (frame: Frame) => void;
+
+const kNewline = 0x0a;
+
+/**
+ * Incremental decoder: push() chunks as they arrive and it hands whole frames to the
+ * sink, the same frames for any split of the stream. A frame that lies whole inside one
+ * chunk is emitted as views (subarray) of that chunk; a frame that spans chunks is
+ * collected into one buffer of its exact size and copied once. After a ProtocolError the
+ * stream cannot be resynchronised, so the decoder refuses further input.
+ */
+export class PacketDecoder {
+  readonly #sink: FrameSink;
+  readonly #expect: Magic | 'any';
+  readonly #maxFrameSize: number;
+  readonly #allowText: boolean;
+  readonly #maxLineLength: number;
+
+  /** Bytes of the stream consumed so far: frame offsets in errors count from here. */
+  #streamOffset = 0;
+  readonly #header = Buffer.alloc(HEADER_SIZE);
+  #headerFill = 0;
+  #frameStart = 0;
+  #magic: Magic = 'REQ';
+  #type = 0;
+  #body: Buffer | null = null;
+  #bodyFill = 0;
+  #textParts: Buffer[] | null = null;
+  #textLength = 0;
+  #failed: ProtocolError | null = null;
+
+  constructor(sink: FrameSink, options: DecoderOptions) {
+    this.#sink = sink;
+    this.#expect = options.expect;
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#allowText = options.allowText ?? false;
+    this.#maxLineLength = options.maxLineLength ?? 65536;
+    if (!Number.isInteger(this.#maxFrameSize) || this.#maxFrameSize < 0 || this.#maxFrameSize > 0xffffffff) {
+      throw new RangeError(`maxFrameSize must be an integer from 0 to 4294967295, got ${this.#maxFrameSize}`);
+    }
+  }
+
+  /** True while part of a frame is buffered (a clean close here means a cut-off frame). */
+  get midFrame(): boolean {
+    return this.#headerFill > 0 || this.#body !== null || this.#textParts !== null;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#failed) throw this.#failed;
+    try {
+      this.#consume(chunk);
+    } catch (err) {
+      if (err instanceof ProtocolError) this.#failed = err;
+      throw err;
+    }
+  }
+
+  #consume(chunk: Buffer): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end) {
+      if (this.#body !== null) {
+        pos = this.#fillBody(chunk, pos);
+        continue;
+      }
+      if (this.#textParts !== null) {
+        pos = this.#fillText(chunk, pos);
+        continue;
+      }
+      if (this.#headerFill === 0) {
+        this.#frameStart = this.#streamOffset + pos;
+        if (chunk[pos] !== 0 && this.#allowText) {
+          this.#textParts = [];
+          this.#textLength = 0;
+          continue;
+        }
+        if (end - pos >= HEADER_SIZE) {
+          // Fast path: the header is whole in this chunk.
+          const size = this.#readHeader(chunk, pos);
+          pos += HEADER_SIZE;
+          if (end - pos >= size) {
+            this.#emitPacket(chunk.subarray(pos, pos + size));
+            pos += size;
+          } else {
+            this.#startBody(size);
+          }
+          continue;
+        }
+      }
+      const take = Math.min(HEADER_SIZE - this.#headerFill, end - pos);
+      chunk.copy(this.#header, this.#headerFill, pos, pos + take);
+      this.#headerFill += take;
+      pos += take;
+      if (this.#headerFill === HEADER_SIZE) {
+        this.#headerFill = 0;
+        const size = this.#readHeader(this.#header, 0);
+        if (end - pos >= size) {
+          this.#emitPacket(chunk.subarray(pos, pos + size));
+          pos += size;
+        } else {
+          this.#startBody(size);
+        }
+      }
+    }
+    this.#streamOffset += end;
+  }
+
+  /** Validates a header and returns its data size; throws before anything is allocated. */
+  #readHeader(buf: Buffer, at: number): number {
+    const magic = buf.readUInt32BE(at);
+    if (magic === MAGIC_REQ) this.#magic = 'REQ';
+    else if (magic === MAGIC_RES) this.#magic = 'RES';
+    else this.#fail(`bad magic 0x${magic.toString(16).padStart(8, '0')}`, buf, at);
+    if (this.#expect !== 'any' && this.#magic !== this.#expect) {
+      this.#fail(`unexpected magic \\0${this.#magic}, expected \\0${this.#expect}`, buf, at);
+    }
+    const type = buf.readUInt32BE(at + 4);
+    if (!isPacketType(type)) this.#fail(`unknown packet type ${type}`, buf, at, type);
+    this.#type = type;
+    const size = buf.readUInt32BE(at + 8);
+    if (size > this.#maxFrameSize) {
+      this.#fail(
+        `${packetTypeName(type)} frame of ${size} bytes exceeds the limit of ${this.#maxFrameSize}`,
+        buf,
+        at,
+        type,
+        ErrorCode.FRAME_TOO_LARGE,
+      );
+    }
+    return size;
+  }
+
+  #startBody(size: number): void {
+    this.#body = Buffer.allocUnsafe(size);
+    this.#bodyFill = 0;
+  }
+
+  #fillBody(chunk: Buffer, pos: number): number {
+    const body = this.#body as Buffer;
+    const take = Math.min(body.length - this.#bodyFill, chunk.length - pos);
+    chunk.copy(body, this.#bodyFill, pos, pos + take);
+    this.#bodyFill += take;
+    if (this.#bodyFill === body.length) {
+      this.#body = null;
+      this.#emitPacket(body);
+    }
+    return pos + take;
+  }
+
+  #fillText(chunk: Buffer, pos: number): number {
+    const parts = this.#textParts as Buffer[];
+    const newline = chunk.indexOf(kNewline, pos);
+    const stop = newline === -1 ? chunk.length : newline;
+    this.#textLength += stop - pos;
+    if (this.#textLength > this.#maxLineLength) {
+      this.#fail(`admin line longer than ${this.#maxLineLength} bytes`, chunk, pos);
+    }
+    if (stop > pos) parts.push(chunk.subarray(pos, stop));
+    if (newline === -1) return chunk.length;
+    this.#textParts = null;
+    let line = (parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)).toString('utf8');
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    this.#sink({ kind: 'text', line });
+    return newline + 1;
+  }
+
+  #emitPacket(data: Buffer): void {
+    const type = this.#type as Packet['type'];
+    const count = ARG_COUNT[type];
+    const args: Buffer[] = [];
+    let start = 0;
+    for (let i = 1; i < count; i++) {
+      const nul = data.indexOf(0, start);
+      if (nul === -1) {
+        this.#fail(
+          `${packetTypeName(type)} needs ${count} arguments, found ${i}`,
+          data,
+          0,
+          type,
+          ErrorCode.PROTOCOL,
+        );
+      }
+      args.push(data.subarray(start, nul));
+      start = nul + 1;
+    }
+    if (count > 0) args.push(data.subarray(start));
+    this.#sink({ kind: 'packet', packet: { magic: this.#magic, type, args } });
+  }
+
+  #fail(message: string, buf: Buffer, at: number, packetType?: number, code?: ErrorCode): never {
+    const details: { offset: number; packetType?: number; preview: string; code?: ErrorCode } = {
+      offset: this.#frameStart,
+      preview: buf.subarray(at, at + 32).toString('hex'),
+    };
+    if (packetType !== undefined) details.packetType = packetType;
+    if (code !== undefined) details.code = code;
+    throw new ProtocolError(message, details);
+  }
+}

@@ -1,0 +1,125 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
+import { Connection } from '../../src/net/connection.js';
+import { PacketType } from '../../src/protocol/constants.js';
+import { encodeRequest, encodeResponse } from '../../src/protocol/encoder.js';
+import type { Packet } from '../../src/protocol/packet.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A tiny echo peer: answers every ECHO_REQ with ECHO_RES; closes on demand. */
+async function startEchoPeer(): Promise<{ port: number; server: net.Server; sockets: Set<net.Socket> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 12) {
+        const size = pending.readUInt32BE(8);
+        if (pending.length < 12 + size) break;
+        const body = pending.subarray(12, 12 + size);
+        socket.write(encodeResponse(PacketType.ECHO_RES, [body]));
+        pending = pending.subarray(12 + size);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  return { port: (server.address() as net.AddressInfo).port, server, sockets };
+}
+
+function nextPacket(conn: Connection): Promise<Packet> {
+  return new Promise((resolve) => conn.once('packet', resolve));
+}
+
+describe('Connection', () => {
+  it('sends frames and decodes the replies', async () => {
+    const peer = await startEchoPeer();
+    const conn = new Connection({ address: { host: '127.0.0.1', port: peer.port }, reconnect: false });
+    cleanups.push(() => conn.close());
+    await conn.connect();
+    const reply = nextPacket(conn);
+    conn.send(encodeRequest(PacketType.ECHO_REQ, ['hello']));
+    const packet = await reply;
+    expect(packet.type).toBe(PacketType.ECHO_RES);
+    expect(packet.args[0]?.toString()).toBe('hello');
+  });
+
+  it('coalesces frames written in one tick and keeps their order', async () => {
+    const peer = await startEchoPeer();
+    const conn = new Connection({ address: { host: '127.0.0.1', port: peer.port }, reconnect: false });
+    cleanups.push(() => conn.close());
+    await conn.connect();
+    const seen: string[] = [];
+    const all = new Promise<void>((resolve) => {
+      conn.on('packet', (p) => {
+        seen.push(p.args[0]?.toString() ?? '');
+        if (seen.length === 1000) resolve();
+      });
+    });
+    for (let i = 0; i < 1000; i++) conn.send(encodeRequest(PacketType.ECHO_REQ, [String(i)]));
+    await all;
+    expect(seen).toEqual(Array.from({ length: 1000 }, (_, i) => String(i)));
+  });
+
+  it('fails a connect attempt to a closed port with CONNECT_FAILED', async () => {
+    const peer = await startEchoPeer();
+    const port = peer.port;
+    await new Promise<void>((resolve) => peer.server.close(() => resolve()));
+    const conn = new Connection({ address: { host: '127.0.0.1', port }, reconnect: false });
+    cleanups.push(() => conn.close());
+    await expect(conn.connect()).rejects.toMatchObject({ code: ErrorCode.CONNECT_FAILED });
+  });
+
+  it('reports a disconnect and reconnects with backoff', async () => {
+    const peer = await startEchoPeer();
+    const conn = new Connection({ address: { host: '127.0.0.1', port: peer.port }, reconnect: () => 20 });
+    cleanups.push(() => conn.close());
+    await conn.connect();
+    const disconnected = new Promise((resolve) => conn.once('disconnect', resolve));
+    const reconnected = new Promise<{ reconnect: boolean }>((resolve) => conn.once('connect', resolve));
+    for (const socket of peer.sockets) socket.destroy();
+    expect(await disconnected).toMatchObject({ code: ErrorCode.CONNECTION_CLOSED });
+    expect(await reconnected).toEqual({ reconnect: true });
+    expect(conn.connected).toBe(true);
+  });
+
+  it('drops the connection on garbage from the server with a ProtocolError', async () => {
+    const server = net.createServer((socket) => socket.write('this is not gearman\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const conn = new Connection({
+      address: { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
+      reconnect: false,
+    });
+    cleanups.push(() => conn.close());
+    const protocolError = new Promise((resolve) => conn.once('protocolError', resolve));
+    const disconnected = new Promise((resolve) => conn.once('disconnect', resolve));
+    await conn.connect();
+    expect(await protocolError).toMatchObject({ code: ErrorCode.PROTOCOL, offset: 0 });
+    expect(await disconnected).toMatchObject({ code: ErrorCode.PROTOCOL });
+  });
+
+  it('refuses to send after close', async () => {
+    const peer = await startEchoPeer();
+    const conn = new Connection({ address: { host: '127.0.0.1', port: peer.port }, reconnect: false });
+    await conn.connect();
+    await conn.close();
+    expect(() => conn.send(encodeRequest(PacketType.ECHO_REQ, ['x']))).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONNECTION_CLOSED }),
+    );
+    await expect(conn.connect()).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+  });
+});
