@@ -1,0 +1,199 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
+import type { NodeReader } from './node-reader.js';
+import type { FunctionConfig, PayloadEncoding } from './types.js';
+import { parseDuration } from './units.js';
+
+const kCommonKeys = ['concurrency', 'payload', 'timeout'] as const;
+const kModuleKeys = ['handler', 'export', 'maxJobsPerThread', 'maxMemoryMb', 'jobsPerThread'] as const;
+const kCommandKeys = ['command', 'cwd', 'env'] as const;
+const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
+const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
+const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
+
+/** Reads the `functions` mapping: each a handler module or a command. */
+export function readFunctions(reader: NodeReader, node: Node | null, baseDir: string): FunctionConfig[] {
+  const map = reader.map(node, 'functions');
+  if (!map) return [];
+  if (map.items.length === 0) reader.report(map, 'functions', 'expected at least one function');
+  const functions: FunctionConfig[] = [];
+  for (const [name, value, keyNode] of reader.entries(map, 'functions', [])) {
+    const fn = readFunction(reader, name, value, keyNode, baseDir);
+    if (fn) functions.push(fn);
+  }
+  return functions;
+}
+
+function readFunction(
+  reader: NodeReader,
+  name: string,
+  node: Node | null,
+  keyNode: Node,
+  baseDir: string,
+): FunctionConfig | undefined {
+  const where = `functions.${name}`;
+  const before = reader.issues.length;
+  if (name === '' || Buffer.byteLength(name) > MAX_FUNCTION_SIZE || /[\s\0]/.test(name)) {
+    reader.report(keyNode, where, `a function name must be 1-${MAX_FUNCTION_SIZE} bytes without spaces`);
+  }
+  const map = reader.map(node, where, keyNode);
+  if (!map) return undefined;
+  const settings = new Map(reader.entries(map, where, kAllKeys).map(([k, v]) => [k, v] as const));
+  const hasHandler = settings.has('handler');
+  const hasCommand = settings.has('command');
+  if (hasHandler === hasCommand) {
+    reader.report(
+      map,
+      where,
+      hasHandler ? 'give "handler" or "command", not both' : 'expected "handler" or "command"',
+      keyNode,
+    );
+    return undefined;
+  }
+  const kind = hasHandler ? 'module' : 'command';
+  for (const key of kind === 'module' ? kCommandKeys : kModuleKeys) {
+    if (settings.has(key))
+      reader.report(keyOf(map, key), `${where}.${key}`, `"${key}" does not apply to a ${kind} function`);
+  }
+  const concurrency = optionalInt(reader, settings, where, 'concurrency', 1, 100_000) ?? 1;
+  const payload = readPayload(reader, settings.get('payload'), `${where}.payload`);
+  const timeoutMs = optionalDuration(reader, settings, where, 'timeout');
+  const common = { name, concurrency, payload, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+
+  if (kind === 'module') {
+    const handler = readHandlerPath(reader, settings.get('handler') ?? null, `${where}.handler`, baseDir);
+    const exportName = settings.has('export')
+      ? reader.string(settings.get('export') ?? null, `${where}.export`)
+      : 'default';
+    const maxJobsPerThread = optionalInt(
+      reader,
+      settings,
+      where,
+      'maxJobsPerThread',
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
+    const maxMemoryMb = optionalInt(reader, settings, where, 'maxMemoryMb', 16, 1_048_576);
+    const jobsPerThread = optionalInt(reader, settings, where, 'jobsPerThread', 1, 10_000) ?? 1;
+    if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;
+    return {
+      ...common,
+      kind,
+      handler,
+      export: exportName,
+      jobsPerThread,
+      ...(maxJobsPerThread === undefined ? {} : { maxJobsPerThread }),
+      ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
+    };
+  }
+  const command = readCommand(reader, settings.get('command') ?? null, `${where}.command`);
+  const cwdNode = settings.get('cwd');
+  const cwdText = cwdNode === undefined ? undefined : reader.string(cwdNode, `${where}.cwd`);
+  const cwd = cwdText === undefined ? baseDir : path.resolve(baseDir, cwdText);
+  if (cwdText !== undefined && !isDirectory(cwd))
+    reader.report(cwdNode, `${where}.cwd`, `not a directory: ${cwd}`);
+  const env = readEnv(reader, settings.get('env'), `${where}.env`);
+  if (reader.issues.length > before || command === undefined) return undefined;
+  return { ...common, kind, command, cwd, env };
+}
+
+function keyOf(map: YAMLMap, key: string): Node | null {
+  const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return (pair?.key as Node | undefined) ?? null;
+}
+
+function optionalInt(
+  reader: NodeReader,
+  settings: Map<string, Node | null>,
+  where: string,
+  key: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (!settings.has(key)) return undefined;
+  return reader.integer(settings.get(key) ?? null, `${where}.${key}`, min, max);
+}
+
+function optionalDuration(
+  reader: NodeReader,
+  settings: Map<string, Node | null>,
+  where: string,
+  key: string,
+): number | undefined {
+  if (!settings.has(key)) return undefined;
+  const node = settings.get(key) ?? null;
+  const parsed = parseDuration(reader.scalar(node));
+  if (typeof parsed === 'string') {
+    reader.report(node, `${where}.${key}`, parsed);
+    return undefined;
+  }
+  return parsed;
+}
+
+function readPayload(reader: NodeReader, node: Node | null | undefined, where: string): PayloadEncoding {
+  if (node === undefined) return 'buffer';
+  const value = reader.scalar(node);
+  if (typeof value === 'string' && (kPayloads as readonly string[]).includes(value))
+    return value as PayloadEncoding;
+  reader.report(node, where, `expected one of ${kPayloads.join(', ')}`);
+  return 'buffer';
+}
+
+function readHandlerPath(
+  reader: NodeReader,
+  node: Node | null,
+  where: string,
+  baseDir: string,
+): string | undefined {
+  const text = reader.string(node, where);
+  if (text === undefined) return undefined;
+  const full = path.resolve(baseDir, text);
+  if (!kHandlerExtensions.includes(path.extname(full))) {
+    reader.report(node, where, `expected a .js, .mjs, .cjs or .ts module, got "${text}"`);
+    return undefined;
+  }
+  if (!existsSync(full)) {
+    reader.report(node, where, `handler file not found: ${full}`);
+    return undefined;
+  }
+  return full;
+}
+
+/** A list of strings run as is, or one string run with /bin/sh -c. */
+function readCommand(reader: NodeReader, node: Node | null, where: string): string[] | undefined {
+  if (isScalar(node) && typeof node.value === 'string' && node.value.trim() !== '') {
+    return ['/bin/sh', '-c', node.value];
+  }
+  if (isSeq(node) && node.items.length > 0) {
+    const parts = node.items.map((item, i) => reader.string(item as Node, `${where}[${i}]`));
+    return parts.every((p): p is string => p !== undefined) ? parts : undefined;
+  }
+  reader.report(node, where, 'expected a list such as [ls, -lh], or a shell command string');
+  return undefined;
+}
+
+function readEnv(reader: NodeReader, node: Node | null | undefined, where: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (node === undefined) return env;
+  if (!isMap(node)) {
+    reader.report(node, where, 'expected a mapping of variable names to values');
+    return env;
+  }
+  for (const [key, value] of reader.entries(node, where, [])) {
+    const scalar = reader.scalar(value);
+    if (typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean')
+      env[key] = String(scalar);
+    else reader.report(value, `${where}.${key}`, 'expected a string value');
+  }
+  return env;
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,59 @@
+import type { TlsOptions } from '../../net/address.js';
+
+/** How a job's payload reaches the handler and how the result is encoded. */
+export type PayloadEncoding = 'buffer' | 'text' | 'json';
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Worker connections to keep to this server. */
+  readonly connections: number;
+  /** TLS with file contents already read (paths resolve against the manifest). */
+  readonly tls?: TlsOptions;
+}
+
+interface FunctionConfigBase {
+  readonly name: string;
+  /** Most jobs of this function running at once on this box. */
+  readonly concurrency: number;
+  readonly payload: PayloadEncoding;
+  /** Enforced by the supervisor: abort the job's signal, then end its thread or process. */
+  readonly timeoutMs?: number;
+}
+
+export interface ModuleFunctionConfig extends FunctionConfigBase {
+  readonly kind: 'module';
+  /** Absolute path of the handler module (.js, .mjs, .cjs or .ts). */
+  readonly handler: string;
+  /** Which export is the handler. @defaultValue 'default' */
+  readonly export: string;
+  /** Recycle a thread after this many jobs (guards against slow leaks). */
+  readonly maxJobsPerThread?: number;
+  /** The thread's old-generation heap limit. */
+  readonly maxMemoryMb?: number;
+  /** Jobs one thread runs at once: raise it for I/O-bound handlers. */
+  readonly jobsPerThread: number;
+}
+
+export interface CommandFunctionConfig extends FunctionConfigBase {
+  readonly kind: 'command';
+  /** Program and arguments; the workload goes to its stdin, its stdout is the result. */
+  readonly command: readonly string[];
+  /** Working directory. @defaultValue the manifest's folder */
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export type FunctionConfig = ModuleFunctionConfig | CommandFunctionConfig;
+
+export interface Manifest {
+  /** Absolute path of the manifest file. */
+  readonly file: string;
+  /** `null` when the manifest names none: the embedded job server runs in-process. */
+  readonly servers: readonly ServerConfig[] | null;
+  /** Where the embedded server listens when `servers` is null. */
+  readonly embeddedServer: { readonly host: string; readonly port: number };
+  readonly clientId?: string;
+  readonly shutdownTimeoutMs: number;
+  readonly functions: readonly FunctionConfig[];
+}

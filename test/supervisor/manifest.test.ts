@@ -1,0 +1,155 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
+import { ManifestError } from '../../src/supervisor/manifest/errors.js';
+import { loadManifest, parseManifest } from '../../src/supervisor/manifest/load.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'gworker-manifest-'));
+writeFileSync(path.join(dir, 'title.js'), 'export default (s) => s;\n');
+writeFileSync(path.join(dir, 'ca.pem'), 'CA');
+writeFileSync(path.join(dir, 'c.pem'), 'CERT');
+writeFileSync(path.join(dir, 'k.pem'), 'KEY');
+const file = path.join(dir, 'gworker.yaml');
+
+function parse(text: string, env: NodeJS.ProcessEnv = {}) {
+  return parseManifest(text, file, { env });
+}
+
+function issuesOf(text: string, env: NodeJS.ProcessEnv = {}) {
+  try {
+    parse(text, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ManifestError);
+    expect((err as ManifestError).code).toBe(ErrorCode.MANIFEST);
+    return (err as ManifestError).issues;
+  }
+  throw new Error('expected the manifest to be rejected');
+}
+
+describe('manifest', () => {
+  it('resolves a full manifest with defaults and paths relative to the file', () => {
+    const manifest = parse(`
+servers:
+  - 127.0.0.1:4730
+  - { host: gear2, port: 4731, connections: 4, tls: { ca: ca.pem, cert: c.pem, key: k.pem } }
+connections: 3
+clientId: compute-01
+shutdownTimeout: 10s
+functions:
+  title:
+    handler: ./title.js
+    concurrency: 4
+    payload: text
+    timeout: 1.5s
+    maxJobsPerThread: 10000
+    maxMemoryMb: 512
+  ls:
+    command: [ls, -lh]
+`);
+    expect(manifest.servers).toEqual([
+      { host: '127.0.0.1', port: 4730, connections: 3 },
+      {
+        host: 'gear2',
+        port: 4731,
+        connections: 4,
+        tls: { ca: Buffer.from('CA'), cert: Buffer.from('CERT'), key: Buffer.from('KEY') },
+      },
+    ]);
+    expect(manifest.clientId).toBe('compute-01');
+    expect(manifest.shutdownTimeoutMs).toBe(10_000);
+    expect(manifest.functions).toEqual([
+      {
+        name: 'title',
+        kind: 'module',
+        handler: path.join(dir, 'title.js'),
+        export: 'default',
+        concurrency: 4,
+        payload: 'text',
+        timeoutMs: 1500,
+        maxJobsPerThread: 10000,
+        maxMemoryMb: 512,
+        jobsPerThread: 1,
+      },
+      {
+        name: 'ls',
+        kind: 'command',
+        command: ['ls', '-lh'],
+        cwd: dir,
+        env: {},
+        concurrency: 1,
+        payload: 'buffer',
+      },
+    ]);
+  });
+
+  it('runs the embedded server when no servers are named', () => {
+    const manifest = parse('functions:\n  ls:\n    command: ls -lh\n');
+    expect(manifest.servers).toBeNull();
+    expect(manifest.embeddedServer).toEqual({ host: '127.0.0.1', port: 4730 });
+    expect(manifest.functions[0]).toMatchObject({ command: ['/bin/sh', '-c', 'ls -lh'] });
+  });
+
+  it('lets GWORKER_SERVERS replace the servers list', () => {
+    const manifest = parse('functions:\n  ls:\n    command: [ls]\n', { GWORKER_SERVERS: 'h1:4730,h2:4740' });
+    expect(manifest.servers).toEqual([
+      { host: 'h1', port: 4730, connections: 2 },
+      { host: 'h2', port: 4740, connections: 2 },
+    ]);
+  });
+
+  it('reports every problem at once with line, column, path and what was expected', () => {
+    const issues = issuesOf(`servers:
+  - "nohost:99999"
+connections: zero
+functions:
+  title:
+    handler: ./missing.js
+    concurreny: 4
+    timeout: 30
+  bad:
+    handler: ./title.js
+    payload: xml
+    timeout: soon
+`);
+    const summary = issues.map((i) => `${i.line}:${i.column} ${i.path}`);
+    expect(summary).toEqual([
+      '3:14 connections',
+      '2:5 servers[0]',
+      '7:5 functions.title.concurreny',
+      '6:14 functions.title.handler',
+      '11:14 functions.bad.payload',
+      '12:14 functions.bad.timeout',
+    ]);
+    expect(issues.every((i) => i.file === file)).toBe(true);
+    expect(issues[2]?.message).toContain('did you mean "concurrency"');
+    expect(issues[3]?.message).toContain('handler file not found');
+    expect(issues[5]?.message).toContain('expected a duration');
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const issues = issuesOf('functions:\n  title: [unclosed\n');
+    expect(issues[0]?.message).toMatch(/^YAML syntax/);
+    expect(issues[0]?.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses a function with both or neither of handler and command', () => {
+    const issues = issuesOf(
+      'functions:\n  a:\n    concurrency: 1\n  b:\n    handler: ./title.js\n    command: [ls]\n',
+    );
+    expect(issues.map((i) => i.path)).toEqual(['functions.a', 'functions.b']);
+  });
+
+  it('refuses settings that belong to the other kind of function', () => {
+    const issues = issuesOf('functions:\n  ls:\n    command: [ls]\n    jobsPerThread: 4\n');
+    expect(issues[0]).toMatchObject({ path: 'functions.ls.jobsPerThread', line: 4, column: 5 });
+  });
+
+  it('names a missing manifest file', async () => {
+    await expect(loadManifest(path.join(dir, 'nope.yaml'))).rejects.toMatchObject({
+      code: ErrorCode.MANIFEST,
+      issues: [expect.objectContaining({ message: 'cannot read the manifest: file not found' })],
+    });
+  });
+});
