@@ -4,6 +4,10 @@ import { UsageError } from './io.js';
 /** Each command lives in its own module, loaded only when it is run. */
 const commands: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
   // Each command adds its entry here: name: { summary, load: async () => (await import('./commands/NAME.js')).nameCommand }
+  admin: {
+    summary: 'query or change a job server over the text admin protocol',
+    load: async () => (await import('./commands/admin.js')).adminCommand,
+  },
 };
 
 function usage(): string {
