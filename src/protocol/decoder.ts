@@ -21,20 +21,26 @@ export interface DecoderOptions {
    * its one port. Off for clients and workers, where text can only mean garbage.
    */
   readonly allowText?: boolean;
-  /** Longest admin line accepted, in bytes. @defaultValue 65536 */
+  /** Longest admin line accepted, in bytes, counting a `\r` before the `\n`. @defaultValue 65536 */
   readonly maxLineLength?: number;
 }
 
 export type FrameSink = (frame: Frame) => void;
 
 const kNewline = 0x0a;
+/** `\0RE`, the bytes both magics start with, and the fourth byte of each. */
+const kMagicPrefix = [0x00, 0x52, 0x45] as const;
+const kMagicReq = 0x51;
+const kMagicRes = 0x53;
 
 /**
  * Incremental decoder: push() chunks as they arrive and it hands whole frames to the
  * sink, the same frames for any split of the stream. A frame that lies whole inside one
  * chunk is emitted as views (subarray) of that chunk; a frame that spans chunks is
  * collected into one buffer of its exact size and copied once. After a ProtocolError the
- * stream cannot be resynchronised, so the decoder refuses further input.
+ * stream cannot be resynchronised, so the decoder refuses further input. The same holds
+ * when the sink throws: the rest of that chunk was never consumed, and decoding on from
+ * the next chunk would read frames out of the middle of the stream.
  */
 export class PacketDecoder {
   readonly #sink: FrameSink;
@@ -54,7 +60,8 @@ export class PacketDecoder {
   #bodyFill = 0;
   #textParts: Buffer[] | null = null;
   #textLength = 0;
-  #failed: ProtocolError | null = null;
+  /** The error that ended the stream, rethrown by every later push(). */
+  #failed: { error: unknown } | null = null;
 
   constructor(sink: FrameSink, options: DecoderOptions) {
     this.#sink = sink;
@@ -73,11 +80,11 @@ export class PacketDecoder {
   }
 
   push(chunk: Buffer): void {
-    if (this.#failed) throw this.#failed;
+    if (this.#failed) throw this.#failed.error;
     try {
       this.#consume(chunk);
     } catch (err) {
-      if (err instanceof ProtocolError) this.#failed = err;
+      this.#failed = { error: err };
       throw err;
     }
   }
@@ -116,6 +123,7 @@ export class PacketDecoder {
       }
       const take = Math.min(HEADER_SIZE - this.#headerFill, end - pos);
       chunk.copy(this.#header, this.#headerFill, pos, pos + take);
+      this.#checkMagicPrefix(this.#headerFill, this.#headerFill + take);
       this.#headerFill += take;
       pos += take;
       if (this.#headerFill === HEADER_SIZE) {
@@ -130,6 +138,30 @@ export class PacketDecoder {
       }
     }
     this.#streamOffset += end;
+  }
+
+  /**
+   * Checks the magic bytes of a partial header as they arrive. Without this, a peer
+   * that is not a Gearman server and sends a short banner or error line (fewer than 12
+   * bytes) and then waits would leave the connection stuck forever, mid-header.
+   */
+  #checkMagicPrefix(from: number, to: number): void {
+    const header = this.#header;
+    for (let i = from; i < to && i < 4; i++) {
+      const byte = header[i];
+      const ok =
+        i < 3
+          ? byte === kMagicPrefix[i]
+          : (byte === kMagicReq && this.#expect !== 'RES') || (byte === kMagicRes && this.#expect !== 'REQ');
+      if (!ok) {
+        const magic = header.subarray(0, i + 1).toString('hex');
+        this.#fail(
+          `bad magic 0x${magic}…, expected \\0${this.#expect === 'any' ? 'REQ or \\0RES' : this.#expect}`,
+          header.subarray(0, to),
+          0,
+        );
+      }
+    }
   }
 
   /** Validates a header and returns its data size; throws before anything is allocated. */
@@ -201,7 +233,7 @@ export class PacketDecoder {
       if (nul === -1) {
         this.#fail(
           `${packetTypeName(type)} needs ${count} arguments, found ${i}`,
-          data,
+          this.#frameForPreview(data),
           0,
           type,
           ErrorCode.PROTOCOL,
@@ -212,6 +244,19 @@ export class PacketDecoder {
     }
     if (count > 0) args.push(data.subarray(start));
     this.#sink({ kind: 'packet', packet: { magic: this.#magic, type, args } });
+  }
+
+  /**
+   * The start of the frame, header included, for an error preview. The header was valid,
+   * so it is rebuilt from what was read rather than kept: the fast path never copies it.
+   */
+  #frameForPreview(data: Buffer): Buffer {
+    const frame = Buffer.alloc(HEADER_SIZE + Math.min(data.length, 32 - HEADER_SIZE));
+    frame.writeUInt32BE(this.#magic === 'REQ' ? MAGIC_REQ : MAGIC_RES, 0);
+    frame.writeUInt32BE(this.#type, 4);
+    frame.writeUInt32BE(data.length, 8);
+    data.copy(frame, HEADER_SIZE, 0, frame.length - HEADER_SIZE);
+    return frame;
   }
 
   #fail(message: string, buf: Buffer, at: number, packetType?: number, code?: ErrorCode): never {
