@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { ErrorCode, GearmanError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../log.js';
+import type { ModuleFunctionConfig } from '../manifest/types.js';
+import { transferableCopy } from '../thread/bytes.js';
+import type {
+  AbortMessage,
+  CheckResult,
+  JobMeta,
+  ProgressMessage,
+  RunResult,
+  RunTask,
+  SerializedError,
+} from '../thread/messages.js';
+import { handlerEntryFile } from './entry-file.js';
+
+/** How a job run in a thread ended. */
+export type RunOutcome =
+  | { readonly ok: true; readonly result: Uint8Array }
+  | {
+      readonly ok: false;
+      /** handler: it threw; load: its module failed; timeout: it ran too long; crash: its thread died. */
+      readonly reason: 'handler' | 'load' | 'timeout' | 'crash';
+      readonly error: SerializedError;
+    };
+
+export interface ProgressSink {
+  status(numerator: number, denominator: number): void;
+  data(chunk: Uint8Array): void;
+  warning(chunk: Uint8Array): void;
+}
+
+interface RunningTask {
+  readonly sink: ProgressSink;
+  received: number;
+  expected: number;
+  caughtUp: (() => void) | null;
+}
+
+/** Time a job gets to return after its signal is aborted, before its thread is ended. */
+const kAbortGraceMs = 1000;
+/** Longest wait for progress messages that the result says were sent. */
+const kProgressWaitMs = 2000;
+let nextTaskId = 1;
+
+/**
+ * One generation of one function's handler code: a piscina pool whose threads have
+ * loaded that code. Hot reload builds a new HandlerPool and closes the old one once its
+ * jobs are done. Progress and abort messages travel on a BroadcastChannel of its own.
+ */
+export class HandlerPool {
+  readonly generation: number;
+  readonly threads: number;
+  readonly #config: ModuleFunctionConfig;
+  readonly #piscina: Piscina;
+  readonly #channel: BroadcastChannel;
+  readonly #channelName: string;
+  readonly #running = new Map<number, RunningTask>();
+  readonly #log: Logger;
+  #jobsStarted = 0;
+  #closing: Promise<void> | null = null;
+
+  constructor(config: ModuleFunctionConfig, generation: number, logger: Logger = silentLogger) {
+    this.#config = config;
+    this.generation = generation;
+    this.#log = logger;
+    this.threads = Math.max(1, Math.ceil(config.concurrency / config.jobsPerThread));
+    this.#channelName = `gworker:${config.name}:${generation}:${randomBytes(6).toString('hex')}`;
+    this.#channel = new BroadcastChannel(this.#channelName);
+    this.#channel.onmessage = (event) => this.#onProgress((event as { data: ProgressMessage }).data);
+    this.#piscina = new Piscina({
+      filename: handlerEntryFile(),
+      name: 'default',
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      concurrentTasksPerWorker: config.jobsPerThread,
+      // Threads of one generation live as long as it does.
+      idleTimeout: 2 ** 31 - 1,
+      // I/O-bound handlers need their event loop between tasks; 'sync' idles in Atomics.wait.
+      atomics: config.jobsPerThread > 1 ? 'async' : 'sync',
+      ...(config.maxMemoryMb === undefined
+        ? {}
+        : { resourceLimits: { maxOldGenerationSizeMb: config.maxMemoryMb } }),
+    });
+    // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
+    this.#piscina.on('error', (err: Error) => this.#log.warn({ err }, 'handler thread failed while idle'));
+  }
+
+  /** Jobs started on this generation (the supervisor recycles it after maxJobsPerThread × threads). */
+  get jobsStarted(): number {
+    return this.#jobsStarted;
+  }
+
+  get busy(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Loads the handler in the new threads and checks its export; throws a GearmanError
+   * (HANDLER_LOAD) with the reason when it cannot serve.
+   */
+  async check(): Promise<void> {
+    const checks = Array.from({ length: this.threads }, () =>
+      this.#piscina.run({ kind: 'check', handler: this.#config.handler, exportName: this.#config.export }),
+    );
+    const results = (await Promise.all(checks)) as CheckResult[];
+    const failed = results.find((r): r is Extract<CheckResult, { ok: false }> => !r.ok);
+    if (failed) {
+      throw new GearmanError(
+        ErrorCode.HANDLER_LOAD,
+        `cannot load ${this.#config.handler}: ${failed.error.message}`,
+      );
+    }
+  }
+
+  /** Runs one job in a thread. Never rejects: every way a job can end is an outcome. */
+  async run(meta: JobMeta, payload: Uint8Array, sink: ProgressSink, timeoutMs?: number): Promise<RunOutcome> {
+    const taskId = nextTaskId++;
+    this.#jobsStarted++;
+    const bytes = transferableCopy(payload);
+    const task: RunTask = {
+      kind: 'run',
+      taskId,
+      channel: this.#channelName,
+      handler: this.#config.handler,
+      exportName: this.#config.export,
+      encoding: this.#config.payload,
+      payload: bytes,
+      job: meta,
+    };
+    const record: RunningTask = { sink, received: 0, expected: 0, caughtUp: null };
+    this.#running.set(taskId, record);
+    const kill = new AbortController();
+    let timedOut = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const timeoutTimer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            const message: AbortMessage = { abort: taskId, reason: `timed out after ${timeoutMs} ms` };
+            this.#channel.postMessage(message);
+            graceTimer = setTimeout(() => kill.abort(), kAbortGraceMs);
+          }, timeoutMs);
+    try {
+      const result = (await this.#piscina.run(task, {
+        transferList: [bytes.buffer as ArrayBuffer],
+        // piscina runs an abortable task alone on its thread (aborting ends the thread), so
+        // threads shared by several jobs rely on the job's own signal instead.
+        ...(this.#config.jobsPerThread === 1 ? { signal: kill.signal } : {}),
+      })) as RunResult;
+      await this.#catchUp(record, result.progress);
+      if (timedOut) return timeoutOutcome(timeoutMs as number);
+      if (result.ok) return { ok: true, result: result.result };
+      return { ok: false, reason: result.error.load ? 'load' : 'handler', error: result.error };
+    } catch (err) {
+      if (timedOut) return timeoutOutcome(timeoutMs as number);
+      const error = err as Error;
+      const message = /out of memory/i.test(error.message)
+        ? `the handler ran out of memory (limit ${this.#config.maxMemoryMb ?? 'default'} MB)`
+        : `the handler's thread died: ${error.message}`;
+      return { ok: false, reason: 'crash', error: { name: error.name, message } };
+    } finally {
+      clearTimeout(timeoutTimer);
+      clearTimeout(graceTimer);
+      this.#running.delete(taskId);
+    }
+  }
+
+  /** Waits for running jobs, then ends the threads. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#piscina.close();
+      } finally {
+        this.#channel.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** Ends the threads at once; running jobs end as crashes. */
+  async destroy(): Promise<void> {
+    try {
+      await this.#piscina.destroy();
+    } finally {
+      this.#channel.close();
+    }
+  }
+
+  #onProgress(message: ProgressMessage): void {
+    const record = this.#running.get(message.taskId);
+    if (record === undefined) return;
+    record.received++;
+    try {
+      if (message.kind === 'status') record.sink.status(message.numerator, message.denominator);
+      else if (message.kind === 'data') record.sink.data(message.chunk);
+      else record.sink.warning(message.chunk);
+    } catch (err) {
+      this.#log.warn({ err }, 'could not forward job progress');
+    }
+    if (record.caughtUp !== null && record.received >= record.expected) record.caughtUp();
+  }
+
+  /** Progress travels apart from the result: wait until every update sent before it is forwarded. */
+  async #catchUp(record: RunningTask, expected: number): Promise<void> {
+    if (record.received >= expected) return;
+    record.expected = expected;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, kProgressWaitMs);
+      record.caughtUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+function timeoutOutcome(timeoutMs: number): RunOutcome {
+  return {
+    ok: false,
+    reason: 'timeout',
+    error: { name: 'TimeoutError', message: `timed out after ${timeoutMs} ms` },
+  };
+}
