@@ -78,6 +78,7 @@ functions:
         command: ['ls', '-lh'],
         cwd: dir,
         env: {},
+        output: 'result',
         concurrency: 1,
         payload: 'buffer',
       },

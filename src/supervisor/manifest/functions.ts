@@ -8,7 +8,7 @@ import { parseDuration } from './units.js';
 
 const kCommonKeys = ['concurrency', 'payload', 'timeout'] as const;
 const kModuleKeys = ['handler', 'export', 'maxJobsPerThread', 'maxMemoryMb', 'jobsPerThread'] as const;
-const kCommandKeys = ['command', 'cwd', 'env'] as const;
+const kCommandKeys = ['command', 'cwd', 'env', 'output'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
@@ -95,8 +95,9 @@ function readFunction(
   if (cwdText !== undefined && !isDirectory(cwd))
     reader.report(cwdNode, `${where}.cwd`, `not a directory: ${cwd}`);
   const env = readEnv(reader, settings.get('env'), `${where}.env`);
+  const output = readOutput(reader, settings.get('output'), `${where}.output`);
   if (reader.issues.length > before || command === undefined) return undefined;
-  return { ...common, kind, command, cwd, env };
+  return { ...common, kind, command, cwd, env, output };
 }
 
 function keyOf(map: YAMLMap, key: string): Node | null {
@@ -139,6 +140,18 @@ function readPayload(reader: NodeReader, node: Node | null | undefined, where: s
     return value as PayloadEncoding;
   reader.report(node, where, `expected one of ${kPayloads.join(', ')}`);
   return 'buffer';
+}
+
+function readOutput(reader: NodeReader, node: Node | null | undefined, where: string): 'result' | 'stream' {
+  if (node === undefined) return 'result';
+  const value = reader.scalar(node);
+  if (value === 'result' || value === 'stream') return value;
+  reader.report(
+    node,
+    where,
+    'expected result (stdout is the result) or stream (stdout goes out as WORK_DATA)',
+  );
+  return 'result';
 }
 
 function readHandlerPath(

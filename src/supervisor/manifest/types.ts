@@ -42,6 +42,12 @@ export interface CommandFunctionConfig extends FunctionConfigBase {
   /** Working directory. @defaultValue the manifest's folder */
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * `result`: stdout is collected and sent as the job's result, as `gearman -w` does.
+   * `stream`: stdout is sent as WORK_DATA chunks while the command runs, and the result is empty.
+   * @defaultValue 'result'
+   */
+  readonly output: 'result' | 'stream';
 }
 
 export type FunctionConfig = ModuleFunctionConfig | CommandFunctionConfig;
