@@ -1,4 +1,12 @@
-import { HEADER_SIZE, MAGIC_REQ, MAGIC_RES, type Magic, type PacketType } from './constants.js';
+import {
+  ARG_COUNT,
+  HEADER_SIZE,
+  MAGIC_REQ,
+  MAGIC_RES,
+  type Magic,
+  type PacketType,
+  packetTypeName,
+} from './constants.js';
 
 export type Arg = string | Uint8Array;
 
@@ -9,10 +17,25 @@ const kEmpty: readonly Arg[] = Object.freeze([]);
  * concatenation). Strings are written as UTF-8. Arguments are joined with NUL; the
  * caller passes exactly the arguments of the type (see ARG_COUNT), the last one being
  * the opaque data.
+ *
+ * @throws TypeError when the argument count is not the type's, or when an argument other
+ * than the last contains a NUL byte. Either would still frame correctly but the peer
+ * would split the arguments differently: a function name `a\0b` in SUBMIT_JOB turns
+ * into function `a`, unique `b`, and the real unique prefixed to the data.
  */
 export function encodePacket(magic: Magic, type: PacketType, args: readonly Arg[] = kEmpty): Buffer {
-  let bodySize = args.length > 0 ? args.length - 1 : 0; // the NUL separators
-  for (const arg of args) bodySize += typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength;
+  const count = args.length;
+  if (count !== ARG_COUNT[type]) {
+    throw new TypeError(`${packetTypeName(type)} takes ${ARG_COUNT[type]} arguments, got ${count}`);
+  }
+  let bodySize = count > 0 ? count - 1 : 0; // the NUL separators
+  for (let i = 0; i < count; i++) {
+    const arg = args[i] as Arg;
+    if (i < count - 1 && (typeof arg === 'string' ? arg.includes('\0') : arg.includes(0))) {
+      throw new TypeError(`argument ${i + 1} of ${packetTypeName(type)} contains a NUL byte`);
+    }
+    bodySize += typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength;
+  }
   const frame = Buffer.allocUnsafe(HEADER_SIZE + bodySize);
   frame.writeUInt32BE(magic === 'REQ' ? MAGIC_REQ : MAGIC_RES, 0);
   frame.writeUInt32BE(type, 4);

@@ -4,7 +4,16 @@ import { DEFAULT_MAX_FRAME_SIZE, HEADER_SIZE, PacketType } from '../../src/proto
 import { PacketDecoder } from '../../src/protocol/decoder.js';
 import { encodeRequest, encodeResponse } from '../../src/protocol/encoder.js';
 import type { Frame, Packet } from '../../src/protocol/packet.js';
-import { byteByByte, decodeChunks, ownChunk, plain, randomSplit, seededRng, splitAt } from './helpers.js';
+import {
+  byteByByte,
+  decodeChunks,
+  ownChunk,
+  plain,
+  randomSplit,
+  rawFrame,
+  seededRng,
+  splitAt,
+} from './helpers.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -17,11 +26,9 @@ function packets(frames: readonly Frame[]): Packet[] {
   });
 }
 
-/** A raw 12-byte header with any magic, type and size, valid or not. */
+/** A bare 12-byte header announcing `size` bytes that are never sent. */
 function header(magic: number, type: number, size: number): Buffer {
-  const buf = Buffer.alloc(HEADER_SIZE);
-  buf.writeUInt32BE(magic, 0);
-  buf.writeUInt32BE(type, 4);
+  const buf = rawFrame(magic, type);
   buf.writeUInt32BE(size, 8);
   return buf;
 }
@@ -406,7 +413,7 @@ describe('PacketDecoder refusals', () => {
 
   it('refuses a frame with missing arguments, whole or spanning chunks', () => {
     // SUBMIT_JOB needs function\0unique\0data: one NUL is one short.
-    const bad = encodeRequest(PacketType.SUBMIT_JOB, ['reverse', 'data']);
+    const bad = rawFrame(REQ, PacketType.SUBMIT_JOB, 'reverse\0data');
     const error = expectRefused(prefix, bad, { expect: 'REQ' });
     expect(error.code).toBe(ErrorCode.PROTOCOL);
     expect(error.packetType).toBe(PacketType.SUBMIT_JOB);

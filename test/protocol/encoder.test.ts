@@ -93,6 +93,23 @@ describe('encoder round trip', () => {
     expect(frame.readUInt32BE(8)).toBe(Buffer.byteLength(text));
   });
 
+  it('refuses an argument count other than the packet type takes', () => {
+    expect(() => encodeRequest(PacketType.SUBMIT_JOB, ['reverse', 'data'])).toThrow(TypeError);
+    expect(() => encodeRequest(PacketType.GRAB_JOB, [''])).toThrow(TypeError);
+    expect(() => encodeResponse(PacketType.JOB_ASSIGN_UNIQ, ['H:vm:1', 'f', 'u', 'd', 'extra'])).toThrow(
+      TypeError,
+    );
+  });
+
+  it('refuses a NUL inside any argument but the last, where the peer would split it', () => {
+    // Function "a\0b" would reach gearmand as function "a", unique "b" and the unique glued to the data.
+    expect(() => encodeRequest(PacketType.SUBMIT_JOB, ['a\0b', 'u', 'data'])).toThrow(TypeError);
+    expect(() => encodeRequest(PacketType.SUBMIT_JOB, ['fn', Buffer.from([117, 0]), 'data'])).toThrow(
+      TypeError,
+    );
+    expect(() => encodeRequest(PacketType.WORK_STATUS, ['H:vm:1', '1', '2\0'])).not.toThrow();
+  });
+
   it('encodes an argument-less packet when given no argument list', () => {
     expect(encodeRequest(PacketType.GRAB_JOB)).toEqual(encodePacket('REQ', PacketType.GRAB_JOB, []));
     expect(encodeResponse(PacketType.NOOP).length).toBe(HEADER_SIZE);

@@ -42,16 +42,20 @@ afterAll(() => {
   Object.assign(Buffer, originals);
 });
 
-function randomArg(rng: Rng): Arg {
+/** Only the last argument (the opaque data) may hold NUL bytes; the others are made NUL-free. */
+function randomArg(rng: Rng, last: boolean): Arg {
   const roll = rng();
   if (roll < 0.2) return '';
   if (roll < 0.6) return `fn-${randomInt(rng, 0, 999)}`;
-  return randomBytes(rng, randomInt(rng, 0, rng() < 0.1 ? 3000 : 40));
+  const bytes = randomBytes(rng, randomInt(rng, 0, rng() < 0.1 ? 3000 : 40));
+  if (!last) for (let i = 0; i < bytes.length; i++) bytes[i] ||= 1;
+  return bytes;
 }
 
 function validFrame(rng: Rng, magic: Magic): Buffer {
   const type = allTypes[randomInt(rng, 0, allTypes.length - 1)] as PacketType;
-  const args = Array.from({ length: ARG_COUNT[type] }, () => randomArg(rng));
+  const count = ARG_COUNT[type];
+  const args = Array.from({ length: count }, (_, i) => randomArg(rng, i === count - 1));
   return encodePacket(magic, type, args);
 }
 

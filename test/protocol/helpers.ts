@@ -1,6 +1,20 @@
 import { type DecoderOptions, PacketDecoder } from '../../src/protocol/decoder.js';
 import type { Frame } from '../../src/protocol/packet.js';
 
+/**
+ * A frame built by hand, for frames the encoder refuses to build (missing arguments,
+ * unknown types): any magic number, type and body.
+ */
+export function rawFrame(magic: number, type: number, body: Uint8Array | string = ''): Buffer {
+  const data = typeof body === 'string' ? Buffer.from(body) : body;
+  const frame = Buffer.alloc(12 + data.byteLength);
+  frame.writeUInt32BE(magic, 0);
+  frame.writeUInt32BE(type, 4);
+  frame.writeUInt32BE(data.byteLength, 8);
+  frame.set(data, 12);
+  return frame;
+}
+
 /** A source of uniform numbers in [0, 1): the same seed always gives the same sequence. */
 export type Rng = () => number;
 
