@@ -1,0 +1,410 @@
+import { ConnectionError, ErrorCode, GearmanError, ServerError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Connection } from '../net/connection.js';
+import { PacketType } from '../protocol/constants.js';
+import { encodeRequest } from '../protocol/encoder.js';
+import {
+  FRAME_GRAB_JOB,
+  FRAME_GRAB_JOB_ALL,
+  FRAME_GRAB_JOB_UNIQ,
+  FRAME_PRE_SLEEP,
+} from '../protocol/frames.js';
+import { argString, type Packet } from '../protocol/packet.js';
+import { Job, type JobHost, type JobOutcome, jobControl } from './job.js';
+import type { GrabMode, JobResult } from './options.js';
+import type { FunctionRegistry } from './registry.js';
+
+/** What one grab loop reports to its Worker. */
+export interface WorkerContext {
+  readonly registry: FunctionRegistry;
+  jobStarted(job: Job): void;
+  jobEnded(job: Job, outcome: JobOutcome, durationMs: number): void;
+  error(error: GearmanError, server: string): void;
+  connected(server: string, reconnect: boolean): void;
+  disconnected(server: string, error: GearmanError): void;
+  reconnecting(server: string, info: { attempt: number; delayMs: number; error: GearmanError }): void;
+  reconnected(server: string): void;
+}
+
+export interface GrabLoopOptions {
+  readonly maxJobs: number;
+  readonly grab: GrabMode;
+  readonly regrabIntervalMs: number;
+  readonly logger: Logger;
+}
+
+/** Drops while probing GRAB_JOB_ALL after which a server is taken not to know it. */
+const kProbeDropLimit = 2;
+
+/**
+ * The grab loop for one socket to one job server. It keeps `running + outstanding
+ * grabs <= maxJobs`, so up to maxJobs grabs are pipelined; a job's terminal packet and
+ * the grab that refills its slot are queued in the same tick and leave in one write.
+ * After NO_JOB it stops grabbing, sends PRE_SLEEP once no grab is outstanding, and waits
+ * for NOOP (or the re-grab timer). Registrations are replayed on every (re)connect.
+ */
+export class WorkerConnection implements JobHost {
+  readonly name: string;
+  readonly #conn: Connection;
+  readonly #ctx: WorkerContext;
+  readonly #log: Logger;
+  readonly #regrabIntervalMs: number;
+  #maxJobs: number;
+  #grabFrame: Buffer;
+  /** GRAB_JOB_ALL is in use but unconfirmed: one grab at a time until the server answers it. */
+  #probing = false;
+  #probeDrops = 0;
+  #outstanding = 0;
+  /** Jobs whose handlers have not returned yet (lost ones included: they still hold a slot). */
+  readonly #running = new Set<Job>();
+  /** NO_JOB seen: grab again only after NOOP, a registration, resume() or the re-grab timer. */
+  #idle = false;
+  #paused = false;
+  #awaitingDrain = false;
+  #regrabTimer: NodeJS.Timeout | null = null;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(conn: Connection, ctx: WorkerContext, options: GrabLoopOptions) {
+    this.#conn = conn;
+    this.name = conn.name;
+    this.#ctx = ctx;
+    this.#maxJobs = options.maxJobs;
+    this.#regrabIntervalMs = options.regrabIntervalMs;
+    this.#grabFrame =
+      options.grab === 'all'
+        ? FRAME_GRAB_JOB_ALL
+        : options.grab === 'uniq'
+          ? FRAME_GRAB_JOB_UNIQ
+          : FRAME_GRAB_JOB;
+    this.#log = options.logger.child({ component: 'worker', server: conn.name });
+    conn.on('packet', (packet) => this.#onPacket(packet));
+    conn.on('connect', ({ reconnect }) => this.#onConnect(reconnect));
+    conn.on('disconnect', (error) => this.#onDisconnect(error));
+    conn.on('reconnecting', (info) => ctx.reconnecting(this.name, info));
+    conn.on('reconnect', () => ctx.reconnected(this.name));
+    conn.on('protocolError', (error) => ctx.error(error, this.name));
+    conn.on('drain', () => {
+      if (this.#awaitingDrain) {
+        this.#awaitingDrain = false;
+        this.#fill();
+      }
+    });
+  }
+
+  /** Jobs whose handlers are still running on this connection. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  get connected(): boolean {
+    return this.#conn.connected;
+  }
+
+  connect(): Promise<void> {
+    return this.#conn.connect();
+  }
+
+  // --- JobHost ---------------------------------------------------------------------
+
+  writeJobFrame(frame: Buffer): void {
+    this.#conn.send(frame);
+  }
+
+  jobEnded(job: Job, outcome: JobOutcome): void {
+    this.#ctx.jobEnded(job, outcome, performance.now() - jobControl.startedAt(job));
+  }
+
+  // --- control from the Worker -----------------------------------------------------
+
+  /** Sends registration frames now (if connected); `wake` re-grabs, since gearmand sends no NOOP for jobs already queued. */
+  announce(frames: readonly Buffer[], wake: boolean): void {
+    if (!this.#conn.connected) return;
+    for (const frame of frames) this.#conn.send(frame);
+    if (wake) this.#wake();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wake();
+  }
+
+  setMaxJobs(maxJobs: number): void {
+    this.#maxJobs = maxJobs;
+    this.#fill();
+  }
+
+  /** Resolves once no handler runs and no grab awaits its answer. */
+  drained(): Promise<void> {
+    if (this.#isDrained()) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Aborts every running job: its result will not be sent. */
+  abandonAll(reason: Error): void {
+    for (const job of this.#running) jobControl.abandon(job, reason);
+  }
+
+  close(): Promise<void> {
+    this.#paused = true;
+    this.#stopRegrabTimer();
+    return this.#conn.close();
+  }
+
+  // --- the grab loop ---------------------------------------------------------------
+
+  #onPacket(packet: Packet): void {
+    const args = packet.args as Buffer[];
+    switch (packet.type) {
+      case PacketType.JOB_ASSIGN_UNIQ:
+        this.#assign(args[0] as Buffer, args[1] as Buffer, args[2], undefined, args[3] as Buffer);
+        return;
+      case PacketType.JOB_ASSIGN_ALL:
+        this.#assign(args[0] as Buffer, args[1] as Buffer, args[2], args[3], args[4] as Buffer);
+        return;
+      case PacketType.JOB_ASSIGN:
+        this.#assign(args[0] as Buffer, args[1] as Buffer, undefined, undefined, args[2] as Buffer);
+        return;
+      case PacketType.NO_JOB:
+        this.#onNoJob();
+        return;
+      case PacketType.NOOP:
+        this.#wake();
+        return;
+      case PacketType.ERROR:
+        this.#onError(argString(packet, 0), argString(packet, 1));
+        return;
+      default:
+        // ECHO_RES, OPTION_RES and the like: nothing a grab loop waits for.
+        this.#log.debug({ packetType: packet.type }, 'ignoring packet');
+    }
+  }
+
+  #fill(): void {
+    if (this.#paused || this.#idle || !this.#conn.connected) return;
+    if (this.#conn.needDrain) {
+      // The socket is full (big results): more jobs would only queue more bytes.
+      this.#awaitingDrain = true;
+      return;
+    }
+    if (this.#probing) {
+      if (this.#outstanding === 0 && this.#running.size < this.#maxJobs) this.#grab();
+      return;
+    }
+    for (let free = this.#maxJobs - this.#running.size - this.#outstanding; free > 0; free--) this.#grab();
+  }
+
+  #grab(): void {
+    this.#conn.send(this.#grabFrame);
+    this.#outstanding++;
+  }
+
+  #wake(): void {
+    this.#idle = false;
+    this.#fill();
+  }
+
+  #assign(
+    handle: Buffer,
+    functionName: Buffer,
+    unique: Buffer | undefined,
+    reducer: Buffer | undefined,
+    payload: Buffer,
+  ): void {
+    if (this.#outstanding > 0) this.#outstanding--;
+    this.#confirmGrab();
+    // A job means the queue was not empty: keep the pipeline full again.
+    this.#idle = false;
+    const name = functionName.toString('utf8');
+    const registration = this.#ctx.registry.lookup(name);
+    if (registration === undefined) {
+      this.#refuse(handle, name);
+      return;
+    }
+    const job = new Job(this, handle, name, unique, reducer, payload);
+    this.#running.add(job);
+    if (registration.timeoutMs !== undefined) jobControl.armTimeout(job, registration.timeoutMs);
+    this.#ctx.jobStarted(job);
+    let result: JobResult | Promise<JobResult>;
+    try {
+      result = registration.handler(job);
+    } catch (err) {
+      this.#settleError(job, err);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.#settle(job, value),
+        (err: unknown) => this.#settleError(job, err),
+      );
+    } else {
+      this.#settle(job, result);
+    }
+  }
+
+  /** The handler returned: send its result unless the job already ended, then refill the slot. */
+  #settle(job: Job, value: unknown): void {
+    if (!job.ended) {
+      if (value === undefined || value === null) job.complete();
+      else if (typeof value === 'string' || value instanceof Uint8Array) job.complete(value);
+      else {
+        const message = `handler for ${job.functionName} returned ${describe(value)}; expected a string, a Uint8Array or undefined`;
+        this.#log.error({ jobHandle: job.handle, function: job.functionName }, message);
+        job.exception(message);
+      }
+    }
+    this.#release(job);
+  }
+
+  #settleError(job: Job, err: unknown): void {
+    if (!job.ended) {
+      this.#log.debug({ err, jobHandle: job.handle, function: job.functionName }, 'handler threw');
+      job.exception(err instanceof Error ? err.message : String(err));
+    }
+    this.#release(job);
+  }
+
+  #release(job: Job): void {
+    this.#running.delete(job);
+    // Same tick as the terminal packet: the coalescer sends both in one write.
+    this.#fill();
+    this.#checkDrained();
+  }
+
+  /** A job for a function never registered here: nobody can run it, so fail it rather than hold it. */
+  #refuse(handle: Buffer, name: string): void {
+    this.#conn.send(encodeRequest(PacketType.WORK_FAIL, [handle]));
+    this.#ctx.error(
+      new GearmanError(
+        ErrorCode.PROTOCOL,
+        `server assigned job ${handle.toString('latin1')} for unregistered function "${name}"; sent WORK_FAIL`,
+      ),
+      this.name,
+    );
+    this.#fill();
+  }
+
+  #onNoJob(): void {
+    if (this.#outstanding > 0) this.#outstanding--;
+    this.#confirmGrab();
+    this.#idle = true;
+    if (this.#outstanding === 0) {
+      // Only now: a PRE_SLEEP ahead of a pending grab would be cancelled by that grab.
+      this.#conn.send(FRAME_PRE_SLEEP);
+      this.#armRegrabTimer();
+    }
+    this.#checkDrained();
+  }
+
+  #onError(code: string, text: string): void {
+    if (this.#probing && this.#outstanding > 0) {
+      // The only thing on the wire was our first GRAB_JOB_ALL: this server refuses it.
+      this.#outstanding--;
+      this.#fallBack(`server answered GRAB_JOB_ALL with ${code}`);
+      this.#fill();
+      this.#checkDrained();
+      return;
+    }
+    // JOB_NOT_FOUND here usually answers a result sent after the server requeued the job
+    // (a CAN_DO_TIMEOUT fired): worth reporting, never worth retrying.
+    this.#ctx.error(new ServerError(code, text), this.name);
+  }
+
+  #confirmGrab(): void {
+    this.#probing = false;
+    this.#probeDrops = 0;
+  }
+
+  #fallBack(reason: string): void {
+    this.#probing = false;
+    this.#grabFrame = FRAME_GRAB_JOB_UNIQ;
+    this.#log.warn({ reason }, 'falling back to GRAB_JOB_UNIQ');
+  }
+
+  #onConnect(reconnect: boolean): void {
+    this.#outstanding = 0;
+    this.#idle = false;
+    this.#awaitingDrain = false;
+    this.#probing = this.#grabFrame === FRAME_GRAB_JOB_ALL;
+    // SET_CLIENT_ID, every CAN_DO and the first grabs leave in one write.
+    for (const frame of this.#ctx.registry.replayFrames()) this.#conn.send(frame);
+    this.#fill();
+    this.#ctx.connected(this.name, reconnect);
+  }
+
+  #onDisconnect(error: GearmanError): void {
+    if (this.#probing && this.#outstanding > 0 && ++this.#probeDrops >= kProbeDropLimit) {
+      // Some old servers drop the connection on a packet type they do not know.
+      this.#fallBack(`connection dropped ${this.#probeDrops} times with GRAB_JOB_ALL unanswered`);
+    }
+    this.#outstanding = 0;
+    this.#idle = false;
+    this.#stopRegrabTimer();
+    const reason = new ConnectionError(
+      ErrorCode.CONNECTION_CLOSED,
+      'connection to the job server dropped; the server requeues the job',
+      this.name,
+      { cause: error },
+    );
+    for (const job of this.#running) jobControl.abandon(job, reason);
+    this.#ctx.disconnected(this.name, error);
+    this.#checkDrained();
+  }
+
+  #armRegrabTimer(): void {
+    if (this.#regrabIntervalMs === 0) return;
+    if (this.#regrabTimer === null) {
+      this.#regrabTimer = setTimeout(() => this.#onRegrabTimer(), this.#regrabIntervalMs);
+      this.#regrabTimer.unref();
+    } else {
+      this.#regrabTimer.refresh();
+    }
+  }
+
+  #stopRegrabTimer(): void {
+    if (this.#regrabTimer !== null) {
+      clearTimeout(this.#regrabTimer);
+      this.#regrabTimer = null;
+    }
+  }
+
+  /**
+   * Still asleep after the interval: grab once anyway. gearmand 1.1.x never wakes a
+   * worker when an epoch job falls due (fixed in 2.0.0, ccd32d06).
+   */
+  #onRegrabTimer(): void {
+    if (!this.#idle || !this.#conn.connected) return; // awake again; the next sleep re-arms
+    if (this.#paused || this.#outstanding > 0 || this.#running.size >= this.#maxJobs) {
+      this.#regrabTimer?.refresh();
+      return;
+    }
+    this.#grab();
+  }
+
+  #isDrained(): boolean {
+    return this.#running.size === 0 && this.#outstanding === 0;
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0 || !this.#isDrained()) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value instanceof Promise ||
+    (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function')
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
+  return `a ${typeof value}`;
+}
