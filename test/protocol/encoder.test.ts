@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ARG_COUNT,
   HEADER_SIZE,
@@ -7,6 +8,7 @@ import {
   PacketType,
   packetTypeName,
 } from '../../src/protocol/constants.js';
+import { PacketDecoder } from '../../src/protocol/decoder.js';
 import { type Arg, encodePacket, encodeRequest, encodeResponse } from '../../src/protocol/encoder.js';
 import {
   FRAME_GRAB_JOB,
@@ -18,6 +20,8 @@ import {
   FRAME_RESET_ABILITIES,
 } from '../../src/protocol/frames.js';
 import type { Packet } from '../../src/protocol/packet.js';
+import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
+import { describeWithPeers, killAll } from '../helpers/peers.js';
 import { byteByByte, decodeChunks, ownChunk } from './helpers.js';
 
 const allTypes = Object.values(PacketType);
@@ -167,5 +171,138 @@ describe('cached constant frames', () => {
   it.each(cases)('%s is the 12-byte header of its packet with size 0', (_name, frame, magic, type) => {
     const magicBytes = magic === 'REQ' ? '00524551' : '00524553';
     expect(frame.toString('hex')).toBe(`${magicBytes}${type.toString(16).padStart(8, '0')}00000000`);
+  });
+});
+
+/**
+ * A raw socket to gearmand that decodes what comes back with our decoder, chunk by
+ * chunk as the kernel delivers it.
+ */
+class RawPeer {
+  readonly #socket: net.Socket;
+  readonly #packets: Packet[] = [];
+  #waiter: (() => void) | null = null;
+  #error: unknown = null;
+
+  private constructor(socket: net.Socket) {
+    this.#socket = socket;
+    const decoder = new PacketDecoder(
+      (frame) => {
+        if (frame.kind === 'packet') this.#packets.push(frame.packet);
+        this.#waiter?.();
+      },
+      { expect: 'RES' },
+    );
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        this.#error = err;
+        this.#waiter?.();
+      }
+    });
+  }
+
+  static connect(port: number): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => resolve(new RawPeer(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(...frames: Buffer[]): void {
+    this.#socket.write(Buffer.concat(frames));
+  }
+
+  /** The next packet from the server, or a failure after `timeoutMs`. */
+  async next(timeoutMs = 5000): Promise<Packet> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#packets.length === 0) {
+      if (this.#error) throw this.#error;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no packet from gearmand in time');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#waiter = null;
+    }
+    return this.#packets.shift() as Packet;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+describeWithPeers(['gearmand'], 'encoded frames against gearmand 1.1.20', () => {
+  let server: GearmandHandle;
+  const peers: RawPeer[] = [];
+  beforeAll(async () => {
+    server = await startGearmand();
+  });
+  afterAll(async () => {
+    for (const peer of peers) peer.close();
+    await killAll();
+  });
+
+  it('echoes binary data with NULs byte for byte', async () => {
+    const peer = await RawPeer.connect(server.port);
+    peers.push(peer);
+    const data = Buffer.from([0, 1, 2, 0, 0, 255, 0x52, 0]);
+    peer.send(encodeRequest(PacketType.ECHO_REQ, [data]));
+    const reply = await peer.next();
+    expect(reply.type).toBe(PacketType.ECHO_RES);
+    expect(reply.args[0]).toEqual(data);
+  });
+
+  it('carries a submitted job, unique and NUL-laden data through to a worker unchanged', async () => {
+    const client = await RawPeer.connect(server.port);
+    const worker = await RawPeer.connect(server.port);
+    peers.push(client, worker);
+    const data = Buffer.concat([Buffer.from('données ✓\0'), Buffer.from([0, 0, 7])]);
+    client.send(encodeRequest(PacketType.SUBMIT_JOB_BG, ['gw-proto-echo', 'unique-1', data]));
+    const created = await client.next();
+    expect(created.type).toBe(PacketType.JOB_CREATED);
+    const handle = created.args[0]?.toString() ?? '';
+    expect(handle).toMatch(/^H:/);
+
+    client.send(encodeRequest(PacketType.GET_STATUS_UNIQUE, ['unique-1']));
+    const status = await client.next();
+    expect(status.type).toBe(PacketType.STATUS_RES_UNIQUE);
+    // unique, known, running, numerator, denominator, waiting clients (none: a background job).
+    expect(status.args.map(String)).toEqual(['unique-1', '1', '0', '0', '0', '0']);
+
+    worker.send(encodeRequest(PacketType.CAN_DO, ['gw-proto-echo']), encodeRequest(PacketType.GRAB_JOB_UNIQ));
+    const assigned = await worker.next();
+    expect(assigned.type).toBe(PacketType.JOB_ASSIGN_UNIQ);
+    expect(assigned.args.slice(0, 3).map(String)).toEqual([handle, 'gw-proto-echo', 'unique-1']);
+    expect(assigned.args[3]).toEqual(data);
+
+    worker.send(encodeRequest(PacketType.WORK_STATUS, [handle, '1', '4']));
+    // The two sockets are served by different gearmand I/O threads, so the status may
+    // land after the first GET_STATUS: ask again, a bounded number of times.
+    let running: string[] = [];
+    for (let attempt = 0; attempt < 50; attempt++) {
+      client.send(encodeRequest(PacketType.GET_STATUS, [handle]));
+      const reply = await client.next();
+      expect(reply.type).toBe(PacketType.STATUS_RES);
+      running = reply.args.map(String);
+      if (running[3] === '1') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(running).toEqual([handle, '1', '1', '1', '4']);
+  });
+
+  it('gets ERROR INVALID_COMMAND for ALL_YOURS, which gearmand does not implement', async () => {
+    const peer = await RawPeer.connect(server.port);
+    peers.push(peer);
+    peer.send(encodeRequest(PacketType.ALL_YOURS));
+    const reply = await peer.next();
+    expect(reply.type).toBe(PacketType.ERROR);
+    expect(reply.args[0]?.toString()).toBe('INVALID_COMMAND');
   });
 });
