@@ -116,7 +116,13 @@ export class HandlerPool {
   }
 
   /** Runs one job in a thread. Never rejects: every way a job can end is an outcome. */
-  async run(meta: JobMeta, payload: Uint8Array, sink: ProgressSink, timeoutMs?: number): Promise<RunOutcome> {
+  async run(
+    meta: JobMeta,
+    payload: Uint8Array,
+    sink: ProgressSink,
+    timeoutMs?: number,
+    signal?: AbortSignal,
+  ): Promise<RunOutcome> {
     const taskId = nextTaskId++;
     this.#jobsStarted++;
     const bytes = transferableCopy(payload);
@@ -144,6 +150,15 @@ export class HandlerPool {
             this.#channel.postMessage(message);
             graceTimer = setTimeout(() => kill.abort(), kAbortGraceMs);
           }, timeoutMs);
+    // The job became useless (its connection dropped): tell the handler through its signal.
+    const onLost = (): void => {
+      const message: AbortMessage = {
+        abort: taskId,
+        reason: String(signal?.reason ?? 'the job was abandoned'),
+      };
+      this.#channel.postMessage(message);
+    };
+    signal?.addEventListener('abort', onLost, { once: true });
     try {
       const result = (await this.#piscina.run(task, {
         transferList: [bytes.buffer as ArrayBuffer],
@@ -163,6 +178,7 @@ export class HandlerPool {
         : `the handler's thread died: ${error.message}`;
       return { ok: false, reason: 'crash', error: { name: error.name, message } };
     } finally {
+      signal?.removeEventListener('abort', onLost);
       clearTimeout(timeoutTimer);
       clearTimeout(graceTimer);
       this.#running.delete(taskId);

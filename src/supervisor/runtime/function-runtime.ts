@@ -1,0 +1,205 @@
+import { EventEmitter } from 'node:events';
+import { type Logger, silentLogger } from '../../log.js';
+import type { FunctionConfig } from '../manifest/types.js';
+import { HandlerPool, type ProgressSink, type RunOutcome } from '../pool/handler-pool.js';
+import { runCommand } from './command-runner.js';
+
+/** The parts of a worker Job the runtime uses (the library's Job fits). */
+export interface RunnableJob {
+  readonly handle: string;
+  readonly unique: string;
+  readonly functionName: string;
+  readonly payload: Uint8Array;
+  readonly signal: AbortSignal;
+  status(numerator: number, denominator: number): boolean;
+  data(chunk: Uint8Array): boolean;
+  warning(chunk: Uint8Array): boolean;
+  complete(result: Uint8Array): boolean;
+  fail(): boolean;
+  exception(payload: string): boolean;
+}
+
+export type JobResultKind = 'complete' | 'fail' | 'exception';
+
+export interface FunctionRuntimeEvents {
+  /** A job ended; `reason` says why when it did not complete. */
+  jobEnd: [
+    info: { handle: string; result: JobResultKind; reason?: string; durationMs: number; generation: number },
+  ];
+  /** A new generation took over (hot reload or thread recycling). */
+  generation: [info: { generation: number; cause: string }];
+}
+
+interface Generation {
+  readonly id: number;
+  readonly config: FunctionConfig;
+  /** null for command functions, which run no threads. */
+  readonly pool: HandlerPool | null;
+}
+
+/**
+ * One function of the manifest on this box: its current code generation, and how a job
+ * of it runs and ends. Every job ends with exactly one of WORK_COMPLETE, WORK_EXCEPTION
+ * (a thrown error, a crash, a timeout: gearmand turns it into WORK_FAIL for clients
+ * that did not ask for exceptions) or WORK_FAIL (a command that exited non-zero).
+ */
+export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
+  readonly name: string;
+  readonly #log: Logger;
+  #current: Generation | null = null;
+  #nextGeneration = 1;
+  #reloading: Promise<void> = Promise.resolve();
+  #recycling = false;
+  #running = 0;
+  #closing: Promise<void> | null = null;
+  readonly #retiring = new Set<Promise<void>>();
+  /** The configuration before start() and between a swap's check and its switch. */
+  #pendingConfig: FunctionConfig;
+
+  constructor(config: FunctionConfig, logger: Logger = silentLogger) {
+    super();
+    this.name = config.name;
+    this.#log = logger;
+    this.#pendingConfig = config;
+  }
+
+  get config(): FunctionConfig {
+    return this.#current?.config ?? this.#pendingConfig;
+  }
+
+  /** Most jobs of this function that may run at once on this box. */
+  get concurrency(): number {
+    return this.config.concurrency;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  get generation(): number {
+    return this.#current?.id ?? 0;
+  }
+
+  /** Loads the first generation; throws HANDLER_LOAD when the code cannot serve. */
+  start(): Promise<void> {
+    return this.reload(this.#pendingConfig, 'start');
+  }
+
+  /**
+   * Builds a new generation from `config` (default: the current one, re-read from disk),
+   * checks it in fresh threads, then routes new jobs to it; jobs running on the old
+   * generation finish there before its threads end. A failed check leaves the old
+   * generation serving and rejects with the reason.
+   */
+  reload(config: FunctionConfig = this.config, cause = 'reload'): Promise<void> {
+    const next = this.#reloading.then(() => this.#swap(config, cause));
+    this.#reloading = next.catch(() => {});
+    return next;
+  }
+
+  /** Runs one job to its end. Never rejects. */
+  async run(job: RunnableJob): Promise<void> {
+    const generation = this.#current;
+    if (generation === null) throw new Error(`function ${this.name} is not started`);
+    const started = performance.now();
+    this.#running++;
+    const sink: ProgressSink = {
+      status: (n, d) => job.status(n, d),
+      data: (chunk) => job.data(chunk),
+      warning: (chunk) => job.warning(chunk),
+    };
+    const meta = { handle: job.handle, unique: job.unique, functionName: job.functionName };
+    let outcome: RunOutcome;
+    try {
+      const { config, pool } = generation;
+      outcome =
+        config.kind === 'command'
+          ? await runCommand(config, meta, job.payload, sink, job.signal)
+          : await (pool as HandlerPool).run(meta, job.payload, sink, config.timeoutMs, job.signal);
+    } catch (err) {
+      outcome = { ok: false, reason: 'crash', error: { name: 'Error', message: (err as Error).message } };
+    } finally {
+      this.#running--;
+    }
+    this.#finish(job, generation, outcome, performance.now() - started);
+    this.#maybeRecycle(generation);
+  }
+
+  /** Waits for running jobs (old generations included), then ends every thread. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#reloading;
+      const pool = this.#current?.pool;
+      await Promise.allSettled([...this.#retiring, pool?.close()]);
+    })();
+    return this.#closing;
+  }
+
+  /** Ends every thread at once; running jobs end as crashes. */
+  async destroy(): Promise<void> {
+    await this.#current?.pool?.destroy();
+  }
+
+  async #swap(config: FunctionConfig, cause: string): Promise<void> {
+    if (this.#closing) return;
+    const id = this.#nextGeneration++;
+    const log = this.#log.child({ generation: id });
+    let pool: HandlerPool | null = null;
+    if (config.kind === 'module') {
+      pool = new HandlerPool(config, id, log);
+      try {
+        await pool.check();
+      } catch (err) {
+        await pool.destroy().catch(() => {});
+        throw err;
+      }
+    }
+    const previous = this.#current;
+    this.#current = { id, config, pool };
+    this.#pendingConfig = config;
+    this.#recycling = false;
+    this.emit('generation', { generation: id, cause });
+    if (previous?.pool) this.#retire(previous.pool);
+  }
+
+  /** Lets the old generation's jobs finish in the background, then ends its threads. */
+  #retire(pool: HandlerPool): void {
+    const done = pool
+      .close()
+      .catch((err: Error) => this.#log.warn({ err }, 'old generation did not close cleanly'))
+      .finally(() => this.#retiring.delete(done));
+    this.#retiring.add(done);
+  }
+
+  /** maxJobsPerThread: swap in fresh threads once this generation has run its share. */
+  #maybeRecycle(generation: Generation): void {
+    const { config, pool } = generation;
+    if (config.kind !== 'module' || config.maxJobsPerThread === undefined || pool === null) return;
+    if (this.#recycling || generation !== this.#current) return;
+    if (pool.jobsStarted < config.maxJobsPerThread * pool.threads) return;
+    this.#recycling = true;
+    this.reload(config, 'recycle').catch((err: Error) => {
+      this.#recycling = false;
+      this.#log.error({ err }, 'could not recycle handler threads');
+    });
+  }
+
+  #finish(job: RunnableJob, generation: Generation, outcome: RunOutcome, durationMs: number): void {
+    const base = { handle: job.handle, durationMs, generation: generation.id };
+    if (outcome.ok) {
+      job.complete(outcome.result);
+      this.emit('jobEnd', { ...base, result: 'complete' });
+      return;
+    }
+    const reason = outcome.error.message;
+    if (generation.config.kind === 'command' && outcome.reason === 'handler') {
+      // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
+      job.warning(Buffer.from(reason));
+      job.fail();
+      this.emit('jobEnd', { ...base, result: 'fail', reason });
+      return;
+    }
+    job.exception(reason);
+    this.emit('jobEnd', { ...base, result: 'exception', reason });
+  }
+}

@@ -1,0 +1,147 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
+import type { FunctionConfig, ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
+import { FunctionRuntime, type RunnableJob } from '../../src/supervisor/runtime/function-runtime.js';
+
+const runtimes: FunctionRuntime[] = [];
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((r) => r.destroy()));
+});
+
+/** A job that records what the runtime sent for it. */
+function fakeJob(payload: string, handle = 'H:t:1') {
+  const sent: string[] = [];
+  const controller = new AbortController();
+  const job: RunnableJob & { sent: string[] } = {
+    sent,
+    handle,
+    unique: '',
+    functionName: 'f',
+    payload: Buffer.from(payload),
+    signal: controller.signal,
+    status: (n, d) => sent.push(`status ${n}/${d}`) > 0,
+    data: (c) => sent.push(`data ${Buffer.from(c)}`) > 0,
+    warning: (c) => sent.push(`warning ${Buffer.from(c)}`) > 0,
+    complete: (r) => sent.push(`complete ${Buffer.from(r)}`) > 0,
+    fail: () => sent.push('fail') > 0,
+    exception: (p) => sent.push(`exception ${p}`) > 0,
+  };
+  return job;
+}
+
+function moduleConfig(handler: string, overrides: Partial<ModuleFunctionConfig> = {}): ModuleFunctionConfig {
+  return {
+    name: 'f',
+    kind: 'module',
+    handler,
+    export: 'default',
+    concurrency: 2,
+    payload: 'text',
+    jobsPerThread: 1,
+    ...overrides,
+  };
+}
+
+function start(config: FunctionConfig): Promise<FunctionRuntime> {
+  const runtime = new FunctionRuntime(config);
+  runtimes.push(runtime);
+  return runtime.start().then(() => runtime);
+}
+
+function handlerFile(body: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gworker-rt-'));
+  const file = path.join(dir, 'handler.js');
+  writeFileSync(file, body);
+  return file;
+}
+
+describe('FunctionRuntime', () => {
+  it('sends exactly one WORK_COMPLETE with the result', async () => {
+    const runtime = await start(moduleConfig(handlerFile('export default (p) => `v1:${p}`;')));
+    const job = fakeJob('x');
+    await runtime.run(job);
+    expect(job.sent).toEqual(['complete v1:x']);
+  });
+
+  it('turns a thrown error into one WORK_EXCEPTION with the message', async () => {
+    const runtime = await start(
+      moduleConfig(handlerFile('export default () => { throw new Error("nope"); };')),
+    );
+    const job = fakeJob('x');
+    await runtime.run(job);
+    expect(job.sent).toEqual(['exception nope']);
+  });
+
+  it('fails a command that exits non-zero with a warning saying why, then WORK_FAIL', async () => {
+    const runtime = await start({
+      name: 'f',
+      kind: 'command',
+      command: ['/bin/sh', '-c', 'echo oops >&2; exit 2'],
+      cwd: tmpdir(),
+      env: {},
+      output: 'result',
+      concurrency: 1,
+      payload: 'buffer',
+    });
+    const job = fakeJob('');
+    await runtime.run(job);
+    expect(job.sent).toEqual(['warning /bin/sh exited with code 2: oops', 'fail']);
+  });
+
+  it('reloads: running jobs finish on the old code, new jobs run the new code', async () => {
+    const file = handlerFile(
+      'export default async (p) => { await new Promise((r) => setTimeout(r, Number(p))); return "v1"; };',
+    );
+    const runtime = await start(moduleConfig(file));
+    const slow = fakeJob('600', 'H:t:slow');
+    const running = runtime.run(slow);
+    await new Promise((r) => setTimeout(r, 100));
+    writeFileSync(file, 'export default async () => "v2";');
+    await runtime.reload();
+    expect(runtime.generation).toBe(2);
+    const fresh = fakeJob('0', 'H:t:fresh');
+    await runtime.run(fresh);
+    expect(fresh.sent).toEqual(['complete v2']);
+    await running;
+    expect(slow.sent).toEqual(['complete v1']);
+  });
+
+  it('keeps the old generation serving when the new code does not load', async () => {
+    const file = handlerFile('export default () => "good";');
+    const runtime = await start(moduleConfig(file));
+    writeFileSync(file, 'export default () => {{{');
+    await expect(runtime.reload()).rejects.toMatchObject({ code: ErrorCode.HANDLER_LOAD });
+    expect(runtime.generation).toBe(1);
+    const job = fakeJob('');
+    await runtime.run(job);
+    expect(job.sent).toEqual(['complete good']);
+  });
+
+  it('refuses to start a function whose handler has no usable export', async () => {
+    const runtime = new FunctionRuntime(moduleConfig(handlerFile('export const other = 1;')));
+    runtimes.push(runtime);
+    await expect(runtime.start()).rejects.toMatchObject({ code: ErrorCode.HANDLER_LOAD });
+  });
+
+  it('recycles its threads after maxJobsPerThread jobs per thread', async () => {
+    const file = handlerFile(
+      'import { threadId } from "node:worker_threads"; export default () => String(threadId);',
+    );
+    const runtime = await start(moduleConfig(file, { concurrency: 1, maxJobsPerThread: 2 }));
+    const threads: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const recycled = i === 2 ? new Promise((r) => runtime.once('generation', r)) : null;
+      if (recycled) await recycled;
+      const job = fakeJob('');
+      await runtime.run(job);
+      threads.push(job.sent[0] ?? '');
+    }
+    expect(threads[0]).toBe(threads[1]);
+    expect(threads[2]).not.toBe(threads[1]);
+    expect(threads[3]).toBe(threads[2]);
+    expect(runtime.generation).toBe(2);
+  });
+});
