@@ -8,6 +8,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: 'query or change a job server over the text admin protocol',
     load: async () => (await import('./commands/admin.js')).adminCommand,
   },
+  submit: {
+    summary: 'submit a job and print its output (foreground) or its handle (background)',
+    load: async () => (await import('./commands/submit.js')).submitCommand,
+  },
 };
 
 function usage(): string {
