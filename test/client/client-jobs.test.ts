@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import type { JobUpdate } from '../../src/client/job.js';
 import { ErrorCode, JobExceptionError, JobFailedError, ServerError, TimeoutError } from '../../src/errors.js';
