@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { parseServerAddress, type ServerAddress } from '../net/address.js';
 import type { BackoffPolicy } from '../net/backoff.js';
 import { MAX_FUNCTION_SIZE, MAX_IDENTIFIER_SIZE } from '../protocol/constants.js';
+import type { GrabGate } from './grab-gate.js';
 import type { Job, JobOutcome } from './job.js';
 
 /**
@@ -60,6 +61,22 @@ export interface WorkerOptions {
    * @defaultValue 5000
    */
   readonly regrabIntervalMs?: number;
+  /**
+   * What a handler that throws (or rejects) sends: `true` sends WORK_EXCEPTION with the
+   * error's message, `false` sends WORK_FAIL. Beware: gearmand 1.1.20 (and every later
+   * release so far) turns WORK_EXCEPTION into a WORK_FAIL whose handle keeps its trailing
+   * NUL for clients that did not ask for exceptions, and libgearman clients (the `gearman`
+   * CLI, PHP's `addServer(host, port, false)`) never match that packet and wait forever.
+   * Use `false` when such clients submit work. Explicit `job.exception()` calls are not
+   * affected. @defaultValue true
+   */
+  readonly exceptions?: boolean;
+  /**
+   * A limit shared with other workers: every grab first reserves a slot from it (on top
+   * of `maxJobs`), and the reservation is released when the grab is answered. After a
+   * slot frees up elsewhere, call `worker.refill()`.
+   */
+  readonly gate?: GrabGate;
   /** Give up one connect attempt after this long. @defaultValue 5000 */
   readonly connectTimeoutMs?: number;
   /** Reconnect policy, or `false` to stay down after a drop. @defaultValue exponential backoff, 100 ms to 10 s */
@@ -108,6 +125,8 @@ export interface ResolvedWorkerOptions {
   readonly connectionsPerServer: number;
   readonly grab: GrabMode;
   readonly regrabIntervalMs: number;
+  readonly exceptions: boolean;
+  readonly gate: GrabGate | undefined;
   readonly connectTimeoutMs: number | undefined;
   readonly reconnect: BackoffPolicy | false | undefined;
   readonly maxFrameSize: number | undefined;
@@ -142,6 +161,8 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     connectionsPerServer,
     grab,
     regrabIntervalMs,
+    exceptions: options.exceptions ?? true,
+    gate: options.gate,
     connectTimeoutMs: options.connectTimeoutMs,
     reconnect: options.reconnect,
     maxFrameSize: options.maxFrameSize,

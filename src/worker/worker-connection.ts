@@ -10,6 +10,7 @@ import {
   FRAME_PRE_SLEEP,
 } from '../protocol/frames.js';
 import { argString, type Packet } from '../protocol/packet.js';
+import type { GrabGate } from './grab-gate.js';
 import { Job, type JobHost, type JobOutcome, jobControl } from './job.js';
 import type { GrabMode, JobResult } from './options.js';
 import type { FunctionRegistry } from './registry.js';
@@ -30,6 +31,9 @@ export interface GrabLoopOptions {
   readonly maxJobs: number;
   readonly grab: GrabMode;
   readonly regrabIntervalMs: number;
+  /** Thrown errors become WORK_EXCEPTION (true) or WORK_FAIL (false). */
+  readonly exceptions: boolean;
+  readonly gate: GrabGate | undefined;
   readonly logger: Logger;
 }
 
@@ -49,6 +53,8 @@ export class WorkerConnection implements JobHost {
   readonly #ctx: WorkerContext;
   readonly #log: Logger;
   readonly #regrabIntervalMs: number;
+  readonly #exceptions: boolean;
+  readonly #gate: GrabGate | undefined;
   #maxJobs: number;
   #grabFrame: Buffer;
   /** GRAB_JOB_ALL is in use but unconfirmed: one grab at a time until the server answers it. */
@@ -70,6 +76,8 @@ export class WorkerConnection implements JobHost {
     this.#ctx = ctx;
     this.#maxJobs = options.maxJobs;
     this.#regrabIntervalMs = options.regrabIntervalMs;
+    this.#exceptions = options.exceptions;
+    this.#gate = options.gate;
     this.#grabFrame =
       options.grab === 'all'
         ? FRAME_GRAB_JOB_ALL
@@ -132,6 +140,11 @@ export class WorkerConnection implements JobHost {
     this.#wake();
   }
 
+  /** A shared gate may have a free slot again: grab if awake. */
+  refill(): void {
+    this.#fill();
+  }
+
   setMaxJobs(maxJobs: number): void {
     this.#maxJobs = maxJobs;
     this.#fill();
@@ -148,10 +161,13 @@ export class WorkerConnection implements JobHost {
     for (const job of this.#running) jobControl.abandon(job, reason);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#paused = true;
     this.#stopRegrabTimer();
-    return this.#conn.close();
+    await this.#conn.close();
+    // A closed Connection emits no 'disconnect': hand back what the grabs still reserve.
+    while (this.#outstanding > 0) this.#answered(null);
+    this.#checkDrained();
   }
 
   // --- the grab loop ---------------------------------------------------------------
@@ -194,12 +210,24 @@ export class WorkerConnection implements JobHost {
       if (this.#outstanding === 0 && this.#running.size < this.#maxJobs) this.#grab();
       return;
     }
-    for (let free = this.#maxJobs - this.#running.size - this.#outstanding; free > 0; free--) this.#grab();
+    for (let free = this.#maxJobs - this.#running.size - this.#outstanding; free > 0; free--) {
+      if (!this.#grab()) return;
+    }
   }
 
-  #grab(): void {
+  /** Sends one grab, unless the shared gate has no slot for what it would bring. */
+  #grab(): boolean {
+    if (this.#gate !== undefined && !this.#gate.tryReserve()) return false;
     this.#conn.send(this.#grabFrame);
     this.#outstanding++;
+    return true;
+  }
+
+  /** One grab was answered (with a job of `functionName`, or with nothing). */
+  #answered(functionName: string | null): void {
+    if (this.#outstanding === 0) return;
+    this.#outstanding--;
+    this.#gate?.release(functionName);
   }
 
   #wake(): void {
@@ -214,12 +242,13 @@ export class WorkerConnection implements JobHost {
     reducer: Buffer | undefined,
     payload: Buffer,
   ): void {
-    if (this.#outstanding > 0) this.#outstanding--;
+    const name = functionName.toString('utf8');
+    const registration = this.#ctx.registry.lookup(name);
+    // The gate hears of the job before its handler runs, in the same tick.
+    this.#answered(registration === undefined ? null : name);
     this.#confirmGrab();
     // A job means the queue was not empty: keep the pipeline full again.
     this.#idle = false;
-    const name = functionName.toString('utf8');
-    const registration = this.#ctx.registry.lookup(name);
     if (registration === undefined) {
       this.#refuse(handle, name);
       return;
@@ -262,7 +291,8 @@ export class WorkerConnection implements JobHost {
   #settleError(job: Job, err: unknown): void {
     if (!job.ended) {
       this.#log.debug({ err, jobHandle: job.handle, function: job.functionName }, 'handler threw');
-      job.exception(err instanceof Error ? err.message : String(err));
+      if (this.#exceptions) job.exception(err instanceof Error ? err.message : String(err));
+      else job.fail();
     }
     this.#release(job);
   }
@@ -288,7 +318,7 @@ export class WorkerConnection implements JobHost {
   }
 
   #onNoJob(): void {
-    if (this.#outstanding > 0) this.#outstanding--;
+    this.#answered(null);
     this.#confirmGrab();
     this.#idle = true;
     if (this.#outstanding === 0) {
@@ -302,7 +332,7 @@ export class WorkerConnection implements JobHost {
   #onError(code: string, text: string): void {
     if (this.#probing && this.#outstanding > 0) {
       // The only thing on the wire was our first GRAB_JOB_ALL: this server refuses it.
-      this.#outstanding--;
+      this.#answered(null);
       this.#fallBack(`server answered GRAB_JOB_ALL with ${code}`);
       this.#fill();
       this.#checkDrained();
@@ -325,7 +355,7 @@ export class WorkerConnection implements JobHost {
   }
 
   #onConnect(reconnect: boolean): void {
-    this.#outstanding = 0;
+    while (this.#outstanding > 0) this.#answered(null);
     this.#idle = false;
     this.#awaitingDrain = false;
     this.#probing = this.#grabFrame === FRAME_GRAB_JOB_ALL;
@@ -340,7 +370,7 @@ export class WorkerConnection implements JobHost {
       // Some old servers drop the connection on a packet type they do not know.
       this.#fallBack(`connection dropped ${this.#probeDrops} times with GRAB_JOB_ALL unanswered`);
     }
-    this.#outstanding = 0;
+    while (this.#outstanding > 0) this.#answered(null);
     this.#idle = false;
     this.#stopRegrabTimer();
     const reason = new ConnectionError(

@@ -61,6 +61,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
             maxJobs: this.#maxJobs,
             grab: this.#options.grab,
             regrabIntervalMs: this.#options.regrabIntervalMs,
+            exceptions: this.#options.exceptions,
+            gate: this.#options.gate,
             logger,
           }),
         );
@@ -150,6 +152,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#closing) return;
     this.#paused = false;
     for (const loop of this.#loops) loop.resume();
+  }
+
+  /**
+   * Grab now on every awake connection that has room: call it when a shared `gate`
+   * frees a slot outside this worker. Sleeping connections keep waiting for NOOP.
+   */
+  refill(): void {
+    if (this.#paused) return;
+    for (const loop of this.#loops) loop.refill();
   }
 
   /** Changes the jobs in flight per connection; a lower limit takes effect as jobs end. */

@@ -1,0 +1,13 @@
+/**
+ * Lets the owner of several workers bound how many jobs they take in all. A connection
+ * asks before every grab it sends; each yes holds one reservation until the grab is
+ * answered (a job, NO_JOB, or a dropped connection). So a job is only ever grabbed when
+ * a slot to run it is already free, and no job waits on this box while another box
+ * could run it.
+ */
+export interface GrabGate {
+  /** May one more grab be sent? A `true` reserves a slot for whatever it brings. */
+  tryReserve(): boolean;
+  /** A reserved grab was answered: with a job of `functionName`, or with nothing (null). */
+  release(functionName: string | null): void;
+}
