@@ -129,6 +129,16 @@ export class Client {
   }
 
   /**
+   * Frames held back because their socket is over its high-water mark or not yet
+   * connected; see drained().
+   */
+  get backlog(): number {
+    let count = 0;
+    for (const link of this.#links) count += link.backlog;
+    return count;
+  }
+
+  /**
    * Connects to every server now instead of on first use. Resolves once at least one is
    * up; rejects with NO_SERVERS if none is.
    */

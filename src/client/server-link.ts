@@ -103,6 +103,11 @@ export class ServerLink implements JobOwner {
     return state === 'backoff' || state === 'closed' || (state === 'idle' && this.#failed);
   }
 
+  /** Frames held back here, not yet handed to the socket. */
+  get backlog(): number {
+    return this.#backlog.length - this.#backlogHead;
+  }
+
   /** True while a foreground job with this handle is pending here. */
   tracks(handle: string): boolean {
     return this.#jobs.has(handle);

@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { Client } from '../../src/client/client.js';
+import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
+import { describeWithPeers, killAll } from '../helpers/peers.js';
+import { adminCommand, functionStatus } from './peer-workers.js';
+
+describeWithPeers(['gearmand'], 'Client backpressure against gearmand', () => {
+  let gearmand: GearmandHandle;
+  let client: Client;
+  let frozenPid: number | null = null;
+
+  beforeEach(async () => {
+    gearmand = await startGearmand();
+    client = new Client({ servers: [gearmand.address] });
+  });
+  afterEach(async () => {
+    if (frozenPid !== null) process.kill(frozenPid, 'SIGCONT');
+    frozenPid = null;
+    await client.close();
+    await killAll();
+  });
+
+  it('pipelines thousands of background submits on one socket and gets a distinct handle for each', async () => {
+    const count = 20_000;
+    const submits: Promise<string>[] = [];
+    for (let i = 0; i < count; i++) submits.push(client.submitBackground('bulk', `job ${i}`));
+    const handles = await Promise.all(submits);
+    expect(new Set(handles).size).toBe(count);
+    expect((await functionStatus(gearmand.port)).get('bulk')?.total).toBe(count);
+  });
+
+  it('holds submits back while gearmand does not read, and sends them all once it does', async () => {
+    const [pidLine] = await adminCommand(gearmand.port, 'getpid');
+    const pid = Number(pidLine?.split(' ')[1]);
+    expect(pid).toBeGreaterThan(0);
+    await client.echo('connected');
+
+    // A stopped gearmand reads nothing: the socket fills, then our writes must stop.
+    process.kill(pid, 'SIGSTOP');
+    frozenPid = pid;
+    const payload = Buffer.alloc(64 * 1024, 0x61);
+    const count = 400; // 25.6 MiB, more than the loopback socket buffers take
+    const submits: Promise<string>[] = [];
+    for (let i = 0; i < count; i++) submits.push(client.submitBackground('big', payload));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(client.backlog).toBeGreaterThan(count / 4);
+    let drained = false;
+    const drain = client.drained().then(() => {
+      drained = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(drained).toBe(false);
+
+    process.kill(pid, 'SIGCONT');
+    frozenPid = null;
+    const handles = await Promise.all(submits);
+    await drain;
+    expect(new Set(handles).size).toBe(count);
+    expect(client.backlog).toBe(0);
+    expect((await functionStatus(gearmand.port)).get('big')?.total).toBe(count);
+  });
+});
