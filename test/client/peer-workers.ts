@@ -40,6 +40,12 @@ $w->addFunction('hold', function ($job) {
   for ($i = 0; $i < 300 && !file_exists($job->workload()); $i++) usleep(50000);
   return 'released';
 });
+// Sends one data chunk, then waits (at most 15 s) for the file named by the payload.
+$w->addFunction('stream', function ($job) {
+  $job->sendData("chunk-1\n");
+  for ($i = 0; $i < 300 && !file_exists($job->workload()); $i++) usleep(50000);
+  return "result\n";
+});
 // When it ran, as Unix time in milliseconds.
 $w->addFunction('stamp', function ($job) { echo (int)(microtime(true) * 1000), "\n"; fflush(STDOUT); return ''; });
 while (true) {
