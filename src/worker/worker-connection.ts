@@ -173,6 +173,9 @@ export class WorkerConnection implements JobHost {
   // --- the grab loop ---------------------------------------------------------------
 
   #onPacket(packet: Packet): void {
+    // After close() the socket drains what the server still sends: a job now could not
+    // be answered, and the server requeues it when the socket closes.
+    if (!this.#conn.connected) return;
     const args = packet.args as Buffer[];
     switch (packet.type) {
       case PacketType.JOB_ASSIGN_UNIQ:

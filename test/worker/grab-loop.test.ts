@@ -1,0 +1,356 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, type GearmanError, ServerError } from '../../src/errors.js';
+import { PacketType, packetTypeName } from '../../src/protocol/constants.js';
+import { PacketDecoder } from '../../src/protocol/decoder.js';
+import { encodeResponse } from '../../src/protocol/encoder.js';
+import type { GrabGate } from '../../src/worker/grab-gate.js';
+import type { Job } from '../../src/worker/job.js';
+import type { WorkerOptions } from '../../src/worker/options.js';
+import { closeWorkers, deferred, sleep, trackedWorker, waitFor } from './helpers.js';
+
+interface Received {
+  /** Packet type name, e.g. GRAB_JOB_ALL. */
+  type: string;
+  args: string[];
+  /** Which socket read delivered it: equal numbers arrived in one write. */
+  chunk: number;
+}
+
+/**
+ * A scripted job server: records every request from the worker (with the read it came
+ * in) and sends whatever the test tells it to. It never answers on its own.
+ */
+class ScriptedServer {
+  readonly received: Received[] = [];
+  #server: net.Server;
+  #socket: net.Socket | null = null;
+  #chunks = 0;
+
+  private constructor(server: net.Server) {
+    this.#server = server;
+    server.on('connection', (socket) => {
+      this.#socket = socket;
+      const decoder = new PacketDecoder(
+        (frame) => {
+          if (frame.kind !== 'packet') return;
+          this.received.push({
+            type: packetTypeName(frame.packet.type),
+            args: frame.packet.args.map((arg) => arg.toString('latin1')),
+            chunk: this.#chunks,
+          });
+        },
+        { expect: 'REQ' },
+      );
+      socket.on('data', (chunk: Buffer) => {
+        this.#chunks++;
+        decoder.push(chunk);
+      });
+      socket.on('error', () => {});
+    });
+  }
+
+  static async start(): Promise<ScriptedServer> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return new ScriptedServer(server);
+  }
+
+  get port(): number {
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  send(type: PacketType, args: string[] = []): void {
+    this.#socket?.write(encodeResponse(type, args));
+  }
+
+  types(): string[] {
+    return this.received.map((r) => r.type);
+  }
+
+  count(type: string): number {
+    return this.received.filter((r) => r.type === type).length;
+  }
+
+  async until(what: string, check: (received: Received[]) => boolean): Promise<void> {
+    await waitFor(what, () => check(this.received), 3000);
+  }
+
+  close(): Promise<void> {
+    this.#socket?.destroy();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+const servers: ScriptedServer[] = [];
+afterEach(async () => {
+  await closeWorkers();
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+});
+
+async function setup(options: Partial<WorkerOptions> = {}) {
+  const server = await ScriptedServer.start();
+  servers.push(server);
+  const worker = trackedWorker({ servers: [`127.0.0.1:${server.port}`], reconnect: false, ...options });
+  return { server, worker };
+}
+
+/** Connects and answers the probe grab with NO_JOB, then wakes the worker with NOOP. */
+async function connectAwake(server: ScriptedServer, worker: ReturnType<typeof trackedWorker>) {
+  await worker.start();
+  await server.until('the probe grab', (r) => r.some((p) => p.type === 'GRAB_JOB_ALL'));
+  server.send(PacketType.NO_JOB);
+  await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
+  server.received.length = 0;
+  server.send(PacketType.NOOP);
+}
+
+describe('grab loop (scripted server)', () => {
+  it('sends SET_CLIENT_ID and CAN_DO with a single probe GRAB_JOB_ALL in one write', async () => {
+    const { server, worker } = await setup({ clientId: 'box-1', maxJobs: 4 });
+    worker.register('resize', () => 'ok');
+    await worker.start();
+    await server.until('the first grab', (r) => r.length >= 3);
+    await sleep(50);
+    expect(server.received.map((r) => [r.type, ...r.args])).toEqual([
+      ['SET_CLIENT_ID', 'box-1'],
+      ['CAN_DO', 'resize'],
+      ['GRAB_JOB_ALL'],
+    ]);
+    expect(new Set(server.received.map((r) => r.chunk)).size).toBe(1);
+  });
+
+  it('sleeps after NO_JOB and pipelines maxJobs grabs after NOOP', async () => {
+    const { server, worker } = await setup({ maxJobs: 4 });
+    worker.register('resize', () => 'ok');
+    await worker.start();
+    await server.until('the probe grab', (r) => r.length >= 2);
+    server.send(PacketType.NO_JOB);
+    await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
+    await sleep(50);
+    expect(server.count('GRAB_JOB_ALL')).toBe(1);
+    server.send(PacketType.NOOP);
+    await server.until('four grabs', (r) => r.filter((p) => p.type === 'GRAB_JOB_ALL').length === 5);
+    await sleep(50);
+    expect(server.count('GRAB_JOB_ALL')).toBe(5);
+  });
+
+  it('writes the WORK_COMPLETE and the next grab together', async () => {
+    const { server, worker } = await setup({ maxJobs: 2 });
+    worker.register('upper', (job) => job.payload.toString().toUpperCase());
+    await connectAwake(server, worker);
+    await server.until('two grabs', (r) => r.length === 2);
+    server.received.length = 0;
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'upper', 'u1', 'abc']);
+    await server.until('the reply', (r) => r.length >= 2);
+    const [complete, grab] = server.received;
+    expect(complete).toMatchObject({ type: 'WORK_COMPLETE', args: ['H:x:1', 'ABC'] });
+    expect(grab?.type).toBe('GRAB_JOB_ALL');
+    expect(grab?.chunk).toBe(complete?.chunk);
+  });
+
+  it('keeps at most maxJobs jobs and grabs in flight', async () => {
+    const { server, worker } = await setup({ maxJobs: 3 });
+    const gates: Array<() => void> = [];
+    worker.register('hold', () => new Promise<string>((resolve) => gates.push(() => resolve('done'))));
+    await connectAwake(server, worker);
+    await server.until('three grabs', (r) => r.length === 3);
+    for (let i = 1; i <= 3; i++) server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:' + i, 'hold', '', '']);
+    await waitFor('three running handlers', () => gates.length === 3);
+    await sleep(50);
+    expect(server.count('GRAB_JOB_ALL')).toBe(3);
+    gates[0]?.();
+    await server.until('one more grab', (r) => r.filter((p) => p.type === 'GRAB_JOB_ALL').length === 4);
+    await sleep(50);
+    expect(server.count('GRAB_JOB_ALL')).toBe(4);
+    expect(server.count('WORK_COMPLETE')).toBe(1);
+  });
+
+  it('passes the reducer of JOB_ASSIGN_ALL and the bytes of a plain JOB_ASSIGN', async () => {
+    const { server, worker } = await setup({ maxJobs: 2 });
+    const seen: Array<[string, string, string]> = [];
+    worker.register('map', (job) => {
+      seen.push([job.unique, job.reducer, job.payload.toString()]);
+    });
+    await connectAwake(server, worker);
+    await server.until('two grabs', (r) => r.length === 2);
+    server.send(PacketType.JOB_ASSIGN_ALL, ['H:x:1', 'map', 'u1', 'sum', 'data-1']);
+    server.send(PacketType.JOB_ASSIGN, ['H:x:2', 'map', 'data-2']);
+    await waitFor('both jobs', () => seen.length === 2);
+    expect(seen).toEqual([
+      ['u1', 'sum', 'data-1'],
+      ['', '', 'data-2'],
+    ]);
+  });
+
+  it('falls back to GRAB_JOB_UNIQ when the server answers GRAB_JOB_ALL with ERROR', async () => {
+    const { server, worker } = await setup({ maxJobs: 2 });
+    worker.register('resize', () => 'ok');
+    const errors: GearmanError[] = [];
+    worker.on('error', (error) => errors.push(error));
+    await worker.start();
+    await server.until('the probe', (r) => r.some((p) => p.type === 'GRAB_JOB_ALL'));
+    server.send(PacketType.ERROR, ['INVALID_COMMAND', 'Command not expected']);
+    await server.until('uniq grabs', (r) => r.filter((p) => p.type === 'GRAB_JOB_UNIQ').length === 2);
+    await sleep(50);
+    expect(server.count('GRAB_JOB_ALL')).toBe(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('reports a late JOB_NOT_FOUND once and carries on without answering it', async () => {
+    const { server, worker } = await setup();
+    worker.register('resize', () => 'ok');
+    const errors: GearmanError[] = [];
+    worker.on('error', (error) => errors.push(error));
+    await connectAwake(server, worker);
+    await server.until('a grab', (r) => r.length === 1);
+    server.send(PacketType.ERROR, ['JOB_NOT_FOUND', 'Job given in work result not found']);
+    await waitFor('the error event', () => errors.length === 1);
+    expect(errors[0]).toBeInstanceOf(ServerError);
+    expect((errors[0] as ServerError).serverCode).toBe('JOB_NOT_FOUND');
+    await sleep(50);
+    expect(server.types()).toEqual(['GRAB_JOB_ALL']);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'resize', '', '']);
+    await server.until('the job answered', (r) => r.some((p) => p.type === 'WORK_COMPLETE'));
+  });
+
+  it('grabs again on the re-grab timer while asleep', async () => {
+    const { server, worker } = await setup({ regrabIntervalMs: 100 });
+    worker.register('epoch', () => 'ok');
+    await worker.start();
+    await server.until('the probe', (r) => r.length >= 2);
+    server.send(PacketType.NO_JOB);
+    await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
+    const asleepAt = Date.now();
+    await server.until('a timed grab', (r) => r.filter((p) => p.type === 'GRAB_JOB_ALL').length === 2);
+    expect(Date.now() - asleepAt).toBeGreaterThanOrEqual(80);
+    server.send(PacketType.NO_JOB);
+    await server.until('PRE_SLEEP again', (r) => r.filter((p) => p.type === 'PRE_SLEEP').length === 2);
+  });
+
+  it('grabs at once after a registration while asleep (gearmand sends no NOOP for queued jobs)', async () => {
+    const { server, worker } = await setup();
+    worker.register('a', () => 'ok');
+    await connectAwake(server, worker);
+    await server.until('a grab', (r) => r.length === 1);
+    server.send(PacketType.NO_JOB);
+    await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
+    server.received.length = 0;
+    worker.register('b', () => 'ok');
+    await server.until('CAN_DO and a grab', (r) => r.length >= 2);
+    expect(server.received.map((r) => [r.type, ...r.args])).toEqual([['CAN_DO', 'b'], ['GRAB_JOB_ALL']]);
+  });
+
+  it('fails a job for a function it never registered and reports it', async () => {
+    const { server, worker } = await setup();
+    worker.register('a', () => 'ok');
+    const errors: GearmanError[] = [];
+    worker.on('error', (error) => errors.push(error));
+    await connectAwake(server, worker);
+    await server.until('a grab', (r) => r.length === 1);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:9', 'nobody', '', '']);
+    await server.until('WORK_FAIL', (r) => r.some((p) => p.type === 'WORK_FAIL'));
+    expect(server.received.find((p) => p.type === 'WORK_FAIL')?.args).toEqual(['H:x:9']);
+    expect(errors.map((e) => e.code)).toEqual([ErrorCode.PROTOCOL]);
+  });
+
+  it('answers a thrown error with WORK_EXCEPTION, or WORK_FAIL with exceptions off', async () => {
+    for (const exceptions of [true, false]) {
+      const { server, worker } = await setup({ exceptions });
+      worker.register('boom', () => {
+        throw new Error('kaput');
+      });
+      await connectAwake(server, worker);
+      await server.until('a grab', (r) => r.length === 1);
+      server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'boom', '', '']);
+      await server.until('the reply', (r) => r.length >= 3);
+      expect(server.received[1]).toMatchObject(
+        exceptions
+          ? { type: 'WORK_EXCEPTION', args: ['H:x:1', 'kaput'] }
+          : { type: 'WORK_FAIL', args: ['H:x:1'] },
+      );
+    }
+  });
+
+  it('sends nothing more when the handler ended the job itself, and refuses a second end', async () => {
+    const { server, worker } = await setup();
+    let second: unknown;
+    worker.register('self', async (job: Job) => {
+      job.complete('mine');
+      try {
+        job.fail();
+      } catch (err) {
+        second = err;
+      }
+      return 'ignored';
+    });
+    await connectAwake(server, worker);
+    await server.until('a grab', (r) => r.length === 1);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'self', '', '']);
+    await server.until('the next grab', (r) => r.filter((p) => p.type === 'GRAB_JOB_ALL').length === 2);
+    await sleep(50);
+    expect(server.received.filter((p) => p.type.startsWith('WORK_'))).toEqual([
+      expect.objectContaining({ type: 'WORK_COMPLETE', args: ['H:x:1', 'mine'] }),
+    ]);
+    expect(second).toMatchObject({ code: ErrorCode.JOB_STATE });
+  });
+
+  it('answers a handler result of the wrong type with WORK_EXCEPTION', async () => {
+    const { server, worker } = await setup();
+    worker.register('bad', () => ({ not: 'bytes' }) as unknown as string);
+    await connectAwake(server, worker);
+    await server.until('a grab', (r) => r.length === 1);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'bad', '', '']);
+    await server.until('the reply', (r) => r.some((p) => p.type === 'WORK_EXCEPTION'));
+  });
+
+  it('does not grab while paused and grabs again on resume', async () => {
+    const { server, worker } = await setup({ maxJobs: 2 });
+    worker.register('a', () => 'ok');
+    await worker.start();
+    await server.until('the probe', (r) => r.length >= 2);
+    server.send(PacketType.NO_JOB);
+    await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
+    worker.pause();
+    server.received.length = 0;
+    server.send(PacketType.NOOP);
+    await sleep(100);
+    expect(server.received).toEqual([]);
+    worker.resume();
+    await server.until('two grabs', (r) => r.length === 2);
+  });
+
+  it('asks a shared gate before every grab and returns each reservation', async () => {
+    let free = 1;
+    const released: Array<string | null> = [];
+    const gate: GrabGate = {
+      tryReserve: () => (free > 0 ? (free--, true) : false),
+      release: (name) => {
+        released.push(name);
+      },
+    };
+    const { server, worker } = await setup({ maxJobs: 4, gate });
+    const hold = deferred<string>();
+    worker.register('a', () => hold.promise);
+    await worker.start();
+    await server.until('the probe', (r) => r.length >= 2);
+    server.send(PacketType.NO_JOB);
+    await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
+    expect(released).toEqual([null]);
+    free = 2;
+    server.received.length = 0;
+    server.send(PacketType.NOOP);
+    await server.until('two grabs', (r) => r.length === 2);
+    await sleep(50);
+    expect(server.received).toHaveLength(2);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'a', '', '']);
+    await waitFor('the release', () => released.length === 2);
+    expect(released).toEqual([null, 'a']);
+    free = 1;
+    worker.refill();
+    await sleep(50);
+    // maxJobs 4: one running, one outstanding, so room for two, but the gate had one slot.
+    expect(server.count('GRAB_JOB_ALL')).toBe(3);
+    hold.resolve('done');
+  });
+});
