@@ -111,7 +111,7 @@ export class Client {
       reroute: (items: Outgoing[], error: GearmanError) => this.#reroute(items, error),
       backgroundCreated: (handle: string, link: ServerLink) => this.#remember(handle, link),
     };
-    this.#links = addresses.map((address, index) => {
+    this.#links = addresses.map((address) => {
       const connection = new Connection({
         address,
         logger: options.logger ?? silentLogger,
@@ -119,7 +119,7 @@ export class Client {
         ...(options.reconnect === undefined ? {} : { reconnect: options.reconnect }),
         ...(maxFrameSize === undefined ? {} : { maxFrameSize }),
       });
-      return new ServerLink(index, connection, linkOptions);
+      return new ServerLink(connection, linkOptions);
     });
   }
 

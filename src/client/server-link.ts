@@ -13,6 +13,7 @@ import { encodeRequest } from '../protocol/encoder.js';
 import type { Packet } from '../protocol/packet.js';
 import { type Deferred, deferred } from './deferred.js';
 import { ForegroundJob, type JobOwner } from './job.js';
+import { Queue } from './queue.js';
 import { handleOf, parseOption, Request } from './request.js';
 
 /** A request's view as its connection sees it (Request<T> for any T). */
@@ -68,23 +69,19 @@ function dataOf(packet: Packet, index: number): Buffer {
  * frames held back while the socket is not connected or is over its high-water mark.
  */
 export class ServerLink implements JobOwner {
-  readonly index: number;
   readonly connection: Connection;
   readonly name: string;
   readonly #options: ServerLinkOptions;
   readonly #log: Logger;
-  readonly #replies: Pending[] = [];
-  #repliesHead = 0;
+  readonly #replies = new Queue<Pending>();
   readonly #jobs = new Map<string, ForegroundJob | ForegroundJob[]>();
-  #backlog: Outgoing[] = [];
-  #backlogHead = 0;
+  readonly #backlog = new Queue<Outgoing>();
   /** The last connect attempt failed (or the connection dropped) and none has succeeded since. */
   #failed = false;
   #closed = false;
   #drainWaiter: Deferred<void> | null = null;
 
-  constructor(index: number, connection: Connection, options: ServerLinkOptions) {
-    this.index = index;
+  constructor(connection: Connection, options: ServerLinkOptions) {
     this.connection = connection;
     this.name = connection.name;
     this.#options = options;
@@ -105,7 +102,7 @@ export class ServerLink implements JobOwner {
 
   /** Frames held back here, not yet handed to the socket. */
   get backlog(): number {
-    return this.#backlog.length - this.#backlogHead;
+    return this.#backlog.length;
   }
 
   /** True while a foreground job with this handle is pending here. */
@@ -117,7 +114,7 @@ export class ServerLink implements JobOwner {
   enqueue(frame: Buffer, reply: Pending, start: number, pos: number): void {
     if (reply instanceof ForegroundJob) reply._sent(this.name);
     const conn = this.connection;
-    if (this.#backlogHead === this.#backlog.length && !conn.needDrain && conn.connected) {
+    if (this.#backlog.length === 0 && !conn.needDrain && conn.connected) {
       conn.send(frame);
       this.#replies.push(reply);
       return;
@@ -128,7 +125,7 @@ export class ServerLink implements JobOwner {
 
   /** Resolves once nothing is held back here (all written, socket under its high-water mark). */
   drained(): Promise<void> {
-    if (this.#backlogHead === this.#backlog.length && !this.connection.needDrain) return Promise.resolve();
+    if (this.#backlog.length === 0 && !this.connection.needDrain) return Promise.resolve();
     this.#drainWaiter ??= deferred<void>();
     return this.#drainWaiter.promise;
   }
@@ -181,9 +178,12 @@ export class ServerLink implements JobOwner {
     if (this.#options.exceptions) {
       // Before any submit, so every job on this connection may get WORK_EXCEPTION.
       const request = new Request<string>(PacketType.OPTION_RES, parseOption);
-      request.promise.catch((err: unknown) =>
-        this.#log.warn({ err, server: this.name }, 'server refused OPTION_REQ exceptions'),
-      );
+      request.promise.catch((err: unknown) => {
+        // A lost connection fails it too; only a refusal is worth a warning.
+        if (err instanceof ServerError) {
+          this.#log.warn({ err, server: this.name }, 'server refused OPTION_REQ exceptions');
+        }
+      });
       this.connection.send(kOptionExceptions);
       this.#replies.push(request);
     }
@@ -206,10 +206,7 @@ export class ServerLink implements JobOwner {
   }
 
   #failAll(error: GearmanError, includeBacklog: boolean): void {
-    const replies = this.#replies.splice(this.#repliesHead);
-    this.#replies.length = 0;
-    this.#repliesHead = 0;
-    for (const reply of replies) failPending(reply, error);
+    for (const reply of this.#replies.takeAll()) failPending(reply, error);
     const jobs = [...this.#jobs.values()];
     this.#jobs.clear();
     for (const entry of jobs) {
@@ -220,31 +217,20 @@ export class ServerLink implements JobOwner {
   }
 
   #takeBacklog(): Outgoing[] {
-    const items = this.#backlog.slice(this.#backlogHead).filter((item) => !item.reply.settled);
-    this.#backlog = [];
-    this.#backlogHead = 0;
-    return items;
+    return this.#backlog.takeAll().filter((item) => !item.reply.settled);
   }
 
   /** Writes held-back frames until the socket pushes back again. */
   #flush(): void {
     const conn = this.connection;
     const backlog = this.#backlog;
-    let head = this.#backlogHead;
-    while (head < backlog.length && conn.connected && !conn.needDrain) {
-      const item = backlog[head] as Outgoing;
-      backlog[head++] = undefined as unknown as Outgoing;
+    while (backlog.length > 0 && conn.connected && !conn.needDrain) {
+      const item = backlog.shift() as Outgoing;
       if (item.reply.settled) continue; // timed out or aborted while held back
       conn.send(item.frame);
       this.#replies.push(item.reply);
     }
-    if (head === backlog.length) {
-      this.#backlog = [];
-      this.#backlogHead = 0;
-      if (!conn.needDrain) this.#resolveDrain();
-    } else {
-      this.#backlogHead = head;
-    }
+    if (backlog.length === 0 && !conn.needDrain) this.#resolveDrain();
   }
 
   #resolveDrain(): void {
@@ -255,25 +241,10 @@ export class ServerLink implements JobOwner {
     }
   }
 
-  #shiftReply(): Pending | undefined {
-    const replies = this.#replies;
-    if (this.#repliesHead >= replies.length) return undefined;
-    const reply = replies[this.#repliesHead] as Pending;
-    replies[this.#repliesHead++] = undefined as unknown as Pending;
-    if (this.#repliesHead === replies.length) {
-      replies.length = 0;
-      this.#repliesHead = 0;
-    } else if (this.#repliesHead >= 4096 && this.#repliesHead * 2 >= replies.length) {
-      replies.splice(0, this.#repliesHead);
-      this.#repliesHead = 0;
-    }
-    return reply;
-  }
-
   #onPacket(packet: Packet): void {
     switch (packet.type) {
       case PacketType.JOB_CREATED: {
-        const reply = this.#shiftReply();
+        const reply = this.#replies.shift();
         if (reply instanceof ForegroundJob) {
           if (reply.settled) return; // timed out or aborted before the server answered
           const handle = handleOf(packet);
@@ -312,7 +283,7 @@ export class ServerLink implements JobOwner {
       case PacketType.STATUS_RES_UNIQUE:
       case PacketType.ECHO_RES:
       case PacketType.OPTION_RES: {
-        const reply = this.#shiftReply();
+        const reply = this.#replies.shift();
         if (reply !== undefined && !(reply instanceof ForegroundJob) && reply.answer === packet.type) {
           reply.accept(packet);
           return;
@@ -323,7 +294,7 @@ export class ServerLink implements JobOwner {
       case PacketType.ERROR: {
         const code = (packet.args[0] as Buffer).toString('utf8');
         const text = (packet.args[1] as Buffer).toString('utf8');
-        const reply = this.#shiftReply();
+        const reply = this.#replies.shift();
         if (reply === undefined) {
           this.#log.warn({ server: this.name, code, text }, 'unsolicited ERROR from server');
           return;
