@@ -155,7 +155,7 @@ describe('grab loop (scripted server)', () => {
     worker.register('hold', () => new Promise<string>((resolve) => gates.push(() => resolve('done'))));
     await connectAwake(server, worker);
     await server.until('three grabs', (r) => r.length === 3);
-    for (let i = 1; i <= 3; i++) server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:' + i, 'hold', '', '']);
+    for (let i = 1; i <= 3; i++) server.send(PacketType.JOB_ASSIGN_UNIQ, [`H:x:${i}`, 'hold', '', '']);
     await waitFor('three running handlers', () => gates.length === 3);
     await sleep(50);
     expect(server.count('GRAB_JOB_ALL')).toBe(3);
@@ -324,7 +324,11 @@ describe('grab loop (scripted server)', () => {
     let free = 1;
     const released: Array<string | null> = [];
     const gate: GrabGate = {
-      tryReserve: () => (free > 0 ? (free--, true) : false),
+      tryReserve: () => {
+        if (free === 0) return false;
+        free--;
+        return true;
+      },
       release: (name) => {
         released.push(name);
       },
