@@ -50,7 +50,10 @@ function onTimeout(job: Job, ms: number): void {
 export class Job {
   /** The function the client asked for. */
   readonly functionName: string;
-  /** The client's workload, as sent (a view of the received bytes, not a copy). */
+  /**
+   * The client's workload, as sent: a view of the received socket chunk, not a copy.
+   * Copy it (Buffer.from) before keeping it long after the job: the view pins the chunk.
+   */
   readonly payload: Buffer;
   readonly #host: JobHost;
   readonly #handleBytes: Buffer;

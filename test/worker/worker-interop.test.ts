@@ -220,6 +220,18 @@ describeWithPeers(['gearmand', 'gearman'], 'Worker with the gearman CLI', () => 
     expect(mine?.functions.sort()).toEqual(['crop', 'resize']);
   });
 
+  it('withdraws every function with resetAbilities()', async () => {
+    const { gd, worker } = await serve({ clientId: 'resetter' });
+    worker.register('a', () => 'ok').register('b', () => 'ok');
+    await worker.start();
+    const functionsOf = async () =>
+      (await adminWorkers(gd.port)).find((w) => w.clientId === 'resetter')?.functions;
+    await waitFor('both functions', async () => (await functionsOf())?.length === 2);
+    worker.resetAbilities();
+    await waitFor('no functions', async () => (await functionsOf())?.length === 0);
+    expect(worker.functions).toEqual([]);
+  });
+
   it('stops getting jobs of an unregistered function and gets them again after register', async () => {
     const { gd, worker } = await serve({ clientId: 'unreg' });
     const ran: string[] = [];
