@@ -1,0 +1,173 @@
+import { type Logger, silentLogger } from '../log.js';
+import type { ServerAddress } from '../net/address.js';
+import type { Job } from '../worker/job.js';
+import { Worker } from '../worker/worker.js';
+import type { ServerConfig } from './manifest/types.js';
+import type { FunctionRuntime } from './runtime/function-runtime.js';
+import { SlotGate } from './slot-gate.js';
+
+export interface BindingOptions {
+  readonly servers: readonly ServerConfig[];
+  readonly clientId?: string;
+  readonly logger?: Logger;
+  /** Passed to every Worker (tests shorten the re-grab timer). */
+  readonly regrabIntervalMs?: number;
+}
+
+export interface ConnectionSnapshot {
+  readonly server: string;
+  readonly connections: number;
+  readonly connected: boolean;
+  readonly reconnects: number;
+  readonly lastError: string | null;
+}
+
+/**
+ * Ties one function's runtime to the job servers: a Worker per server holding that
+ * server's connections, all registered for this one function and sharing its slots.
+ * Giving each function its own connections keeps the rule "grab only with a free slot"
+ * exact: a grab on a shared connection could bring a job of any of its functions,
+ * including one with no slot left, which would then have to wait here.
+ */
+export class FunctionBinding {
+  readonly runtime: FunctionRuntime;
+  readonly gate: SlotGate;
+  readonly #log: Logger;
+  readonly #clientId: string | undefined;
+  readonly #regrabIntervalMs: number | undefined;
+  #workers: Array<{ server: ServerConfig; worker: Worker; stats: ConnectionStats }> = [];
+  #closing: Promise<void> | null = null;
+
+  constructor(runtime: FunctionRuntime, options: BindingOptions) {
+    this.runtime = runtime;
+    this.gate = new SlotGate(runtime.concurrency);
+    this.#log = (options.logger ?? silentLogger).child({ function: runtime.name });
+    this.#clientId = options.clientId;
+    this.#regrabIntervalMs = options.regrabIntervalMs;
+    this.#workers = options.servers.map((server) => this.#connect(server));
+  }
+
+  get name(): string {
+    return this.runtime.name;
+  }
+
+  /** Waits for each server's first connect attempt; servers that are down keep being retried. */
+  async start(): Promise<void> {
+    await Promise.all(this.#workers.map(({ worker }) => this.#startWorker(worker)));
+  }
+
+  /** Stops taking jobs of this function; running ones finish. */
+  pause(): void {
+    this.gate.pause();
+  }
+
+  resume(): void {
+    this.gate.resume();
+    this.#refill();
+  }
+
+  /** New concurrency: slots change now; the thread pool follows with the next generation. */
+  setConcurrency(concurrency: number): void {
+    this.gate.setConcurrency(concurrency);
+    for (const { worker } of this.#workers) worker.setMaxJobs(concurrency);
+    this.#refill();
+  }
+
+  /**
+   * Points the function at a new server list: connections to new servers open first,
+   * then those to dropped servers stop grabbing, finish their jobs and close.
+   */
+  async setServers(servers: readonly ServerConfig[], drainTimeoutMs: number): Promise<void> {
+    const key = (s: ServerConfig) => `${s.host}:${s.port}:${s.connections}:${s.tls ? 'tls' : ''}`;
+    const wanted = new Map(servers.map((s) => [key(s), s]));
+    const keep = this.#workers.filter((w) => wanted.has(key(w.server)));
+    const drop = this.#workers.filter((w) => !wanted.has(key(w.server)));
+    const have = new Set(keep.map((w) => key(w.server)));
+    const added = servers.filter((s) => !have.has(key(s))).map((s) => this.#connect(s));
+    this.#workers = [...keep, ...added];
+    await Promise.all(added.map(({ worker }) => this.#startWorker(worker)));
+    await Promise.all(drop.map(({ worker }) => worker.close({ timeoutMs: drainTimeoutMs })));
+  }
+
+  connections(): ConnectionSnapshot[] {
+    return this.#workers.map(({ server, worker, stats }) => ({
+      server: `${server.host}:${server.port}`,
+      connections: server.connections,
+      connected: stats.connected > 0 && !worker.closed,
+      reconnects: stats.reconnects,
+      lastError: stats.lastError,
+    }));
+  }
+
+  /**
+   * Stops grabbing, lets running jobs finish for up to `timeoutMs` (the server requeues
+   * what is cut off), closes the connections, then the threads. Idempotent.
+   */
+  close(options: { timeoutMs: number; force?: boolean }): Promise<void> {
+    this.#closing ??= (async () => {
+      this.gate.pause();
+      await Promise.allSettled(this.#workers.map(({ worker }) => worker.close(options)));
+      if (options.force) await this.runtime.destroy();
+      else await this.runtime.close();
+    })();
+    return this.#closing;
+  }
+
+  #connect(server: ServerConfig): { server: ServerConfig; worker: Worker; stats: ConnectionStats } {
+    const address: ServerAddress = server.tls
+      ? { host: server.host, port: server.port, tls: server.tls }
+      : { host: server.host, port: server.port };
+    const worker = new Worker({
+      servers: [address],
+      connectionsPerServer: server.connections,
+      maxJobs: this.gate.concurrency,
+      gate: this.gate,
+      logger: this.#log,
+      ...(this.#clientId === undefined ? {} : { clientId: this.#clientId }),
+      ...(this.#regrabIntervalMs === undefined ? {} : { regrabIntervalMs: this.#regrabIntervalMs }),
+    });
+    const stats: ConnectionStats = { connected: 0, reconnects: 0, lastError: null };
+    worker.on('connect', ({ reconnect }) => {
+      stats.connected++;
+      if (reconnect) stats.reconnects++;
+    });
+    worker.on('disconnect', ({ error }) => {
+      stats.connected = Math.max(0, stats.connected - 1);
+      stats.lastError = error.message;
+    });
+    worker.on('error', (error) => {
+      stats.lastError = error.message;
+    });
+    worker.register(this.runtime.name, (job) => this.#run(job));
+    return { server, worker, stats };
+  }
+
+  async #startWorker(worker: Worker): Promise<void> {
+    try {
+      await worker.start();
+    } catch (err) {
+      this.#log.warn({ err }, 'job server not reachable yet; retrying in the background');
+    }
+  }
+
+  async #run(job: Job): Promise<void> {
+    this.gate.jobStarted();
+    try {
+      await this.runtime.run(job);
+    } finally {
+      this.gate.jobEnded();
+      this.#refill();
+    }
+  }
+
+  /** A slot came free: let every connection grab again (those asleep wait for NOOP). */
+  #refill(): void {
+    for (const { worker } of this.#workers) worker.refill();
+  }
+}
+
+interface ConnectionStats {
+  connected: number;
+  reconnects: number;
+  lastError: string | null;
+}

@@ -1,0 +1,283 @@
+import { EventEmitter } from 'node:events';
+import { type Logger, silentLogger } from '../log.js';
+import { FunctionBinding } from './function-binding.js';
+import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import { FunctionRuntime, type JobResultKind } from './runtime/function-runtime.js';
+
+export interface SupervisorOptions {
+  readonly logger?: Logger;
+  /**
+   * Servers to use when the manifest names none: the CLI passes the embedded server's
+   * address here.
+   */
+  readonly defaultServers?: readonly ServerConfig[];
+  /** Passed to every Worker (tests shorten it). */
+  readonly regrabIntervalMs?: number;
+}
+
+export interface FunctionSnapshot {
+  readonly name: string;
+  readonly kind: FunctionConfig['kind'];
+  readonly concurrency: number;
+  readonly running: number;
+  readonly paused: boolean;
+  readonly generation: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly excepted: number;
+  readonly lastReload: { readonly at: string; readonly ok: boolean; readonly error?: string } | null;
+}
+
+export interface SupervisorEvents {
+  jobEnd: [
+    info: { function: string; handle: string; result: JobResultKind; durationMs: number; reason?: string },
+  ];
+  reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
+}
+
+interface Counters {
+  done: number;
+  failed: number;
+  excepted: number;
+  lastReload: FunctionSnapshot['lastReload'];
+}
+
+/**
+ * Runs a manifest: one FunctionBinding per function (its runtime, its slots, its
+ * connections), and applies changes live: handler reloads, new and removed functions,
+ * concurrency and server changes. Knows nothing of signals or the process: the CLI
+ * decides when to reload and when to stop.
+ */
+export class Supervisor extends EventEmitter<SupervisorEvents> {
+  readonly #log: Logger;
+  readonly #options: SupervisorOptions;
+  #manifest: Manifest;
+  readonly #bindings = new Map<string, FunctionBinding>();
+  readonly #counters = new Map<string, Counters>();
+  #closing: Promise<void> | null = null;
+
+  constructor(manifest: Manifest, options: SupervisorOptions = {}) {
+    super();
+    this.#manifest = manifest;
+    this.#options = options;
+    this.#log = (options.logger ?? silentLogger).child({ component: 'supervisor' });
+  }
+
+  get manifest(): Manifest {
+    return this.#manifest;
+  }
+
+  /** Loads every function's code (throws HANDLER_LOAD naming the first that cannot), then connects. */
+  async start(): Promise<void> {
+    const runtimes = this.#manifest.functions.map((config) => this.#runtime(config));
+    const started = await Promise.allSettled(runtimes.map((runtime) => runtime.start()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
+      throw failed.reason;
+    }
+    await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
+    this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
+  }
+
+  /** Reloads the named functions' code; a function whose new code fails keeps its old code. */
+  async reloadHandlers(names: readonly string[]): Promise<void> {
+    await Promise.all(
+      names.map(async (fn) => {
+        const binding = this.#bindings.get(fn);
+        if (binding === undefined) return;
+        await this.#reload(binding, binding.runtime.config, 'handler changed');
+      }),
+    );
+  }
+
+  /**
+   * Applies a new manifest live: starts new functions, drains and removes dropped ones,
+   * reloads changed ones (code, concurrency, limits), and moves connections when the
+   * server list changes.
+   */
+  async applyManifest(next: Manifest): Promise<void> {
+    const previous = this.#manifest;
+    this.#manifest = next;
+    const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
+    const removed = [...this.#bindings.values()].filter((b) => !nextByName.has(b.name));
+    const tasks: Array<Promise<unknown>> = [];
+    for (const binding of removed) {
+      this.#bindings.delete(binding.name);
+      this.#log.info({ function: binding.name }, 'function removed; draining');
+      tasks.push(binding.close({ timeoutMs: next.shutdownTimeoutMs }));
+    }
+    for (const config of next.functions) {
+      const binding = this.#bindings.get(config.name);
+      if (binding === undefined) {
+        tasks.push(this.#addFunction(config));
+      } else if (!sameConfig(binding.runtime.config, config)) {
+        tasks.push(this.#reload(binding, config, 'manifest changed'));
+      }
+    }
+    const serversChanged = JSON.stringify(this.#servers(previous)) !== JSON.stringify(this.#servers(next));
+    if (serversChanged) {
+      for (const binding of this.#bindings.values()) {
+        tasks.push(binding.setServers(this.#servers(next), next.shutdownTimeoutMs));
+      }
+    }
+    await Promise.allSettled(tasks);
+  }
+
+  pause(fn: string): boolean {
+    const binding = this.#bindings.get(fn);
+    binding?.pause();
+    return binding !== undefined;
+  }
+
+  resume(fn: string): boolean {
+    const binding = this.#bindings.get(fn);
+    binding?.resume();
+    return binding !== undefined;
+  }
+
+  functions(): FunctionSnapshot[] {
+    return [...this.#bindings.values()].map((binding) => {
+      const counters = this.#countersFor(binding.name);
+      return {
+        name: binding.name,
+        kind: binding.runtime.config.kind,
+        concurrency: binding.gate.concurrency,
+        running: binding.gate.running,
+        paused: binding.gate.paused,
+        generation: binding.runtime.generation,
+        done: counters.done,
+        failed: counters.failed,
+        excepted: counters.excepted,
+        lastReload: counters.lastReload,
+      };
+    });
+  }
+
+  bindings(): FunctionBinding[] {
+    return [...this.#bindings.values()];
+  }
+
+  /**
+   * Stops grabbing everywhere, lets running jobs finish for up to the manifest's
+   * shutdownTimeout (or `timeoutMs`), then ends what is left: the servers requeue
+   * those jobs. `force` ends everything at once. Idempotent.
+   */
+  close(options: { timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      const timeoutMs = options.force ? 0 : (options.timeoutMs ?? this.#manifest.shutdownTimeoutMs);
+      const bindings = [...this.#bindings.values()];
+      for (const binding of bindings) binding.pause();
+      await Promise.allSettled(
+        bindings.map((binding) => binding.close({ timeoutMs, ...(options.force ? { force: true } : {}) })),
+      );
+      this.#log.info('stopped');
+    })();
+    return this.#closing;
+  }
+
+  #runtime(config: FunctionConfig): FunctionRuntime {
+    const log = this.#log.child({ function: config.name });
+    const runtime = new FunctionRuntime(config, log);
+    runtime.on('jobEnd', (info) => {
+      const counters = this.#countersFor(config.name);
+      if (info.result === 'complete') counters.done++;
+      else if (info.result === 'fail') counters.failed++;
+      else counters.excepted++;
+      if (info.result !== 'complete') {
+        log.warn(
+          { jobHandle: info.handle, result: info.result, reason: info.reason },
+          'job did not complete',
+        );
+      } else {
+        log.debug({ jobHandle: info.handle, durationMs: info.durationMs }, 'job complete');
+      }
+      this.emit('jobEnd', {
+        function: config.name,
+        handle: info.handle,
+        result: info.result,
+        durationMs: info.durationMs,
+        ...(info.reason === undefined ? {} : { reason: info.reason }),
+      });
+    });
+    return runtime;
+  }
+
+  async #bind(runtime: FunctionRuntime): Promise<void> {
+    const binding = new FunctionBinding(runtime, {
+      servers: this.#servers(),
+      logger: this.#log,
+      ...(this.#manifest.clientId === undefined ? {} : { clientId: this.#manifest.clientId }),
+      ...(this.#options.regrabIntervalMs === undefined
+        ? {}
+        : { regrabIntervalMs: this.#options.regrabIntervalMs }),
+    });
+    this.#bindings.set(runtime.name, binding);
+    await binding.start();
+  }
+
+  async #addFunction(config: FunctionConfig): Promise<void> {
+    const runtime = this.#runtime(config);
+    try {
+      await runtime.start();
+    } catch (err) {
+      this.#recordReload(config.name, 0, err as Error);
+      await runtime.destroy().catch(() => {});
+      return;
+    }
+    await this.#bind(runtime);
+    this.#log.info({ function: config.name }, 'function added');
+  }
+
+  async #reload(binding: FunctionBinding, config: FunctionConfig, cause: string): Promise<void> {
+    try {
+      await binding.runtime.reload(config, cause);
+      binding.setConcurrency(config.concurrency);
+      this.#recordReload(binding.name, binding.runtime.generation);
+    } catch (err) {
+      this.#recordReload(binding.name, binding.runtime.generation, err as Error);
+    }
+  }
+
+  #recordReload(fn: string, generation: number, error?: Error): void {
+    const counters = this.#countersFor(fn);
+    counters.lastReload = {
+      at: new Date().toISOString(),
+      ok: error === undefined,
+      ...(error === undefined ? {} : { error: error.message }),
+    };
+    if (error)
+      this.#log.error(
+        { function: fn, err: error },
+        `reload rejected, old code keeps serving: ${error.message}`,
+      );
+    else this.#log.info({ function: fn, generation }, 'reloaded');
+    this.emit('reload', {
+      function: fn,
+      ok: error === undefined,
+      generation,
+      ...(error === undefined ? {} : { error: error.message }),
+    });
+  }
+
+  #countersFor(fn: string): Counters {
+    let counters = this.#counters.get(fn);
+    if (counters === undefined) {
+      counters = { done: 0, failed: 0, excepted: 0, lastReload: null };
+      this.#counters.set(fn, counters);
+    }
+    return counters;
+  }
+
+  #servers(manifest: Manifest = this.#manifest): readonly ServerConfig[] {
+    return manifest.servers ?? this.#options.defaultServers ?? [];
+  }
+}
+
+function name(server: ServerConfig): string {
+  return `${server.host}:${server.port}`;
+}
+
+function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

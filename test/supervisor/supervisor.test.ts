@@ -1,0 +1,155 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { AdminClient } from '../../src/client/admin-client.js';
+import { Client } from '../../src/client/client.js';
+import { JobExceptionError, JobFailedError } from '../../src/errors.js';
+import { parseManifest } from '../../src/supervisor/manifest/load.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
+import { describeWithPeers, killAll } from '../helpers/peers.js';
+
+const fixtures = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
+const workers = fileURLToPath(new URL('../../workers/', import.meta.url));
+
+describeWithPeers(['gearmand'], 'Supervisor against gearmand', () => {
+  let gearmand: GearmandHandle;
+  let supervisor: Supervisor | undefined;
+  let client: Client | undefined;
+  let dir: string;
+
+  beforeEach(async () => {
+    gearmand = await startGearmand();
+    dir = mkdtempSync(path.join(tmpdir(), 'gworker-sup-'));
+  });
+
+  afterEach(async () => {
+    await client?.close();
+    await supervisor?.close({ force: true });
+    client = undefined;
+    supervisor = undefined;
+    await killAll();
+  });
+
+  function manifest(functions: string, connections = 1) {
+    const file = path.join(dir, 'gworker.yaml');
+    const text = `servers: ["${gearmand.address}"]\nconnections: ${connections}\nshutdownTimeout: 5s\nfunctions:\n${functions}`;
+    writeFileSync(file, text);
+    return parseManifest(text, file, { env: {} });
+  }
+
+  async function startWith(functions: string, connections = 1) {
+    supervisor = new Supervisor(manifest(functions, connections), { regrabIntervalMs: 500 });
+    await supervisor.start();
+    client = new Client({ servers: [gearmand.address] });
+    return { supervisor, client };
+  }
+
+  it("runs the seed's title handler and the ls command", async () => {
+    const { client } = await startWith(
+      `  title: { handler: ${path.join(workers, 'title.js')}, payload: text, concurrency: 2 }\n  ls: { command: [ls], cwd: ${fixtures} }\n`,
+    );
+    expect((await client.run('title', 'AlL THE woRLd')).toString()).toBe('All The World');
+    const listing = (await client.run('ls', '')).toString();
+    expect(listing.split('\n')).toContain('echo.js');
+  });
+
+  it('forwards status, data and warnings from a handler thread to the client in order', async () => {
+    const { client } = await startWith(
+      `  progress: { handler: ${path.join(fixtures, 'progress.js')}, payload: text }\n`,
+    );
+    const job = client.submit('progress', 'z');
+    const updates: string[] = [];
+    for await (const update of job) {
+      if (update.type === 'status') updates.push(`status ${update.numerator}/${update.denominator}`);
+      else if (update.type !== 'created') updates.push(`${update.type} ${update.data.toString()}`);
+    }
+    expect((await job.result).toString()).toBe('done:z');
+    expect(updates).toEqual([
+      'status 1/3',
+      'data first ',
+      'warning careful',
+      'status 2/3',
+      'data second',
+      'status 3/3',
+    ]);
+  });
+
+  it('isolates crashes: each failing job fails alone and the function keeps serving', async () => {
+    const { client } = await startWith(
+      `  throws: { handler: ${path.join(fixtures, 'throws.js')}, payload: text }\n` +
+        `  exits: { handler: ${path.join(fixtures, 'exits.js')} }\n` +
+        `  oom: { handler: ${path.join(fixtures, 'oom.js')}, maxMemoryMb: 32 }\n` +
+        `  spins: { handler: ${path.join(fixtures, 'spins.js')}, timeout: 300ms }\n` +
+        `  echo: { handler: ${path.join(fixtures, 'echo.js')}, payload: text }\n`,
+    );
+    await expect(client.run('throws', 'x')).rejects.toMatchObject({
+      constructor: JobExceptionError,
+      payload: Buffer.from('bad input: x'),
+    });
+    await expect(client.run('exits', '')).rejects.toBeInstanceOf(JobExceptionError);
+    await expect(client.run('oom', '')).rejects.toMatchObject({
+      message: expect.stringMatching(/out of memory/),
+    });
+    await expect(client.run('spins', '')).rejects.toMatchObject({
+      message: expect.stringMatching(/timed out/),
+    });
+    expect((await client.run('echo', 'still here')).toString()).toBe('still here');
+    await expect(client.run('exits', '')).rejects.toBeInstanceOf(JobExceptionError);
+  });
+
+  it('sends WORK_FAIL to clients that did not ask for exceptions', async () => {
+    const { client: _ } = await startWith(`  throws: { handler: ${path.join(fixtures, 'throws.js')} }\n`);
+    const plain = new Client({ servers: [gearmand.address], exceptions: false });
+    try {
+      await expect(plain.run('throws', 'x')).rejects.toBeInstanceOf(JobFailedError);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('never holds more jobs of a function than its concurrency, over all its connections', async () => {
+    const handler = path.join(dir, 'slow.js');
+    writeFileSync(
+      handler,
+      'export default async () => { await new Promise((r) => setTimeout(r, 40)); return "ok"; };',
+    );
+    const { client } = await startWith(`  slow: { handler: ${handler}, concurrency: 3 }\n`, 2);
+    const admin = new AdminClient({ server: gearmand.address });
+    try {
+      let sampling = true;
+      let maxRunning = 0;
+      const sampler = (async () => {
+        while (sampling) {
+          const row = (await admin.status()).find((r) => r.function === 'slow');
+          maxRunning = Math.max(maxRunning, row?.running ?? 0);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const results = await Promise.all(Array.from({ length: 30 }, () => client.run('slow', '')));
+      sampling = false;
+      await sampler;
+      expect(results.map(String)).toEqual(Array(30).fill('ok'));
+      // gearmand counts a job as running from the moment a worker grabbed it: more than 3
+      // would mean a job waited on this box for a slot.
+      expect(maxRunning).toBe(3);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it('pauses a function: queued jobs wait for resume, running ones finish', async () => {
+    const { supervisor, client } = await startWith(
+      `  echo: { handler: ${path.join(fixtures, 'echo.js')}, payload: text }\n`,
+    );
+    supervisor.pause('echo');
+    const job = client.submit('echo', 'later');
+    await job.created;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(job.settled).toBe(false);
+    supervisor.resume('echo');
+    expect((await job.result).toString()).toBe('later');
+  });
+});
