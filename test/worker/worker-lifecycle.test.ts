@@ -1,5 +1,8 @@
+import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { ErrorCode, TimeoutError } from '../../src/errors.js';
+import { PacketType } from '../../src/protocol/constants.js';
+import { encodeRequest } from '../../src/protocol/encoder.js';
 import type { Job } from '../../src/worker/job.js';
 import type { JobEndEvent } from '../../src/worker/options.js';
 import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
@@ -41,6 +44,20 @@ function holdUntilAborted(seen: Array<{ handle: string; reason: unknown }>, star
         resolve('too late');
       });
     });
+}
+
+/** SUBMIT_JOB_EPOCH over a raw socket (neither pecl nor the CLI can send it); resolves on JOB_CREATED. */
+function submitEpoch(port: number, fn: string, epochSeconds: number, data: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      socket.destroy();
+      if (chunk.readUInt32BE(4) === PacketType.JOB_CREATED) resolve();
+      else reject(new Error(`expected JOB_CREATED, got packet type ${chunk.readUInt32BE(4)}`));
+    });
+    socket.write(encodeRequest(PacketType.SUBMIT_JOB_EPOCH, [fn, '', String(epochSeconds), data]));
+  });
 }
 
 describeWithPeers(['gearmand', 'gearman', 'php'], 'Worker lifecycle against gearmand', () => {
@@ -223,6 +240,22 @@ describeWithPeers(['gearmand', 'gearman', 'php'], 'Worker lifecycle against gear
     await b.restart();
     await connectedB.promise;
     expect((await runGearman(['-p', String(b.port), '-f', 'echo'], 'two')).stdout).toBe('two');
+  });
+
+  it('runs an epoch job that falls due while it sleeps, thanks to the re-grab timer', async () => {
+    // gearmand 1.1.x sends no NOOP when an epoch job falls due (fixed in 2.0.0, ccd32d06).
+    const gd = await gearmand();
+    const worker = trackedWorker({ servers: [gd.address], regrabIntervalMs: 250 });
+    const ran: number[] = [];
+    worker.register('later', () => {
+      ran.push(Date.now());
+    });
+    await worker.start();
+    await sleep(100);
+    const due = Math.floor(Date.now() / 1000) + 1;
+    await submitEpoch(gd.port, 'later', due, 'tick');
+    await waitFor('the epoch job', () => ran.length === 1, 4000);
+    expect(ran[0]).toBeGreaterThanOrEqual(due * 1000);
   });
 
   it('pause() stops taking jobs while running ones finish; resume() takes them again', async () => {
