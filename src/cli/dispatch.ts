@@ -8,6 +8,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: 'query or change a job server over the text admin protocol',
     load: async () => (await import('./commands/admin.js')).adminCommand,
   },
+  check: {
+    summary: 'validate a manifest and print the configuration it resolves to',
+    load: async () => (await import('./commands/check.js')).checkCommand,
+  },
   submit: {
     summary: 'submit a job and print its output (foreground) or its handle (background)',
     load: async () => (await import('./commands/submit.js')).submitCommand,

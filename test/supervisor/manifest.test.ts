@@ -116,16 +116,16 @@ functions:
 `);
     const summary = issues.map((i) => `${i.line}:${i.column} ${i.path}`);
     expect(summary).toEqual([
-      '3:14 connections',
       '2:5 servers[0]',
-      '7:5 functions.title.concurreny',
+      '3:14 connections',
       '6:14 functions.title.handler',
+      '7:5 functions.title.concurreny',
       '11:14 functions.bad.payload',
       '12:14 functions.bad.timeout',
     ]);
     expect(issues.every((i) => i.file === file)).toBe(true);
-    expect(issues[2]?.message).toContain('did you mean "concurrency"');
-    expect(issues[3]?.message).toContain('handler file not found');
+    expect(issues[3]?.message).toContain('did you mean "concurrency"');
+    expect(issues[2]?.message).toContain('handler file not found');
     expect(issues[5]?.message).toContain('expected a duration');
   });
 

@@ -19,7 +19,9 @@ export function formatIssue(issue: ManifestIssue): string {
 /** A manifest that cannot run; `issues` lists every problem found, not just the first. */
 export class ManifestError extends GearmanError {
   readonly issues: readonly ManifestIssue[];
-  constructor(issues: readonly ManifestIssue[]) {
+  constructor(unsorted: readonly ManifestIssue[]) {
+    // In file order, as an editor would walk them.
+    const issues = [...unsorted].sort((a, b) => a.line - b.line || a.column - b.column);
     const count = issues.length === 1 ? '1 problem' : `${issues.length} problems`;
     super(ErrorCode.MANIFEST, `invalid manifest (${count}):\n${issues.map(formatIssue).join('\n')}`);
     this.name = 'ManifestError';
