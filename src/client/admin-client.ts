@@ -113,42 +113,42 @@ export class AdminClient {
 
   /** `status`: per function, jobs held (queued plus running), running jobs and registered workers. */
   status(): Promise<FunctionStatus[]> {
-    return this.#run(statusCommand());
+    return this.#run(() => statusCommand());
   }
 
   /** `prioritystatus`: per function, queued jobs by priority and registered workers. */
   priorityStatus(): Promise<FunctionPriorityStatus[]> {
-    return this.#run(priorityStatusCommand());
+    return this.#run(() => priorityStatusCommand());
   }
 
   /** `workers`: every connection to the server (clients and admin ones included) and its functions. */
   workers(): Promise<WorkerInfo[]> {
-    return this.#run(workersCommand());
+    return this.#run(() => workersCommand());
   }
 
   /** `show jobs`: every job the server holds, with its retries and flags. */
   showJobs(): Promise<JobInfo[]> {
-    return this.#run(showJobsCommand());
+    return this.#run(() => showJobsCommand());
   }
 
   /** `show unique jobs`: the unique id of every job the server holds. */
   showUniqueJobs(): Promise<string[]> {
-    return this.#run(showUniqueJobsCommand());
+    return this.#run(() => showUniqueJobsCommand());
   }
 
   /** `version`: the server's version, e.g. `1.1.20+ds`. */
   version(): Promise<string> {
-    return this.#run(versionCommand());
+    return this.#run(() => versionCommand());
   }
 
   /** `getpid`: the server's process id. */
   getPid(): Promise<number> {
-    return this.#run(getPidCommand());
+    return this.#run(() => getPidCommand());
   }
 
   /** `verbose`: the server's log level name, e.g. `ERROR` or `INFO`. */
   verbose(): Promise<string> {
-    return this.#run(verboseCommand());
+    return this.#run(() => verboseCommand());
   }
 
   /**
@@ -159,7 +159,7 @@ export class AdminClient {
    * not know yet: create it first with {@link AdminClient.createFunction} if needed.
    */
   maxQueue(fn: string, sizes: MaxQueueSizes): Promise<void> {
-    return this.#run(maxQueueCommand(fn, sizes));
+    return this.#run(() => maxQueueCommand(fn, sizes));
   }
 
   /**
@@ -167,12 +167,12 @@ export class AdminClient {
    * `UNKNOWN_JOB` when the server does not hold the handle.
    */
   cancelJob(handle: string): Promise<void> {
-    return this.#run(cancelJobCommand(handle));
+    return this.#run(() => cancelJobCommand(handle));
   }
 
   /** `create function`: makes the server know a function before any worker or job names it. */
   createFunction(fn: string): Promise<void> {
-    return this.#run(createFunctionCommand(fn));
+    return this.#run(() => createFunctionCommand(fn));
   }
 
   /**
@@ -180,7 +180,7 @@ export class AdminClient {
    * while workers have it registered or jobs of it run, `FUNCTION_NOT_FOUND` when unknown.
    */
   dropFunction(fn: string): Promise<void> {
-    return this.#run(dropFunctionCommand(fn));
+    return this.#run(() => dropFunctionCommand(fn));
   }
 
   /**
@@ -188,7 +188,7 @@ export class AdminClient {
    * removed). An `ERR` reply fails with AdminError.
    */
   raw(commandLine: string): Promise<string[]> {
-    return this.#run(rawCommand(commandLine));
+    return this.#run(() => rawCommand(commandLine));
   }
 
   /**
@@ -205,9 +205,16 @@ export class AdminClient {
     await this.#connection.close();
   }
 
-  #run<T>(command: AdminCommand<T>): Promise<T> {
+  /** Builds the command (bad arguments reject, they do not throw) and queues it. */
+  #run<T>(build: () => AdminCommand<T>): Promise<T> {
     if (this.#closed) {
       return Promise.reject(new ConnectionError(ErrorCode.CLOSED, 'admin client was closed', this.server));
+    }
+    let command: AdminCommand<T>;
+    try {
+      command = build();
+    } catch (err) {
+      return Promise.reject(err);
     }
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
