@@ -46,7 +46,12 @@ export interface WorkerOptions {
   readonly servers?: ReadonlyArray<string | ServerAddress>;
   /** Sent as SET_CLIENT_ID on every connection; shows in the `workers` admin listing. */
   readonly clientId?: string;
-  /** Jobs in flight per connection; the worker keeps that many grabs pipelined. @defaultValue 1 */
+  /**
+   * Jobs in flight per connection: the worker keeps `running + grabs sent <= maxJobs`, so
+   * up to that many grabs are pipelined. A job holds its slot until its handler returns,
+   * even once lost (its signal aborted). For throughput on tiny jobs use 16-64, and
+   * `connectionsPerServer` 2. @defaultValue 1
+   */
   readonly maxJobs?: number;
   /**
    * Sockets per server, each with its own grab loop and `maxJobs` slots. More than one

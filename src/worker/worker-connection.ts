@@ -14,6 +14,7 @@ import type { GrabGate } from './grab-gate.js';
 import { Job, type JobHost, type JobOutcome, jobControl } from './job.js';
 import type { GrabMode, JobResult } from './options.js';
 import type { FunctionRegistry } from './registry.js';
+import { isThenable, replyWithError, replyWithResult } from './reply.js';
 
 /** What one grab loop reports to its Worker. */
 export interface WorkerContext {
@@ -279,24 +280,12 @@ export class WorkerConnection implements JobHost {
 
   /** The handler returned: send its result unless the job already ended, then refill the slot. */
   #settle(job: Job, value: unknown): void {
-    if (!job.ended) {
-      if (value === undefined || value === null) job.complete();
-      else if (typeof value === 'string' || value instanceof Uint8Array) job.complete(value);
-      else {
-        const message = `handler for ${job.functionName} returned ${describe(value)}; expected a string, a Uint8Array or undefined`;
-        this.#log.error({ jobHandle: job.handle, function: job.functionName }, message);
-        job.exception(message);
-      }
-    }
+    replyWithResult(job, value, this.#log);
     this.#release(job);
   }
 
   #settleError(job: Job, err: unknown): void {
-    if (!job.ended) {
-      this.#log.debug({ err, jobHandle: job.handle, function: job.functionName }, 'handler threw');
-      if (this.#exceptions) job.exception(err instanceof Error ? err.message : String(err));
-      else job.fail();
-    }
+    replyWithError(job, err, this.#exceptions, this.#log);
     this.#release(job);
   }
 
@@ -427,17 +416,4 @@ export class WorkerConnection implements JobHost {
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value instanceof Promise ||
-    (value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function')
-  );
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
-  return `a ${typeof value}`;
 }
