@@ -40,6 +40,7 @@ export interface AdminClientOptions {
   readonly commandTimeoutMs?: number;
   /** Connect with TLS; overrides the `tls` of a ServerAddress given as `server`. */
   readonly tls?: TlsOptions;
+  /** A pino-compatible logger; the client logs under `component: 'admin-client'`. @defaultValue silent */
   readonly logger?: Logger;
 }
 
@@ -84,6 +85,10 @@ export class AdminClient {
   #abandoned = false;
   #closed = false;
 
+  /**
+   * Checks the options and prepares the connection; nothing is dialled until the first
+   * command. Throws TypeError or RangeError for a bad address or timeout.
+   */
   constructor(options: AdminClientOptions = {}) {
     const base = parseServerAddress(options.server ?? `127.0.0.1:${DEFAULT_PORT}`);
     const address: ServerAddress = options.tls === undefined ? base : { ...base, tls: options.tls };

@@ -2,6 +2,7 @@ import { AdminError, ProtocolError } from '../errors.js';
 
 /** One row of `status`. */
 export interface FunctionStatus {
+  /** The function name. */
   readonly function: string;
   /** Jobs the server holds for the function: queued plus running. */
   readonly total: number;
@@ -12,6 +13,7 @@ export interface FunctionStatus {
 
 /** One row of `prioritystatus`: queued (not running) jobs per priority. */
 export interface FunctionPriorityStatus {
+  /** The function name. */
   readonly function: string;
   readonly high: number;
   readonly normal: number;
@@ -24,6 +26,7 @@ export interface FunctionPriorityStatus {
 export interface WorkerInfo {
   /** The connection's file descriptor on the server. */
   readonly fd: number;
+  /** The peer's address as the server sees it. */
   readonly ip: string;
   /** What the connection set with SET_CLIENT_ID, or `-` when it set none. */
   readonly clientId: string;
@@ -33,6 +36,7 @@ export interface WorkerInfo {
 
 /** One row of `show jobs`. */
 export interface JobInfo {
+  /** The job handle, e.g. `H:host:42`. */
   readonly handle: string;
   /** Times the job went back to the queue because its worker disconnected. */
   readonly retries: number;

@@ -58,6 +58,7 @@ export function replyShapeOf(line: string): AdminReplyShape {
  * end: gearmand does not escape it, and gearadmin reads it the same way.
  */
 export class AdminReplyReader {
+  /** The shape this reader expects, from the command it reads the reply of. */
   readonly shape: AdminReplyShape;
   readonly #lines: string[] = [];
   #done = false;
@@ -71,10 +72,12 @@ export class AdminReplyReader {
     return this.#lines;
   }
 
+  /** True once the reply is whole. */
   get done(): boolean {
     return this.#done;
   }
 
+  /** Adds one line (its line ending removed); returns true when the reply is whole. */
   push(line: string): boolean {
     if (this.#done) throw new Error('AdminReplyReader: the reply is already complete');
     if (this.shape === 'line' || (this.#lines.length === 0 && isErrorLine(line))) {
