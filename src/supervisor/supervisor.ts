@@ -50,6 +50,8 @@ interface Counters {
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #log: Logger;
+  /** The caller's logger: runtimes and connections add their own component. */
+  readonly #root: Logger;
   readonly #options: SupervisorOptions;
   #manifest: Manifest;
   readonly #bindings = new Map<string, FunctionBinding>();
@@ -60,7 +62,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     super();
     this.#manifest = manifest;
     this.#options = options;
-    this.#log = (options.logger ?? silentLogger).child({ component: 'supervisor' });
+    this.#root = options.logger ?? silentLogger;
+    this.#log = this.#root.child({ component: 'supervisor' });
   }
 
   get manifest(): Manifest {
@@ -177,7 +180,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #runtime(config: FunctionConfig): FunctionRuntime {
-    const log = this.#log.child({ function: config.name });
+    const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log);
     runtime.on('jobEnd', (info) => {
       const counters = this.#countersFor(config.name);
@@ -206,7 +209,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async #bind(runtime: FunctionRuntime): Promise<void> {
     const binding = new FunctionBinding(runtime, {
       servers: this.#servers(),
-      logger: this.#log,
+      logger: this.#root,
       ...(this.#manifest.clientId === undefined ? {} : { clientId: this.#manifest.clientId }),
       ...(this.#options.regrabIntervalMs === undefined
         ? {}

@@ -99,6 +99,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     file,
     servers,
     embeddedServer,
+    connections,
     ...(clientId === undefined ? {} : { clientId }),
     shutdownTimeoutMs,
     functions,

@@ -59,6 +59,8 @@ export interface Manifest {
   readonly servers: readonly ServerConfig[] | null;
   /** Where the embedded server listens when `servers` is null. */
   readonly embeddedServer: { readonly host: string; readonly port: number };
+  /** Connections per server and function, for servers that do not set their own. */
+  readonly connections: number;
   readonly clientId?: string;
   readonly shutdownTimeoutMs: number;
   readonly functions: readonly FunctionConfig[];
