@@ -1,0 +1,129 @@
+import { parseArgs } from 'node:util';
+import { GearmanServer } from '../../server/server.js';
+import type { CliCommand } from '../io.js';
+import { UsageError } from '../io.js';
+import { createLogger, parseLogLevel } from '../logger.js';
+
+const kUsage = `usage: gworker server [options]
+
+Runs a Gearman job server that clients, workers and admin tools (gearadmin, gworker
+admin) use as they use gearmand 1.1.20: the binary protocol and the text admin protocol
+on one port. Jobs live in memory.
+
+signals:
+  SIGTERM, SIGINT   stop now (a second SIGINT during a graceful stop forces it)
+  SIGUSR1           graceful: stop accepting, hand out no more jobs, let running ones finish
+
+options:
+  -L, --listen HOST          address to listen on (default 127.0.0.1)
+  -p, --port N               TCP port (default 4730; 0 picks a free one)
+  -j, --job-retries N        fail a job after N attempts whose worker died (default 0 = no limit)
+  -w, --worker-wakeup N      sleeping workers to wake per new job (default 0 = all)
+      --exceptions           send WORK_EXCEPTION to every client, not only those that ask
+      --job-handle-prefix P  job handles are P:<n> (default H:<hostname>)
+  -R, --round-robin          serve a worker's functions in turn
+      --global-priority      HIGH jobs of any of a worker's functions first (gearmand 2.0 order)
+      --max-frame-size N     largest packet data accepted, in bytes (default 67108864)
+      --max-connections N    open connections at most (default 10000)
+      --max-jobs N           jobs held at most, then QUEUE_ERROR (default 1000000; 0 = no limit)
+      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
+  -h, --help                 print this help
+
+It prints one line with the address it listens on, and logs to stderr.
+Exit status: 0 after a stop; 1 when it cannot listen; 2 on a usage error.
+`;
+
+function count(name: string, text: string | undefined, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return Number(text);
+}
+
+export const serverCommand: CliCommand = async (argv, io) => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      listen: { type: 'string', short: 'L' },
+      port: { type: 'string', short: 'p' },
+      'job-retries': { type: 'string', short: 'j' },
+      'worker-wakeup': { type: 'string', short: 'w' },
+      exceptions: { type: 'boolean' },
+      'job-handle-prefix': { type: 'string' },
+      'round-robin': { type: 'boolean', short: 'R' },
+      'global-priority': { type: 'boolean' },
+      'max-frame-size': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-jobs': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    io.stdout.write(kUsage);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  let level: ReturnType<typeof parseLogLevel>;
+  try {
+    level = parseLogLevel(values['log-level'] ?? io.env.GWORKER_LOG_LEVEL);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const prefix = values['job-handle-prefix'];
+  if (prefix === '' || (prefix !== undefined && /[\0\s]/.test(prefix))) {
+    throw new UsageError('--job-handle-prefix must be a non-empty word');
+  }
+  const host = values.listen;
+  if (host === '') throw new UsageError('--listen needs an address');
+  const options = {
+    port: count('port', values.port, 0, 65535) ?? 4730,
+    jobRetries: count('job-retries', values['job-retries'], 0, 0xffffffff),
+    workerWakeup: count('worker-wakeup', values['worker-wakeup'], 0, 0xffffffff),
+    maxFrameSize: count('max-frame-size', values['max-frame-size'], 1024, 0xffffffff),
+    maxConnections: count('max-connections', values['max-connections'], 1, 1_000_000),
+    maxJobs: count('max-jobs', values['max-jobs'], 0, Number.MAX_SAFE_INTEGER),
+  };
+  const log = createLogger(io, level, 'gworker');
+  const server = new GearmanServer({
+    ...(host === undefined ? {} : { host }),
+    ...(prefix === undefined ? {} : { jobHandlePrefix: prefix }),
+    ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+    exceptions: values.exceptions === true,
+    roundRobin: values['round-robin'] === true,
+    globalPriority: values['global-priority'] === true,
+    logger: log,
+    logLevel: level,
+  });
+  let address: { host: string; port: number };
+  try {
+    address = await server.listen();
+  } catch (err) {
+    await server.close();
+    io.stderr.write(`gworker server: cannot listen: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const where = address.host.includes(':')
+    ? `[${address.host}]:${address.port}`
+    : `${address.host}:${address.port}`;
+  io.stdout.write(`gworker server listening on ${where}\n`);
+
+  const stop = (graceful: boolean, signal: NodeJS.Signals) => () => {
+    log.info({ signal }, graceful ? 'graceful shutdown requested' : 'shutdown requested');
+    void server.close({ graceful });
+  };
+  const handlers: Array<[NodeJS.Signals, () => void]> = [
+    ['SIGTERM', stop(false, 'SIGTERM')],
+    ['SIGINT', stop(false, 'SIGINT')],
+    ['SIGUSR1', stop(true, 'SIGUSR1')],
+  ];
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  try {
+    await server.closed;
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
+  return 0;
+};

@@ -1,0 +1,26 @@
+import type { Logger } from '../log.js';
+import type { Packet } from '../protocol/packet.js';
+import type { JobEngine } from './engine.js';
+import type { FunctionRegistry } from './registry.js';
+import type { Session } from './session.js';
+
+/** What the packet and admin handlers share: the job engine and the server's facts. */
+export interface ServerContext {
+  readonly engine: JobEngine;
+  readonly registry: FunctionRegistry;
+  /** Every open connection, in the order they were accepted (admin `workers`). */
+  sessions(): Iterable<Session>;
+  /** What `version` reports, e.g. `0.1.0+gworker`. */
+  readonly version: string;
+  /** What `verbose` reports, in gearmand's words: ERROR, WARNING, INFO, DEBUG... */
+  readonly verboseLevel: string;
+  readonly logger: Logger;
+}
+
+/** Handles one binary request packet from a connection. */
+export type PacketHandler = (ctx: ServerContext, session: Session, packet: Packet) => void;
+
+/** The argument at `index`; the decoder always delivers the type's full count. */
+export function arg(packet: Packet, index: number): Buffer {
+  return packet.args[index] as Buffer;
+}

@@ -1,0 +1,41 @@
+import type { Job } from './job.js';
+import { JobQueue } from './job-queue.js';
+import type { Peer } from './peer.js';
+
+/**
+ * Everything the server keeps per function name: three priority FIFOs, the unique-id
+ * index for coalescing, the sleeping workers to wake, and the counters that the admin
+ * `status` and `prioritystatus` commands report. Like gearmand, a function, once known
+ * (a submit, a CAN_DO, `create function`), stays until `drop function`.
+ */
+export class FunctionEntry {
+  /** The name's bytes as a latin1 string: a lossless map key for any bytes. */
+  readonly name: string;
+  readonly nameBytes: Buffer;
+  readonly queues: readonly [JobQueue, JobQueue, JobQueue] = [new JobQueue(), new JobQueue(), new JobQueue()];
+  /**
+   * Jobs per priority that wait: in a queue (ignored ones included until reached, as
+   * gearmand counts them) or for their epoch time. `prioritystatus` reports these.
+   */
+  readonly waiting: [number, number, number] = [0, 0, 0];
+  /** Every job of the function, waiting or running (`status` TOTAL). */
+  total = 0;
+  running = 0;
+  /** Connections that registered the function. */
+  workers = 0;
+  /** `maxqueue` limits per priority; 0 is no limit. Compared with `total`, as gearmand does. */
+  readonly maxQueue: [number, number, number] = [0, 0, 0];
+  readonly uniques = new Map<string, Job>();
+  /** Workers asleep (PRE_SLEEP) and not yet woken, longest asleep first. */
+  readonly sleepers = new Set<Peer>();
+
+  constructor(name: string) {
+    this.name = name;
+    this.nameBytes = Buffer.from(name, 'latin1');
+  }
+
+  /** Jobs in the three queues (not those waiting for their epoch time). */
+  get queued(): number {
+    return this.queues[0].length + this.queues[1].length + this.queues[2].length;
+  }
+}

@@ -1,0 +1,114 @@
+import type { Logger } from '../log.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import { defaultJobHandlePrefix } from './job-handles.js';
+import type { JobStore } from './store.js';
+
+export interface GearmanServerOptions {
+  /** Address to listen on. Loopback unless told otherwise. @defaultValue '127.0.0.1' */
+  readonly host?: string;
+  /** TCP port; 0 picks a free one (see the address listen() returns). @defaultValue 4730 */
+  readonly port?: number;
+  /** Connections waiting to be accepted (listen backlog). @defaultValue 511 */
+  readonly backlog?: number;
+  /**
+   * Attempts before a job whose workers keep disconnecting (or timing out) is failed
+   * with WORK_FAIL to its clients; 0 = unlimited, as gearmand's `--job-retries`. @defaultValue 0
+   */
+  readonly jobRetries?: number;
+  /** Sleeping workers to NOOP per new job; 0 = all of them (gearmand's `--worker-wakeup`). @defaultValue 0 */
+  readonly workerWakeup?: number;
+  /** Send WORK_EXCEPTION to every client, not only to those that asked (`--exceptions`). @defaultValue false */
+  readonly exceptions?: boolean;
+  /** Job handles are `<prefix>:<n>`. @defaultValue `H:<hostname>` */
+  readonly jobHandlePrefix?: string;
+  /** Serve a worker's functions in turn rather than in registration order (`-R`). @defaultValue false */
+  readonly roundRobin?: boolean;
+  /**
+   * Priority across all of a worker's functions (gearmand 2.0): a HIGH job of any of its
+   * functions before any NORMAL one. Off: gearmand 1.1's first-function-with-a-job order.
+   * @defaultValue false
+   */
+  readonly globalPriority?: boolean;
+  /** Largest packet data accepted; bigger frames are refused from their header. @defaultValue 64 MiB */
+  readonly maxFrameSize?: number;
+  /** Open connections at most; more are closed as they come. @defaultValue 10000 */
+  readonly maxConnections?: number;
+  /** Jobs the server holds at most (queued, scheduled and running); more get QUEUE_ERROR. 0 = no limit. @defaultValue 1000000 */
+  readonly maxJobs?: number;
+  /** Where background jobs persist. The server closes it in close(). @defaultValue MemoryJobStore */
+  readonly store?: JobStore;
+  readonly logger?: Logger;
+  /** The level the admin `verbose` command reports (the CLI passes its --log-level). @defaultValue 'info' */
+  readonly logLevel?: string;
+}
+
+export interface ResolvedServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly backlog: number;
+  readonly jobRetries: number;
+  readonly workerWakeup: number;
+  readonly exceptions: boolean;
+  readonly jobHandlePrefix: string;
+  readonly roundRobin: boolean;
+  readonly globalPriority: boolean;
+  readonly maxFrameSize: number;
+  readonly maxConnections: number;
+  readonly maxJobs: number;
+  readonly verboseLevel: string;
+}
+
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** gearmand's names for log levels, as `verbose` prints them. */
+const kVerboseNames: Record<string, string> = {
+  fatal: 'FATAL',
+  error: 'ERROR',
+  warn: 'WARNING',
+  warning: 'WARNING',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'DEBUG',
+  silent: 'FATAL',
+};
+
+/** Checks every option up front, so a bad one fails at construction with a precise message. */
+export function resolveServerOptions(options: GearmanServerOptions): ResolvedServerOptions {
+  const host = options.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host === '') throw new TypeError('host must be a non-empty string');
+  const prefix = options.jobHandlePrefix ?? defaultJobHandlePrefix();
+  if (typeof prefix !== 'string' || prefix === '')
+    throw new TypeError('jobHandlePrefix must be a non-empty string');
+  const level = options.logLevel ?? 'info';
+  const verboseLevel = kVerboseNames[level.toLowerCase()];
+  if (verboseLevel === undefined) {
+    throw new RangeError(`logLevel must be one of ${Object.keys(kVerboseNames).join(', ')}, got ${level}`);
+  }
+  return {
+    host,
+    port: integer('port', options.port, 4730, 0, 65535),
+    backlog: integer('backlog', options.backlog, 511, 1, 65535),
+    jobRetries: integer('jobRetries', options.jobRetries, 0, 0, 0xffffffff),
+    workerWakeup: integer('workerWakeup', options.workerWakeup, 0, 0, 0xffffffff),
+    exceptions: options.exceptions ?? false,
+    jobHandlePrefix: prefix,
+    roundRobin: options.roundRobin ?? false,
+    globalPriority: options.globalPriority ?? false,
+    maxFrameSize: integer('maxFrameSize', options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE, 1024, 0xffffffff),
+    maxConnections: integer('maxConnections', options.maxConnections, 10_000, 1, 1_000_000),
+    maxJobs: integer('maxJobs', options.maxJobs, 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+    verboseLevel,
+  };
+}

@@ -1,0 +1,48 @@
+import { FunctionEntry } from './function-entry.js';
+
+/**
+ * The functions the server knows, by name (latin1 key of the name's bytes), in the
+ * order they became known: the admin listings follow it.
+ */
+export class FunctionRegistry {
+  readonly #functions = new Map<string, FunctionEntry>();
+
+  get size(): number {
+    return this.#functions.size;
+  }
+
+  get(name: string): FunctionEntry | undefined {
+    return this.#functions.get(name);
+  }
+
+  getOrCreate(name: string): FunctionEntry {
+    let fn = this.#functions.get(name);
+    if (fn === undefined) {
+      fn = new FunctionEntry(name);
+      this.#functions.set(name, fn);
+    }
+    return fn;
+  }
+
+  /** The first function whose name matches without regard to ASCII case (gearmand's `drop function`). */
+  findIgnoringCase(name: string): FunctionEntry | undefined {
+    const exact = this.#functions.get(name);
+    if (exact !== undefined) return exact;
+    const lower = asciiLower(name);
+    for (const fn of this.#functions.values()) if (asciiLower(fn.name) === lower) return fn;
+    return undefined;
+  }
+
+  delete(fn: FunctionEntry): void {
+    if (this.#functions.get(fn.name) === fn) this.#functions.delete(fn.name);
+  }
+
+  values(): IterableIterator<FunctionEntry> {
+    return this.#functions.values();
+  }
+}
+
+/** strcasecmp's folding: ASCII letters only, whatever else the bytes hold. */
+export function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}

@@ -1,0 +1,218 @@
+import type net from 'node:net';
+import { ErrorCode, ProtocolError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { WriteCoalescer } from '../net/write-coalescer.js';
+import { PacketDecoder } from '../protocol/decoder.js';
+import type { Frame } from '../protocol/packet.js';
+import type { Job } from './job.js';
+import type { Ability, Peer, ReplySlot } from './peer.js';
+import { errorFrame } from './replies.js';
+
+export interface SessionOptions {
+  readonly id: number;
+  readonly maxFrameSize: number;
+  /** The server's --exceptions: every client gets WORK_EXCEPTION unless... always, as gearmand. */
+  readonly exceptions: boolean;
+  /** Past this many bytes waiting to be written, the peer is too slow and is dropped. */
+  readonly maxOutputBytes: number;
+  readonly logger: Logger;
+  readonly onFrame: (session: Session, frame: Frame) => void;
+  readonly onClose: (session: Session) => void;
+}
+
+/** A reply whose bytes are not known yet, holding back what is sent after it. */
+interface Slot {
+  frame: Buffer | null;
+}
+
+const kEndGraceMs = 1000;
+
+/**
+ * One accepted connection: it decodes what arrives (binary packets, or text admin lines
+ * when the first byte of a frame is not NUL), hands each frame to the server, and
+ * writes replies coalesced per tick. It is also the Peer the job engine knows, carrying
+ * the connection's protocol state: client id, exceptions option, worker abilities,
+ * sleep state, and the jobs it runs or waits for.
+ */
+export class Session implements Peer {
+  readonly id: number;
+  /** The peer's address as gearmand prints it in `workers` (IPv4 without the ::ffff: prefix). */
+  readonly ip: string;
+  readonly port: number;
+  /** SET_CLIENT_ID, as a latin1 string of its bytes; `-` until set. */
+  clientId = '-';
+  exceptions: boolean;
+  readonly running = new Set<Job>();
+  readonly waiting = new Set<Job>();
+  readonly abilities: Ability[] = [];
+  sleeping = false;
+  noopSent = false;
+
+  readonly #socket: net.Socket;
+  readonly #writer: WriteCoalescer;
+  readonly #decoder: PacketDecoder;
+  readonly #options: SessionOptions;
+  readonly #log: Logger;
+  /** Output held behind deferred replies, or null when nothing is deferred. */
+  #held: Array<Buffer | Slot> | null = null;
+  #closed = false;
+  /** end() was called: nothing more is read or written. */
+  #ending = false;
+  /** The last frame was a text line: answer a protocol error in text. */
+  #speaksText = false;
+
+  constructor(socket: net.Socket, options: SessionOptions) {
+    this.id = options.id;
+    this.#socket = socket;
+    this.#options = options;
+    this.exceptions = options.exceptions;
+    const ip = socket.remoteAddress ?? '';
+    this.ip = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.port = socket.remotePort ?? 0;
+    this.#log = options.logger;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    this.#writer = new WriteCoalescer(socket, () => {});
+    this.#decoder = new PacketDecoder((frame) => this.#dispatch(frame), {
+      expect: 'any',
+      allowText: true,
+      maxFrameSize: options.maxFrameSize,
+    });
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#log.debug({ conn: this.id, err }, 'connection error'));
+    socket.on('close', () => this.#onClose());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(frame: Buffer): void {
+    if (this.#closed || this.#ending) return;
+    if (this.#held !== null) {
+      this.#held.push(frame);
+      return;
+    }
+    this.#write(frame);
+  }
+
+  /** Writes admin reply text (latin1: the bytes of names are kept as they came). */
+  sendText(text: string): void {
+    this.send(Buffer.from(text, 'latin1'));
+  }
+
+  defer(): ReplySlot {
+    const slot: Slot = { frame: null };
+    if (this.#held === null) this.#held = [];
+    this.#held.push(slot);
+    return {
+      resolve: (frame) => {
+        slot.frame = frame;
+        this.#release();
+      },
+    };
+  }
+
+  /** Writes the held output up to the first reply still unknown. */
+  #release(): void {
+    const held = this.#held;
+    if (held === null) return;
+    let i = 0;
+    for (; i < held.length; i++) {
+      const item = held[i] as Buffer | Slot;
+      if (Buffer.isBuffer(item)) this.#write(item);
+      else if (item.frame !== null) this.#write(item.frame);
+      else break;
+    }
+    if (i === held.length) this.#held = null;
+    else held.splice(0, i);
+  }
+
+  #write(frame: Buffer): void {
+    if (this.#closed || this.#ending) return;
+    this.#writer.write(frame);
+    // A client that sends but never reads must not make the server buffer without end.
+    if (this.#socket.writableLength > this.#options.maxOutputBytes) {
+      this.#log.warn(
+        { conn: this.id, peer: `${this.ip}:${this.port}`, bytes: this.#socket.writableLength },
+        'dropping a connection that does not read its replies',
+      );
+      this.destroy();
+    }
+  }
+
+  /** Flushes what is queued, then closes (used for protocol errors and shutdown). */
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#release();
+    this.#ending = true;
+    this.#writer.flush();
+    this.#socket.end();
+    // A peer that never closes its side must not keep the socket forever.
+    setTimeout(() => this.#socket.destroy(), kEndGraceMs).unref();
+  }
+
+  destroy(): void {
+    this.#writer.discard();
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      this.#onError(err);
+    }
+  }
+
+  #dispatch(frame: Frame): void {
+    if (this.#closed || this.#ending) return;
+    this.#speaksText = frame.kind === 'text';
+    this.#options.onFrame(this, frame);
+  }
+
+  /**
+   * Malformed input, or (a bug) a handler that threw: answer with an ERROR packet (or an
+   * ERR line to a text speaker), log one line, and close this connection only.
+   */
+  #onError(err: unknown): void {
+    if (this.#closed || this.#ending) return;
+    const peer = `${this.ip}:${this.port}`;
+    let code = 'UNKNOWN_ERROR';
+    let text = 'Internal server error';
+    let asText = this.#speaksText;
+    if (err instanceof ProtocolError) {
+      // The preview starts where decoding failed: a binary frame starts with NUL, a text line cannot.
+      asText = err.preview !== '' && !err.preview.startsWith('00');
+      code = protocolErrorCode(err);
+      text = err.message;
+      this.#log.warn(
+        { conn: this.id, peer, err, preview: err.preview },
+        'protocol error, closing the connection',
+      );
+    } else {
+      this.#log.error({ conn: this.id, peer, err }, 'failed to handle a request, closing the connection');
+    }
+    // Replies still waiting for the store are dropped with the connection.
+    this.#held = null;
+    if (asText) this.sendText(`ERR ${code} ${text.replace(/\s+/g, '+')}\r\n`);
+    else this.send(errorFrame(code, text));
+    this.end();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writer.discard();
+    this.#held = null;
+    this.#options.onClose(this);
+  }
+}
+
+/** The gearman_return_t name that fits a decoding failure. */
+function protocolErrorCode(err: ProtocolError): string {
+  if (err.code === ErrorCode.FRAME_TOO_LARGE) return 'ARGUMENT_TOO_LARGE';
+  if (err.message.startsWith('unknown packet type')) return 'INVALID_COMMAND';
+  if (err.message.includes('magic')) return 'INVALID_MAGIC';
+  return 'INVALID_PACKET';
+}
