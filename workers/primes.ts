@@ -1,6 +1,7 @@
 // A CPU-heavy example handler, in TypeScript to show that .ts handlers load without a
 // build step: counts the primes below N by trial division, reporting progress.
 
+/** The part of gworker's JobContext this handler uses (import type { JobContext } from 'gworker' in your own). */
 interface PrimeJob {
   status(numerator: number, denominator: number): void;
   readonly signal: AbortSignal;

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { AdminClient } from '../../src/client/admin-client.js';
 import { Client } from '../../src/client/client.js';
@@ -14,7 +16,7 @@ import { describeWithPeers, killAll } from '../helpers/peers.js';
 const fixtures = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
 const workers = fileURLToPath(new URL('../../workers/', import.meta.url));
 
-describeWithPeers(['gearmand'], 'Supervisor against gearmand', () => {
+describeWithPeers(['gearmand', 'php'], 'Supervisor against gearmand', () => {
   let gearmand: GearmandHandle;
   let supervisor: Supervisor | undefined;
   let client: Client | undefined;
@@ -54,6 +56,40 @@ describeWithPeers(['gearmand'], 'Supervisor against gearmand', () => {
     expect((await client.run('title', 'AlL THE woRLd')).toString()).toBe('All The World');
     const listing = (await client.run('ls', '')).toString();
     expect(listing.split('\n')).toContain('echo.js');
+  });
+
+  it("serves the seed's PHP client through gearmand, with status and data reaching PHP's callbacks", async () => {
+    await startWith(
+      `  title: { handler: ${path.join(workers, 'title.js')}, payload: text }\n` +
+        `  progress: { handler: ${path.join(fixtures, 'progress.js')}, payload: text }\n`,
+    );
+    const script = path.join(dir, 'client.php');
+    writeFileSync(
+      script,
+      `<?php
+$client = new GearmanClient();
+$client->addServer('127.0.0.1', ${gearmand.port});
+echo $client->doNormal("title", "AlL THE woRLd"), "\\n";
+$client->setStatusCallback(function ($task) { echo "status ", $task->taskNumerator(), "/", $task->taskDenominator(), "\\n"; });
+$client->setDataCallback(function ($task) { echo "data ", $task->data(), "\\n"; });
+$client->setWarningCallback(function ($task) { echo "warning ", $task->data(), "\\n"; });
+$client->setCompleteCallback(function ($task) { echo "complete ", $task->data(), "\\n"; });
+$client->addTask("progress", "php");
+$client->runTasks();
+`,
+    );
+    const { stdout } = await promisify(execFile)('php', [script]);
+    expect(stdout.split('\n')).toEqual([
+      'All The World',
+      'status 1/3',
+      'data first ',
+      'warning careful',
+      'status 2/3',
+      'data second',
+      'status 3/3',
+      'complete done:php',
+      '',
+    ]);
   });
 
   it('forwards status, data and warnings from a handler thread to the client in order', async () => {
