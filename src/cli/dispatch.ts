@@ -8,6 +8,14 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: 'query or change a job server over the text admin protocol',
     load: async () => (await import('./commands/admin.js')).adminCommand,
   },
+  server: {
+    summary: 'run a Gearman job server (gearmand 1.1.20 compatible)',
+    load: async () => (await import('./commands/server.js')).serverCommand,
+  },
+  start: {
+    summary: 'run the functions of a manifest (the embedded job server too, when it names none)',
+    load: async () => (await import('./commands/start.js')).startCommand,
+  },
   check: {
     summary: 'validate a manifest and print the configuration it resolves to',
     load: async () => (await import('./commands/check.js')).checkCommand,

@@ -1,0 +1,162 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Logger as PinoLogger } from 'pino';
+import { ManifestError } from '../../supervisor/manifest/errors.js';
+import { loadManifest } from '../../supervisor/manifest/load.js';
+import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
+import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
+import { Supervisor } from '../../supervisor/supervisor.js';
+import type { CliCommand, CliIo } from '../io.js';
+import { UsageError } from '../io.js';
+import { createLogger, parseLogLevel } from '../logger.js';
+import { startEmbeddedServer } from './embedded-server.js';
+
+const kUsage = `usage: gworker start [--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]
+
+Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
+modules in worker-thread pools, commands as processes, N connections to every job
+server. When the manifest names no servers, the embedded job server runs in-process
+(default 127.0.0.1:4730). Handler files and the manifest are watched and reloaded live.
+
+signals:
+  SIGTERM, SIGINT   stop grabbing, let running jobs finish (up to shutdownTimeout), exit 0
+  second SIGINT     exit at once (the job servers requeue unfinished jobs)
+  SIGHUP            reload the manifest
+
+options:
+      --log-level LEVEL  trace, debug, info (default), warn, error, fatal or silent
+      --pid-file FILE    write the process id to FILE while running
+      --no-watch         do not watch files; reload only on SIGHUP
+  -h, --help             print this help
+
+Exit status: 0 after a clean stop; 1 when the manifest is invalid or a handler cannot
+load; 2 on a usage error.
+`;
+
+export const startCommand: CliCommand = async (argv, io) => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      'log-level': { type: 'string' },
+      'pid-file': { type: 'string' },
+      'no-watch': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    io.stdout.write(kUsage);
+    return 0;
+  }
+  if (positionals.length > 1) throw new UsageError('start takes one manifest file');
+  let level: ReturnType<typeof parseLogLevel>;
+  try {
+    level = parseLogLevel(values['log-level'] ?? io.env.GWORKER_LOG_LEVEL);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
+  } catch (err) {
+    if (!(err instanceof ManifestError)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+  const log = createLogger(io, level, 'gworker');
+  const pidFile = values['pid-file'];
+  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+  try {
+    return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
+  } finally {
+    if (pidFile !== undefined) rmSync(pidFile, { force: true });
+  }
+};
+
+async function run(
+  manifest: Manifest,
+  log: PinoLogger,
+  io: CliIo,
+  options: { watch: boolean; logLevel: string },
+): Promise<number> {
+  const embedded =
+    manifest.servers === null ? await startEmbeddedServer(manifest, log, options.logLevel) : null;
+  const defaultServers: ServerConfig[] = embedded
+    ? [{ host: embedded.address.host, port: embedded.address.port, connections: manifest.connections }]
+    : [];
+  const supervisor = new Supervisor(manifest, { logger: log, defaultServers });
+  try {
+    await supervisor.start();
+  } catch (err) {
+    log.error({ err }, (err as Error).message);
+    await embedded?.close();
+    return 1;
+  }
+  const watcher = options.watch ? new ChangeWatcher({ manifest: manifest.file }) : null;
+  const watchedFunctions = (m: Manifest) =>
+    m.functions.flatMap((fn) => (fn.kind === 'module' ? [{ name: fn.name, handler: fn.handler }] : []));
+
+  let reloading: Promise<void> = Promise.resolve();
+  const reloadManifest = (why: string): void => {
+    reloading = reloading.then(async () => {
+      let next: Manifest;
+      try {
+        next = await loadManifest(manifest.file, { env: io.env });
+      } catch (err) {
+        const issues = err instanceof ManifestError ? err.message : String(err);
+        log.error(`manifest change rejected (${why}); the running configuration stays:\n${issues}`);
+        return;
+      }
+      if ((next.servers === null) !== (manifest.servers === null)) {
+        log.warn(
+          'switching between the embedded server and named servers needs a restart; servers kept as they are',
+        );
+        next = { ...next, servers: manifest.servers };
+      }
+      manifest = next;
+      await supervisor.applyManifest(next);
+      await watcher?.watch(watchedFunctions(next));
+      log.info({ functions: next.functions.map((fn) => fn.name) }, `manifest applied (${why})`);
+    });
+  };
+
+  if (watcher) {
+    watcher.on('handlers', (names) => {
+      log.info({ functions: names }, 'handler code changed; reloading');
+      supervisor.reloadHandlers(names).catch((err: Error) => log.error({ err }, 'reload failed'));
+    });
+    watcher.on('manifest', () => reloadManifest('file changed'));
+    watcher.on('error', (err) => log.warn({ err }, 'file watcher error'));
+    await watcher.watch(watchedFunctions(manifest));
+  }
+  log.info(
+    { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
+    embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
+  );
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        if (signal === 'SIGINT') {
+          log.warn('second SIGINT: exiting now; the job servers requeue unfinished jobs');
+          process.exit(130);
+        }
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping: no new jobs; waiting for running jobs');
+      resolve();
+    };
+    const onHup = (): void => reloadManifest('SIGHUP');
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+  });
+  await watcher?.close();
+  await reloading;
+  await supervisor.close();
+  await embedded?.close();
+  log.info('stopped');
+  return 0;
+}
