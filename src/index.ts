@@ -1,4 +1,11 @@
 // The package's only barrel: everything not listed here is internal.
+
+export type { AdminClientOptions } from './client/admin-client.js';
+export { AdminClient } from './client/admin-client.js';
+export { Client } from './client/client.js';
+export type { ClientOptions, ServerOption } from './client/client-options.js';
+export type { ForegroundJob, JobState, JobUpdate } from './client/job.js';
+export type { BackgroundOptions, Priority, SubmitOptions } from './client/submit-options.js';
 export {
   AdminError,
   ConnectionError,
@@ -14,4 +21,34 @@ export type { Logger } from './log.js';
 export type { ServerAddress, TlsOptions } from './net/address.js';
 export type { BackoffPolicy, ExponentialBackoffOptions } from './net/backoff.js';
 export { exponentialBackoff } from './net/backoff.js';
+export type { MaxQueueSizes } from './protocol/admin.js';
+export type {
+  FunctionPriorityStatus,
+  FunctionStatus,
+  JobInfo,
+  WorkerInfo,
+} from './protocol/admin-replies.js';
 export { PacketType } from './protocol/constants.js';
+export type { GearmanServerOptions } from './server/options.js';
+export type { ServerCloseOptions } from './server/server.js';
+export { GearmanServer } from './server/server.js';
+export type { JobStore, StoredJob } from './server/store.js';
+export type { Handler, JobContext } from './supervisor/handler-types.js';
+export type { ManifestIssue } from './supervisor/manifest/errors.js';
+export { ManifestError } from './supervisor/manifest/errors.js';
+export { loadManifest } from './supervisor/manifest/load.js';
+export type { FunctionConfig, Manifest, ServerConfig } from './supervisor/manifest/types.js';
+export type { SupervisorOptions } from './supervisor/supervisor.js';
+export { Supervisor } from './supervisor/supervisor.js';
+export type { Job } from './worker/job.js';
+export type {
+  CloseOptions,
+  GrabMode,
+  JobEndEvent,
+  JobHandler,
+  JobResult,
+  RegisterOptions,
+  WorkerEvents,
+  WorkerOptions,
+} from './worker/options.js';
+export { Worker } from './worker/worker.js';
