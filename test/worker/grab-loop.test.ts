@@ -219,11 +219,12 @@ describe('grab loop (scripted server)', () => {
     worker.register('epoch', () => 'ok');
     await worker.start();
     await server.until('the probe', (r) => r.length >= 2);
+    // The timer can only start once this NO_JOB arrives, so no grab may come before ~100 ms.
+    const sentAt = Date.now();
     server.send(PacketType.NO_JOB);
     await server.until('PRE_SLEEP', (r) => r.some((p) => p.type === 'PRE_SLEEP'));
-    const asleepAt = Date.now();
     await server.until('a timed grab', (r) => r.filter((p) => p.type === 'GRAB_JOB_ALL').length === 2);
-    expect(Date.now() - asleepAt).toBeGreaterThanOrEqual(80);
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(90);
     server.send(PacketType.NO_JOB);
     await server.until('PRE_SLEEP again', (r) => r.filter((p) => p.type === 'PRE_SLEEP').length === 2);
   });
