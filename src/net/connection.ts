@@ -247,10 +247,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       try {
         decoder.push(chunk);
       } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        lastError = err;
-        this.#log.error({ err }, 'malformed data from server; dropping the connection');
-        this.emit('protocolError', err);
+        if (err instanceof ProtocolError) {
+          lastError = err;
+          this.#log.error({ err }, 'malformed data from server; dropping the connection');
+          this.emit('protocolError', err);
+        } else {
+          // A packet listener threw: a bug on our side, but one connection's bug must not
+          // take the process down. The stream position is lost, so drop and reconnect.
+          lastError = new ConnectionError(
+            ErrorCode.CONNECTION_CLOSED,
+            `packet handler failed: ${String(err)}`,
+            this.name,
+            {
+              cause: err,
+            },
+          );
+          this.#log.error({ err }, 'a packet handler threw; dropping the connection');
+        }
         socket.destroy();
       }
     });

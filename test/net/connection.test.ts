@@ -123,3 +123,35 @@ describe('Connection', () => {
     await expect(conn.connect()).rejects.toMatchObject({ code: ErrorCode.CLOSED });
   });
 });
+
+describe('Connection robustness', () => {
+  it('survives a packet listener that throws: drops the connection instead of crashing', async () => {
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.write(encodeResponse(PacketType.NOOP));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    );
+    const conn = new Connection({
+      address: { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
+      reconnect: false,
+    });
+    cleanups.push(() => conn.close());
+    conn.on('packet', () => {
+      throw new Error('listener bug');
+    });
+    const disconnected = new Promise((resolve) => conn.once('disconnect', resolve));
+    await conn.connect();
+    expect(await disconnected).toMatchObject({
+      code: ErrorCode.CONNECTION_CLOSED,
+      message: expect.stringMatching(/listener bug/),
+    });
+  });
+});
