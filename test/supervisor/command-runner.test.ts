@@ -20,6 +20,7 @@ function config(command: string[], overrides: Partial<CommandFunctionConfig> = {
     output: 'result',
     concurrency: 1,
     payload: 'buffer',
+    exceptions: true,
     ...overrides,
   };
 }

@@ -40,6 +40,7 @@ function moduleConfig(handler: string, overrides: Partial<ModuleFunctionConfig> 
     export: 'default',
     concurrency: 2,
     payload: 'text',
+    exceptions: true,
     jobsPerThread: 1,
     ...overrides,
   };
@@ -75,6 +76,15 @@ describe('FunctionRuntime', () => {
     expect(job.sent).toEqual(['exception nope']);
   });
 
+  it('with exceptions off, sends the reason as a warning and then one WORK_FAIL', async () => {
+    const runtime = await start(
+      moduleConfig(handlerFile('export default () => { throw new Error("nope"); };'), { exceptions: false }),
+    );
+    const job = fakeJob('x');
+    await runtime.run(job);
+    expect(job.sent).toEqual(['warning nope', 'fail']);
+  });
+
   it('fails a command that exits non-zero with a warning saying why, then WORK_FAIL', async () => {
     const runtime = await start({
       name: 'f',
@@ -85,6 +95,7 @@ describe('FunctionRuntime', () => {
       output: 'result',
       concurrency: 1,
       payload: 'buffer',
+      exceptions: true,
     });
     const job = fakeJob('');
     await runtime.run(job);

@@ -47,6 +47,7 @@ functions:
     maxMemoryMb: 512
   ls:
     command: [ls, -lh]
+    exceptions: false
 `);
     expect(manifest.servers).toEqual([
       { host: '127.0.0.1', port: 4730, connections: 3 },
@@ -67,6 +68,7 @@ functions:
         export: 'default',
         concurrency: 4,
         payload: 'text',
+        exceptions: true,
         timeoutMs: 1500,
         maxJobsPerThread: 10000,
         maxMemoryMb: 512,
@@ -81,6 +83,7 @@ functions:
         output: 'result',
         concurrency: 1,
         payload: 'buffer',
+        exceptions: false,
       },
     ]);
   });

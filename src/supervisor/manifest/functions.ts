@@ -6,7 +6,7 @@ import type { NodeReader } from './node-reader.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
 import { parseDuration } from './units.js';
 
-const kCommonKeys = ['concurrency', 'payload', 'timeout'] as const;
+const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions'] as const;
 const kModuleKeys = ['handler', 'export', 'maxJobsPerThread', 'maxMemoryMb', 'jobsPerThread'] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
@@ -14,13 +14,18 @@ const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
 
 /** Reads the `functions` mapping: each a handler module or a command. */
-export function readFunctions(reader: NodeReader, node: Node | null, baseDir: string): FunctionConfig[] {
+export function readFunctions(
+  reader: NodeReader,
+  node: Node | null,
+  baseDir: string,
+  defaults: { readonly exceptions: boolean },
+): FunctionConfig[] {
   const map = reader.map(node, 'functions');
   if (!map) return [];
   if (map.items.length === 0) reader.report(map, 'functions', 'expected at least one function');
   const functions: FunctionConfig[] = [];
   for (const [name, value, keyNode] of reader.entries(map, 'functions', [])) {
-    const fn = readFunction(reader, name, value, keyNode, baseDir);
+    const fn = readFunction(reader, name, value, keyNode, baseDir, defaults);
     if (fn) functions.push(fn);
   }
   return functions;
@@ -32,6 +37,7 @@ function readFunction(
   node: Node | null,
   keyNode: Node,
   baseDir: string,
+  defaults: { readonly exceptions: boolean },
 ): FunctionConfig | undefined {
   const where = `functions.${name}`;
   const before = reader.issues.length;
@@ -60,7 +66,16 @@ function readFunction(
   const concurrency = optionalInt(reader, settings, where, 'concurrency', 1, 100_000) ?? 1;
   const payload = readPayload(reader, settings.get('payload'), `${where}.payload`);
   const timeoutMs = optionalDuration(reader, settings, where, 'timeout');
-  const common = { name, concurrency, payload, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  const exceptions = settings.has('exceptions')
+    ? reader.boolean(settings.get('exceptions') ?? null, `${where}.exceptions`)
+    : defaults.exceptions;
+  const common = {
+    name,
+    concurrency,
+    payload,
+    exceptions,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  };
 
   if (kind === 'module') {
     const handler = readHandlerPath(reader, settings.get('handler') ?? null, `${where}.handler`, baseDir);

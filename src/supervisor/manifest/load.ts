@@ -90,8 +90,11 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const shutdownTimeoutMs = readShutdownTimeout(reader, settings.get('shutdownTimeout'));
   const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'));
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
+  const exceptions = settings.has('exceptions')
+    ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
+    : true;
   const functions = settings.has('functions')
-    ? readFunctions(reader, settings.get('functions') ?? null, baseDir)
+    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, { exceptions })
     : [];
 
   if (reader.issues.length > 0) throw new ManifestError(reader.issues);

@@ -68,6 +68,13 @@ export class NodeReader {
     return undefined;
   }
 
+  boolean(node: Node | null, path: string): boolean {
+    const value = isScalar(node) ? node.value : undefined;
+    if (typeof value === 'boolean') return value;
+    this.report(node, path, `expected true or false, got ${describe(node)}`);
+    return false;
+  }
+
   scalar(node: Node | null): unknown {
     return isScalar(node) ? node.value : undefined;
   }

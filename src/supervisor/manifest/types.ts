@@ -19,6 +19,16 @@ interface FunctionConfigBase {
   readonly payload: PayloadEncoding;
   /** Enforced by the supervisor: abort the job's signal, then end its thread or process. */
   readonly timeoutMs?: number;
+  /**
+   * How a thrown error, crash or timeout reaches clients. `true`: WORK_EXCEPTION with the
+   * reason (the server sends WORK_FAIL to clients that did not ask for exceptions).
+   * `false`: WORK_WARNING with the reason, then WORK_FAIL. gearmand 1.1.20 appends a
+   * stray NUL to the WORK_FAIL it makes from an exception, which libgearman clients
+   * without exceptions (the gearman CLI, C clients) never match, so they wait forever:
+   * choose `false` when such clients use a gearmand 1.1.x.
+   * @defaultValue true
+   */
+  readonly exceptions: boolean;
 }
 
 export interface ModuleFunctionConfig extends FunctionConfigBase {

@@ -199,6 +199,12 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       this.emit('jobEnd', { ...base, result: 'fail', reason });
       return;
     }
+    if (!generation.config.exceptions) {
+      job.warning(Buffer.from(reason));
+      job.fail();
+      this.emit('jobEnd', { ...base, result: 'fail', reason });
+      return;
+    }
     job.exception(reason);
     this.emit('jobEnd', { ...base, result: 'exception', reason });
   }
