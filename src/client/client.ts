@@ -188,6 +188,7 @@ export class Client {
     const request = new Request<string>(PacketType.JOB_CREATED, parseJobCreated);
     if (options.timeoutMs !== undefined || options.signal !== undefined) {
       request.arm(options.timeoutMs, options.signal, `background submit to ${fn}`);
+      if (request.settled) return request.promise; // the signal was already aborted: send nothing
     }
     this.#route(frame, request, this.#startFor(unique, payload), 0, undefined);
     return request.promise;

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
+import { ErrorCode } from '../../src/errors.js';
 import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
 import { describeWithPeers, killAll } from '../helpers/peers.js';
 import { adminCommand, functionStatus } from './peer-workers.js';
@@ -29,15 +30,44 @@ describeWithPeers(['gearmand'], 'Client backpressure against gearmand', () => {
     expect((await functionStatus(gearmand.port)).get('bulk')?.total).toBe(count);
   });
 
-  it('holds submits back while gearmand does not read, and sends them all once it does', async () => {
+  const freeze = async (): Promise<number> => {
     const [pidLine] = await adminCommand(gearmand.port, 'getpid');
     const pid = Number(pidLine?.split(' ')[1]);
     expect(pid).toBeGreaterThan(0);
-    await client.echo('connected');
-
-    // A stopped gearmand reads nothing: the socket fills, then our writes must stop.
     process.kill(pid, 'SIGSTOP');
     frozenPid = pid;
+    return pid;
+  };
+
+  it('fails a background submit with TimeoutError or ABORTED when no JOB_CREATED comes', async () => {
+    await client.echo('connected');
+    const pid = await freeze();
+    const started = Date.now();
+    await expect(client.submitBackground('late', 'x', { timeoutMs: 200 })).rejects.toMatchObject({
+      code: ErrorCode.TIMEOUT,
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    const controller = new AbortController();
+    const aborted = client.submitBackground('late', 'y', { signal: controller.signal });
+    controller.abort();
+    await expect(aborted).rejects.toMatchObject({ code: ErrorCode.ABORTED });
+    await expect(client.submitBackground('late', 'z', { signal: AbortSignal.abort() })).rejects.toMatchObject(
+      {
+        code: ErrorCode.ABORTED,
+      },
+    );
+    process.kill(pid, 'SIGCONT');
+    frozenPid = null;
+    // The late JOB_CREATED answers are skipped in order; the connection stays in step.
+    expect(await client.getStatus(await client.submitBackground('late', 'after'))).toMatchObject({
+      known: true,
+    });
+  });
+
+  it('holds submits back while gearmand does not read, and sends them all once it does', async () => {
+    await client.echo('connected');
+    // A stopped gearmand reads nothing: the socket fills, then our writes must stop.
+    const pid = await freeze();
     const payload = Buffer.alloc(64 * 1024, 0x61);
     const count = 400; // 25.6 MiB, more than the loopback socket buffers take
     const submits: Promise<string>[] = [];
