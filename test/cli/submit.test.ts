@@ -1,8 +1,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/dispatch.js';
 import { functionStatus, startPhpWorker } from '../client/peer-workers.js';
 import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
 import { collect, describeWithPeers, freePort, killAll, spawnTracked } from '../helpers/peers.js';
@@ -132,5 +134,75 @@ describeWithPeers(['gearmand', 'php'], 'gworker submit', () => {
     const help = await submit(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('usage: gworker submit');
+  });
+});
+
+/** Runs `gworker submit` in this process with in-memory streams. */
+async function runInProcess(
+  args: readonly string[],
+  stdin = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const errors = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  output.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  errors.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  input.end(stdin);
+  const code = await runCli(['submit', ...args], { stdin: input, stdout: output, stderr: errors, env: {} });
+  return { code, stdout, stderr };
+}
+
+describeWithPeers(['gearmand', 'php'], 'gworker submit in process', () => {
+  let gearmand: GearmandHandle;
+
+  beforeAll(async () => {
+    gearmand = await startGearmand();
+    await startPhpWorker(gearmand.port);
+  });
+  afterAll(async () => {
+    await killAll();
+  });
+
+  it('streams data, then the result, with warnings on stderr', async () => {
+    expect(await runInProcess(['-f', 'updates', '-s', gearmand.address], '')).toEqual({
+      code: 0,
+      stdout: 'xydone',
+      stderr: 'careful\n',
+    });
+    expect(
+      await runInProcess(['-f', 'title', '-s', gearmand.address, '-u', 'u1', '-p', 'low'], 'pIPED'),
+    ).toEqual({
+      code: 0,
+      stdout: 'Piped',
+      stderr: '',
+    });
+  });
+
+  it('prints a background handle and reports failures in one line', async () => {
+    const background = await runInProcess(['-f', 'idle-fn', '-s', gearmand.address, '-b', '-t', '5', 'x']);
+    expect(background.code).toBe(0);
+    expect(background.stdout).toMatch(/^H:\S+\n$/);
+    const failed = await runInProcess(['-f', 'fail', '-s', gearmand.address, 'x']);
+    expect(failed).toMatchObject({ code: 1, stdout: '' });
+    expect(failed.stderr).toMatch(/^gworker submit: job \S+ failed\n$/);
+  });
+
+  it('rejects bad arguments with exit status 2', async () => {
+    for (const args of [
+      ['-f', 'x', 'a', 'b'],
+      ['-f', 'x', '--timeout', '-1'],
+      ['-f', 'x', '-s', 'host:0'],
+      ['--bogus'],
+    ]) {
+      const result = await runInProcess(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^gworker submit: /);
+    }
   });
 });
