@@ -1,0 +1,129 @@
+import { startGearmand } from './gearmand.js';
+import { nodePeer, type Peer, phpPeer } from './processes.js';
+import { QueueWatch, queueJobs } from './queue.js';
+import { finishRows, goal, type RowDraft } from './rows.js';
+import { withTimeout } from './stats.js';
+import type { BenchResult, LibraryBenchOptions, Row, WorkerSettings } from './types.js';
+
+const kPayload = 'drain-payload-16';
+/** Jobs each worker set handles before the timed part: JIT warm-up for Node, connect and caches for both. */
+const kWarmJobs = 2000;
+
+interface DrainPeer {
+  readonly peer: string;
+  readonly label: string;
+  readonly side: 'ours' | 'php';
+  spawn(port: number, warmFn: string, mainFn: string, options: LibraryBenchOptions): Peer[];
+}
+
+function phpWorkers(processes: number): DrainPeer {
+  return {
+    peer: `php-${processes}`,
+    label: `PHP pecl worker, ${processes} process${processes === 1 ? '' : 'es'}`,
+    side: 'php',
+    spawn: (port, warmFn, mainFn) =>
+      Array.from({ length: processes }, (_, i) =>
+        phpPeer(`PHP worker ${i + 1}/${processes}`, 'worker.php', [String(port), warmFn, mainFn]),
+      ),
+  };
+}
+
+function ourWorker({ maxJobs, connections }: WorkerSettings): DrainPeer {
+  return {
+    peer: `gworker-${maxJobs}x${connections}`,
+    label: `gworker Worker, 1 process (maxJobs ${maxJobs}, connectionsPerServer ${connections})`,
+    side: 'ours',
+    spawn: (port, warmFn, mainFn, options) => [
+      nodePeer(
+        'gworker worker',
+        'worker-peer.ts',
+        [String(port), warmFn, mainFn, String(maxJobs), String(connections)],
+        { profileDir: options.profileDir },
+      ),
+    ],
+  };
+}
+
+/**
+ * One timed drain: a fresh gearmand, `jobs` background jobs queued before any worker
+ * runs, then the workers registered on `go`; the time runs from the first worker's
+ * registration (its own monotonic clock reading, printed with `go`) to the `status`
+ * reply that shows the function empty.
+ */
+async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOptions): Promise<number> {
+  const gearmand = await startGearmand();
+  const watch = new QueueWatch(gearmand.port);
+  const warmFn = `drain_warm_${run}`;
+  const mainFn = `drain_${run}`;
+  let workers: Peer[] = [];
+  try {
+    await queueJobs(
+      gearmand.port,
+      [
+        { fn: warmFn, count: kWarmJobs },
+        { fn: mainFn, count: options.jobs },
+      ],
+      kPayload,
+    );
+    const queued = await watch.total(mainFn);
+    if (queued !== options.jobs) throw new Error(`queued ${queued} jobs, expected ${options.jobs}`);
+    workers = peer.spawn(gearmand.port, warmFn, mainFn, options);
+    await Promise.all(workers.map((worker) => worker.waitForLine('ready', 30_000)));
+    await watch.waitEmpty(warmFn, 30_000);
+    for (const worker of workers) worker.send('go');
+    const goLines = await Promise.all(workers.map((worker) => worker.waitForLine('go ', 10_000)));
+    // The earliest registration starts the clock (bigints: Math.min does not take them).
+    let start = BigInt((goLines[0] as string).slice(3));
+    for (const line of goLines) if (BigInt(line.slice(3)) < start) start = BigInt(line.slice(3));
+    const end = await watch.waitEmpty(mainFn, options.runTimeoutMs);
+    for (const worker of workers) worker.send('stop');
+    const done = await Promise.all(
+      workers.map((worker) => worker.waitForJson<{ warm: number; main: number }>('done', 10_000)),
+    );
+    const handled = done.reduce((sum, counts) => sum + counts.main, 0);
+    if (handled !== options.jobs) throw new Error(`${peer.label} handled ${handled} of ${options.jobs} jobs`);
+    return (options.jobs * 1e9) / Number(end - start);
+  } finally {
+    await Promise.all(workers.map((worker) => worker.stop(1000)));
+    await watch.close();
+    await gearmand.stop();
+  }
+}
+
+/** Drain bench: PHP workers (1 and 4 processes) against one Node process running our Worker. */
+export async function runDrainBench(options: LibraryBenchOptions): Promise<BenchResult> {
+  const peers: DrainPeer[] = [phpWorkers(1), phpWorkers(4), ...options.drainSettings.map(ourWorker)];
+  const rates = new Map<string, number[]>(peers.map((peer) => [peer.peer, []]));
+  // Runs interleave the peers, so a burst of load from elsewhere hits all of them alike.
+  for (let run = 1; run <= options.runs; run++) {
+    for (const peer of peers) {
+      const rate = await withTimeout(
+        drainOnce(peer, run, options),
+        options.runTimeoutMs + 60_000,
+        `drain run ${run} of ${peer.label}`,
+      );
+      rates.get(peer.peer)?.push(rate);
+      options.progress(`drain  run ${run}/${options.runs}  ${peer.label}: ${Math.round(rate)} jobs/s`);
+    }
+  }
+  const drafts: RowDraft[] = peers.map((peer) => ({
+    peer: peer.peer,
+    label: peer.label,
+    side: peer.side,
+    versus: peer.side === 'ours' ? 'php-4' : peer.peer === 'php-4' ? null : 'php-4',
+    rates: rates.get(peer.peer) ?? [],
+  }));
+  const rows = finishRows(drafts);
+  const ours = rows.filter((row) => row.side === 'ours');
+  const best = ours.reduce((a, b) => (b.medianRate > a.medianRate ? b : a), ours[0] as Row);
+  return {
+    name: 'drain',
+    title: `Drain: ${options.jobs.toLocaleString('en-US')} tiny background jobs queued first, then drained`,
+    rows,
+    goals: [goal('drain: one gworker process >= 4 PHP worker processes', rows, best.peer, 'php-4')],
+    notes: [
+      `each run: fresh gearmand (default threads); ${kWarmJobs} warm-up jobs of another function first, untimed;`,
+      'timed from the first worker registering the function to the `status` reply showing it empty (polled every 2 ms)',
+    ],
+  };
+}

@@ -1,0 +1,131 @@
+import { startGearmand } from './gearmand.js';
+import { nodePeer, type Peer, phpPeer } from './processes.js';
+import { finishRows, goal, type RowDraft } from './rows.js';
+import { withTimeout } from './stats.js';
+import type { BenchResult, LibraryBenchOptions } from './types.js';
+
+const kPayload = 'roundtrip-pay-16';
+const kWarmCalls = 500;
+
+type Side = 'php' | 'gworker';
+
+interface Pair {
+  readonly peer: string;
+  readonly label: string;
+  readonly client: Side;
+  readonly worker: Side;
+}
+
+/** Both pure pairs, plus the two mixed ones that show which side costs what. */
+const kPairs: readonly Pair[] = [
+  { peer: 'php', label: 'PHP client (doNormal) + PHP worker', client: 'php', worker: 'php' },
+  {
+    peer: 'gworker',
+    label: 'gworker Client (run) + gworker Worker (maxJobs 1)',
+    client: 'gworker',
+    worker: 'gworker',
+  },
+  { peer: 'gworker-client', label: 'gworker Client + PHP worker', client: 'gworker', worker: 'php' },
+  {
+    peer: 'gworker-worker',
+    label: 'PHP client + gworker Worker (maxJobs 1)',
+    client: 'php',
+    worker: 'gworker',
+  },
+];
+
+interface RoundTrip {
+  readonly ns: number;
+  readonly count: number;
+  readonly meanUs: number;
+  readonly p99Us: number;
+}
+
+function spawnWorker(
+  side: Side,
+  port: number,
+  warmFn: string,
+  mainFn: string,
+  options: LibraryBenchOptions,
+): Peer {
+  return side === 'php'
+    ? phpPeer('PHP worker', 'worker.php', [String(port), warmFn, mainFn])
+    : nodePeer('gworker worker', 'worker-peer.ts', [String(port), warmFn, mainFn, '1', '1'], {
+        profileDir: options.profileDir,
+      });
+}
+
+function spawnClient(
+  side: Side,
+  port: number,
+  warmFn: string,
+  mainFn: string,
+  options: LibraryBenchOptions,
+): Peer {
+  const args = [String(port), warmFn, mainFn, String(options.calls), String(kWarmCalls), kPayload];
+  return side === 'php'
+    ? phpPeer('PHP client', 'roundtrip.php', args)
+    : nodePeer('gworker client', 'roundtrip-peer.ts', args, { profileDir: options.profileDir });
+}
+
+/** One timed run: a fresh gearmand, one worker process, one client timing its own calls after a warm-up. */
+async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptions): Promise<RoundTrip> {
+  const gearmand = await startGearmand();
+  const warmFn = `rt_warm_${run}`;
+  const mainFn = `rt_${run}`;
+  const peers: Peer[] = [];
+  try {
+    const worker = spawnWorker(pair.worker, gearmand.port, warmFn, mainFn, options);
+    peers.push(worker);
+    await worker.waitForLine('ready', 30_000);
+    worker.send('go');
+    await worker.waitForLine('go ', 10_000);
+    const client = spawnClient(pair.client, gearmand.port, warmFn, mainFn, options);
+    peers.push(client);
+    return await client.waitForJson<RoundTrip>('result', options.runTimeoutMs);
+  } finally {
+    for (const peer of peers.reverse()) await peer.stop(1000);
+    await gearmand.stop();
+  }
+}
+
+/** Foreground round trip bench: sequential calls, one client and one worker. */
+export async function runRoundTripBench(options: LibraryBenchOptions): Promise<BenchResult> {
+  const results = new Map<string, RoundTrip[]>(kPairs.map((pair) => [pair.peer, []]));
+  for (let run = 1; run <= options.runs; run++) {
+    for (const pair of kPairs) {
+      const result = await withTimeout(
+        roundTripOnce(pair, run, options),
+        options.runTimeoutMs + 60_000,
+        `round trip run ${run} of ${pair.label}`,
+      );
+      results.get(pair.peer)?.push(result);
+      options.progress(
+        `rtrip  run ${run}/${options.runs}  ${pair.label}: ${Math.round((result.count * 1e9) / result.ns)} calls/s, ${result.meanUs.toFixed(1)} us mean`,
+      );
+    }
+  }
+  const drafts: RowDraft[] = kPairs.map((pair) => {
+    const runs = results.get(pair.peer) ?? [];
+    return {
+      peer: pair.peer,
+      label: pair.label,
+      side: pair.peer === 'php' ? 'php' : pair.peer === 'gworker' ? 'ours' : 'mixed',
+      versus: pair.peer === 'php' ? null : 'php',
+      rates: runs.map((result) => (result.count * 1e9) / result.ns),
+      meanUs: runs.map((result) => result.meanUs),
+      p99Us: runs.map((result) => result.p99Us),
+    };
+  });
+  const rows = finishRows(drafts);
+  return {
+    name: 'roundtrip',
+    title: `Foreground round trip: ${options.calls.toLocaleString('en-US')} sequential calls, one client, one worker`,
+    rows,
+    goals: [goal('round trip: gworker client + worker no slower than PHP + PHP', rows, 'gworker', 'php')],
+    notes: [
+      `each run: fresh gearmand (default threads); ${kWarmCalls} warm-up calls of another function first, untimed;`,
+      'timed inside the client process; latency is per call, mean and p99 (median over runs)',
+    ],
+  };
+}

@@ -1,0 +1,124 @@
+import { startGearmand } from './gearmand.js';
+import { nodePeer, type Peer, phpPeer } from './processes.js';
+import { QueueWatch } from './queue.js';
+import { finishRows, goal, type RowDraft } from './rows.js';
+import { withTimeout } from './stats.js';
+import type { BenchResult, LibraryBenchOptions } from './types.js';
+
+const kPayload = 'submit-payload16';
+const kWarmJobs = 2000;
+
+interface SubmitPeer {
+  readonly peer: string;
+  readonly label: string;
+  readonly side: 'ours' | 'php';
+  readonly versus: string | null;
+  spawn(port: number, warmFn: string, mainFn: string, options: LibraryBenchOptions): Peer;
+}
+
+const kPeers: readonly SubmitPeer[] = [
+  {
+    peer: 'php-batch',
+    label: 'PHP pecl client, addTaskBackground x N + runTasks',
+    side: 'php',
+    versus: null,
+    spawn: (port, warmFn, mainFn, options) =>
+      phpPeer('PHP client (batch)', 'submit.php', [
+        String(port),
+        warmFn,
+        mainFn,
+        String(options.jobs),
+        String(kWarmJobs),
+        'batch',
+        kPayload,
+      ]),
+  },
+  {
+    peer: 'php-single',
+    label: 'PHP pecl client, doBackground one at a time',
+    side: 'php',
+    versus: 'php-batch',
+    spawn: (port, warmFn, mainFn, options) =>
+      phpPeer('PHP client (single)', 'submit.php', [
+        String(port),
+        warmFn,
+        mainFn,
+        String(options.jobs),
+        String(kWarmJobs),
+        'single',
+        kPayload,
+      ]),
+  },
+  {
+    peer: 'gworker',
+    label: 'gworker Client, submitBackground x N at once (pipelined)',
+    side: 'ours',
+    versus: 'php-batch',
+    spawn: (port, warmFn, mainFn, options) =>
+      nodePeer(
+        'gworker client',
+        'submit-peer.ts',
+        [String(port), warmFn, mainFn, String(options.jobs), String(kWarmJobs), '0', kPayload],
+        { profileDir: options.profileDir },
+      ),
+  },
+];
+
+/**
+ * One timed run: a fresh gearmand (so every run starts from an empty queue and hash
+ * table), no workers; the client times its own submits, from the first submit to the
+ * last handle, after an untimed warm-up batch. The harness then checks that gearmand
+ * holds exactly `jobs` jobs of the function.
+ */
+async function submitOnce(peer: SubmitPeer, run: number, options: LibraryBenchOptions): Promise<number> {
+  const gearmand = await startGearmand();
+  const watch = new QueueWatch(gearmand.port);
+  const mainFn = `submit_${run}`;
+  let client: Peer | undefined;
+  try {
+    client = peer.spawn(gearmand.port, `submit_warm_${run}`, mainFn, options);
+    const result = await client.waitForJson<{ ns: number; count: number }>('result', options.runTimeoutMs);
+    const queued = await watch.total(mainFn);
+    if (queued !== options.jobs)
+      throw new Error(`${peer.label}: gearmand holds ${queued} jobs, expected ${options.jobs}`);
+    return (result.count * 1e9) / result.ns;
+  } finally {
+    await client?.stop(2000);
+    await watch.close();
+    await gearmand.stop();
+  }
+}
+
+/** Background submit bench: PHP batched and one-at-a-time against our pipelined Client. */
+export async function runSubmitBench(options: LibraryBenchOptions): Promise<BenchResult> {
+  const rates = new Map<string, number[]>(kPeers.map((peer) => [peer.peer, []]));
+  for (let run = 1; run <= options.runs; run++) {
+    for (const peer of kPeers) {
+      const rate = await withTimeout(
+        submitOnce(peer, run, options),
+        options.runTimeoutMs + 30_000,
+        `submit run ${run} of ${peer.label}`,
+      );
+      rates.get(peer.peer)?.push(rate);
+      options.progress(`submit run ${run}/${options.runs}  ${peer.label}: ${Math.round(rate)} jobs/s`);
+    }
+  }
+  const drafts: RowDraft[] = kPeers.map((peer) => ({
+    peer: peer.peer,
+    label: peer.label,
+    side: peer.side,
+    versus: peer.versus,
+    rates: rates.get(peer.peer) ?? [],
+  }));
+  const rows = finishRows(drafts);
+  return {
+    name: 'submit',
+    title: `Background submits: ${options.jobs.toLocaleString('en-US')} tiny jobs, no workers running`,
+    rows,
+    goals: [goal('submit: gworker pipelined >= PHP batched', rows, 'gworker', 'php-batch')],
+    notes: [
+      `each run: fresh gearmand (default threads); ${kWarmJobs} warm-up submits of another function first, untimed;`,
+      'timed inside the client process from the first submit to the last JOB_CREATED',
+    ],
+  };
+}

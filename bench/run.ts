@@ -1,0 +1,198 @@
+/**
+ * `npm run bench`: runs every bench (or those named with --only), prints a table per
+ * bench and a summary of the goals, and writes bench/results/latest.json.
+ *
+ *   npm run bench -- [--only NAME[,NAME]] [--runs N] [--jobs N] [--calls N]
+ *                    [--drain-settings 32x2[,64x1...]] [--profile DIR] [--json FILE]
+ *
+ * Benches: protocol (codec micro-bench, in this process: it is pure CPU work with nothing
+ * else on the event loop), drain, submit, roundtrip (each measured side in its own
+ * process; see library.bench.ts).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gearmandVersion, missingPeers } from './lib/gearmand.js';
+import { installExitHooks, killAll, kRepoRoot } from './lib/processes.js';
+import { fmtInt, fmtRatio } from './lib/table.js';
+import {
+  type BenchResult,
+  formatLibraryBench,
+  type Goal,
+  kLibraryDefaults,
+  type LibraryBenchOptions,
+  libraryBenches,
+  type WorkerSettings,
+} from './library.bench.js';
+import { formatProtocolBench, type Row as ProtocolRow, runProtocolBench } from './protocol.bench.js';
+
+const kBenchNames = ['protocol', ...Object.keys(libraryBenches)];
+
+const kUsage = `usage: npm run bench -- [options]
+
+Runs the benches and prints one table each, then which goals are met.
+Results also go to bench/results/latest.json.
+
+options:
+      --only NAME[,NAME]       run only these: ${kBenchNames.join(', ')} (default: all)
+      --runs N                 timed runs per peer and case (default ${kLibraryDefaults.runs})
+      --jobs N                 jobs per drain/submit run (default ${kLibraryDefaults.jobs})
+      --calls N                sequential calls per round-trip run (default ${kLibraryDefaults.calls})
+      --drain-settings LIST    our worker's maxJobs x connectionsPerServer for the drain,
+                               one row each, e.g. 16x1,32x2,64x2 (default ${kLibraryDefaults.drainSettings.map((s) => `${s.maxJobs}x${s.connections}`).join(',')})
+      --timeout SECONDS        fail a run that takes longer (default ${kLibraryDefaults.runTimeoutMs / 1000})
+      --profile DIR            write --cpu-prof profiles of our Node children to DIR
+      --json FILE              where to write the results (default bench/results/latest.json)
+  -h, --help                   print this help
+`;
+
+function positiveInt(value: string | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} must be a positive integer, got ${value}`);
+  return n;
+}
+
+function parseSettings(value: string | undefined): WorkerSettings[] {
+  if (value === undefined) return [...kLibraryDefaults.drainSettings];
+  return value.split(',').map((item) => {
+    const match = /^(\d+)x(\d+)$/.exec(item.trim());
+    if (match === null)
+      throw new RangeError(`--drain-settings wants MAXJOBSxCONNECTIONS items, got "${item}"`);
+    const settings = { maxJobs: Number(match[1]), connections: Number(match[2]) };
+    if (settings.maxJobs < 1 || settings.connections < 1)
+      throw new RangeError(`"${item}": both must be >= 1`);
+    return settings;
+  });
+}
+
+function verdict(goal: Goal): string {
+  if (!Number.isFinite(goal.ratio)) return 'NOT MEASURED';
+  if (goal.met) return 'MET';
+  // Say so when the gap is within what run-to-run noise on a shared 2-core machine does.
+  return goal.ratio >= 0.95 ? 'NOT MET (within 5%, at noise level)' : 'NOT MET';
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      runs: { type: 'string' },
+      jobs: { type: 'string' },
+      calls: { type: 'string' },
+      'drain-settings': { type: 'string' },
+      timeout: { type: 'string' },
+      profile: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(kUsage);
+    return 0;
+  }
+  const only = values.only === undefined ? kBenchNames : values.only.split(',').map((name) => name.trim());
+  const unknown = only.filter((name) => !kBenchNames.includes(name));
+  if (unknown.length > 0)
+    throw new RangeError(`unknown bench ${unknown.join(', ')}; known: ${kBenchNames.join(', ')}`);
+  const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
+  const options: LibraryBenchOptions = {
+    runs: positiveInt(values.runs, kLibraryDefaults.runs, '--runs'),
+    jobs: positiveInt(values.jobs, kLibraryDefaults.jobs, '--jobs'),
+    calls: positiveInt(values.calls, kLibraryDefaults.calls, '--calls'),
+    drainSettings: parseSettings(values['drain-settings']),
+    runTimeoutMs: positiveInt(values.timeout, kLibraryDefaults.runTimeoutMs / 1000, '--timeout') * 1000,
+    profileDir,
+    progress: (line) => process.stderr.write(`  ${line}\n`),
+  };
+  const jsonPath = resolve(values.json ?? `${kRepoRoot}bench/results/latest.json`);
+
+  installExitHooks();
+  const startLoad = loadavg();
+  const cpu = cpus();
+  console.log(
+    `gworker bench: Node ${process.version}, gearmand ${gearmandVersion()}, ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, load average ${startLoad.map((n) => n.toFixed(2)).join(' ')}`,
+  );
+  console.log('');
+
+  let protocolRows: ProtocolRow[] | undefined;
+  const results: BenchResult[] = [];
+  const failures: Array<{ bench: string; error: string }> = [];
+  const missing = only.some((name) => name !== 'protocol') ? missingPeers() : [];
+
+  for (const name of only) {
+    try {
+      if (name === 'protocol') {
+        process.stderr.write('  protocol codec micro-bench...\n');
+        protocolRows = await runProtocolBench({ runs: options.runs });
+        console.log(
+          `Protocol codec micro-bench, in-process (${options.runs} runs per case; min = slowest run)`,
+        );
+        console.log(formatProtocolBench(protocolRows));
+        console.log('');
+        continue;
+      }
+      if (missing.length > 0) throw new Error(`needs ${missing.join(', ')}, which is not installed`);
+      const run = libraryBenches[name];
+      if (run === undefined) continue;
+      const result = await run(options);
+      results.push(result);
+      console.log(formatLibraryBench(result));
+      console.log('');
+    } catch (err) {
+      await killAll();
+      const message = err instanceof Error ? err.message : String(err);
+      failures.push({ bench: name, error: message });
+      console.log(`${name}: FAILED: ${message}`);
+      console.log('');
+    }
+  }
+
+  const goals = results.flatMap((result) => result.goals);
+  if (goals.length > 0 || failures.length > 0) {
+    console.log('Summary (medians):');
+    for (const goal of goals) {
+      const figures = `${fmtRatio(goal.ratio)} (${fmtInt(goal.oursMedian)} vs ${fmtInt(goal.referenceMedian)}/s)`;
+      console.log(`  ${verdict(goal).padEnd(8)}  ${goal.text}: ${figures}`);
+    }
+    for (const failure of failures)
+      console.log(`  FAILED    ${failure.bench}: ${failure.error.split('\n')[0]}`);
+  }
+  const endLoad = loadavg();
+  console.log(`load average at the end: ${endLoad.map((n) => n.toFixed(2)).join(' ')}`);
+
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  const { progress: _progress, ...recorded } = options;
+  writeFileSync(
+    jsonPath,
+    `${JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        node: process.version,
+        gearmand: gearmandVersion(),
+        cpus: cpu.length,
+        cpuModel: cpu[0]?.model ?? null,
+        loadAverage: { start: startLoad, end: endLoad },
+        options: recorded,
+        protocol: protocolRows ?? null,
+        benches: Object.fromEntries(results.map((result) => [result.name, result])),
+        goals,
+        failures,
+      },
+      (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? null : value),
+      2,
+    )}\n`,
+  );
+  console.log(`results written to ${jsonPath}`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  await killAll();
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 2;
+}
