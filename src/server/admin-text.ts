@@ -45,7 +45,7 @@ export function splitAdminWords(line: string): string[] {
 /** `status`: FUNCTION, TOTAL (queued + running), RUNNING, AVAILABLE_WORKERS. */
 export function formatStatus(functions: Iterable<FunctionEntry>): string {
   let out = '';
-  for (const fn of functions) out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.workers}\n`;
+  for (const fn of functions) out += `${fn.displayName}\t${fn.total}\t${fn.running}\t${fn.workers}\n`;
   return `${out}.\n`;
 }
 
@@ -54,7 +54,7 @@ export function formatPriorityStatus(functions: Iterable<FunctionEntry>): string
   let out = '';
   for (const fn of functions) {
     const [high, normal, low] = fn.waiting;
-    out += `${fn.name}\t${high}\t${normal}\t${low}\t${fn.workers}\n`;
+    out += `${fn.displayName}\t${high}\t${normal}\t${low}\t${fn.workers}\n`;
   }
   return `${out}.\n`;
 }
@@ -76,7 +76,7 @@ export function formatWorkers(connections: Iterable<ConnectionInfo>): string {
   let out = '';
   for (const conn of connections) {
     out += `${conn.id} ${conn.ip} ${conn.clientId} :`;
-    for (const ability of conn.abilities) out += ` ${ability.fn.name}`;
+    for (const ability of conn.abilities) out += ` ${ability.fn.displayName}`;
     out += '\n';
   }
   return `${out}.\n`;

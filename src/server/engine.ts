@@ -239,8 +239,12 @@ export class JobEngine {
     this.#end(job);
   }
 
-  /** STATUS_RES for GET_STATUS: unknown handles get zeros. */
-  statusFrame(handle: Buffer): Buffer {
+  /**
+   * STATUS_RES for GET_STATUS: unknown handles get zeros. The handle is read as the C
+   * string gearmand makes of it: up to its first NUL.
+   */
+  statusFrame(requested: Buffer): Buffer {
+    const handle = cString(requested);
     const job = this.#jobs.get(handle.toString('latin1'));
     if (job === undefined) return encodeResponse(PacketType.STATUS_RES, [handle, '0', '0', '0', '0']);
     return encodeResponse(PacketType.STATUS_RES, [
@@ -253,7 +257,8 @@ export class JobEngine {
   }
 
   /** STATUS_RES_UNIQUE for GET_STATUS_UNIQUE: the unique first, then the waiting-client count. */
-  statusUniqueFrame(unique: Buffer): Buffer {
+  statusUniqueFrame(requested: Buffer): Buffer {
+    const unique = cString(requested);
     const job = unique.length === 0 ? undefined : this.findByUnique(unique.toString('latin1'));
     if (job === undefined)
       return encodeResponse(PacketType.STATUS_RES_UNIQUE, [unique, '0', '0', '0', '0', '0']);
@@ -657,6 +662,11 @@ export class JobEngine {
       job.timer = null;
     }
   }
+}
+
+function cString(bytes: Buffer): Buffer {
+  const nul = bytes.indexOf(0);
+  return nul === -1 ? bytes : bytes.subarray(0, nul);
 }
 
 function createdFrame(job: Job): Buffer {

@@ -12,6 +12,8 @@ export class FunctionEntry {
   /** The name's bytes as a latin1 string: a lossless map key for any bytes. */
   readonly name: string;
   readonly nameBytes: Buffer;
+  /** The name as the admin commands print it: up to a NUL, as gearmand's printf("%.*s") does. */
+  readonly displayName: string;
   readonly queues: readonly [JobQueue, JobQueue, JobQueue] = [new JobQueue(), new JobQueue(), new JobQueue()];
   /**
    * Jobs per priority that wait: in a queue (ignored ones included until reached, as
@@ -32,6 +34,8 @@ export class FunctionEntry {
   constructor(name: string) {
     this.name = name;
     this.nameBytes = Buffer.from(name, 'latin1');
+    const nul = name.indexOf('\0');
+    this.displayName = nul === -1 ? name : name.slice(0, nul);
   }
 
   /** Jobs in the three queues (not those waiting for their epoch time). */
