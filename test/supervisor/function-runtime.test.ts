@@ -137,6 +137,24 @@ describe('FunctionRuntime', () => {
     await expect(runtime.start()).rejects.toMatchObject({ code: ErrorCode.HANDLER_LOAD });
   });
 
+  it('ends a shared thread whose job ignores its timeout, and runs the jobs it shared the thread with again', async () => {
+    const fixture = new URL('../fixtures/handlers/mixed.js', import.meta.url).pathname;
+    const runtime = await start(moduleConfig(fixture, { concurrency: 4, jobsPerThread: 4, timeoutMs: 1500 }));
+    const spinner = fakeJob('spin', 'H:t:spin');
+    const started = Date.now();
+    const spinning = runtime.run(spinner);
+    // Arrives while the thread spins; its own deadline falls after the thread is ended
+    // (timeout 1.5 s + 1 s grace), so it goes down only as collateral.
+    await new Promise((r) => setTimeout(r, 1200));
+    const polite = fakeJob('polite', 'H:t:polite');
+    const politeRun = runtime.run(polite);
+    await spinning;
+    expect(spinner.sent).toEqual(['exception timed out after 1500 ms']);
+    expect(Date.now() - started).toBeLessThan(6000);
+    await politeRun;
+    expect(polite.sent).toEqual(['complete ok:polite']);
+  });
+
   it('recycles its threads after maxJobsPerThread jobs per thread', async () => {
     const file = handlerFile(
       'import { threadId } from "node:worker_threads"; export default () => String(threadId);',

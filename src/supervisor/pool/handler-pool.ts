@@ -21,8 +21,11 @@ export type RunOutcome =
   | { readonly ok: true; readonly result: Uint8Array }
   | {
       readonly ok: false;
-      /** handler: it threw; load: its module failed; timeout: it ran too long; crash: its thread died. */
-      readonly reason: 'handler' | 'load' | 'timeout' | 'crash';
+      /**
+       * handler: it threw; load: its module failed; timeout: it ran too long; crash: its
+       * thread died; collateral: its thread was ended for another job's timeout (run it again).
+       */
+      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral';
       readonly error: SerializedError;
     };
 
@@ -37,6 +40,10 @@ interface RunningTask {
   received: number;
   expected: number;
   caughtUp: (() => void) | null;
+  /** The thread running it, for pools whose threads run several jobs at once. */
+  threadId: number | null;
+  /** Its thread was ended because another job on it ran past its timeout. */
+  collateral: boolean;
 }
 
 /** Time a job gets to return after its signal is aborted, before its thread is ended. */
@@ -60,6 +67,8 @@ export class HandlerPool {
   readonly #running = new Map<number, RunningTask>();
   readonly #log: Logger;
   #jobsStarted = 0;
+  /** Threads being ended for a timeout right now (see #endThreadOf). */
+  #endingThreads = 0;
   #closing: Promise<void> | null = null;
 
   constructor(config: ModuleFunctionConfig, generation: number, logger: Logger = silentLogger) {
@@ -135,8 +144,16 @@ export class HandlerPool {
       encoding: this.#config.payload,
       payload: bytes,
       job: meta,
+      reportThread: this.#sharedThreads,
     };
-    const record: RunningTask = { sink, received: 0, expected: 0, caughtUp: null };
+    const record: RunningTask = {
+      sink,
+      received: 0,
+      expected: 0,
+      caughtUp: null,
+      threadId: null,
+      collateral: false,
+    };
     this.#running.set(taskId, record);
     const kill = new AbortController();
     let timedOut = false;
@@ -148,7 +165,10 @@ export class HandlerPool {
             timedOut = true;
             const message: AbortMessage = { abort: taskId, reason: `timed out after ${timeoutMs} ms` };
             this.#channel.postMessage(message);
-            graceTimer = setTimeout(() => kill.abort(), kAbortGraceMs);
+            graceTimer = setTimeout(
+              () => (this.#sharedThreads ? this.#endThreadOf(record) : kill.abort()),
+              kAbortGraceMs,
+            );
           }, timeoutMs);
     // The job became useless (its connection dropped): tell the handler through its signal.
     const onLost = (): void => {
@@ -164,7 +184,7 @@ export class HandlerPool {
         transferList: [bytes.buffer as ArrayBuffer],
         // piscina runs an abortable task alone on its thread (aborting ends the thread), so
         // threads shared by several jobs rely on the job's own signal instead.
-        ...(this.#config.jobsPerThread === 1 ? { signal: kill.signal } : {}),
+        ...(this.#sharedThreads ? {} : { signal: kill.signal }),
       })) as RunResult;
       await this.#catchUp(record, result.progress);
       if (timedOut) return timeoutOutcome(timeoutMs as number);
@@ -172,6 +192,10 @@ export class HandlerPool {
       return { ok: false, reason: result.error.load ? 'load' : 'handler', error: result.error };
     } catch (err) {
       if (timedOut) return timeoutOutcome(timeoutMs as number);
+      if (record.collateral || (this.#endingThreads > 0 && !/out of memory/i.test((err as Error).message))) {
+        const message = 'its thread was ended because another job on it ran past its timeout';
+        return { ok: false, reason: 'collateral', error: { name: 'Error', message } };
+      }
       const error = err as Error;
       const message = /out of memory/i.test(error.message)
         ? `the handler ran out of memory (limit ${this.#config.maxMemoryMb ?? 'default'} MB)`
@@ -206,9 +230,40 @@ export class HandlerPool {
     }
   }
 
+  /** Threads here run several jobs at once (jobsPerThread > 1). */
+  get #sharedThreads(): boolean {
+    return this.#config.jobsPerThread > 1;
+  }
+
+  /**
+   * A job on a shared thread ignored its abort: end that thread. Its other jobs die with
+   * it; they are marked so the runtime runs them again rather than failing them.
+   */
+  #endThreadOf(record: RunningTask): void {
+    const { threadId } = record;
+    if (threadId === null) return;
+    for (const other of this.#running.values()) {
+      if (other !== record && other.threadId === threadId) other.collateral = true;
+    }
+    const thread = this.#piscina.threads.find((worker) => worker.threadId === threadId);
+    if (thread === undefined) return;
+    this.#log.warn({ threadId }, 'a job ignored its timeout; ending its thread');
+    // Jobs queued on that thread never started, so never said where they run: any job
+    // that fails while the thread goes down is taken as collateral.
+    this.#endingThreads++;
+    thread
+      .terminate()
+      .catch(() => {})
+      .finally(() => setImmediate(() => this.#endingThreads--));
+  }
+
   #onProgress(message: ProgressMessage): void {
     const record = this.#running.get(message.taskId);
     if (record === undefined) return;
+    if (message.kind === 'thread') {
+      record.threadId = message.threadId;
+      return;
+    }
     record.received++;
     try {
       if (message.kind === 'status') record.sink.status(message.numerator, message.denominator);

@@ -112,10 +112,15 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     let outcome: RunOutcome;
     try {
       const { config, pool } = generation;
-      outcome =
-        config.kind === 'command'
-          ? await runCommand(config, meta, job.payload, sink, job.signal)
-          : await (pool as HandlerPool).run(meta, job.payload, sink, config.timeoutMs, job.signal);
+      if (config.kind === 'command') {
+        outcome = await runCommand(config, meta, job.payload, sink, job.signal);
+      } else {
+        outcome = await (pool as HandlerPool).run(meta, job.payload, sink, config.timeoutMs, job.signal);
+        // Its thread was ended for another job's timeout: nothing was wrong with this one.
+        if (!outcome.ok && outcome.reason === 'collateral') {
+          outcome = await (pool as HandlerPool).run(meta, job.payload, sink, config.timeoutMs, job.signal);
+        }
+      }
     } catch (err) {
       outcome = { ok: false, reason: 'crash', error: { name: 'Error', message: (err as Error).message } };
     } finally {

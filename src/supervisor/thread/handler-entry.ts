@@ -1,4 +1,4 @@
-import { BroadcastChannel } from 'node:worker_threads';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { transferableSymbol, valueSymbol } from 'piscina';
 import { ownsItsBuffer, resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
@@ -7,6 +7,7 @@ import {
   type AbortMessage,
   type CheckResult,
   type CheckTask,
+  type ProgressMessage,
   type RunResult,
   type RunTask,
   serializeError,
@@ -63,7 +64,12 @@ function decodePayload(task: RunTask): unknown {
 
 async function runJob(task: RunTask): Promise<unknown> {
   const controller = new AbortController();
-  const context = new ThreadJobContext(task.taskId, task.job, controller.signal, channelFor(task.channel));
+  const channel = channelFor(task.channel);
+  if (task.reportThread) {
+    const message: ProgressMessage = { taskId: task.taskId, kind: 'thread', threadId };
+    channel.postMessage(message);
+  }
+  const context = new ThreadJobContext(task.taskId, task.job, controller.signal, channel);
   running.set(task.taskId, controller);
   let outcome: RunResult;
   try {

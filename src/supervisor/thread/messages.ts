@@ -22,6 +22,12 @@ export interface RunTask {
   readonly encoding: PayloadEncoding;
   readonly payload: Uint8Array;
   readonly job: JobMeta;
+  /**
+   * Say which thread runs the job (a `thread` message) before starting it. Only pools
+   * whose threads run several jobs at once ask: ending such a thread on a timeout must
+   * know which of their jobs go down with it.
+   */
+  readonly reportThread: boolean;
 }
 
 /** Load the handler and report whether it is usable (hot reload checks new code first). */
@@ -50,6 +56,7 @@ export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly
 
 /** Thread → main, on the generation's channel. */
 export type ProgressMessage =
+  | { readonly taskId: number; readonly kind: 'thread'; readonly threadId: number }
   | {
       readonly taskId: number;
       readonly kind: 'status';
