@@ -93,6 +93,6 @@ export function formatShowJobs(jobs: Iterable<Job>): string {
 /** `show unique jobs`: the unique of every job, an empty line for a job without one. */
 export function formatShowUniqueJobs(jobs: Iterable<Job>): string {
   let out = '';
-  for (const job of jobs) out += `${job.unique.toString('latin1')}\n`;
+  for (const job of jobs) out += `${job.unique}\n`;
   return `${out}.\n`;
 }

@@ -1,11 +1,21 @@
 import type { Logger } from '../log.js';
 import { PacketType } from '../protocol/constants.js';
-import { encodeResponse } from '../protocol/encoder.js';
 import { FRAME_NO_JOB, FRAME_NOOP } from '../protocol/frames.js';
+import { hasRunnable, takeJob } from './assignment.js';
 import type { FunctionEntry } from './function-entry.js';
 import { Job, type JobPriority } from './job.js';
+import {
+  assignFrame,
+  createdFrame,
+  cString,
+  failFrame,
+  type GrabKind,
+  resultFrame,
+  statusFrame,
+  statusUniqueFrame,
+} from './job-frames.js';
 import type { JobHandles } from './job-handles.js';
-import type { JobQueue } from './job-queue.js';
+import { JobTable } from './job-table.js';
 import type { Ability, Peer, ReplySlot } from './peer.js';
 import { Persistence } from './persistence.js';
 import type { FunctionRegistry } from './registry.js';
@@ -13,6 +23,9 @@ import { ErrorReply, errorFrame } from './replies.js';
 import { EpochScheduler } from './scheduler.js';
 import type { JobStore, StoredJob, StoreKey } from './store.js';
 import { isPayloadKey, uniqueKey } from './unique.js';
+import { fallAsleep, wakeSleepers, wakeUp } from './wakeup.js';
+
+export type { GrabKind } from './job-frames.js';
 
 export interface EngineOptions {
   readonly registry: FunctionRegistry;
@@ -42,26 +55,25 @@ export interface SubmitRequest {
   readonly when: number;
 }
 
-export type GrabKind = 'plain' | 'uniq' | 'all';
-
 const kStoreFailed = errorFrame('QUEUE_ERROR', 'QUEUE_ERROR');
+/** gearmand raises CAN_DO_TIMEOUT values under a second to one second (connection.cc). */
 const kMinTimeoutMs = 1000;
 
 /**
  * The job server's state and rules, apart from sockets: one instance owns every queue,
- * and everything happens on the event loop's thread, so no locking is needed. It
- * follows gearmand 1.1.20 (libgearman-server/job.cc, server.cc, gearmand_con.cc) unless a
- * comment says why not. Per-packet work is O(1) in the number of jobs; what scans is
- * bounded by one connection's own functions or jobs.
+ * and everything happens on the event loop's thread, so nothing needs a lock. It follows
+ * gearmand 1.1.20 (libgearman-server/job.cc, server.cc, gearmand_con.cc) unless a comment
+ * says why not. Per-packet work is O(1) in the number of jobs; what loops is bounded by
+ * one connection's own functions or jobs.
  */
 export class JobEngine {
   readonly #registry: FunctionRegistry;
-  readonly #handles: JobHandles;
-  readonly #jobs = new Map<string, Job>();
+  readonly #jobs: JobTable;
   readonly #scheduler: EpochScheduler;
   readonly #persistence: Persistence | null;
   readonly #options: EngineOptions;
   readonly #log: Logger;
+  readonly #drop = (job: Job): void => this.#end(job);
   #running = 0;
   #draining = false;
   #closed = false;
@@ -70,7 +82,7 @@ export class JobEngine {
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#registry = options.registry;
-    this.#handles = options.handles;
+    this.#jobs = new JobTable(options.handles);
     this.#log = options.logger;
     this.#scheduler = new EpochScheduler((job) => this.#due(job), options.now);
     this.#persistence = options.store.durable
@@ -98,23 +110,10 @@ export class JobEngine {
     return this.#jobs.values();
   }
 
-  getJob(handle: string): Job | undefined {
-    return this.#jobs.get(handle);
-  }
-
-  /** The first job of any function with this unique id (GET_STATUS_UNIQUE). */
-  findByUnique(unique: string): Job | undefined {
-    for (const fn of this.#registry.values()) {
-      const job = fn.uniques.get(unique);
-      if (job !== undefined) return job;
-    }
-    return undefined;
-  }
-
   // --- clients -------------------------------------------------------------
 
   submit(peer: Peer, request: SubmitRequest): void {
-    const fn = this.#registry.getOrCreate(request.fnName.toString('latin1'));
+    const fn = this.#registry.getOrCreateBytes(request.fnName);
     const key = uniqueKey(request.unique, request.data);
     if (key !== null) {
       const existing = fn.uniques.get(key);
@@ -124,17 +123,14 @@ export class JobEngine {
       }
     }
     const limit = fn.maxQueue[request.priority];
-    if (
-      (limit > 0 && fn.total >= limit) ||
-      (this.#options.maxJobs > 0 && this.#jobs.size >= this.#options.maxJobs)
-    ) {
+    const maxJobs = this.#options.maxJobs;
+    if ((limit > 0 && fn.total >= limit) || (maxJobs > 0 && this.#jobs.size >= maxJobs)) {
       peer.send(ErrorReply.QUEUE_FULL);
       return;
     }
-    const job = this.#create(fn, request.unique, key, request);
+    const job = this.#create(fn, key, request);
     if (!request.background) {
-      job.clients.push(peer);
-      peer.waiting.add(job);
+      job.addClient(peer);
     } else if (this.#persistence !== null) {
       job.state = 'persisting';
       this.#persistence.add(job, peer.defer());
@@ -147,34 +143,32 @@ export class JobEngine {
   }
 
   /** Re-creates a stored background job at startup (JobStore.replay). */
-  restore(stored: StoredJob, key: StoreKey): void {
-    const fn = this.#registry.getOrCreate(stored.function.toString('latin1'));
-    const unique = uniqueKey(stored.unique, stored.data);
-    if (unique !== null && fn.uniques.has(unique)) {
-      // Stored twice (gearmand would answer JOB_EXISTS): keep one copy.
-      this.#options.store.remove(key);
+  restore(stored: StoredJob, storeKey: StoreKey): void {
+    const fn = this.#registry.getOrCreateBytes(stored.function);
+    const key = uniqueKey(stored.unique, stored.data);
+    if (key !== null && fn.uniques.has(key)) {
+      // Stored twice (gearmand would answer JOB_EXISTS): keep one.
+      this.#options.store.remove(storeKey);
       return;
     }
-    const job = this.#create(fn, stored.unique, unique, { ...stored, background: true });
-    job.storeKey = key;
+    const job = this.#create(fn, key, { ...stored, background: true });
+    job.storeKey = storeKey;
     job.queuedFlag = true;
     this.#release(job);
   }
 
   /**
-   * A submit with the unique of an existing job of the same function joins that job:
-   * same handle, its own data ignored, even if the job already runs (gearmand job.cc).
+   * A submit with the unique of a job of the same function joins it: same handle, its
+   * own data ignored, even while the job runs (gearmand job.cc).
    */
   #coalesce(peer: Peer, job: Job, background: boolean): void {
     if (!background) {
-      job.clients.push(peer);
-      peer.waiting.add(job);
+      job.addClient(peer);
       peer.send(createdFrame(job));
       return;
     }
     // Unlike gearmand, a background submit makes the job background for good: it is not
-    // dropped when the foreground clients it shares it with go away, and a durable store
-    // keeps it.
+    // dropped when the foreground clients it joined leave, and a durable store keeps it.
     job.background = true;
     if (job.pendingReplies !== null) job.pendingReplies.push(peer.defer());
     else if (this.#persistence !== null && job.storeKey === undefined)
@@ -182,16 +176,13 @@ export class JobEngine {
     else peer.send(createdFrame(job));
   }
 
-  #create(
-    fn: FunctionEntry,
-    unique: Buffer,
-    key: string | null,
-    request: Omit<SubmitRequest, 'fnName' | 'unique'>,
-  ): Job {
+  #create(fn: FunctionEntry, key: string | null, request: Omit<SubmitRequest, 'fnName'>): Job {
+    const id = this.#jobs.allocate();
     const job = new Job({
-      handle: this.#handles.next(),
+      id,
+      handles: this.#jobs.handles,
       fn,
-      unique,
+      unique: key !== null && !isPayloadKey(key) ? key : request.unique.toString('latin1'),
       uniqueKey: key,
       data: request.data,
       reducer: request.reducer,
@@ -199,7 +190,7 @@ export class JobEngine {
       when: request.when,
       background: request.background,
     });
-    this.#jobs.set(job.handle, job);
+    this.#jobs.add(job);
     fn.total++;
     if (key !== null) fn.uniques.set(key, job);
     return job;
@@ -234,42 +225,29 @@ export class JobEngine {
   #storeFailed(job: Job, replies: readonly ReplySlot[]): void {
     for (const reply of replies) reply.resolve(kStoreFailed);
     job.storeKey = undefined;
-    if (job.state !== 'persisting') return; // a job that already ran for foreground clients goes on
-    this.#failClients(job);
+    if (job.state !== 'persisting') return; // a job already running for foreground clients goes on
+    this.#forward(job, failFrame);
     this.#end(job);
   }
 
-  /**
-   * STATUS_RES for GET_STATUS: unknown handles get zeros. The handle is read as the C
-   * string gearmand makes of it: up to its first NUL.
-   */
+  /** GET_STATUS. The handle is read as the C string gearmand makes of it: up to a NUL. */
   statusFrame(requested: Buffer): Buffer {
     const handle = cString(requested);
-    const job = this.#jobs.get(handle.toString('latin1'));
-    if (job === undefined) return encodeResponse(PacketType.STATUS_RES, [handle, '0', '0', '0', '0']);
-    return encodeResponse(PacketType.STATUS_RES, [
-      handle,
-      '1',
-      job.worker === null ? '0' : '1',
-      String(job.numerator),
-      String(job.denominator),
-    ]);
+    return statusFrame(handle, this.#jobs.get(handle));
   }
 
-  /** STATUS_RES_UNIQUE for GET_STATUS_UNIQUE: the unique first, then the waiting-client count. */
+  /** GET_STATUS_UNIQUE: the first job of any function with this unique. */
   statusUniqueFrame(requested: Buffer): Buffer {
     const unique = cString(requested);
-    const job = unique.length === 0 ? undefined : this.findByUnique(unique.toString('latin1'));
-    if (job === undefined)
-      return encodeResponse(PacketType.STATUS_RES_UNIQUE, [unique, '0', '0', '0', '0', '0']);
-    return encodeResponse(PacketType.STATUS_RES_UNIQUE, [
-      unique,
-      '1',
-      job.worker === null ? '0' : '1',
-      String(job.numerator),
-      String(job.denominator),
-      String(job.clients.length),
-    ]);
+    let job: Job | undefined;
+    if (unique.length > 0) {
+      const key = unique.toString('latin1');
+      for (const fn of this.#registry.values()) {
+        job = fn.uniques.get(key);
+        if (job !== undefined) break;
+      }
+    }
+    return statusUniqueFrame(unique, job);
   }
 
   // --- workers -------------------------------------------------------------
@@ -295,9 +273,8 @@ export class JobEngine {
   /** CANT_DO: like gearmand, the jobs of that function the connection runs go back to the queue. */
   cantDo(peer: Peer, name: string): void {
     const fn = this.#registry.get(name);
-    if (fn === undefined) return;
-    const index = peer.abilities.findIndex((ability) => ability.fn === fn);
-    if (index < 0) return;
+    const index = fn === undefined ? -1 : peer.abilities.findIndex((ability) => ability.fn === fn);
+    if (fn === undefined || index < 0) return;
     peer.abilities.splice(index, 1);
     this.#forget(peer, fn);
     for (const job of [...peer.running]) if (job.fn === fn) this.#requeue(job, 'worker dropped the function');
@@ -315,20 +292,14 @@ export class JobEngine {
   }
 
   preSleep(peer: Peer): void {
-    if (this.#hasRunnable(peer)) {
-      // Jobs wait already (a race with the worker's last NO_JOB): wake it at once.
-      peer.send(FRAME_NOOP);
-      return;
-    }
-    peer.sleeping = true;
-    if (!peer.noopSent) for (const ability of peer.abilities) ability.fn.sleepers.add(peer);
+    // Jobs wait already (a race with the worker's last NO_JOB): wake it at once.
+    if (!this.#draining && hasRunnable(peer, this.#drop)) peer.send(FRAME_NOOP);
+    else fallAsleep(peer);
   }
 
   grab(peer: Peer, kind: GrabKind): void {
-    if (peer.sleeping && !peer.noopSent) this.#unsleep(peer);
-    peer.sleeping = false;
-    peer.noopSent = false;
-    const taken = this.#draining ? null : this.#take(peer);
+    wakeUp(peer);
+    const taken = this.#draining ? null : takeJob(peer, this.#options, this.#drop);
     if (taken === null) {
       peer.send(FRAME_NO_JOB);
       return;
@@ -340,7 +311,6 @@ export class JobEngine {
     job.fn.running++;
     this.#running++;
     if (ability.timeoutMs > 0) {
-      // gearmand raises timeouts under a second to one second (connection.cc).
       job.timer = setTimeout(() => this.#timedOut(job, peer), Math.max(ability.timeoutMs, kMinTimeoutMs));
       job.timer.unref();
     }
@@ -349,11 +319,11 @@ export class JobEngine {
 
   /** The job `handle` if this connection runs it; gearmand answers JOB_NOT_FOUND otherwise. */
   owned(peer: Peer, handle: Buffer): Job | undefined {
-    const job = this.#jobs.get(handle.toString('latin1'));
+    const job = this.#jobs.get(handle);
     return job !== undefined && job.worker === peer ? job : undefined;
   }
 
-  /** WORK_STATUS: stored for GET_STATUS and forwarded as sent to every waiting client. */
+  /** WORK_STATUS: kept for GET_STATUS, and `frame` (the packet as sent) goes to every client. */
   workStatus(job: Job, numerator: number, denominator: number, frame: () => Buffer): void {
     job.numerator = numerator;
     job.denominator = denominator;
@@ -362,115 +332,44 @@ export class JobEngine {
 
   /** WORK_DATA and WORK_WARNING: forwarded to every waiting client. */
   workData(job: Job, type: PacketType, data: Buffer): void {
-    this.#forward(job, () => encodeResponse(type, [job.handleBytes, data]));
+    this.#forward(job, () => resultFrame(type, job, data));
   }
 
   workComplete(job: Job, data: Buffer): void {
-    this.#forward(job, () => encodeResponse(PacketType.WORK_COMPLETE, [job.handleBytes, data]));
+    this.#forward(job, () => resultFrame(PacketType.WORK_COMPLETE, job, data));
     this.#end(job);
   }
 
   workFail(job: Job): void {
-    this.#failClients(job);
+    this.#forward(job, failFrame);
     this.#end(job);
   }
 
   /**
-   * WORK_EXCEPTION: clients that asked for exceptions get it; the others get WORK_FAIL
-   * (gearmand's has a stray NUL after the handle; ours is a clean WORK_FAIL).
+   * WORK_EXCEPTION: clients that asked for exceptions get it, the others WORK_FAIL
+   * (gearmand's has a stray NUL after the handle; this one is a clean WORK_FAIL).
    */
   workException(job: Job, data: Buffer): void {
     let exception: Buffer | null = null;
     let fail: Buffer | null = null;
     for (const client of job.clients) {
       if (client.exceptions) {
-        exception ??= encodeResponse(PacketType.WORK_EXCEPTION, [job.handleBytes, data]);
+        exception ??= resultFrame(PacketType.WORK_EXCEPTION, job, data);
         client.send(exception);
       } else {
-        fail ??= encodeResponse(PacketType.WORK_FAIL, [job.handleBytes]);
+        fail ??= failFrame(job);
         client.send(fail);
       }
     }
     this.#end(job);
   }
 
-  #forward(job: Job, frame: () => Buffer): void {
+  /** Sends one frame, built only if someone waits, to every client of the job. */
+  #forward(job: Job, frame: (job: Job) => Buffer): void {
     const clients = job.clients;
     if (clients.length === 0) return;
-    const bytes = frame();
+    const bytes = frame(job);
     for (const client of clients) client.send(bytes);
-  }
-
-  #failClients(job: Job): void {
-    this.#forward(job, () => encodeResponse(PacketType.WORK_FAIL, [job.handleBytes]));
-  }
-
-  /**
-   * Picks the job a grab gets. gearmand 1.1: the first of the worker's functions (latest
-   * registered first) that has any job, its highest priority first; a LOW job of one
-   * function can beat a HIGH job of the next. With globalPriority (gearmand 2.0), every
-   * function's HIGH jobs come before any NORMAL one. Round robin moves the function that
-   * served to the end of the worker's list.
-   */
-  #take(peer: Peer): [Job, Ability] | null {
-    const abilities = peer.abilities;
-    if (this.#options.globalPriority) {
-      for (let priority = 0; priority < 3; priority++) {
-        for (let i = 0; i < abilities.length; i++) {
-          const ability = abilities[i] as Ability;
-          const job = this.#shiftRunnable(ability.fn, priority as JobPriority);
-          if (job !== null) return [job, this.#served(abilities, i)];
-        }
-      }
-      return null;
-    }
-    for (let i = 0; i < abilities.length; i++) {
-      const ability = abilities[i] as Ability;
-      const fn = ability.fn;
-      if (fn.queued === 0) continue;
-      for (let priority = 0; priority < 3; priority++) {
-        const job = this.#shiftRunnable(fn, priority as JobPriority);
-        if (job !== null) return [job, this.#served(abilities, i)];
-      }
-    }
-    return null;
-  }
-
-  #served(abilities: Ability[], index: number): Ability {
-    const ability = abilities[index] as Ability;
-    if (this.#options.roundRobin && index < abilities.length - 1) {
-      abilities.splice(index, 1);
-      abilities.push(ability);
-    }
-    return ability;
-  }
-
-  /** The next job of a queue, dropping the ignored ones met on the way (gearmand does it at the head). */
-  #shiftRunnable(fn: FunctionEntry, priority: JobPriority): Job | null {
-    const queue: JobQueue = fn.queues[priority];
-    for (let job = queue.shift(); job !== null; job = queue.shift()) {
-      fn.waiting[priority]--;
-      if (!job.ignore) return job;
-      this.#end(job);
-    }
-    return null;
-  }
-
-  #hasRunnable(peer: Peer): boolean {
-    if (this.#draining) return false;
-    for (const ability of peer.abilities) {
-      const fn = ability.fn;
-      for (let priority: JobPriority = 0; priority < 3; priority = (priority + 1) as JobPriority) {
-        const queue = fn.queues[priority];
-        for (let head = queue.head; head?.ignore === true; head = queue.head) {
-          queue.shift();
-          fn.waiting[priority]--;
-          this.#end(head);
-        }
-        if (queue.head !== null) return true;
-      }
-    }
-    return false;
   }
 
   #enqueue(job: Job, front: boolean): void {
@@ -479,29 +378,7 @@ export class JobEngine {
     if (front) fn.queues[job.priority].unshift(job);
     else fn.queues[job.priority].push(job);
     fn.waiting[job.priority]++;
-    this.#wake(fn);
-  }
-
-  /**
-   * NOOPs sleeping workers of the function: all of them, or `workerWakeup` of them, the
-   * longest asleep first. A connection gets one NOOP until it grabs again, so it leaves
-   * every function's sleeper set here.
-   */
-  #wake(fn: FunctionEntry): void {
-    if (fn.sleepers.size === 0 || this.#draining) return;
-    const limit = this.#options.workerWakeup > 0 ? this.#options.workerWakeup : Number.POSITIVE_INFINITY;
-    let sent = 0;
-    for (const peer of fn.sleepers) {
-      if (sent >= limit) break;
-      peer.send(FRAME_NOOP);
-      peer.noopSent = true;
-      this.#unsleep(peer);
-      sent++;
-    }
-  }
-
-  #unsleep(peer: Peer): void {
-    for (const ability of peer.abilities) ability.fn.sleepers.delete(peer);
+    if (!this.#draining) wakeSleepers(fn, this.#options.workerWakeup);
   }
 
   #timedOut(job: Job, worker: Peer): void {
@@ -515,7 +392,7 @@ export class JobEngine {
   }
 
   /**
-   * A running job goes back to the queue because its worker left, timed out or dropped
+   * A running job goes back to its queue because its worker left, timed out or dropped
    * the function: retries++, and with --job-retries N the Nth time ends it with WORK_FAIL
    * to its clients (gearmand job.cc). gearmand appends it to the end of its queue; here
    * it goes to the front, since it was the oldest job when it was taken.
@@ -529,17 +406,15 @@ export class JobEngine {
         { jobHandle: job.handle, function: job.fn.name, retries: job.retries, why },
         'dropped job after its last retry',
       );
-      this.#failClients(job);
+      this.#forward(job, failFrame);
       this.#end(job);
-      return;
-    }
-    if (job.ignore) {
+    } else if (job.ignore) {
       this.#end(job);
-      return;
+    } else {
+      job.numerator = 0;
+      job.denominator = 0;
+      this.#enqueue(job, true);
     }
-    job.numerator = 0;
-    job.denominator = 0;
-    this.#enqueue(job, true);
   }
 
   #unassign(job: Job): void {
@@ -560,24 +435,26 @@ export class JobEngine {
     this.#unassign(job);
     job.state = 'done';
     job.fn.total--;
-    this.#jobs.delete(job.handle);
-    if (job.uniqueKey !== null && job.fn.uniques.get(job.uniqueKey) === job)
-      job.fn.uniques.delete(job.uniqueKey);
-    for (const client of job.clients) client.waiting.delete(job);
-    job.clients = [];
+    this.#jobs.delete(job);
+    this.#leaveUniqueIndex(job);
+    job.dropClients();
     this.#persistence?.remove(job);
+  }
+
+  #leaveUniqueIndex(job: Job): void {
+    const key = job.uniqueKey;
+    if (key !== null && job.fn.uniques.get(key) === job) job.fn.uniques.delete(key);
   }
 
   /**
    * Marks a job to be dropped when reached (gearmand's ignore_job). It leaves the unique
-   * index at once: gearmand keeps it there, so a later submit with the same unique joins
-   * a job that will never run and its client waits forever.
+   * index at once: gearmand keeps it there, so a later submit with that unique joins a
+   * job that will never run, and its client waits forever.
    */
   #ignore(job: Job): void {
     job.ignore = true;
     job.queuedFlag = false;
-    if (job.uniqueKey !== null && job.fn.uniques.get(job.uniqueKey) === job)
-      job.fn.uniques.delete(job.uniqueKey);
+    this.#leaveUniqueIndex(job);
   }
 
   // --- connections ---------------------------------------------------------
@@ -588,10 +465,7 @@ export class JobEngine {
     for (const job of [...peer.running]) this.#requeue(job, 'worker disconnected');
     for (const ability of peer.abilities) this.#forget(peer, ability.fn);
     peer.abilities.length = 0;
-    for (const job of peer.waiting) {
-      job.clients = job.clients.filter((client) => client !== peer);
-      if (job.clients.length === 0 && !job.background) this.#ignore(job);
-    }
+    for (const job of peer.waiting) if (job.removeClient(peer) && !job.background) this.#ignore(job);
     peer.waiting.clear();
   }
 
@@ -599,11 +473,10 @@ export class JobEngine {
 
   /** `cancel job H`: its clients get WORK_FAIL and it is dropped when reached. False when unknown. */
   cancel(handle: string): boolean {
-    const job = this.#jobs.get(handle);
+    const job = this.#jobs.getText(handle);
     if (job === undefined) return false;
-    this.#failClients(job);
-    for (const client of job.clients) client.waiting.delete(job);
-    job.clients = [];
+    this.#forward(job, failFrame);
+    job.dropClients();
     this.#persistence?.remove(job);
     this.#ignore(job);
     return true;
@@ -617,7 +490,7 @@ export class JobEngine {
     if (fn.workers > 0 || fn.running > 0) return 'busy';
     for (const job of [...this.#jobs.values()]) {
       if (job.fn !== fn) continue;
-      this.#failClients(job);
+      this.#forward(job, failFrame);
       this.#end(job);
     }
     for (const queue of fn.queues) queue.drain();
@@ -662,29 +535,4 @@ export class JobEngine {
       job.timer = null;
     }
   }
-}
-
-function cString(bytes: Buffer): Buffer {
-  const nul = bytes.indexOf(0);
-  return nul === -1 ? bytes : bytes.subarray(0, nul);
-}
-
-function createdFrame(job: Job): Buffer {
-  return encodeResponse(PacketType.JOB_CREATED, [job.handleBytes]);
-}
-
-/** JOB_ASSIGN, JOB_ASSIGN_UNIQ, or for GRAB_JOB_ALL JOB_ASSIGN_ALL when the job has a reducer. */
-function assignFrame(job: Job, kind: GrabKind): Buffer {
-  const name = job.fn.nameBytes;
-  if (kind === 'plain') return encodeResponse(PacketType.JOB_ASSIGN, [job.handleBytes, name, job.data]);
-  if (kind === 'all' && job.reducer.length > 0) {
-    return encodeResponse(PacketType.JOB_ASSIGN_ALL, [
-      job.handleBytes,
-      name,
-      job.unique,
-      job.reducer,
-      job.data,
-    ]);
-  }
-  return encodeResponse(PacketType.JOB_ASSIGN_UNIQ, [job.handleBytes, name, job.unique, job.data]);
 }

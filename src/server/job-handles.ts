@@ -6,14 +6,23 @@ export function defaultJobHandlePrefix(): string {
   return `H:${os.hostname()}`;
 }
 
+const kMaxCounter = 0xffffffff;
+const kZero = 0x30;
+
 /**
- * Makes job handles `<prefix>:<n>` with n counting from 1, as gearmand does. Handles are
- * latin1 strings of the prefix's UTF-8 bytes, so they can be map keys for the bytes that
- * come back in WORK_* packets. Like gearmand, the counter restarts with the server.
+ * Makes job handles `<prefix>:<n>`, n counting from 1 as gearmand does, and reads them
+ * back. A job is known by its number: a handle that arrives in a WORK_* packet is
+ * parsed to it without building a string, and the job index is keyed by small integers.
+ * Handles are latin1 strings of the prefix's UTF-8 bytes. Like gearmand's, the counter
+ * restarts with the server.
  */
 export class JobHandles {
+  /** `<prefix>:` as a latin1 string of its bytes. */
   readonly #prefix: string;
+  readonly #prefixBytes: Buffer;
   #counter = 0;
+  /** The counter went past 2^32 - 1 once: from then on a number may still be in use. */
+  #wrapped = false;
 
   constructor(prefix: string) {
     const bytes = Buffer.from(prefix, 'utf8');
@@ -22,12 +31,47 @@ export class JobHandles {
     if (bytes.length > MAX_JOB_HANDLE_SIZE - 13) {
       throw new RangeError(`jobHandlePrefix must be at most ${MAX_JOB_HANDLE_SIZE - 13} bytes`);
     }
-    this.#prefix = `${bytes.toString('latin1')}:`;
+    this.#prefixBytes = Buffer.concat([bytes, Buffer.from(':')]);
+    this.#prefix = this.#prefixBytes.toString('latin1');
   }
 
-  next(): string {
-    // gearmand's counter is a uint32 and wraps; so does this one (after 4 billion jobs).
-    this.#counter = this.#counter === 0xffffffff ? 1 : this.#counter + 1;
-    return this.#prefix + this.#counter;
+  /**
+   * The next job number. gearmand's counter is a uint32 and wraps; so does this one,
+   * skipping numbers still in use (`taken`).
+   */
+  next(taken: (id: number) => boolean): number {
+    do {
+      if (this.#counter === kMaxCounter) {
+        this.#counter = 0;
+        this.#wrapped = true;
+      }
+      this.#counter++;
+    } while (this.#wrapped && taken(this.#counter));
+    return this.#counter;
+  }
+
+  format(id: number): string {
+    return this.#prefix + id;
+  }
+
+  /** The job number a handle names, or -1 when it is not one of this server's handles. */
+  parse(handle: Uint8Array): number {
+    const prefix = this.#prefixBytes;
+    const start = prefix.length;
+    const length = handle.length - start;
+    if (length < 1 || length > 10 || handle[start] === kZero) return -1;
+    for (let i = 0; i < start; i++) if (handle[i] !== prefix[i]) return -1;
+    let id = 0;
+    for (let i = start; i < handle.length; i++) {
+      const digit = (handle[i] as number) - kZero;
+      if (digit < 0 || digit > 9) return -1;
+      id = id * 10 + digit;
+    }
+    return id <= kMaxCounter ? id : -1;
+  }
+
+  /** parse() for a handle held as a latin1 string (admin `cancel job`). */
+  parseText(handle: string): number {
+    return this.parse(Buffer.from(handle, 'latin1'));
   }
 }

@@ -1,6 +1,9 @@
 import type { FunctionEntry } from './function-entry.js';
+import type { JobHandles } from './job-handles.js';
 import type { Peer, ReplySlot } from './peer.js';
 import type { StoreKey } from './store.js';
+
+const kNoClients: readonly Peer[] = Object.freeze([]);
 
 /** gearmand's three priorities, in the order a worker is served them. */
 export const JobPriority = { HIGH: 0, NORMAL: 1, LOW: 2 } as const;
@@ -17,11 +20,16 @@ export type JobState = 'persisting' | 'scheduled' | 'queued' | 'running' | 'done
  * server's modules share them on the hot path; only the engine changes them.
  */
 export class Job {
-  readonly handle: string;
-  readonly handleBytes: Buffer;
+  /** The handle's number: the key of the job index. */
+  readonly id: number;
+  readonly #handles: JobHandles;
   readonly fn: FunctionEntry;
-  /** The unique id as sent (may be empty, or `-`). */
-  readonly unique: Buffer;
+  /**
+   * The unique id as sent (may be empty, or `-`), as a latin1 string of its bytes: for a
+   * plain unique it is the very string the unique index is keyed by, so a job holds no
+   * extra buffer for it.
+   */
+  readonly unique: string;
   /** The key in the function's unique index, or null when the job never coalesces. */
   uniqueKey: string | null;
   readonly data: Buffer;
@@ -32,8 +40,12 @@ export class Job {
   readonly when: number;
   /** Submitted in the background at least once: it runs whether or not clients wait. */
   background: boolean;
-  /** Foreground clients, one entry per submit (a connection that submitted twice is here twice). */
-  clients: Peer[] = [];
+  /**
+   * Foreground clients, one entry per submit (a connection that submitted twice is here
+   * twice). Background jobs share one frozen empty list until a client joins: no
+   * allocation per job on the pipelined-submit path.
+   */
+  clients: readonly Peer[] = kNoClients;
   worker: Peer | null = null;
   /** Times the job went back to its queue because its worker left or timed out. */
   retries = 0;
@@ -57,9 +69,10 @@ export class Job {
   timer: NodeJS.Timeout | null = null;
 
   constructor(init: {
-    handle: string;
+    id: number;
+    handles: JobHandles;
     fn: FunctionEntry;
-    unique: Buffer;
+    unique: string;
     uniqueKey: string | null;
     data: Buffer;
     reducer: Buffer;
@@ -67,8 +80,8 @@ export class Job {
     when: number;
     background: boolean;
   }) {
-    this.handle = init.handle;
-    this.handleBytes = Buffer.from(init.handle, 'latin1');
+    this.id = init.id;
+    this.#handles = init.handles;
     this.fn = init.fn;
     this.unique = init.unique;
     this.uniqueKey = init.uniqueKey;
@@ -77,5 +90,31 @@ export class Job {
     this.priority = init.priority;
     this.when = init.when;
     this.background = init.background;
+  }
+
+  /**
+   * `<prefix>:<id>`, a latin1 string of the handle's bytes, made when asked: a queued job
+   * keeps only its number, and the string of a frame dies young.
+   */
+  get handle(): string {
+    return this.#handles.format(this.id);
+  }
+
+  addClient(peer: Peer): void {
+    if (this.clients === kNoClients) this.clients = [peer];
+    else (this.clients as Peer[]).push(peer);
+    peer.waiting.add(this);
+  }
+
+  /** Forgets every client (the job ended or was cancelled). */
+  dropClients(): void {
+    for (const client of this.clients) client.waiting.delete(this);
+    this.clients = kNoClients;
+  }
+
+  /** Forgets one client that went away; true when no client is left. */
+  removeClient(peer: Peer): boolean {
+    this.clients = this.clients.filter((client) => client !== peer);
+    return this.clients.length === 0;
   }
 }

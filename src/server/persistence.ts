@@ -14,7 +14,7 @@ export interface PersistenceEvents {
 export function storedJob(job: Job): StoredJob {
   return {
     function: job.fn.nameBytes,
-    unique: job.unique,
+    unique: Buffer.from(job.unique, 'latin1'),
     data: job.data,
     reducer: job.reducer,
     priority: job.priority,

@@ -6,6 +6,8 @@ import { FunctionEntry } from './function-entry.js';
  */
 export class FunctionRegistry {
   readonly #functions = new Map<string, FunctionEntry>();
+  /** The function named last: pipelined submits name the same one over and over. */
+  #last: FunctionEntry | null = null;
 
   get size(): number {
     return this.#functions.size;
@@ -24,6 +26,15 @@ export class FunctionRegistry {
     return fn;
   }
 
+  /** getOrCreate() for a name as the bytes of a packet argument. */
+  getOrCreateBytes(name: Buffer): FunctionEntry {
+    const last = this.#last;
+    if (last?.nameBytes.equals(name)) return last;
+    const fn = this.getOrCreate(name.toString('latin1'));
+    this.#last = fn;
+    return fn;
+  }
+
   /** The first function whose name matches without regard to ASCII case (gearmand's `drop function`). */
   findIgnoringCase(name: string): FunctionEntry | undefined {
     const exact = this.#functions.get(name);
@@ -35,6 +46,7 @@ export class FunctionRegistry {
 
   delete(fn: FunctionEntry): void {
     if (this.#functions.get(fn.name) === fn) this.#functions.delete(fn.name);
+    if (this.#last === fn) this.#last = null;
   }
 
   values(): IterableIterator<FunctionEntry> {

@@ -36,7 +36,8 @@ function grab(kind: GrabKind): PacketHandler {
 
 /** WORK_STATUS: the job's numerator and denominator (atoi into uint32), forwarded as sent. */
 const workStatus: PacketHandler = (ctx, session, packet) => {
-  const job = ctx.engine.owned(session, arg(packet, 0));
+  const handle = arg(packet, 0);
+  const job = ctx.engine.owned(session, handle);
   if (job === undefined) {
     session.send(ErrorReply.RESULT_NOT_FOUND);
     return;
@@ -44,7 +45,7 @@ const workStatus: PacketHandler = (ctx, session, packet) => {
   const numerator = arg(packet, 1);
   const denominator = arg(packet, 2);
   ctx.engine.workStatus(job, toUint32(parseCInteger(numerator)), toUint32(parseCInteger(denominator)), () =>
-    encodeResponse(PacketType.WORK_STATUS, [job.handleBytes, numerator, denominator]),
+    encodeResponse(PacketType.WORK_STATUS, [handle, numerator, denominator]),
   );
 };
 

@@ -7,7 +7,7 @@ import { RawClient, texts } from '../helpers/raw-client.js';
 async function worker(port: number, ...functions: string[]): Promise<RawClient> {
   const client = await RawClient.connect(port);
   for (const fn of functions) client.send(PacketType.CAN_DO, [fn]);
-  return client;
+  return client.sync();
 }
 
 async function created(client: RawClient): Promise<string> {
@@ -270,8 +270,7 @@ describeConformance('jobs', [], ({ start }) => {
     const one = await worker(server.port, 'wake');
     const two = await worker(server.port, 'wake');
     const other = await worker(server.port, 'other');
-    for (const w of [one, two, other]) w.send(PacketType.PRE_SLEEP);
-    await sleep(100);
+    for (const w of [one, two, other]) await w.send(PacketType.PRE_SLEEP).sync();
     const client = await RawClient.connect(server.port);
     client.send(PacketType.SUBMIT_JOB_BG, ['wake', '', '1']);
     await created(client);
@@ -291,8 +290,7 @@ describeConformance('jobs', [], ({ start }) => {
   it('with --worker-wakeup 1, wakes one sleeping worker per job', async () => {
     const server = await start({ workerWakeup: 1 });
     const workers = [await worker(server.port, 'wake'), await worker(server.port, 'wake')];
-    for (const w of workers) w.send(PacketType.PRE_SLEEP);
-    await sleep(100);
+    for (const w of workers) await w.send(PacketType.PRE_SLEEP).sync();
     const client = await RawClient.connect(server.port);
     client.send(PacketType.SUBMIT_JOB_BG, ['wake', '', '1']);
     await created(client);

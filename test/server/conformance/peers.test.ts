@@ -93,7 +93,7 @@ describeConformance('gearadmin', ['gearadmin'], ({ start }) => {
   it('reports status, priorities, workers, jobs and uniques, and changes functions and jobs', async () => {
     const server = await start();
     const worker = await RawClient.connect(server.port);
-    worker.send(PacketType.SET_CLIENT_ID, ['worker-1']).send(PacketType.CAN_DO, ['reverse']);
+    await worker.send(PacketType.SET_CLIENT_ID, ['worker-1']).send(PacketType.CAN_DO, ['reverse']).sync();
     const client = await RawClient.connect(server.port);
     client.send(PacketType.SUBMIT_JOB_LOW_BG, ['queued', 'u-low', 'l']);
     client.send(PacketType.SUBMIT_JOB_BG, ['queued', 'u-normal', 'n']);

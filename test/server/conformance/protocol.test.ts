@@ -185,6 +185,7 @@ describeConformance('protocol replies', [], ({ start }) => {
     worker.send(PacketType.CAN_DO, ['two']);
     worker.send(PacketType.CAN_DO, ['three']);
     worker.send(PacketType.CANT_DO, ['two']);
+    await worker.sync();
     const admin = await RawClient.connect(server.port);
     const lines = (await admin.admin('workers', 'list')).map((line) => line.replace(/^\d+ /, ''));
     // gearmand lists a connection's functions latest registration first.

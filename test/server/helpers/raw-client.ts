@@ -1,11 +1,12 @@
 import net from 'node:net';
-import { type PacketType, packetTypeName } from '../../../src/protocol/constants.js';
+import { PacketType, packetTypeName } from '../../../src/protocol/constants.js';
 import { PacketDecoder } from '../../../src/protocol/decoder.js';
 import { type Arg, encodeRequest } from '../../../src/protocol/encoder.js';
 import type { Frame, Packet } from '../../../src/protocol/packet.js';
 
 const kDefaultTimeoutMs = 5000;
 const open = new Set<RawClient>();
+let syncCounter = 0;
 
 /** Closes every RawClient still open (call it in afterEach). */
 export function closeAllRawClients(): void {
@@ -108,6 +109,37 @@ export class RawClient {
       throw new Error(`expected ${packetTypeName(type)}, got ${describe(packet)}`);
     }
     return packet;
+  }
+
+  /**
+   * Round-trips an ECHO_REQ: once its ECHO_RES is back, the server has handled everything
+   * sent before on this connection (gearmand handles a connection's packets in order,
+   * but another connection's may overtake them). Other frames stay queued.
+   */
+  async sync(timeoutMs = kDefaultTimeoutMs): Promise<this> {
+    const token = `sync-${++syncCounter}`;
+    this.send(PacketType.ECHO_REQ, [token]);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.#frames.findIndex(
+        (frame) =>
+          frame.kind === 'packet' &&
+          frame.packet.type === PacketType.ECHO_RES &&
+          frame.packet.args[0]?.toString() === token,
+      );
+      if (index >= 0) {
+        this.#frames.splice(index, 1);
+        return this;
+      }
+      if (this.#closed || Date.now() > deadline) throw new Error('no ECHO_RES for sync()');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(deadline - Date.now(), 0));
+        this.#waiter = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
   }
 
   /** Resolves with what arrived within `ms` (usually to assert that nothing did). */
