@@ -41,26 +41,33 @@ function count(name: string, text: string | undefined, min: number, max: number)
   return Number(text);
 }
 
+const kOptions = {
+  listen: { type: 'string', short: 'L' },
+  port: { type: 'string', short: 'p' },
+  'job-retries': { type: 'string', short: 'j' },
+  'worker-wakeup': { type: 'string', short: 'w' },
+  exceptions: { type: 'boolean' },
+  'job-handle-prefix': { type: 'string' },
+  'round-robin': { type: 'boolean', short: 'R' },
+  'global-priority': { type: 'boolean' },
+  'max-frame-size': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-jobs': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parse(argv: readonly string[]) {
+  try {
+    return parseArgs({ args: [...argv], options: kOptions, allowPositionals: true });
+  } catch (err) {
+    // An unknown option, a missing value, or a value that looks like an option (-1).
+    throw new UsageError((err as Error).message);
+  }
+}
+
 export const serverCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      listen: { type: 'string', short: 'L' },
-      port: { type: 'string', short: 'p' },
-      'job-retries': { type: 'string', short: 'j' },
-      'worker-wakeup': { type: 'string', short: 'w' },
-      exceptions: { type: 'boolean' },
-      'job-handle-prefix': { type: 'string' },
-      'round-robin': { type: 'boolean', short: 'R' },
-      'global-priority': { type: 'boolean' },
-      'max-frame-size': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-jobs': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
+  const { values, positionals } = parse(argv);
   if (values.help) {
     io.stdout.write(kUsage);
     return 0;

@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { splitAdminWords } from '../../src/server/admin-text.js';
+import { FunctionEntry } from '../../src/server/function-entry.js';
+import { Job } from '../../src/server/job.js';
+import { JobHandles } from '../../src/server/job-handles.js';
+import { JobQueue } from '../../src/server/job-queue.js';
+import { parseCInteger, toUint32 } from '../../src/server/numbers.js';
+import { asciiLower } from '../../src/server/registry.js';
+import { EpochScheduler } from '../../src/server/scheduler.js';
+import { uniqueKey } from '../../src/server/unique.js';
+
+const handles = new JobHandles('H:unit');
+const fn = new FunctionEntry('f');
+let nextId = 1;
+
+function job(when = 0): Job {
+  return new Job({
+    id: nextId++,
+    handles,
+    fn,
+    unique: '',
+    uniqueKey: null,
+    data: Buffer.alloc(0),
+    reducer: Buffer.alloc(0),
+    priority: 1,
+    when,
+    background: true,
+  });
+}
+
+describe('JobQueue', () => {
+  it('is FIFO, takes a requeued job at the front, and drains in order', () => {
+    const queue = new JobQueue();
+    const [a, b, c] = [job(), job(), job()];
+    queue.push(a);
+    queue.push(b);
+    queue.unshift(c);
+    expect(queue.length).toBe(3);
+    expect(queue.head).toBe(c);
+    expect(queue.shift()).toBe(c);
+    expect(queue.drain()).toEqual([a, b]);
+    expect(queue.shift()).toBeNull();
+    expect(queue.length).toBe(0);
+    queue.unshift(a);
+    queue.push(b);
+    expect(queue.drain()).toEqual([a, b]);
+  });
+});
+
+describe('EpochScheduler', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('releases jobs when due, earliest first and in submission order within a second', () => {
+    vi.useFakeTimers({ now: 1_000_000_000_000 });
+    const due: Job[] = [];
+    const scheduler = new EpochScheduler((j) => due.push(j));
+    const now = 1_000_000_000;
+    const late = job(now + 20);
+    const first = job(now + 10);
+    const second = job(now + 10);
+    expect(scheduler.isEarly(now + 10)).toBe(true);
+    expect(scheduler.isEarly(now)).toBe(false);
+    expect(scheduler.isEarly(0)).toBe(false);
+    for (const j of [late, first, second]) scheduler.add(j);
+    vi.advanceTimersByTime(9_999);
+    expect(due).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(due).toEqual([first, second]);
+    // An earlier job added later re-arms the timer.
+    const sooner = job(now + 15);
+    scheduler.add(sooner);
+    vi.advanceTimersByTime(5_000);
+    expect(due).toEqual([first, second, sooner]);
+    expect(scheduler.size).toBe(1);
+    expect(scheduler.clear()).toEqual([late]);
+    vi.advanceTimersByTime(60_000);
+    expect(due).toHaveLength(3);
+  });
+
+  it('reaches times beyond the largest setTimeout delay in hops', () => {
+    vi.useFakeTimers({ now: 0 });
+    const due: Job[] = [];
+    const scheduler = new EpochScheduler((j) => due.push(j));
+    const far = job(40 * 24 * 3600);
+    scheduler.add(far);
+    vi.advanceTimersByTime(39 * 24 * 3600 * 1000);
+    expect(due).toEqual([]);
+    vi.advanceTimersByTime(24 * 3600 * 1000);
+    expect(due).toEqual([far]);
+  });
+
+  it('keeps order across many random times', () => {
+    vi.useFakeTimers({ now: 0 });
+    const due: number[] = [];
+    const scheduler = new EpochScheduler((j) => due.push(j.when));
+    const times = Array.from({ length: 200 }, (_, i) => 1 + ((i * 7919) % 97));
+    for (const when of times) scheduler.add(job(when));
+    vi.advanceTimersByTime(100_000);
+    expect(due).toEqual([...times].sort((a, b) => a - b));
+  });
+});
+
+describe('job handles', () => {
+  it('counts from 1 and reads back only its own handles', () => {
+    const own = new JobHandles('H:box');
+    const id = own.next(() => false);
+    expect(id).toBe(1);
+    expect(own.format(id)).toBe('H:box:1');
+    expect(own.parse(Buffer.from('H:box:1'))).toBe(1);
+    expect(own.parse(Buffer.from('H:box:4294967295'))).toBe(4294967295);
+    for (const other of [
+      'H:box:',
+      'H:box:01',
+      'H:box:1x',
+      'H:other:1',
+      'H:box:4294967296',
+      'H:box:12345678901',
+      '',
+    ]) {
+      expect(own.parse(Buffer.from(other)), other).toBe(-1);
+    }
+    expect(own.parseText('H:box:1')).toBe(1);
+  });
+
+  it('keeps a UTF-8 prefix as bytes', () => {
+    const utf8 = new JobHandles('H:hôte');
+    const id = utf8.next(() => false);
+    expect(Buffer.from(utf8.format(id), 'latin1').toString('utf8')).toBe('H:hôte:1');
+    expect(utf8.parse(Buffer.from('H:hôte:1', 'utf8'))).toBe(1);
+  });
+
+  it('refuses a prefix that cannot fit a handle, or has a NUL', () => {
+    expect(() => new JobHandles('x'.repeat(52))).toThrow(RangeError);
+    expect(() => new JobHandles('a\0b')).toThrow(TypeError);
+  });
+});
+
+describe('unique keys', () => {
+  it('never coalesces an empty unique or an empty `-` payload, and keys `-` by the payload', () => {
+    expect(uniqueKey(Buffer.alloc(0), Buffer.from('x'))).toBeNull();
+    expect(uniqueKey(Buffer.from('-'), Buffer.alloc(0))).toBeNull();
+    expect(uniqueKey(Buffer.from('abc'), Buffer.from('x'))).toBe('abc');
+    const one = uniqueKey(Buffer.from('-'), Buffer.from('payload'));
+    expect(one).toBe(uniqueKey(Buffer.from('-'), Buffer.from('payload')));
+    expect(one).not.toBe(uniqueKey(Buffer.from('-'), Buffer.from('payload2')));
+    expect(one).not.toBe('-');
+  });
+});
+
+describe('admin lines and numbers, read as gearmand reads them', () => {
+  it('splits words at spaces, skipping runs, keeping empty first and last words', () => {
+    expect(splitAdminWords('status')).toEqual(['status']);
+    expect(splitAdminWords('show  unique   jobs')).toEqual(['show', 'unique', 'jobs']);
+    expect(splitAdminWords(' status')).toEqual(['', 'status']);
+    expect(splitAdminWords('status ')).toEqual(['status', '']);
+    expect(splitAdminWords('')).toEqual(['']);
+    expect(splitAdminWords('a\tb c')).toEqual(['a\tb', 'c']);
+  });
+
+  it('folds ASCII letters only', () => {
+    expect(asciiLower('ShOw JOBS')).toBe('show jobs');
+    expect(asciiLower('ÉTÉ')).toBe('ÉtÉ');
+  });
+
+  it('parses integers like strtol: blanks, sign, digits up to the first other byte', () => {
+    const parse = (text: string) => parseCInteger(Buffer.from(text, 'latin1'));
+    expect(parse('42')).toBe(42);
+    expect(parse('  -7x')).toBe(-7);
+    expect(parse('+3')).toBe(3);
+    expect(parse('abc')).toBe(0);
+    expect(parse('')).toBe(0);
+    expect(parse('\0\0\x03\xe8')).toBe(0);
+    expect(parse('9'.repeat(40))).toBe(Number.MAX_SAFE_INTEGER);
+    expect(toUint32(-1)).toBe(4294967295);
+    expect(toUint32(5_000_000_000)).toBe(705032704);
+  });
+});
