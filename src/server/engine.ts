@@ -133,7 +133,10 @@ export class JobEngine {
       job.addClient(peer);
     } else if (this.#persistence !== null) {
       job.state = 'persisting';
-      this.#persistence.add(job, peer.defer());
+      if (!this.#persistence.add(job, () => peer.defer())) {
+        this.#end(job);
+        peer.send(kStoreFailed);
+      }
       return;
     } else {
       job.queuedFlag = true;
@@ -171,9 +174,9 @@ export class JobEngine {
     // dropped when the foreground clients it joined leave, and a durable store keeps it.
     job.background = true;
     if (job.pendingReplies !== null) job.pendingReplies.push(peer.defer());
-    else if (this.#persistence !== null && job.storeKey === undefined)
-      this.#persistence.add(job, peer.defer());
-    else peer.send(createdFrame(job));
+    else if (this.#persistence !== null && job.storeKey === undefined) {
+      if (!this.#persistence.add(job, () => peer.defer())) peer.send(kStoreFailed);
+    } else peer.send(createdFrame(job));
   }
 
   #create(fn: FunctionEntry, key: string | null, request: Omit<SubmitRequest, 'fnName'>): Job {

@@ -45,19 +45,36 @@ export class Persistence {
     this.#log = log;
   }
 
-  /** Stages a job's add; `reply` (if any) is answered when it commits. */
-  add(job: Job, reply: ReplySlot | null): void {
-    job.storeKey = this.#store.add(storedJob(job));
-    job.pendingReplies = reply === null ? [] : [reply];
+  /**
+   * Stages a job's add; the reply `defer` reserves (and any pushed onto the job's
+   * pendingReplies later) is answered when it commits. False (logged) when the store
+   * refused the job on the spot: nothing is staged and no reply reserved.
+   */
+  add(job: Job, defer: () => ReplySlot): boolean {
+    try {
+      job.storeKey = this.#store.add(storedJob(job));
+    } catch (err) {
+      this.#log.error({ err, jobHandle: job.handle }, 'job store refused a job');
+      return false;
+    }
+    job.pendingReplies = [defer()];
     this.#batch.push(job);
     this.#touch();
+    return true;
   }
 
   /** Stages the deletion of a stored job (a no-op for a job never stored). */
   remove(job: Job): void {
-    if (job.storeKey === undefined) return;
-    this.#store.remove(job.storeKey);
+    const key = job.storeKey;
+    if (key === undefined) return;
     job.storeKey = undefined;
+    try {
+      this.#store.remove(key);
+    } catch (err) {
+      // The row stays behind and comes back at the next start: logged, not fatal.
+      this.#log.error({ err, jobHandle: job.handle }, 'job store failed to remove a job');
+      return;
+    }
     this.#touch();
   }
 

@@ -260,6 +260,36 @@ describe('GearmanServer limits and bad input', () => {
     await admin.waitClosed();
   });
 
+  it('drops a client that does not read its replies once 64 MiB wait for it, and serves on', async () => {
+    // The limit is 64 MiB or two frames, whichever is more.
+    const { server, port } = await startServer({ maxFrameSize: 2 * 1024 * 1024 });
+    const reader = net.connect({ host: '127.0.0.1', port });
+    await new Promise((resolve) => reader.once('connect', resolve));
+    reader.on('error', () => {});
+    const frame = Buffer.alloc(12 + 'flood\0\0x'.length);
+    frame.write('\0REQ', 'latin1');
+    frame.writeUInt32BE(PacketType.SUBMIT_JOB, 4);
+    frame.writeUInt32BE(8, 8);
+    frame.write('flood\0\0x', 12, 'latin1');
+    reader.write(frame);
+    reader.pause();
+    const worker = await RawClient.connect(port);
+    worker.send(PacketType.CAN_DO, ['flood']).send(PacketType.GRAB_JOB);
+    const [handle] = texts(await worker.expect(PacketType.JOB_ASSIGN));
+    const chunk = Buffer.alloc(1024 * 1024, 0x61);
+    for (let i = 0; i < 150 && !reader.destroyed; i++) {
+      worker.send(PacketType.WORK_DATA, [handle as string, chunk]);
+      await worker.sync();
+      if (server.connectionCount < 2) break;
+    }
+    // The paused reader cannot see its end; the server's count shows the drop.
+    await eventually(() => (server.connectionCount === 1 ? true : undefined));
+    reader.destroy();
+    worker.send(PacketType.WORK_COMPLETE, [handle as string, 'done']);
+    await worker.sync();
+    expect(server.jobCount).toBe(0);
+  });
+
   it('closes connections past maxConnections at once', async () => {
     const { server, port } = await startServer({ maxConnections: 2 });
     const one = await RawClient.connect(port);

@@ -159,6 +159,47 @@ describe('a durable job store', () => {
     expect([...store.committed.keys()]).toEqual(['old-3']);
   });
 
+  it('survives a store that throws: the submit is refused, a failed removal is only logged', async () => {
+    const store = new FakeStore();
+    const errors: string[] = [];
+    const logger = {
+      trace() {},
+      debug() {},
+      info() {},
+      warn() {},
+      error(_obj: unknown, msg?: string) {
+        errors.push(msg ?? '');
+      },
+      child() {
+        return logger;
+      },
+    };
+    const add = store.add.bind(store);
+    let refuse = true;
+    store.add = (job) => {
+      if (refuse) throw new Error('cannot write');
+      return add(job);
+    };
+    const { server, port } = await startServer({ store, logger });
+    const client = await RawClient.connect(port);
+    client.send(PacketType.SUBMIT_JOB_BG, ['shaky', 's', 'x']);
+    expect(texts(await client.expect(PacketType.ERROR))).toEqual(['QUEUE_ERROR', 'QUEUE_ERROR']);
+    expect(server.jobCount).toBe(0);
+    refuse = false;
+    store.remove = () => {
+      throw new Error('cannot delete');
+    };
+    client.send(PacketType.SUBMIT_JOB_BG, ['shaky', 's', 'x']);
+    const handle = texts(await client.expect(PacketType.JOB_CREATED))[0] as string;
+    const worker = await RawClient.connect(port);
+    worker.send(PacketType.CAN_DO, ['shaky']).send(PacketType.GRAB_JOB);
+    await worker.expect(PacketType.JOB_ASSIGN);
+    worker.send(PacketType.WORK_COMPLETE, [handle, '']);
+    await worker.sync();
+    expect(server.jobCount).toBe(0);
+    expect(errors).toEqual(['job store refused a job', 'job store failed to remove a job']);
+  });
+
   it('is closed by the server, after its last flush', async () => {
     const store = new FakeStore();
     const { server, port } = await startServer({ store });

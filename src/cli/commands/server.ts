@@ -13,6 +13,7 @@ on one port. Jobs live in memory.
 signals:
   SIGTERM, SIGINT   stop now (a second SIGINT during a graceful stop forces it)
   SIGUSR1           graceful: stop accepting, hand out no more jobs, let running ones finish
+  SIGHUP            ignored (gearmand reopens its log file; these logs go to stderr)
 
 options:
   -L, --listen HOST          address to listen on (default 127.0.0.1)
@@ -125,6 +126,8 @@ export const serverCommand: CliCommand = async (argv, io) => {
     ['SIGTERM', stop(false, 'SIGTERM')],
     ['SIGINT', stop(false, 'SIGINT')],
     ['SIGUSR1', stop(true, 'SIGUSR1')],
+    // gearmand reopens its log file on SIGHUP; logs go to stderr here, so it only must not kill us.
+    ['SIGHUP', () => log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: logs go to stderr')],
   ];
   for (const [signal, handler] of handlers) process.on(signal, handler);
   try {
