@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log.js';
-import { FunctionBinding } from './function-binding.js';
+import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FunctionRuntime, type JobResultKind } from './runtime/function-runtime.js';
+import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
 
 export interface SupervisorOptions {
   readonly logger?: Logger;
@@ -19,13 +20,23 @@ export interface FunctionSnapshot {
   readonly name: string;
   readonly kind: FunctionConfig['kind'];
   readonly concurrency: number;
+  /** Jobs running now (busy slots). */
   readonly running: number;
   readonly paused: boolean;
+  /** Handler threads of the current generation (0 for commands). */
+  readonly threads: number;
   readonly generation: number;
   readonly done: number;
   readonly failed: number;
   readonly excepted: number;
-  readonly lastReload: { readonly at: string; readonly ok: boolean; readonly error?: string } | null;
+  /** Jobs ended per second over the last minute. */
+  readonly jobsPerSecond: number;
+  /** Run time percentiles of the last 2048 jobs, in milliseconds (null before the first job). */
+  readonly p50Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly lastReload: ReloadRecord | null;
+  readonly connections: readonly ConnectionSnapshot[];
 }
 
 export interface SupervisorEvents {
@@ -33,13 +44,6 @@ export interface SupervisorEvents {
     info: { function: string; handle: string; result: JobResultKind; durationMs: number; reason?: string },
   ];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
-}
-
-interface Counters {
-  done: number;
-  failed: number;
-  excepted: number;
-  lastReload: FunctionSnapshot['lastReload'];
 }
 
 /**
@@ -55,7 +59,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #options: SupervisorOptions;
   #manifest: Manifest;
   readonly #bindings = new Map<string, FunctionBinding>();
-  readonly #counters = new Map<string, Counters>();
+  readonly #stats = new Map<string, FunctionStats>();
   #closing: Promise<void> | null = null;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
@@ -141,18 +145,25 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   functions(): FunctionSnapshot[] {
     return [...this.#bindings.values()].map((binding) => {
-      const counters = this.#countersFor(binding.name);
+      const stats = this.#statsFor(binding.name);
+      const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
       return {
         name: binding.name,
         kind: binding.runtime.config.kind,
         concurrency: binding.gate.concurrency,
         running: binding.gate.running,
         paused: binding.gate.paused,
+        threads: binding.runtime.threads,
         generation: binding.runtime.generation,
-        done: counters.done,
-        failed: counters.failed,
-        excepted: counters.excepted,
-        lastReload: counters.lastReload,
+        done: stats.done,
+        failed: stats.failed,
+        excepted: stats.excepted,
+        jobsPerSecond: stats.rate.perSecond(),
+        p50Ms,
+        p95Ms,
+        p99Ms,
+        lastReload: stats.lastReload,
+        connections: binding.connections(),
       };
     });
   }
@@ -183,10 +194,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log);
     runtime.on('jobEnd', (info) => {
-      const counters = this.#countersFor(config.name);
-      if (info.result === 'complete') counters.done++;
-      else if (info.result === 'fail') counters.failed++;
-      else counters.excepted++;
+      this.#statsFor(config.name).recordJob(info.result, info.durationMs);
       if (info.result !== 'complete') {
         log.warn(
           { jobHandle: info.handle, result: info.result, reason: info.reason },
@@ -243,12 +251,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #recordReload(fn: string, generation: number, error?: Error): void {
-    const counters = this.#countersFor(fn);
-    counters.lastReload = {
-      at: new Date().toISOString(),
-      ok: error === undefined,
-      ...(error === undefined ? {} : { error: error.message }),
-    };
+    this.#statsFor(fn).recordReload(generation, error);
     if (error)
       this.#log.error(
         { function: fn, err: error },
@@ -263,13 +266,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
-  #countersFor(fn: string): Counters {
-    let counters = this.#counters.get(fn);
-    if (counters === undefined) {
-      counters = { done: 0, failed: 0, excepted: 0, lastReload: null };
-      this.#counters.set(fn, counters);
+  #statsFor(fn: string): FunctionStats {
+    let stats = this.#stats.get(fn);
+    if (stats === undefined) {
+      stats = new FunctionStats();
+      this.#stats.set(fn, stats);
     }
-    return counters;
+    return stats;
   }
 
   #servers(manifest: Manifest = this.#manifest): readonly ServerConfig[] {

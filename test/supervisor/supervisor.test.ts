@@ -56,6 +56,21 @@ describeWithPeers(['gearmand', 'php'], 'Supervisor against gearmand', () => {
     expect((await client.run('title', 'AlL THE woRLd')).toString()).toBe('All The World');
     const listing = (await client.run('ls', '')).toString();
     expect(listing.split('\n')).toContain('echo.js');
+    const title = supervisor?.functions().find((fn) => fn.name === 'title');
+    expect(title).toMatchObject({
+      kind: 'module',
+      concurrency: 2,
+      running: 0,
+      threads: 2,
+      generation: 1,
+      done: 1,
+      failed: 0,
+      excepted: 0,
+      connections: [
+        { server: gearmand.address, connections: 1, connected: true, reconnects: 0, lastError: null },
+      ],
+    });
+    expect(title?.p50Ms).toBeGreaterThan(0);
   });
 
   it("serves the seed's PHP client through gearmand, with status and data reaching PHP's callbacks", async () => {

@@ -80,6 +80,11 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     return this.#current?.id ?? 0;
   }
 
+  /** Handler threads of the current generation (0 for commands, which run processes). */
+  get threads(): number {
+    return this.#current?.pool?.threads ?? 0;
+  }
+
   /** Loads the first generation; throws HANDLER_LOAD when the code cannot serve. */
   start(): Promise<void> {
     return this.reload(this.#pendingConfig, 'start');
