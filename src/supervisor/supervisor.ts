@@ -131,6 +131,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.allSettled(tasks);
   }
 
+  /**
+   * Changes a function's concurrency live: its slots change at once, and a new thread
+   * generation of the right size takes over (running jobs finish on the old one).
+   * Resolves false for an unknown function; rejects when the new threads cannot load.
+   */
+  async scale(fn: string, concurrency: number): Promise<boolean> {
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100_000) {
+      throw new RangeError(`concurrency must be a whole number from 1 to 100000, got ${concurrency}`);
+    }
+    const binding = this.#bindings.get(fn);
+    if (binding === undefined) return false;
+    const config = { ...binding.runtime.config, concurrency };
+    await binding.runtime.reload(config, 'scale');
+    binding.setConcurrency(concurrency);
+    this.#recordReload(fn, binding.runtime.generation);
+    return true;
+  }
+
   pause(fn: string): boolean {
     const binding = this.#bindings.get(fn);
     binding?.pause();
