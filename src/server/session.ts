@@ -11,7 +11,7 @@ import { errorFrame } from './replies.js';
 export interface SessionOptions {
   readonly id: number;
   readonly maxFrameSize: number;
-  /** The server's --exceptions: every client gets WORK_EXCEPTION unless... always, as gearmand. */
+  /** The server's --exceptions: the connection starts with exceptions on, as if it had sent OPTION_REQ. */
   readonly exceptions: boolean;
   /** Past this many bytes waiting to be written, the peer is too slow and is dropped. */
   readonly maxOutputBytes: number;
@@ -55,6 +55,8 @@ export class Session implements Peer {
   readonly #log: Logger;
   /** Output held behind deferred replies, or null when nothing is deferred. */
   #held: Array<Buffer | Slot> | null = null;
+  /** Where the unwritten part of #held starts (a burst of deferred replies is released one by one). */
+  #heldStart = 0;
   #closed = false;
   /** end() was called: nothing more is read or written. */
   #ending = false;
@@ -103,7 +105,10 @@ export class Session implements Peer {
 
   defer(): ReplySlot {
     const slot: Slot = { frame: null };
-    if (this.#held === null) this.#held = [];
+    if (this.#held === null) {
+      this.#held = [];
+      this.#heldStart = 0;
+    }
     this.#held.push(slot);
     return {
       resolve: (frame) => {
@@ -117,15 +122,23 @@ export class Session implements Peer {
   #release(): void {
     const held = this.#held;
     if (held === null) return;
-    let i = 0;
+    let i = this.#heldStart;
     for (; i < held.length; i++) {
       const item = held[i] as Buffer | Slot;
       if (Buffer.isBuffer(item)) this.#write(item);
       else if (item.frame !== null) this.#write(item.frame);
       else break;
     }
-    if (i === held.length) this.#held = null;
-    else held.splice(0, i);
+    if (i === held.length) {
+      this.#held = null;
+    } else if (i > 1024 && i * 2 > held.length) {
+      // Compact now and then, not on every release: a burst of 10,000 deferred replies
+      // would otherwise cost 10,000 splices.
+      held.splice(0, i);
+      this.#heldStart = 0;
+    } else {
+      this.#heldStart = i;
+    }
   }
 
   #write(frame: Buffer): void {
