@@ -19,6 +19,8 @@ export const ErrorCode = {
   ABORTED: 'GEARMAN_ERR_ABORTED',
   MANIFEST: 'GEARMAN_ERR_MANIFEST',
   HANDLER_LOAD: 'GEARMAN_ERR_HANDLER_LOAD',
+  /** The supervisor's control API refused a request or could not be reached. */
+  CONTROL: 'GEARMAN_ERR_CONTROL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
