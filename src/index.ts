@@ -4,7 +4,9 @@ export type { AdminClientOptions } from './client/admin-client.js';
 export { AdminClient } from './client/admin-client.js';
 export { Client } from './client/client.js';
 export type { ClientOptions, ServerOption } from './client/client-options.js';
-export type { ForegroundJob, JobState, JobUpdate } from './client/job.js';
+export type { JobState, JobUpdate } from './client/job.js';
+export { ForegroundJob } from './client/job.js';
+export type { JobStatus, UniqueJobStatus } from './client/request.js';
 export type { BackgroundOptions, Priority, SubmitOptions } from './client/submit-options.js';
 export {
   AdminError,
@@ -29,10 +31,12 @@ export type {
   WorkerInfo,
 } from './protocol/admin-replies.js';
 export { PacketType } from './protocol/constants.js';
+export type { JobPriority } from './server/job.js';
 export type { GearmanServerOptions } from './server/options.js';
 export type { ServerCloseOptions } from './server/server.js';
 export { GearmanServer } from './server/server.js';
-export type { JobStore, StoredJob } from './server/store.js';
+export type { JobStore, StoredJob, StoreKey } from './server/store.js';
+export { MemoryJobStore } from './server/store.js';
 export type { Handler, JobContext } from './supervisor/handler-types.js';
 export type { ManifestIssue } from './supervisor/manifest/errors.js';
 export { ManifestError } from './supervisor/manifest/errors.js';
@@ -40,7 +44,8 @@ export { loadManifest } from './supervisor/manifest/load.js';
 export type { FunctionConfig, Manifest, ServerConfig } from './supervisor/manifest/types.js';
 export type { SupervisorOptions } from './supervisor/supervisor.js';
 export { Supervisor } from './supervisor/supervisor.js';
-export type { Job } from './worker/job.js';
+export type { GrabGate } from './worker/grab-gate.js';
+export type { Job, JobOutcome } from './worker/job.js';
 export type {
   CloseOptions,
   GrabMode,
