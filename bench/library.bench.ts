@@ -19,7 +19,14 @@ import { runSubmitBench } from './lib/submit.js';
 import { fmtInt, fmtRatio, fmtUs, formatTable } from './lib/table.js';
 import type { BenchResult, LibraryBenchOptions } from './lib/types.js';
 
-export type { BenchResult, Goal, LibraryBenchOptions, Row, WorkerSettings } from './lib/types.js';
+export type {
+  BenchResult,
+  Goal,
+  LibraryBenchOptions,
+  MetricColumn,
+  Row,
+  WorkerSettings,
+} from './lib/types.js';
 
 /** The library benches by name, in the order the runner runs them. */
 export const libraryBenches: Readonly<
@@ -35,15 +42,15 @@ export const kLibraryDefaults = {
   runs: 3,
   jobs: 20_000,
   calls: 5_000,
-  // Chosen by a sweep on a 2-core machine (bench/README.md): 64 grabs in flight over two sockets.
-  drainSettings: [{ maxJobs: 32, connections: 2 }],
+  // From a sweep on a 2-core machine (bench/README.md): anything from 64 grabs in flight on
+  // beats 4 PHP processes by 3x or more; 64 per socket on two sockets is the Worker docs' advice.
+  drainSettings: [{ maxJobs: 64, connections: 2 }],
   runTimeoutMs: 60_000,
 } as const;
 
 /** One bench's rows as a plain text table, with its notes underneath. */
 export function formatLibraryBench(result: BenchResult): string {
-  const latency = result.rows.some((row) => row.meanUs !== undefined);
-  const unit = result.name === 'roundtrip' ? 'calls/s' : 'jobs/s';
+  const { unit, columns } = result;
   const header = [
     'bench',
     'peer',
@@ -51,7 +58,7 @@ export function formatLibraryBench(result: BenchResult): string {
     `${unit} median`,
     'ratio vs PHP (median)',
     'vs',
-    ...(latency ? ['mean us', 'p99 us'] : []),
+    ...columns.map((column) => column.header),
   ];
   const rows = result.rows.map((row) => [
     result.name,
@@ -60,7 +67,7 @@ export function formatLibraryBench(result: BenchResult): string {
     fmtInt(row.medianRate),
     fmtRatio(row.ratio),
     row.versus ?? '(reference)',
-    ...(latency ? [fmtUs(row.meanUs ?? Number.NaN), fmtUs(row.p99Us ?? Number.NaN)] : []),
+    ...columns.map((column) => fmtUs(row.metrics[column.key] ?? Number.NaN)),
   ]);
   const runs = result.rows[0]?.rates.length ?? 0;
   return [

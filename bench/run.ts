@@ -67,11 +67,12 @@ function parseSettings(value: string | undefined): WorkerSettings[] {
   });
 }
 
-function verdict(goal: Goal): string {
-  if (!Number.isFinite(goal.ratio)) return 'NOT MEASURED';
-  if (goal.met) return 'MET';
-  // Say so when the gap is within what run-to-run noise on a shared 2-core machine does.
-  return goal.ratio >= 0.95 ? 'NOT MET (within 5%, at noise level)' : 'NOT MET';
+/** `MET`, `NOT MET` or `NOT MEASURED`, and a remark when the gap is within run-to-run noise. */
+function verdict(goal: Goal): { word: string; remark: string } {
+  if (!Number.isFinite(goal.ratio)) return { word: 'NOT MEASURED', remark: '' };
+  if (goal.met) return { word: 'MET', remark: '' };
+  // Runs on a shared 2-core machine differ by more than this from one to the next.
+  return { word: 'NOT MET', remark: goal.ratio >= 0.95 ? ' (within 5%: noise level here)' : '' };
 }
 
 async function main(): Promise<number> {
@@ -154,11 +155,12 @@ async function main(): Promise<number> {
   if (goals.length > 0 || failures.length > 0) {
     console.log('Summary (medians):');
     for (const goal of goals) {
+      const { word, remark } = verdict(goal);
       const figures = `${fmtRatio(goal.ratio)} (${fmtInt(goal.oursMedian)} vs ${fmtInt(goal.referenceMedian)}/s)`;
-      console.log(`  ${verdict(goal).padEnd(8)}  ${goal.text}: ${figures}`);
+      console.log(`  ${word.padEnd(8)} ${goal.text}: ${figures}${remark}`);
     }
     for (const failure of failures)
-      console.log(`  FAILED    ${failure.bench}: ${failure.error.split('\n')[0]}`);
+      console.log(`  FAILED   ${failure.bench}: ${failure.error.split('\n')[0]}`);
   }
   const endLoad = loadavg();
   console.log(`load average at the end: ${endLoad.map((n) => n.toFixed(2)).join(' ')}`);

@@ -9,6 +9,16 @@ const kPayload = 'drain-payload-16';
 /** Jobs each worker set handles before the timed part: JIT warm-up for Node, connect and caches for both. */
 const kWarmJobs = 2000;
 
+/** The `done` line of a worker peer (bench/peers/worker.php, worker-peer.ts). */
+export interface WorkerDone {
+  readonly warm: number;
+  readonly main: number;
+  /** Jobs handled since `go`. */
+  readonly jobs: number;
+  /** CPU time (user + system) of the process since `go`. */
+  readonly cpuUs: number;
+}
+
 interface DrainPeer {
   readonly peer: string;
   readonly label: string;
@@ -50,7 +60,13 @@ function ourWorker({ maxJobs, connections }: WorkerSettings): DrainPeer {
  * registration (its own monotonic clock reading, printed with `go`) to the `status`
  * reply that shows the function empty.
  */
-async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOptions): Promise<number> {
+interface DrainRun {
+  readonly rate: number;
+  /** CPU time (user + system) of all the worker processes per drained job. */
+  readonly workerCpuUs: number;
+}
+
+async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOptions): Promise<DrainRun> {
   const gearmand = await startGearmand();
   const watch = new QueueWatch(gearmand.port);
   const warmFn = `drain_warm_${run}`;
@@ -77,12 +93,11 @@ async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOpti
     for (const line of goLines) if (BigInt(line.slice(3)) < start) start = BigInt(line.slice(3));
     const end = await watch.waitEmpty(mainFn, options.runTimeoutMs);
     for (const worker of workers) worker.send('stop');
-    const done = await Promise.all(
-      workers.map((worker) => worker.waitForJson<{ warm: number; main: number }>('done', 10_000)),
-    );
+    const done = await Promise.all(workers.map((worker) => worker.waitForJson<WorkerDone>('done', 10_000)));
     const handled = done.reduce((sum, counts) => sum + counts.main, 0);
     if (handled !== options.jobs) throw new Error(`${peer.label} handled ${handled} of ${options.jobs} jobs`);
-    return (options.jobs * 1e9) / Number(end - start);
+    const cpuUs = done.reduce((sum, counts) => sum + counts.cpuUs, 0);
+    return { rate: (options.jobs * 1e9) / Number(end - start), workerCpuUs: cpuUs / options.jobs };
   } finally {
     await Promise.all(workers.map((worker) => worker.stop(1000)));
     await watch.close();
@@ -93,17 +108,19 @@ async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOpti
 /** Drain bench: PHP workers (1 and 4 processes) against one Node process running our Worker. */
 export async function runDrainBench(options: LibraryBenchOptions): Promise<BenchResult> {
   const peers: DrainPeer[] = [phpWorkers(1), phpWorkers(4), ...options.drainSettings.map(ourWorker)];
-  const rates = new Map<string, number[]>(peers.map((peer) => [peer.peer, []]));
+  const runs = new Map<string, DrainRun[]>(peers.map((peer) => [peer.peer, []]));
   // Runs interleave the peers, so a burst of load from elsewhere hits all of them alike.
   for (let run = 1; run <= options.runs; run++) {
     for (const peer of peers) {
-      const rate = await withTimeout(
+      const result = await withTimeout(
         drainOnce(peer, run, options),
         options.runTimeoutMs + 60_000,
         `drain run ${run} of ${peer.label}`,
       );
-      rates.get(peer.peer)?.push(rate);
-      options.progress(`drain  run ${run}/${options.runs}  ${peer.label}: ${Math.round(rate)} jobs/s`);
+      runs.get(peer.peer)?.push(result);
+      options.progress(
+        `drain  run ${run}/${options.runs}  ${peer.label}: ${Math.round(result.rate)} jobs/s, ${result.workerCpuUs.toFixed(1)} us CPU/job`,
+      );
     }
   }
   const drafts: RowDraft[] = peers.map((peer) => ({
@@ -111,7 +128,8 @@ export async function runDrainBench(options: LibraryBenchOptions): Promise<Bench
     label: peer.label,
     side: peer.side,
     versus: peer.side === 'ours' ? 'php-4' : peer.peer === 'php-4' ? null : 'php-4',
-    rates: rates.get(peer.peer) ?? [],
+    rates: (runs.get(peer.peer) ?? []).map((result) => result.rate),
+    metrics: { workerCpuUs: (runs.get(peer.peer) ?? []).map((result) => result.workerCpuUs) },
   }));
   const rows = finishRows(drafts);
   const ours = rows.filter((row) => row.side === 'ours');
@@ -119,11 +137,14 @@ export async function runDrainBench(options: LibraryBenchOptions): Promise<Bench
   return {
     name: 'drain',
     title: `Drain: ${options.jobs.toLocaleString('en-US')} tiny background jobs queued first, then drained`,
+    unit: 'jobs/s',
+    columns: [{ key: 'workerCpuUs', header: 'worker CPU us/job' }],
     rows,
     goals: [goal('drain: one gworker process >= 4 PHP worker processes', rows, best.peer, 'php-4')],
     notes: [
       `each run: fresh gearmand (default threads); ${kWarmJobs} warm-up jobs of another function first, untimed;`,
-      'timed from the first worker registering the function to the `status` reply showing it empty (polled every 2 ms)',
+      'timed from the first worker registering the function to the `status` reply showing it empty (polled every 2 ms);',
+      'worker CPU us/job: user + system CPU time of all worker processes per job (gearmand not included)',
     ],
   };
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { kProfileEnv } from './profiler.js';
 
 /** The repository root (bench/lib/../..): children run from there so `--import tsx` resolves. */
 export const kRepoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,10 +38,14 @@ export class Peer {
   #stderr = '';
   #exit: Promise<number | null>;
 
-  constructor(label: string, command: string, args: readonly string[]) {
+  constructor(label: string, command: string, args: readonly string[], env?: Record<string, string>) {
     installExitHooks();
     this.label = label;
-    this.child = spawn(command, args, { cwd: kRepoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(command, args, {
+      cwd: kRepoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: env === undefined ? process.env : { ...process.env, ...env },
+    });
     live.add(this.child);
     this.#exit = new Promise((resolve) => {
       this.child.once('exit', (code) => {
@@ -130,8 +135,9 @@ export class Peer {
   }
 }
 
-/** Options for Node children: `--cpu-prof` when profiling was asked for. */
+/** Options for Node children. */
 export interface NodeChildOptions {
+  /** Profile the timed part into this directory (see profiler.ts). */
   readonly profileDir?: string | undefined;
 }
 
@@ -142,9 +148,8 @@ export function nodePeer(
   args: readonly string[],
   options: NodeChildOptions = {},
 ): Peer {
-  const flags = ['--import', 'tsx'];
-  if (options.profileDir !== undefined) flags.push('--cpu-prof', '--cpu-prof-dir', options.profileDir);
-  return new Peer(label, process.execPath, [...flags, `bench/lib/${script}`, ...args]);
+  const env = options.profileDir === undefined ? undefined : { [kProfileEnv]: options.profileDir };
+  return new Peer(label, process.execPath, ['--import', 'tsx', `bench/lib/${script}`, ...args], env);
 }
 
 /** A bench/peers PHP script. */

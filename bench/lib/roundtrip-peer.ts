@@ -5,9 +5,11 @@
  *
  * WARM_COUNT calls to WARM_FN first (untimed, after connect()), then COUNT timed calls to
  * MAIN_FN, one at a time, each checked to echo the payload back.
- * Prints `result {"ns":N,"count":N,"meanUs":F,"p50Us":F,"p99Us":F}`.
+ * Prints `result {"ns":N,"count":N,"cpuUs":N,"meanUs":F,"p50Us":F,"p99Us":F}` for the timed
+ * part (cpuUs: user + system CPU time of this process).
  */
 import { Client } from '../../src/client/client.js';
+import { startProfile } from './profiler.js';
 
 const [port, warmFn, mainFn, countArg, warmArg, payload] = process.argv.slice(2);
 if (payload === undefined || warmFn === undefined || mainFn === undefined) {
@@ -26,6 +28,8 @@ async function call(fn: string): Promise<void> {
 await client.connect();
 for (let i = 0, n = Number(warmArg); i < n; i++) await call(warmFn);
 const latencies = new Float64Array(count);
+const stopProfile = await startProfile('roundtrip-client');
+const cpu = process.cpuUsage();
 const start = process.hrtime.bigint();
 for (let i = 0; i < count; i++) {
   const t = process.hrtime.bigint();
@@ -33,6 +37,8 @@ for (let i = 0; i < count; i++) {
   latencies[i] = Number(process.hrtime.bigint() - t) / 1000;
 }
 const ns = Number(process.hrtime.bigint() - start);
+const { user, system } = process.cpuUsage(cpu);
+await stopProfile();
 await client.close();
 latencies.sort();
 const rank = (q: number): number =>
@@ -40,5 +46,5 @@ const rank = (q: number): number =>
 let sum = 0;
 for (const value of latencies) sum += value;
 console.log(
-  `result ${JSON.stringify({ ns, count, meanUs: sum / count, p50Us: rank(0.5), p99Us: rank(0.99) })}`,
+  `result ${JSON.stringify({ ns, count, cpuUs: user + system, meanUs: sum / count, p50Us: rank(0.5), p99Us: rank(0.99) })}`,
 );

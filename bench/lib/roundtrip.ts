@@ -1,3 +1,4 @@
+import type { WorkerDone } from './drain.js';
 import { startGearmand } from './gearmand.js';
 import { nodePeer, type Peer, phpPeer } from './processes.js';
 import { finishRows, goal, type RowDraft } from './rows.js';
@@ -5,7 +6,12 @@ import { withTimeout } from './stats.js';
 import type { BenchResult, LibraryBenchOptions } from './types.js';
 
 const kPayload = 'roundtrip-pay-16';
-const kWarmCalls = 500;
+/**
+ * Untimed calls first, on both sides alike: enough for V8 to finish optimising the Node
+ * client and worker (with 500, the timed part still pays for TurboFan compiles and their
+ * pauses; see bench/README.md). PHP has no JIT and gains nothing from it.
+ */
+const kWarmCalls = 5000;
 
 type Side = 'php' | 'gworker';
 
@@ -37,8 +43,15 @@ const kPairs: readonly Pair[] = [
 interface RoundTrip {
   readonly ns: number;
   readonly count: number;
+  /** CPU time of the client process over the timed calls. */
+  readonly cpuUs: number;
   readonly meanUs: number;
   readonly p99Us: number;
+}
+
+interface RoundTripRun extends RoundTrip {
+  /** CPU time of the worker process per job it ran (warm-up calls included). */
+  readonly workerCpuUs: number;
 }
 
 function spawnWorker(
@@ -69,7 +82,7 @@ function spawnClient(
 }
 
 /** One timed run: a fresh gearmand, one worker process, one client timing its own calls after a warm-up. */
-async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptions): Promise<RoundTrip> {
+async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptions): Promise<RoundTripRun> {
   const gearmand = await startGearmand();
   const warmFn = `rt_warm_${run}`;
   const mainFn = `rt_${run}`;
@@ -82,7 +95,12 @@ async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptio
     await worker.waitForLine('go ', 10_000);
     const client = spawnClient(pair.client, gearmand.port, warmFn, mainFn, options);
     peers.push(client);
-    return await client.waitForJson<RoundTrip>('result', options.runTimeoutMs);
+    const result = await client.waitForJson<RoundTrip>('result', options.runTimeoutMs);
+    worker.send('stop');
+    const done = await worker.waitForJson<WorkerDone>('done', 10_000);
+    if (done.main !== options.calls)
+      throw new Error(`${pair.label}: the worker ran ${done.main} of ${options.calls} calls`);
+    return { ...result, workerCpuUs: done.cpuUs / done.jobs };
   } finally {
     for (const peer of peers.reverse()) await peer.stop(1000);
     await gearmand.stop();
@@ -91,7 +109,7 @@ async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptio
 
 /** Foreground round trip bench: sequential calls, one client and one worker. */
 export async function runRoundTripBench(options: LibraryBenchOptions): Promise<BenchResult> {
-  const results = new Map<string, RoundTrip[]>(kPairs.map((pair) => [pair.peer, []]));
+  const results = new Map<string, RoundTripRun[]>(kPairs.map((pair) => [pair.peer, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const pair of kPairs) {
       const result = await withTimeout(
@@ -101,7 +119,7 @@ export async function runRoundTripBench(options: LibraryBenchOptions): Promise<B
       );
       results.get(pair.peer)?.push(result);
       options.progress(
-        `rtrip  run ${run}/${options.runs}  ${pair.label}: ${Math.round((result.count * 1e9) / result.ns)} calls/s, ${result.meanUs.toFixed(1)} us mean`,
+        `rtrip  run ${run}/${options.runs}  ${pair.label}: ${Math.round((result.count * 1e9) / result.ns)} calls/s, ${result.meanUs.toFixed(1)} us mean, CPU us client ${(result.cpuUs / result.count).toFixed(1)} worker ${result.workerCpuUs.toFixed(1)}`,
       );
     }
   }
@@ -113,19 +131,31 @@ export async function runRoundTripBench(options: LibraryBenchOptions): Promise<B
       side: pair.peer === 'php' ? 'php' : pair.peer === 'gworker' ? 'ours' : 'mixed',
       versus: pair.peer === 'php' ? null : 'php',
       rates: runs.map((result) => (result.count * 1e9) / result.ns),
-      meanUs: runs.map((result) => result.meanUs),
-      p99Us: runs.map((result) => result.p99Us),
+      metrics: {
+        meanUs: runs.map((result) => result.meanUs),
+        p99Us: runs.map((result) => result.p99Us),
+        clientCpuUs: runs.map((result) => result.cpuUs / result.count),
+        workerCpuUs: runs.map((result) => result.workerCpuUs),
+      },
     };
   });
   const rows = finishRows(drafts);
   return {
     name: 'roundtrip',
     title: `Foreground round trip: ${options.calls.toLocaleString('en-US')} sequential calls, one client, one worker`,
+    unit: 'calls/s',
+    columns: [
+      { key: 'meanUs', header: 'mean us' },
+      { key: 'p99Us', header: 'p99 us' },
+      { key: 'clientCpuUs', header: 'client CPU us/call' },
+      { key: 'workerCpuUs', header: 'worker CPU us/job' },
+    ],
     rows,
     goals: [goal('round trip: gworker client + worker no slower than PHP + PHP', rows, 'gworker', 'php')],
     notes: [
       `each run: fresh gearmand (default threads); ${kWarmCalls} warm-up calls of another function first, untimed;`,
-      'timed inside the client process; latency is per call, mean and p99 (median over runs)',
+      'timed inside the client process; latency is per call, mean and p99 (median over runs);',
+      'CPU us: user + system CPU time of the client (timed calls) and of the worker (per job) process',
     ],
   };
 }

@@ -8,8 +8,8 @@ export interface RowDraft {
   /** The peer of the row this one's ratio compares with, or null for the reference itself. */
   readonly versus: string | null;
   readonly rates: number[];
-  readonly meanUs?: number[];
-  readonly p99Us?: number[];
+  /** Extra figures per run, by key; the row keeps their medians. */
+  readonly metrics?: Readonly<Record<string, number[]>>;
 }
 
 /** Turns drafts (rates per run) into rows with min, median and the ratio to their reference. */
@@ -26,8 +26,9 @@ export function finishRows(drafts: readonly RowDraft[]): Row[] {
       medianRate,
       ratio: draft.versus === null ? Number.NaN : ratio(medianRate, medians.get(draft.versus) ?? Number.NaN),
       versus: draft.versus,
-      ...(draft.meanUs === undefined ? {} : { meanUs: median(draft.meanUs) }),
-      ...(draft.p99Us === undefined ? {} : { p99Us: median(draft.p99Us) }),
+      metrics: Object.fromEntries(
+        Object.entries(draft.metrics ?? {}).map(([key, values]) => [key, median(values)]),
+      ),
     };
     return row;
   });

@@ -7,9 +7,11 @@
  * client holds back what the socket does not take: see ServerLink's backlog); WINDOW N
  * awaits client.drained() after every N submits, as a producer bounding its memory would.
  * WARM_COUNT jobs of WARM_FN go first, untimed, after connect().
- * Prints `result {"ns":N,"count":N}`.
+ * Prints `result {"ns":N,"count":N,"cpuUs":N}` for the timed part (cpuUs: user + system
+ * CPU time of this process).
  */
 import { Client } from '../../src/client/client.js';
+import { startProfile } from './profiler.js';
 
 const [port, warmFn, mainFn, countArg, warmArg, windowArg, payload] = process.argv.slice(2);
 if (payload === undefined || warmFn === undefined || mainFn === undefined) {
@@ -31,8 +33,12 @@ async function submit(fn: string, n: number): Promise<void> {
 
 await client.connect();
 await submit(warmFn, Number(warmArg));
+const stopProfile = await startProfile('submit-client');
+const cpu = process.cpuUsage();
 const start = process.hrtime.bigint();
 await submit(mainFn, count);
 const ns = process.hrtime.bigint() - start;
+const { user, system } = process.cpuUsage(cpu);
+await stopProfile();
 await client.close();
-console.log(`result ${JSON.stringify({ ns: Number(ns), count })}`);
+console.log(`result ${JSON.stringify({ ns: Number(ns), count, cpuUs: user + system })}`);

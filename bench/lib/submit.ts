@@ -70,18 +70,26 @@ const kPeers: readonly SubmitPeer[] = [
  * last handle, after an untimed warm-up batch. The harness then checks that gearmand
  * holds exactly `jobs` jobs of the function.
  */
-async function submitOnce(peer: SubmitPeer, run: number, options: LibraryBenchOptions): Promise<number> {
+interface SubmitRun {
+  readonly rate: number;
+  readonly clientCpuUs: number;
+}
+
+async function submitOnce(peer: SubmitPeer, run: number, options: LibraryBenchOptions): Promise<SubmitRun> {
   const gearmand = await startGearmand();
   const watch = new QueueWatch(gearmand.port);
   const mainFn = `submit_${run}`;
   let client: Peer | undefined;
   try {
     client = peer.spawn(gearmand.port, `submit_warm_${run}`, mainFn, options);
-    const result = await client.waitForJson<{ ns: number; count: number }>('result', options.runTimeoutMs);
+    const result = await client.waitForJson<{ ns: number; count: number; cpuUs: number }>(
+      'result',
+      options.runTimeoutMs,
+    );
     const queued = await watch.total(mainFn);
     if (queued !== options.jobs)
       throw new Error(`${peer.label}: gearmand holds ${queued} jobs, expected ${options.jobs}`);
-    return (result.count * 1e9) / result.ns;
+    return { rate: (result.count * 1e9) / result.ns, clientCpuUs: result.cpuUs / result.count };
   } finally {
     await client?.stop(2000);
     await watch.close();
@@ -91,16 +99,18 @@ async function submitOnce(peer: SubmitPeer, run: number, options: LibraryBenchOp
 
 /** Background submit bench: PHP batched and one-at-a-time against our pipelined Client. */
 export async function runSubmitBench(options: LibraryBenchOptions): Promise<BenchResult> {
-  const rates = new Map<string, number[]>(kPeers.map((peer) => [peer.peer, []]));
+  const runs = new Map<string, SubmitRun[]>(kPeers.map((peer) => [peer.peer, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const peer of kPeers) {
-      const rate = await withTimeout(
+      const result = await withTimeout(
         submitOnce(peer, run, options),
         options.runTimeoutMs + 30_000,
         `submit run ${run} of ${peer.label}`,
       );
-      rates.get(peer.peer)?.push(rate);
-      options.progress(`submit run ${run}/${options.runs}  ${peer.label}: ${Math.round(rate)} jobs/s`);
+      runs.get(peer.peer)?.push(result);
+      options.progress(
+        `submit run ${run}/${options.runs}  ${peer.label}: ${Math.round(result.rate)} jobs/s, ${result.clientCpuUs.toFixed(1)} us CPU/job`,
+      );
     }
   }
   const drafts: RowDraft[] = kPeers.map((peer) => ({
@@ -108,17 +118,21 @@ export async function runSubmitBench(options: LibraryBenchOptions): Promise<Benc
     label: peer.label,
     side: peer.side,
     versus: peer.versus,
-    rates: rates.get(peer.peer) ?? [],
+    rates: (runs.get(peer.peer) ?? []).map((result) => result.rate),
+    metrics: { clientCpuUs: (runs.get(peer.peer) ?? []).map((result) => result.clientCpuUs) },
   }));
   const rows = finishRows(drafts);
   return {
     name: 'submit',
     title: `Background submits: ${options.jobs.toLocaleString('en-US')} tiny jobs, no workers running`,
+    unit: 'jobs/s',
+    columns: [{ key: 'clientCpuUs', header: 'client CPU us/job' }],
     rows,
     goals: [goal('submit: gworker pipelined >= PHP batched', rows, 'gworker', 'php-batch')],
     notes: [
       `each run: fresh gearmand (default threads); ${kWarmJobs} warm-up submits of another function first, untimed;`,
-      'timed inside the client process from the first submit to the last JOB_CREATED',
+      'timed inside the client process from the first submit to the last JOB_CREATED;',
+      'client CPU us/job: user + system CPU time of the client process per submit',
     ],
   };
 }

@@ -11,7 +11,7 @@ export interface LibraryBenchOptions {
   readonly drainSettings: ReadonlyArray<WorkerSettings>;
   /** Give up one run (one peer, one repetition) after this long. */
   readonly runTimeoutMs: number;
-  /** Write `--cpu-prof` profiles of our Node children here. */
+  /** Write CPU profiles of the timed part of our Node children here (see profiler.ts). */
   readonly profileDir?: string | undefined;
   /** Progress lines (to stderr, so stdout stays the report). */
   readonly progress: (line: string) => void;
@@ -24,23 +24,29 @@ export interface WorkerSettings {
 
 /** One peer's figures over all runs. */
 export interface Row {
-  /** Stable key, e.g. `php-4` or `gworker`. */
+  /** Stable key, e.g. `php-4` or `gworker-32x2`. */
   readonly peer: string;
-  /** What the table shows, e.g. `PHP pecl worker x4 processes`. */
+  /** What the table shows, e.g. `PHP pecl worker, 4 processes`. */
   readonly label: string;
-  /** Ours (a gworker side) or the reference (PHP). */
+  /** Ours (gworker on every side), the reference (PHP), or one side of each. */
   readonly side: 'ours' | 'php' | 'mixed';
-  /** Jobs per second of each run, in run order. */
+  /** Jobs (or calls) per second of each run, in run order. */
   readonly rates: number[];
+  /** The slowest run. */
   readonly minRate: number;
   readonly medianRate: number;
-  /** Median rate over the median rate of the row this one is compared with. */
+  /** This row's median rate over the median rate of the row named by `versus`. */
   readonly ratio: number;
-  /** Which row `ratio` compares with. */
+  /** The peer `ratio` compares with; null for the reference row itself. */
   readonly versus: string | null;
-  /** Round trip only: mean latency per call (median over runs), and p99 (median over runs). */
-  readonly meanUs?: number;
-  readonly p99Us?: number;
+  /** Extra figures by key (see BenchResult.columns), each the median over runs. */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+/** An extra table column, read from Row.metrics. */
+export interface MetricColumn {
+  readonly key: string;
+  readonly header: string;
 }
 
 export interface Goal {
@@ -57,6 +63,9 @@ export interface Goal {
 export interface BenchResult {
   readonly name: string;
   readonly title: string;
+  /** `jobs/s` or `calls/s`. */
+  readonly unit: string;
+  readonly columns: MetricColumn[];
   readonly rows: Row[];
   readonly goals: Goal[];
   readonly notes: string[];

@@ -6,7 +6,8 @@
 // Line protocol with the harness (see bench/README.md):
 //   prints "ready" once WARM_FN is registered; serves WARM_FN (the warm-up jobs);
 //   on stdin "go": registers MAIN_FN and prints "go <CLOCK_MONOTONIC ns>";
-//   on stdin "stop" or EOF: prints "done {"warm":N,"main":N}" and exits 0.
+//   on stdin "stop" or EOF: prints "done {"warm":N,"main":N,"jobs":N,"cpuUs":N}" and
+//   exits 0, where jobs and cpuUs (user + system CPU time) count from "go" on.
 // stdin is read only while idle (work() timed out), so it costs nothing per job.
 
 if ($argc !== 4) {
@@ -16,6 +17,13 @@ if ($argc !== 4) {
 [$_, $port, $warmFn, $mainFn] = $argv;
 
 $counts = ['warm' => 0, 'main' => 0];
+function cpuUs(): int
+{
+    $u = getrusage();
+    return $u['ru_utime.tv_sec'] * 1000000 + $u['ru_utime.tv_usec'] + $u['ru_stime.tv_sec'] * 1000000 + $u['ru_stime.tv_usec'];
+}
+$cpuAtGo = 0;
+$jobsAtGo = 0;
 $worker = new GearmanWorker();
 $worker->addServer('127.0.0.1', (int) $port);
 // Idle wake-up every 5 ms to look at stdin; under load work() never waits that long.
@@ -45,6 +53,8 @@ for (;;) {
                 return $job->workload();
             });
             $registered = true;
+            $cpuAtGo = cpuUs();
+            $jobsAtGo = $counts['warm'] + $counts['main'];
             echo 'go ' . hrtime(true) . "\n";
         } elseif ($line === 'stop') {
             break 2;
@@ -54,4 +64,6 @@ for (;;) {
         break;
     }
 }
+$counts['jobs'] = $registered ? $counts['warm'] + $counts['main'] - $jobsAtGo : 0;
+$counts['cpuUs'] = $registered ? cpuUs() - $cpuAtGo : 0;
 echo 'done ' . json_encode($counts) . "\n";
