@@ -21,6 +21,8 @@ export const ErrorCode = {
   HANDLER_LOAD: 'GEARMAN_ERR_HANDLER_LOAD',
   /** The supervisor's control API refused a request or could not be reached. */
   CONTROL: 'GEARMAN_ERR_CONTROL',
+  /** The server's job store cannot be opened, read or written. */
+  STORE: 'GEARMAN_ERR_STORE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -116,5 +118,25 @@ export class AdminError extends GearmanError {
     this.name = 'AdminError';
     this.adminCode = adminCode;
     this.adminMessage = adminMessage;
+  }
+}
+
+/** Why a job store is unusable: see {@link JobStoreError.reason}. */
+export type JobStoreFailure = 'corrupt' | 'locked' | 'unwritable' | 'version' | 'io';
+
+/**
+ * A job store cannot be used: the file is not a database or is damaged (`corrupt`),
+ * another process holds it (`locked`), it cannot be created or written (`unwritable`),
+ * a newer gworker wrote it (`version`), or another I/O error (`io`).
+ */
+export class JobStoreError extends GearmanError {
+  readonly reason: JobStoreFailure;
+  /** The store's location (a file path), when it has one. */
+  readonly path: string | undefined;
+  constructor(reason: JobStoreFailure, message: string, path?: string, options?: ErrorOptions) {
+    super(ErrorCode.STORE, message, options);
+    this.name = 'JobStoreError';
+    this.reason = reason;
+    this.path = path;
   }
 }
