@@ -39,6 +39,8 @@ options:
       --runs N                 timed runs per peer and case (default ${kLibraryDefaults.runs})
       --jobs N                 jobs per drain/submit run (default ${kLibraryDefaults.jobs})
       --calls N                sequential calls per round-trip run (default ${kLibraryDefaults.calls})
+      --warmup N               untimed warm-up jobs or calls per run, the same on every side
+                               (default: as many as the timed part; 0 measures cold starts)
       --drain-settings LIST    our worker's maxJobs x connectionsPerServer for the drain,
                                one row each, e.g. 16x1,32x2,64x2 (default ${kLibraryDefaults.drainSettings.map((s) => `${s.maxJobs}x${s.connections}`).join(',')})
       --timeout SECONDS        fail a run that takes longer (default ${kLibraryDefaults.runTimeoutMs / 1000})
@@ -51,6 +53,13 @@ function positiveInt(value: string | undefined, fallback: number, what: string):
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${what} must be a positive integer, got ${value}`);
+  return n;
+}
+
+function nonNegativeInt(value: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
   return n;
 }
 
@@ -82,6 +91,7 @@ async function main(): Promise<number> {
       runs: { type: 'string' },
       jobs: { type: 'string' },
       calls: { type: 'string' },
+      warmup: { type: 'string' },
       'drain-settings': { type: 'string' },
       timeout: { type: 'string' },
       profile: { type: 'string' },
@@ -103,6 +113,7 @@ async function main(): Promise<number> {
     runs: positiveInt(values.runs, kLibraryDefaults.runs, '--runs'),
     jobs: positiveInt(values.jobs, kLibraryDefaults.jobs, '--jobs'),
     calls: positiveInt(values.calls, kLibraryDefaults.calls, '--calls'),
+    warmup: values.warmup === undefined ? undefined : nonNegativeInt(values.warmup, '--warmup'),
     drainSettings: parseSettings(values['drain-settings']),
     runTimeoutMs: positiveInt(values.timeout, kLibraryDefaults.runTimeoutMs / 1000, '--timeout') * 1000,
     profileDir,

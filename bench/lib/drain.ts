@@ -6,8 +6,6 @@ import { withTimeout } from './stats.js';
 import type { BenchResult, LibraryBenchOptions, Row, WorkerSettings } from './types.js';
 
 const kPayload = 'drain-payload-16';
-/** Jobs each worker set handles before the timed part: JIT warm-up for Node, connect and caches for both. */
-const kWarmJobs = 2000;
 
 /** The `done` line of a worker peer (bench/peers/worker.php, worker-peer.ts). */
 export interface WorkerDone {
@@ -76,7 +74,7 @@ async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOpti
     await queueJobs(
       gearmand.port,
       [
-        { fn: warmFn, count: kWarmJobs },
+        { fn: warmFn, count: options.warmup ?? options.jobs },
         { fn: mainFn, count: options.jobs },
       ],
       kPayload,
@@ -85,7 +83,7 @@ async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOpti
     if (queued !== options.jobs) throw new Error(`queued ${queued} jobs, expected ${options.jobs}`);
     workers = peer.spawn(gearmand.port, warmFn, mainFn, options);
     await Promise.all(workers.map((worker) => worker.waitForLine('ready', 30_000)));
-    await watch.waitEmpty(warmFn, 30_000);
+    await watch.waitEmpty(warmFn, options.runTimeoutMs);
     for (const worker of workers) worker.send('go');
     const goLines = await Promise.all(workers.map((worker) => worker.waitForLine('go ', 10_000)));
     // The earliest registration starts the clock (bigints: Math.min does not take them).
@@ -107,6 +105,7 @@ async function drainOnce(peer: DrainPeer, run: number, options: LibraryBenchOpti
 
 /** Drain bench: PHP workers (1 and 4 processes) against one Node process running our Worker. */
 export async function runDrainBench(options: LibraryBenchOptions): Promise<BenchResult> {
+  const warmup = (options.warmup ?? options.jobs).toLocaleString('en-US');
   const peers: DrainPeer[] = [phpWorkers(1), phpWorkers(4), ...options.drainSettings.map(ourWorker)];
   const runs = new Map<string, DrainRun[]>(peers.map((peer) => [peer.peer, []]));
   // Runs interleave the peers, so a burst of load from elsewhere hits all of them alike.
@@ -127,7 +126,7 @@ export async function runDrainBench(options: LibraryBenchOptions): Promise<Bench
     peer: peer.peer,
     label: peer.label,
     side: peer.side,
-    versus: peer.side === 'ours' ? 'php-4' : peer.peer === 'php-4' ? null : 'php-4',
+    versus: peer.peer === 'php-4' ? null : 'php-4',
     rates: (runs.get(peer.peer) ?? []).map((result) => result.rate),
     metrics: { workerCpuUs: (runs.get(peer.peer) ?? []).map((result) => result.workerCpuUs) },
   }));
@@ -142,7 +141,7 @@ export async function runDrainBench(options: LibraryBenchOptions): Promise<Bench
     rows,
     goals: [goal('drain: one gworker process >= 4 PHP worker processes', rows, best.peer, 'php-4')],
     notes: [
-      `each run: fresh gearmand (default threads); ${kWarmJobs} warm-up jobs of another function first, untimed;`,
+      `each run: fresh gearmand (default threads); the workers first drain ${warmup} warm-up jobs of another function, untimed;`,
       'timed from the first worker registering the function to the `status` reply showing it empty (polled every 2 ms);',
       'worker CPU us/job: user + system CPU time of all worker processes per job (gearmand not included)',
     ],

@@ -6,12 +6,6 @@ import { withTimeout } from './stats.js';
 import type { BenchResult, LibraryBenchOptions } from './types.js';
 
 const kPayload = 'roundtrip-pay-16';
-/**
- * Untimed calls first, on both sides alike: enough for V8 to finish optimising the Node
- * client and worker (with 500, the timed part still pays for TurboFan compiles and their
- * pauses; see bench/README.md). PHP has no JIT and gains nothing from it.
- */
-const kWarmCalls = 5000;
 
 type Side = 'php' | 'gworker';
 
@@ -75,7 +69,14 @@ function spawnClient(
   mainFn: string,
   options: LibraryBenchOptions,
 ): Peer {
-  const args = [String(port), warmFn, mainFn, String(options.calls), String(kWarmCalls), kPayload];
+  const args = [
+    String(port),
+    warmFn,
+    mainFn,
+    String(options.calls),
+    String(options.warmup ?? options.calls),
+    kPayload,
+  ];
   return side === 'php'
     ? phpPeer('PHP client', 'roundtrip.php', args)
     : nodePeer('gworker client', 'roundtrip-peer.ts', args, { profileDir: options.profileDir });
@@ -109,6 +110,7 @@ async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptio
 
 /** Foreground round trip bench: sequential calls, one client and one worker. */
 export async function runRoundTripBench(options: LibraryBenchOptions): Promise<BenchResult> {
+  const warmup = (options.warmup ?? options.calls).toLocaleString('en-US');
   const results = new Map<string, RoundTripRun[]>(kPairs.map((pair) => [pair.peer, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const pair of kPairs) {
@@ -153,7 +155,7 @@ export async function runRoundTripBench(options: LibraryBenchOptions): Promise<B
     rows,
     goals: [goal('round trip: gworker client + worker no slower than PHP + PHP', rows, 'gworker', 'php')],
     notes: [
-      `each run: fresh gearmand (default threads); ${kWarmCalls} warm-up calls of another function first, untimed;`,
+      `each run: fresh gearmand (default threads); ${warmup} warm-up calls of another function first, untimed;`,
       'timed inside the client process; latency is per call, mean and p99 (median over runs);',
       'CPU us: user + system CPU time of the client (timed calls) and of the worker (per job) process',
     ],

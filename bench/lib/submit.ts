@@ -6,7 +6,6 @@ import { withTimeout } from './stats.js';
 import type { BenchResult, LibraryBenchOptions } from './types.js';
 
 const kPayload = 'submit-payload16';
-const kWarmJobs = 2000;
 
 interface SubmitPeer {
   readonly peer: string;
@@ -28,7 +27,7 @@ const kPeers: readonly SubmitPeer[] = [
         warmFn,
         mainFn,
         String(options.jobs),
-        String(kWarmJobs),
+        String(options.warmup ?? options.jobs),
         'batch',
         kPayload,
       ]),
@@ -44,7 +43,7 @@ const kPeers: readonly SubmitPeer[] = [
         warmFn,
         mainFn,
         String(options.jobs),
-        String(kWarmJobs),
+        String(options.warmup ?? options.jobs),
         'single',
         kPayload,
       ]),
@@ -58,7 +57,15 @@ const kPeers: readonly SubmitPeer[] = [
       nodePeer(
         'gworker client',
         'submit-peer.ts',
-        [String(port), warmFn, mainFn, String(options.jobs), String(kWarmJobs), '0', kPayload],
+        [
+          String(port),
+          warmFn,
+          mainFn,
+          String(options.jobs),
+          String(options.warmup ?? options.jobs),
+          '0',
+          kPayload,
+        ],
         { profileDir: options.profileDir },
       ),
   },
@@ -99,6 +106,7 @@ async function submitOnce(peer: SubmitPeer, run: number, options: LibraryBenchOp
 
 /** Background submit bench: PHP batched and one-at-a-time against our pipelined Client. */
 export async function runSubmitBench(options: LibraryBenchOptions): Promise<BenchResult> {
+  const warmup = (options.warmup ?? options.jobs).toLocaleString('en-US');
   const runs = new Map<string, SubmitRun[]>(kPeers.map((peer) => [peer.peer, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const peer of kPeers) {
@@ -130,7 +138,7 @@ export async function runSubmitBench(options: LibraryBenchOptions): Promise<Benc
     rows,
     goals: [goal('submit: gworker pipelined >= PHP batched', rows, 'gworker', 'php-batch')],
     notes: [
-      `each run: fresh gearmand (default threads); ${kWarmJobs} warm-up submits of another function first, untimed;`,
+      `each run: fresh gearmand (default threads); ${warmup} warm-up submits of another function first, untimed;`,
       'timed inside the client process from the first submit to the last JOB_CREATED;',
       'client CPU us/job: user + system CPU time of the client process per submit',
     ],

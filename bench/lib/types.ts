@@ -7,6 +7,11 @@ export interface LibraryBenchOptions {
   readonly jobs: number;
   /** Sequential calls per timed run (round trip). */
   readonly calls: number;
+  /**
+   * Untimed warm-up jobs (or calls) per run, done the same way on every side first;
+   * undefined means as many as the timed part (`jobs` or `calls`).
+   */
+  readonly warmup?: number | undefined;
   /** Our worker's settings for the drain, one row each: maxJobs × connectionsPerServer. */
   readonly drainSettings: ReadonlyArray<WorkerSettings>;
   /** Give up one run (one peer, one repetition) after this long. */
