@@ -1,5 +1,6 @@
 import type { FunctionEntry } from './function-entry.js';
 import type { Job } from './job.js';
+import type { CachedResult } from './result-cache.js';
 
 /**
  * gearmand 1.1.20's text admin replies (libgearman-server/text.cc), byte for byte:
@@ -94,5 +95,15 @@ export function formatShowJobs(jobs: Iterable<Job>): string {
 export function formatShowUniqueJobs(jobs: Iterable<Job>): string {
   let out = '';
   for (const job of jobs) out += `${job.unique}\n`;
+  return `${out}.\n`;
+}
+
+/**
+ * `show cache` (gworker's own; gearmand has no result cache): one line per cached result,
+ * least recently used first, `FUNCTION\tUNIQUE\tBYTES\tAGE_MS`, then `.`.
+ */
+export function formatShowCache(results: Iterable<CachedResult>): string {
+  let out = '';
+  for (const result of results) out += `${result.fn}\t${result.unique}\t${result.bytes}\t${result.ageMs}\n`;
   return `${out}.\n`;
 }

@@ -19,6 +19,7 @@ import { JobLifecycle, STORE_FAILED } from './lifecycle.js';
 import type { Ability, Peer } from './peer.js';
 import type { FunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
+import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
 import type { JobStore, StoredJob, StoreKey } from './store.js';
 import { isPayloadKey, uniqueKey } from './unique.js';
 import { fallAsleep, wakeUp } from './wakeup.js';
@@ -37,6 +38,8 @@ export interface EngineOptions {
   readonly globalPriority: boolean;
   /** Jobs the whole server may hold; 0 = unlimited. */
   readonly maxJobs: number;
+  /** Answer foreground submits from recent results (off when undefined). */
+  readonly resultCache?: ResultCacheOptions | undefined;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -69,11 +72,14 @@ export class JobEngine {
   readonly #options: EngineOptions;
   readonly #drop = (job: Job): void => this.#life.end(job);
   #closed = false;
+  /** Recent WORK_COMPLETE results by function and unique (see ResultCache). */
+  readonly resultCache: ResultCache;
 
   constructor(options: EngineOptions) {
     this.#options = options;
     this.#registry = options.registry;
     this.#life = new JobLifecycle(options);
+    this.resultCache = new ResultCache(options.resultCache, options.now);
   }
 
   get jobCount(): number {
@@ -94,6 +100,14 @@ export class JobEngine {
   submit(peer: Peer, request: SubmitRequest): void {
     const fn = this.#registry.getOrCreateBytes(request.fnName);
     const key = uniqueKey(request.unique, request.data);
+    if (key !== null && !request.background && this.resultCache.enabled && request.reducer.length === 0) {
+      const cached = this.resultCache.lookup(fn.name, key);
+      if (cached !== undefined) {
+        // Answered without a job: the handle is fresh and known to nobody afterwards.
+        peer.send(cachedReply(this.#life.jobs.handles.format(this.#life.jobs.allocate()), cached));
+        return;
+      }
+    }
     if (key !== null) {
       const existing = fn.uniques.get(key);
       if (existing !== undefined && (!isPayloadKey(key) || existing.data.equals(request.data))) {
@@ -272,6 +286,9 @@ export class JobEngine {
   }
 
   workComplete(job: Job, data: Buffer): void {
+    if (this.resultCache.enabled && job.uniqueKey !== null && job.reducer.length === 0) {
+      this.resultCache.store(job.fn.name, job.uniqueKey, job.unique, data);
+    }
     this.#life.forward(job, () => resultFrame(PacketType.WORK_COMPLETE, job, data));
     this.#life.end(job);
   }
@@ -365,5 +382,6 @@ export class JobEngine {
     this.#closed = true;
     this.#life.draining = true;
     this.#life.stopTimers();
+    this.resultCache.close();
   }
 }

@@ -1,6 +1,7 @@
 import {
   AdminText,
   formatPriorityStatus,
+  formatShowCache,
   formatShowJobs,
   formatShowUniqueJobs,
   formatStatus,
@@ -58,6 +59,7 @@ function adminReply(ctx: ServerContext, words: readonly string[]): string {
     if (argc === 3 && lower(1) === 'unique' && lower(2) === 'jobs')
       return formatShowUniqueJobs(ctx.engine.jobs());
     if (argc === 2 && lower(1) === 'jobs') return formatShowJobs(ctx.engine.jobs());
+    if (argc === 2 && lower(1) === 'cache') return formatShowCache(ctx.engine.resultCache.list());
     return AdminText.UNKNOWN_SHOW;
   }
   switch (command) {
