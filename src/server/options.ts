@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { defaultJobHandlePrefix } from './job-handles.js';
+import type { ResultCacheOptions } from './result-cache.js';
 import type { JobStore } from './store.js';
 
 export interface GearmanServerOptions {
@@ -37,6 +38,12 @@ export interface GearmanServerOptions {
   readonly maxJobs?: number;
   /** Where background jobs persist. The server closes it in close(). @defaultValue MemoryJobStore */
   readonly store?: JobStore;
+  /**
+   * Answer a foreground submit at once with the result of a job of the same function and
+   * unique that completed less than a TTL ago (gworker's own; see ResultCacheOptions).
+   * @defaultValue off
+   */
+  readonly resultCache?: ResultCacheOptions;
   readonly logger?: Logger;
   /** The level the admin `verbose` command reports (the CLI passes its --log-level). @defaultValue 'info' */
   readonly logLevel?: string;

@@ -7,6 +7,7 @@ import { JobEngine } from './engine.js';
 import { JobHandles } from './job-handles.js';
 import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
 import { FunctionRegistry } from './registry.js';
+import type { ResultCacheStats } from './result-cache.js';
 import { Session } from './session.js';
 import { type JobStore, MemoryJobStore } from './store.js';
 import { SERVER_VERSION } from './version.js';
@@ -73,6 +74,7 @@ export class GearmanServer {
       roundRobin: this.#options.roundRobin,
       globalPriority: this.#options.globalPriority,
       maxJobs: this.#options.maxJobs,
+      resultCache: options.resultCache,
       logger: this.#log,
     });
     this.#context = {
@@ -108,6 +110,11 @@ export class GearmanServer {
   /** Jobs being run by workers right now. */
   get runningJobCount(): number {
     return this.#engine.runningCount;
+  }
+
+  /** The result cache's counters (`resultCache` option): entries, bytes, hits, misses. */
+  get cacheStats(): ResultCacheStats {
+    return this.#engine.resultCache.stats;
   }
 
   /**
