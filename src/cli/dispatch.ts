@@ -20,6 +20,34 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: 'validate a manifest and print the configuration it resolves to',
     load: async () => (await import('./commands/check.js')).checkCommand,
   },
+  status: {
+    summary: "print a running supervisor's functions, connections and queues",
+    load: async () => (await import('./commands/status.js')).statusCommand,
+  },
+  top: {
+    summary: 'watch a running supervisor live (q to quit)',
+    load: async () => (await import('./commands/top.js')).topCommand,
+  },
+  scale: {
+    summary: "change a function's concurrency on a running supervisor",
+    load: async () => (await import('./commands/scale.js')).scaleCommand,
+  },
+  pause: {
+    summary: 'stop a running supervisor taking jobs of a function (running jobs finish)',
+    load: async () => (await import('./commands/pause.js')).pauseCommand,
+  },
+  resume: {
+    summary: 'let a running supervisor take jobs of a paused function again',
+    load: async () => (await import('./commands/resume.js')).resumeCommand,
+  },
+  reload: {
+    summary: "reload a running supervisor's manifest and handler code",
+    load: async () => (await import('./commands/reload.js')).reloadCommand,
+  },
+  drain: {
+    summary: 'stop a running supervisor gracefully: no new jobs, finish, exit',
+    load: async () => (await import('./commands/drain.js')).drainCommand,
+  },
   submit: {
     summary: 'submit a job and print its output (foreground) or its handle (background)',
     load: async () => (await import('./commands/submit.js')).submitCommand,

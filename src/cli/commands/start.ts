@@ -1,6 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Logger as PinoLogger } from 'pino';
+import type { ManifestReloadOutcome } from '../../supervisor/control/control-api.js';
+import { openControlServer } from '../../supervisor/control/open-control.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
@@ -17,6 +19,9 @@ Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: 
 modules in worker-thread pools, commands as processes, N connections to every job
 server. When the manifest names no servers, the embedded job server runs in-process
 (default 127.0.0.1:4730). Handler files and the manifest are watched and reloaded live.
+The control API (status, metrics, dashboard, commands) listens on 127.0.0.1:4731 unless
+the manifest's "control" setting says otherwise; see gworker status, top, scale, pause,
+resume, reload and drain.
 
 signals:
   SIGTERM, SIGINT   stop grabbing, let running jobs finish (up to shutdownTimeout), exit 0
@@ -97,15 +102,15 @@ async function run(
     m.functions.flatMap((fn) => (fn.kind === 'module' ? [{ name: fn.name, handler: fn.handler }] : []));
 
   let reloading: Promise<void> = Promise.resolve();
-  const reloadManifest = (why: string): void => {
-    reloading = reloading.then(async () => {
+  const reloadManifest = (why: string): Promise<ManifestReloadOutcome> => {
+    const outcome = reloading.then(async (): Promise<ManifestReloadOutcome> => {
       let next: Manifest;
       try {
         next = await loadManifest(manifest.file, { env: io.env });
       } catch (err) {
         const issues = err instanceof ManifestError ? err.message : String(err);
         log.error(`manifest change rejected (${why}); the running configuration stays:\n${issues}`);
-        return;
+        return { ok: false, error: issues };
       }
       if ((next.servers === null) !== (manifest.servers === null)) {
         log.warn(
@@ -117,7 +122,13 @@ async function run(
       await supervisor.applyManifest(next);
       await watcher?.watch(watchedFunctions(next));
       log.info({ functions: next.functions.map((fn) => fn.name) }, `manifest applied (${why})`);
+      return { ok: true };
     });
+    reloading = outcome.then(
+      () => {},
+      () => {},
+    );
+    return outcome;
   };
 
   if (watcher) {
@@ -125,37 +136,57 @@ async function run(
       log.info({ functions: names }, 'handler code changed; reloading');
       supervisor.reloadHandlers(names).catch((err: Error) => log.error({ err }, 'reload failed'));
     });
-    watcher.on('manifest', () => reloadManifest('file changed'));
+    watcher.on('manifest', () => void reloadManifest('file changed'));
     watcher.on('error', (err) => log.warn({ err }, 'file watcher error'));
     await watcher.watch(watchedFunctions(manifest));
+  }
+  let requestStop: (why: { signal: NodeJS.Signals } | { reason: string }) => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => {
+    let stopping = false;
+    requestStop = (why) => {
+      if (stopping) return;
+      stopping = true;
+      log.info(why, 'stopping: no new jobs; waiting for running jobs');
+      resolve();
+    };
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (stopping && signal === 'SIGINT') {
+        log.warn('second SIGINT: exiting now; the job servers requeue unfinished jobs');
+        process.exit(130);
+      }
+      requestStop({ signal });
+    };
+    const onHup = (): void => void reloadManifest('SIGHUP');
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', onHup);
+  });
+  let control: Awaited<ReturnType<typeof openControlServer>>;
+  try {
+    control = await openControlServer(supervisor, manifest.control, {
+      logger: log,
+      reload: () => reloadManifest('control API'),
+      drain: () => requestStop({ reason: 'drain (control API)' }),
+    });
+  } catch (err) {
+    log.error({ err }, (err as Error).message);
+    await watcher?.close();
+    await supervisor.close({ force: true });
+    await embedded?.close();
+    return 1;
   }
   log.info(
     { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
     embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
   );
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const onStop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        if (signal === 'SIGINT') {
-          log.warn('second SIGINT: exiting now; the job servers requeue unfinished jobs');
-          process.exit(130);
-        }
-        return;
-      }
-      stopping = true;
-      log.info({ signal }, 'stopping: no new jobs; waiting for running jobs');
-      resolve();
-    };
-    const onHup = (): void => reloadManifest('SIGHUP');
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', onHup);
-  });
+  await stopRequested;
+  // The control API stays up while jobs finish, so status shows the drain; commands are refused.
+  control?.api.markDraining();
   await watcher?.close();
   await reloading;
   await supervisor.close();
+  await control?.close();
   await embedded?.close();
   log.info('stopped');
   return 0;

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { MAX_IDENTIFIER_SIZE } from '../../protocol/constants.js';
+import { readControl } from './control.js';
 import { ManifestError } from './errors.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
@@ -15,6 +16,8 @@ const kTopKeys = [
   'clientId',
   'shutdownTimeout',
   'embeddedServer',
+  'exceptions',
+  'control',
   'functions',
 ] as const;
 const kDefaultShutdownTimeoutMs = 30_000;
@@ -89,6 +92,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const clientId = readClientId(reader, settings.get('clientId'));
   const shutdownTimeoutMs = readShutdownTimeout(reader, settings.get('shutdownTimeout'));
   const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'));
+  const control = readControl(reader, settings.get('control'), baseDir);
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
@@ -105,6 +109,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     connections,
     ...(clientId === undefined ? {} : { clientId }),
     shutdownTimeoutMs,
+    control,
     functions,
   };
 }

@@ -1,4 +1,5 @@
 import type { TlsOptions } from '../../net/address.js';
+import type { ControlListen } from '../control/listen-address.js';
 
 /** How a job's payload reaches the handler and how the result is encoded. */
 export type PayloadEncoding = 'buffer' | 'text' | 'json';
@@ -62,6 +63,19 @@ export interface CommandFunctionConfig extends FunctionConfigBase {
 
 export type FunctionConfig = ModuleFunctionConfig | CommandFunctionConfig;
 
+/** The supervisor's control API (status, metrics, dashboard, commands). */
+export interface ControlConfig {
+  /** Where it listens; null when the manifest turns it off with `control: false`. @defaultValue 127.0.0.1:4731 */
+  readonly listen: ControlListen | null;
+  /** Bearer token every request must carry; required to listen beyond loopback. */
+  readonly token?: string;
+  /**
+   * Whether the manifest chose the address. A busy default port only costs the control
+   * API (with a warning); a chosen one that cannot be bound stops the start.
+   */
+  readonly explicit: boolean;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
@@ -73,5 +87,7 @@ export interface Manifest {
   readonly connections: number;
   readonly clientId?: string;
   readonly shutdownTimeoutMs: number;
+  /** Changes need a restart: a live reload keeps the address it started with. */
+  readonly control: ControlConfig;
   readonly functions: readonly FunctionConfig[];
 }

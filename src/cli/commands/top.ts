@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { StatusDocument } from '../../supervisor/control/status-document.js';
+import {
+  ControlClient,
+  controlHelp,
+  controlOptions,
+  parseTimeout,
+  resolveControlTarget,
+} from '../control-client.js';
+import type { CliCommand, CliIo } from '../io.js';
+import { UsageError } from '../io.js';
+import { renderStatus } from './status.js';
+
+const kUsage = `usage: gworker top [--interval MS] [-n N] [-c FILE | --control ADDR] [--token TOKEN]
+
+Shows what gworker status shows, redrawn every second until you press q or Ctrl-C. When
+the supervisor stops answering, the last error is shown and top keeps trying.
+
+options:
+      --interval MS   time between refreshes (default 1000)
+  -n, --iterations N  stop after N refreshes
+${controlHelp}
+
+Exit status: 0 after q, Ctrl-C or N refreshes; 1 when the first request fails; 2 on a
+usage error.
+`;
+
+// Alternate screen, hidden cursor; home and clear-to-end redraw without flicker.
+const kEnter = '\x1b[?1049h\x1b[?25l';
+const kLeave = '\x1b[?25h\x1b[?1049l';
+const kHome = '\x1b[H';
+const kClearLineEnd = '\x1b[K';
+const kClearBelow = '\x1b[J';
+
+export const topCommand: CliCommand = async (argv, io) => {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { ...controlOptions, interval: { type: 'string' }, iterations: { type: 'string', short: 'n' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    io.stdout.write(kUsage);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError('top takes no arguments');
+  const intervalMs = parseTimeout(values.interval, 1000);
+  const iterations = values.iterations === undefined ? Number.POSITIVE_INFINITY : Number(values.iterations);
+  if (!(Number.isInteger(iterations) || iterations === Number.POSITIVE_INFINITY) || iterations < 1) {
+    throw new UsageError(`--iterations must be a whole number from 1, got "${values.iterations}"`);
+  }
+  const client = new ControlClient(await resolveControlTarget(values, io), {
+    timeoutMs: parseTimeout(values.timeout, Math.max(2000, intervalMs)),
+  });
+  // A wrong address or token is a mistake to report, not something to retry on screen.
+  let status: StatusDocument | Error = await client.get<StatusDocument>('/api/status');
+  const screen = new Screen(io);
+  let quitting = false;
+  const quit = screen.quitSignal().then(() => {
+    quitting = true;
+  });
+  try {
+    for (let n = 1; ; n++) {
+      screen.draw(frame(client.where, status));
+      if (n >= iterations) break;
+      await Promise.race([sleep(intervalMs), quit]);
+      if (quitting) break;
+      status = await client.get<StatusDocument>('/api/status').catch((err: Error) => err);
+      if (quitting) break;
+    }
+  } finally {
+    screen.restore();
+  }
+  return 0;
+};
+
+function frame(where: string, status: StatusDocument | Error): string {
+  const time = new Date().toTimeString().slice(0, 8);
+  const head = `gworker top — ${where} — ${time} — q to quit\n`;
+  if (status instanceof Error) return `${head}\n${status.message}\n`;
+  return `${head}${renderStatus(status)}`;
+}
+
+/** The terminal: redraws in place on a TTY, prints frames one after another otherwise. */
+class Screen {
+  readonly #io: CliIo;
+  readonly #tty: boolean;
+  readonly #cleanup: Array<() => void> = [];
+
+  constructor(io: CliIo) {
+    this.#io = io;
+    this.#tty = io.stdout.isTTY === true;
+    if (this.#tty) io.stdout.write(kEnter);
+  }
+
+  draw(text: string): void {
+    if (!this.#tty) {
+      this.#io.stdout.write(`${text}\n`);
+      return;
+    }
+    const lines = text.replace(/\n$/, '').split('\n');
+    this.#io.stdout.write(
+      `${kHome}${lines.map((line) => `${line}${kClearLineEnd}`).join('\n')}\n${kClearBelow}`,
+    );
+  }
+
+  /** Resolves on q, Q, Ctrl-C typed (raw mode) or SIGINT. */
+  quitSignal(): Promise<void> {
+    return new Promise((resolve) => {
+      const stdin = this.#io.stdin as NodeJS.ReadStream;
+      const onData = (chunk: Buffer | string) => {
+        if (/[qQ\x03]/.test(chunk.toString())) resolve();
+      };
+      const onSigint = () => resolve();
+      if (stdin.isTTY && typeof stdin.setRawMode === 'function') {
+        stdin.setRawMode(true);
+        this.#cleanup.push(() => stdin.setRawMode(false));
+      }
+      stdin.on('data', onData);
+      stdin.resume();
+      process.on('SIGINT', onSigint);
+      this.#cleanup.push(() => {
+        stdin.off('data', onData);
+        stdin.pause();
+        process.off('SIGINT', onSigint);
+      });
+    });
+  }
+
+  restore(): void {
+    for (const undo of this.#cleanup.splice(0)) undo();
+    if (this.#tty) this.#io.stdout.write(kLeave);
+  }
+}

@@ -1,0 +1,165 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { FunctionRuntime } from '../runtime/function-runtime.js';
+import type { Supervisor, SupervisorEvents } from '../supervisor.js';
+
+/** Run-time buckets in seconds: from a millisecond echo to a five-minute batch job. */
+const kDurationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+export interface SupervisorMetricsOptions {
+  /** Add Node's process metrics (CPU, memory, event loop lag, GC). @defaultValue true */
+  readonly defaultMetrics?: boolean;
+}
+
+/**
+ * The supervisor's Prometheus metrics, in a registry of its own (never prom-client's
+ * global one, so several supervisors in one process do not collide). Job and reload
+ * counters follow the supervisor's events as they happen; gauges are read from one
+ * snapshot per scrape.
+ */
+export class SupervisorMetrics {
+  readonly registry = new Registry();
+  readonly #supervisor: Supervisor;
+  readonly #jobs: Counter<'function' | 'outcome'>;
+  readonly #durations: Histogram<'function'>;
+  readonly #reloads: Counter<'function' | 'result'>;
+  readonly #generations: Counter<'function' | 'cause'>;
+  readonly #gauges: Record<
+    'inFlight' | 'concurrency' | 'paused' | 'threads' | 'generation' | 'queued',
+    Gauge<'function'>
+  >;
+  readonly #connectionUp: Gauge<'server' | 'function'>;
+  readonly #reconnects: Counter<'server' | 'function'>;
+  /** Runtimes whose generations are counted, with the listener to remove on close. */
+  readonly #watched = new Map<FunctionRuntime, (info: { cause: string }) => void>();
+  readonly #onJobEnd: (...args: SupervisorEvents['jobEnd']) => void;
+  readonly #onReload: (...args: SupervisorEvents['reload']) => void;
+
+  constructor(supervisor: Supervisor, options: SupervisorMetricsOptions = {}) {
+    this.#supervisor = supervisor;
+    const registers = [this.registry];
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.#jobs = new Counter({
+      name: 'gworker_jobs_total',
+      help: 'Jobs ended on this box, by function and outcome (complete, fail, exception)',
+      labelNames: ['function', 'outcome'],
+      registers,
+    });
+    this.#durations = new Histogram({
+      name: 'gworker_job_duration_seconds',
+      help: 'Run time of jobs, from grab to result, by function',
+      labelNames: ['function'],
+      buckets: kDurationBuckets,
+      registers,
+    });
+    this.#reloads = new Counter({
+      name: 'gworker_reloads_total',
+      help: 'Code and configuration reloads, by function and result (ok, rejected)',
+      labelNames: ['function', 'result'],
+      registers,
+    });
+    this.#generations = new Counter({
+      name: 'gworker_thread_generations_total',
+      help: 'Thread generations started, by function and cause (reload, scale, recycle after maxJobsPerThread, ...)',
+      labelNames: ['function', 'cause'],
+      registers,
+    });
+    const gauge = (name: string, help: string) =>
+      new Gauge({ name, help, labelNames: ['function'], registers });
+    this.#gauges = {
+      inFlight: gauge('gworker_jobs_in_flight', 'Jobs running now (busy slots), by function'),
+      concurrency: gauge('gworker_function_concurrency', 'Slots: most jobs of the function running at once'),
+      paused: gauge('gworker_function_paused', '1 while the function is paused (takes no new jobs)'),
+      threads: gauge(
+        'gworker_function_threads',
+        'Handler threads of the current generation (0 for commands)',
+      ),
+      generation: gauge('gworker_function_generation', 'Number of the code generation serving the function'),
+      queued: gauge(
+        'gworker_function_queued_jobs',
+        'Jobs waiting on the job servers, as their admin status reported at the last status request',
+      ),
+    };
+    this.#connectionUp = new Gauge({
+      name: 'gworker_connection_up',
+      help: '1 while the function has a live connection to the job server',
+      labelNames: ['server', 'function'],
+      registers,
+    });
+    this.#reconnects = new Counter({
+      name: 'gworker_connection_reconnects_total',
+      help: 'Reconnects to the job server, by server and function',
+      labelNames: ['server', 'function'],
+      registers,
+    });
+    this.#onJobEnd = (info) => {
+      this.#jobs.inc({ function: info.function, outcome: info.result });
+      this.#durations.observe({ function: info.function }, info.durationMs / 1000);
+    };
+    this.#onReload = (info) => {
+      this.#reloads.inc({ function: info.function, result: info.ok ? 'ok' : 'rejected' });
+      this.#watchRuntimes();
+    };
+    supervisor.on('jobEnd', this.#onJobEnd);
+    supervisor.on('reload', this.#onReload);
+    this.#watchRuntimes();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Queue depths are only known when a status request asked the servers; the last answer is kept. */
+  setQueued(fn: string, queued: number | null): void {
+    if (queued === null) this.#gauges.queued.remove({ function: fn });
+    else this.#gauges.queued.set({ function: fn }, queued);
+  }
+
+  /** The metrics in Prometheus text format, gauges read now. */
+  async text(): Promise<string> {
+    this.#refresh();
+    return this.registry.metrics();
+  }
+
+  /** Stops following the supervisor's events. */
+  close(): void {
+    this.#supervisor.off('jobEnd', this.#onJobEnd);
+    this.#supervisor.off('reload', this.#onReload);
+    for (const [runtime, stop] of this.#watched) {
+      runtime.off('generation', stop);
+    }
+    this.#watched.clear();
+  }
+
+  #refresh(): void {
+    this.#watchRuntimes();
+    const { inFlight, concurrency, paused, threads, generation } = this.#gauges;
+    for (const g of [inFlight, concurrency, paused, threads, generation, this.#connectionUp]) g.reset();
+    this.#reconnects.reset();
+    for (const fn of this.#supervisor.functions()) {
+      const labels = { function: fn.name };
+      inFlight.set(labels, fn.running);
+      concurrency.set(labels, fn.concurrency);
+      paused.set(labels, fn.paused ? 1 : 0);
+      threads.set(labels, fn.threads);
+      generation.set(labels, fn.generation);
+      for (const c of fn.connections) {
+        const connection = { server: c.server, function: fn.name };
+        this.#connectionUp.set(connection, c.connected ? 1 : 0);
+        // The binding counts reconnects; re-adding its total each scrape keeps the counter monotonic.
+        this.#reconnects.inc(connection, c.reconnects);
+      }
+    }
+  }
+
+  /** Counts generations of every runtime, including functions added by a manifest reload. */
+  #watchRuntimes(): void {
+    for (const binding of this.#supervisor.bindings()) {
+      const runtime = binding.runtime;
+      if (this.#watched.has(runtime)) continue;
+      const count = ({ cause }: { cause: string }) =>
+        this.#generations.inc({ function: runtime.name, cause });
+      this.#watched.set(runtime, count);
+      runtime.on('generation', count);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ControlApi } from './control-api.js';
+import { ApiError, readJsonBody, sendJson } from './http-io.js';
+
+type Handler = (
+  api: ControlApi,
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: readonly string[],
+  url: URL,
+) => Promise<void>;
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly path: RegExp;
+  readonly handle: Handler;
+}
+
+/** A function name in a path: percent-encoded, any byte but `/` (Gearman allows nearly anything). */
+const kName = '([^/]+)';
+
+/**
+ * The control API. Reads are GET; commands are POST with a JSON body, and answer the
+ * state they left behind (the function after pause, resume or scale).
+ *
+ *   GET  /api/status[?queues=0]         functions, servers, queue depths (StatusDocument)
+ *   GET  /api/history                   per-function job counts and run times in buckets
+ *   POST /api/functions/NAME/pause      stop taking jobs of NAME; running ones finish
+ *   POST /api/functions/NAME/resume     take jobs again
+ *   POST /api/functions/NAME/scale      { "concurrency": N }
+ *   POST /api/reload                    re-read the manifest, reload handler code
+ *   POST /api/drain                     stop taking jobs, finish running ones, exit
+ *   GET  /metrics                       Prometheus text format
+ */
+export const routes: readonly Route[] = [
+  {
+    method: 'GET',
+    path: /^\/api\/status$/,
+    handle: async (api, _req, res, _params, url) => {
+      sendJson(res, 200, await api.status({ queues: url.searchParams.get('queues') !== '0' }));
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/history$/,
+    handle: async (api, _req, res) => sendJson(res, 200, api.history()),
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/functions/${kName}/pause$`),
+    handle: async (api, req, res, [name]) => {
+      await readJsonBody(req);
+      sendJson(res, 200, api.pause(decodeName(name)));
+    },
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/functions/${kName}/resume$`),
+    handle: async (api, req, res, [name]) => {
+      await readJsonBody(req);
+      sendJson(res, 200, api.resume(decodeName(name)));
+    },
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/functions/${kName}/scale$`),
+    handle: async (api, req, res, [name]) => {
+      const body = await readJsonBody(req);
+      sendJson(res, 200, await api.scale(decodeName(name), body.concurrency));
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/reload$/,
+    handle: async (api, req, res) => {
+      await readJsonBody(req);
+      const reply = await api.reload();
+      sendJson(res, reply.ok ? 200 : 422, reply);
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/drain$/,
+    handle: async (api, req, res) => {
+      await readJsonBody(req);
+      sendJson(res, 202, api.drain());
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/metrics$/,
+    handle: async (api, _req, res) => {
+      const text = await api.metrics.text();
+      res.writeHead(200, { 'content-type': api.metrics.contentType, 'cache-control': 'no-store' });
+      res.end(text);
+    },
+  },
+];
+
+/** The route for a request, or an ApiError: 404 for an unknown path, 405 for a known one with the wrong method. */
+export function findRoute(method: string, pathname: string): { route: Route; params: string[] } {
+  let pathKnown = false;
+  for (const route of routes) {
+    const match = route.path.exec(pathname);
+    if (match === null) continue;
+    pathKnown = true;
+    if (route.method === method) return { route, params: match.slice(1) };
+  }
+  if (pathKnown) throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${pathname}`);
+  throw new ApiError(404, 'not_found', `no such endpoint: ${pathname}`);
+}
+
+function decodeName(raw: string | undefined): string {
+  try {
+    return decodeURIComponent(raw ?? '');
+  } catch {
+    throw new ApiError(400, 'bad_name', 'the function name is not valid percent-encoding');
+  }
+}
