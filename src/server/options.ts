@@ -1,10 +1,13 @@
 import type { Logger } from '../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
+import type { HttpGatewayOptions } from './http/options.js';
 import { defaultJobHandlePrefix } from './job-handles.js';
 import type { ResultCacheOptions } from './result-cache.js';
 import type { JobStore } from './store.js';
+import type { ServerTlsOptions } from './tls.js';
 
-export interface GearmanServerOptions {
+/** Options of GearmanServer; the `http*` ones (the HTTP gateway) are in HttpGatewayOptions. */
+export interface GearmanServerOptions extends HttpGatewayOptions {
   /** Address to listen on. Loopback unless told otherwise. @defaultValue '127.0.0.1' */
   readonly host?: string;
   /** TCP port; 0 picks a free one (see the address listen() returns). @defaultValue 4730 */
@@ -47,6 +50,11 @@ export interface GearmanServerOptions {
   readonly logger?: Logger;
   /** The level the admin `verbose` command reports (the CLI passes its --log-level). @defaultValue 'info' */
   readonly logLevel?: string;
+  /**
+   * Serve TLS on the port (and HTTPS on the HTTP gateway), requiring client certificates
+   * when `tls.ca` is given. @defaultValue plaintext
+   */
+  readonly tls?: ServerTlsOptions;
 }
 
 export interface ResolvedServerOptions {

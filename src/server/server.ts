@@ -1,15 +1,19 @@
-import net from 'node:net';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
 import type { ServerContext } from './context.js';
 import { dispatchFrame } from './dispatch.js';
 import { JobEngine } from './engine.js';
+import { HttpGateway } from './http/gateway.js';
+import { resolveHttpOptions } from './http/options.js';
 import { JobHandles } from './job-handles.js';
 import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
 import { FunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';
 import { Session } from './session.js';
 import { type JobStore, MemoryJobStore } from './store.js';
+import { createListener, resolveServerTls } from './tls.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface ServerCloseOptions {
@@ -48,6 +52,8 @@ export class GearmanServer {
   readonly #engine: JobEngine;
   readonly #sessions = new Map<number, Session>();
   readonly #context: ServerContext;
+  readonly #tls: tls.TlsOptions | null;
+  readonly #gateway: HttpGateway | null;
   #nextSessionId = 1;
   #listener: net.Server | null = null;
   #address: ServerAddress | null = null;
@@ -85,11 +91,28 @@ export class GearmanServer {
       verboseLevel: this.#options.verboseLevel,
       logger: this.#log,
     };
+    this.#tls = resolveServerTls(options.tls);
+    const http = resolveHttpOptions(options, this.#options);
+    this.#gateway =
+      http === null
+        ? null
+        : new HttpGateway(http, {
+            engine: this.#engine,
+            tls: this.#tls,
+            version: SERVER_VERSION,
+            maxOutputBytes: Math.max(kMinOutputLimit, 2 * this.#options.maxFrameSize),
+            logger: this.#log,
+          });
   }
 
   /** Where the server listens, once listen() resolved; null before and after. */
   get address(): ServerAddress | null {
     return this.#address;
+  }
+
+  /** Where the HTTP gateway listens (`httpPort`), once listen() resolved; null without one, before and after. */
+  get httpAddress(): ServerAddress | null {
+    return this.#gateway?.address ?? null;
   }
 
   /** Resolves once the server has closed, whoever closed it. */
@@ -134,7 +157,7 @@ export class GearmanServer {
       restored++;
     });
     if (restored > 0) this.#log.info({ jobs: restored }, 'restored background jobs from the store');
-    const listener = net.createServer({ noDelay: true, keepAlive: true }, (socket) => this.#accept(socket));
+    const listener = createListener(this.#tls, (socket) => this.#accept(socket), this.#log);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       listener.listen(
@@ -150,7 +173,17 @@ export class GearmanServer {
     this.#listener = listener;
     const info = listener.address() as net.AddressInfo;
     this.#address = { host: info.address, port: info.port };
-    this.#log.info({ host: info.address, port: info.port }, 'listening');
+    this.#log.info({ host: info.address, port: info.port, tls: this.#tls !== null }, 'listening');
+    if (this.#gateway !== null) {
+      try {
+        await this.#gateway.listen();
+      } catch (err) {
+        listener.close();
+        this.#listener = null;
+        this.#address = null;
+        throw err;
+      }
+    }
     return this.#address;
   }
 
@@ -202,6 +235,7 @@ export class GearmanServer {
   async #close(options: ServerCloseOptions): Promise<void> {
     // Let a listen() in progress finish, so its socket is closed too.
     await this.#listening?.catch(() => undefined);
+    this.#gateway?.stopAccepting();
     const listener = this.#listener;
     const listenerClosed = new Promise<void>((resolve) => {
       if (listener === null) resolve();
@@ -215,6 +249,7 @@ export class GearmanServer {
     await this.#engine.settle().catch((err: unknown) => this.#log.error({ err }, 'final store flush failed'));
     this.#engine.shutdown();
     for (const session of this.#sessions.values()) session.end();
+    await this.#gateway?.close();
     await listenerClosed;
     this.#address = null;
     await this.#store.close();

@@ -32,7 +32,7 @@ export function hasPhpGearman(): boolean {
   }
 }
 
-export type Peer = 'gearmand' | 'gearman' | 'gearadmin' | 'php';
+export type Peer = 'gearmand' | 'gearman' | 'gearadmin' | 'php' | 'curl' | 'openssl';
 
 function peerAvailable(peer: Peer): boolean {
   return peer === 'php' ? hasPhpGearman() : hasCommand(peer);
