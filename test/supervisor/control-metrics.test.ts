@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Controlled, call, eventually, startControlled } from './control-fixture.js';
+
+interface Sample {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** Parses Prometheus text exposition: one sample per non-comment line. */
+function parseMetrics(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type) types.set(type[1] as string, type[2] as string);
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`not a Prometheus sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[key as string] = value as string;
+    }
+    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
+  }
+  return { samples, types };
+}
+
+function value(samples: readonly Sample[], name: string, labels: Record<string, string>): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    ?.value;
+}
+
+let setup: Controlled | undefined;
+afterEach(async () => {
+  await setup?.close();
+  setup = undefined;
+});
+
+async function scrape(base: string) {
+  const res = await fetch(`${base}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return parseMetrics(await res.text());
+}
+
+describe('control API metrics', () => {
+  it('counts jobs by function and outcome, and their run times, as jobs end', async () => {
+    setup = await startControlled(
+      '  echo: { handler: $FIXTURES/echo.js, payload: text }\n  boom: { handler: $FIXTURES/throws.js }\n',
+    );
+    const first = await scrape(setup.base);
+    expect(first.types.get('gworker_jobs_total')).toBe('counter');
+    expect(first.types.get('gworker_job_duration_seconds')).toBe('histogram');
+    expect(
+      value(first.samples, 'gworker_jobs_total', { function: 'echo', outcome: 'complete' }),
+    ).toBeUndefined();
+    for (let i = 0; i < 4; i++) await setup.client.run('echo', 'x');
+    await expect(setup.client.run('boom', 'y')).rejects.toThrow();
+    const { samples } = await scrape(setup.base);
+    expect(value(samples, 'gworker_jobs_total', { function: 'echo', outcome: 'complete' })).toBe(4);
+    expect(value(samples, 'gworker_jobs_total', { function: 'boom', outcome: 'exception' })).toBe(1);
+    expect(value(samples, 'gworker_job_duration_seconds_count', { function: 'echo' })).toBe(4);
+    expect(value(samples, 'gworker_job_duration_seconds_bucket', { function: 'echo', le: '+Inf' })).toBe(4);
+    expect(value(samples, 'gworker_job_duration_seconds_sum', { function: 'echo' })).toBeGreaterThan(0);
+    await setup.client.run('echo', 'one more');
+    const again = await scrape(setup.base);
+    expect(value(again.samples, 'gworker_jobs_total', { function: 'echo', outcome: 'complete' })).toBe(5);
+  });
+
+  it('reports in-flight jobs, slots, pause, threads, generations, reloads and connections', async () => {
+    setup = await startControlled(
+      '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text, concurrency: 2 }\n',
+    );
+    const job = setup.client.run('sleeps', '600');
+    await eventually(() => setup?.supervisor.functions()[0]?.running === 1);
+    const busy = (await scrape(setup.base)).samples;
+    const sleeps = { function: 'sleeps' };
+    expect(value(busy, 'gworker_jobs_in_flight', sleeps)).toBe(1);
+    expect(value(busy, 'gworker_function_concurrency', sleeps)).toBe(2);
+    expect(value(busy, 'gworker_function_threads', sleeps)).toBe(2);
+    expect(value(busy, 'gworker_function_paused', sleeps)).toBe(0);
+    expect(value(busy, 'gworker_connection_up', { ...sleeps, server: setup.gearman })).toBe(1);
+    expect(value(busy, 'gworker_connection_reconnects_total', { ...sleeps, server: setup.gearman })).toBe(0);
+    await job;
+    await call(setup.base, 'POST', '/api/functions/sleeps/pause');
+    await call(setup.base, 'POST', '/api/functions/sleeps/scale', { body: { concurrency: 3 } });
+    await call(setup.base, 'GET', '/api/status');
+    const after = (await scrape(setup.base)).samples;
+    expect(value(after, 'gworker_jobs_in_flight', sleeps)).toBe(0);
+    expect(value(after, 'gworker_function_paused', sleeps)).toBe(1);
+    expect(value(after, 'gworker_function_concurrency', sleeps)).toBe(3);
+    expect(value(after, 'gworker_function_generation', sleeps)).toBe(2);
+    expect(value(after, 'gworker_reloads_total', { ...sleeps, result: 'ok' })).toBe(1);
+    expect(value(after, 'gworker_thread_generations_total', { ...sleeps, cause: 'scale' })).toBe(1);
+    expect(value(after, 'gworker_function_queued_jobs', sleeps)).toBe(0);
+  });
+
+  it('adds Node process metrics unless turned off', async () => {
+    setup = await startControlled('  echo: { handler: $FIXTURES/echo.js }\n', { metrics: {} });
+    const { samples } = await scrape(setup.base);
+    expect(samples.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
+    expect(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
+  });
+});
