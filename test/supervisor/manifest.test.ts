@@ -157,3 +157,78 @@ functions:
     });
   });
 });
+
+describe('manifest control setting', () => {
+  const fns = 'functions:\n  t:\n    handler: ./title.js\n';
+
+  it('accepts the top-level exceptions default next to it', () => {
+    expect(parse(`exceptions: false\ncontrol: false\n${fns}`).functions[0]?.exceptions).toBe(false);
+  });
+
+  it('listens on 127.0.0.1:4731 by default, with no token', () => {
+    expect(parse(fns).control).toEqual({
+      listen: { kind: 'tcp', host: '127.0.0.1', port: 4731 },
+      explicit: false,
+    });
+  });
+
+  it('takes an address, a port, a Unix socket path relative to the manifest, or false', () => {
+    expect(parse(`control: 127.0.0.2:9000\n${fns}`).control).toEqual({
+      listen: { kind: 'tcp', host: '127.0.0.2', port: 9000 },
+      explicit: true,
+    });
+    expect(parse(`control: 0\n${fns}`).control.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    expect(parse(`control: ./run/ctl.sock\n${fns}`).control.listen).toEqual({
+      kind: 'unix',
+      path: path.join(dir, 'run/ctl.sock'),
+    });
+    expect(parse(`control: false\n${fns}`).control.listen).toBeNull();
+    expect(parse(`control:\n  listen: false\n${fns}`).control.listen).toBeNull();
+  });
+
+  it('takes a token inline or from a file, and then may listen beyond loopback', () => {
+    writeFileSync(path.join(dir, 'control.token'), 'from-a-file-0123456789\n');
+    expect(
+      parse(`control:\n  listen: 0.0.0.0:4731\n  token: inline-token-0123456789\n${fns}`).control,
+    ).toEqual({
+      listen: { kind: 'tcp', host: '0.0.0.0', port: 4731 },
+      token: 'inline-token-0123456789',
+      explicit: true,
+    });
+    expect(parse(`control:\n  listen: 192.0.2.7:80\n  tokenFile: control.token\n${fns}`).control.token).toBe(
+      'from-a-file-0123456789',
+    );
+    // A token on the default address: it stays on loopback and asks for the token.
+    expect(parse(`control:\n  token: inline-token-0123456789\n${fns}`).control).toMatchObject({
+      listen: { host: '127.0.0.1', port: 4731 },
+      explicit: false,
+    });
+  });
+
+  it('refuses an address other hosts can reach without a token, at its line and column', () => {
+    expect(issuesOf(`control: 0.0.0.0:4731\n${fns}`)).toEqual([
+      expect.objectContaining({ line: 1, column: 10, path: 'control' }),
+    ]);
+    const issues = issuesOf(`control:\n  listen: "gear.example:4731"\n${fns}`);
+    expect(issues).toEqual([expect.objectContaining({ line: 2, column: 11, path: 'control.listen' })]);
+    expect(issues[0]?.message).toContain('set control.token');
+  });
+
+  it('reports bad addresses, short tokens, missing token files and unknown keys', () => {
+    const issues = issuesOf(`control:
+  listen: "nohost:"
+  token: short
+  tokenFile: missing.token
+  tls: true
+${fns}`);
+    expect(issues.map((i) => `${i.line}:${i.column} ${i.path}`)).toEqual([
+      '2:11 control.listen',
+      '3:10 control.token',
+      '4:14 control.tokenFile',
+      '4:14 control.tokenFile',
+      '5:3 control.tls',
+    ]);
+    expect(issues[1]?.message).toContain('at least 16 characters');
+    expect(issues.map((i) => i.message)).toContain(`file not found: ${path.join(dir, 'missing.token')}`);
+  });
+});
