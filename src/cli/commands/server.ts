@@ -1,14 +1,23 @@
 import { parseArgs } from 'node:util';
+import { JobStoreError } from '../../errors.js';
 import { GearmanServer } from '../../server/server.js';
 import type { CliCommand } from '../io.js';
 import { UsageError } from '../io.js';
 import { createLogger, parseLogLevel } from '../logger.js';
+import {
+  kPersistenceOptions,
+  kPersistenceUsage,
+  openStore,
+  resultCacheOptions,
+  storeSync,
+} from './server-persistence.js';
 
 const kUsage = `usage: gworker server [options]
 
 Runs a Gearman job server that clients, workers and admin tools (gearadmin, gworker
 admin) use as they use gearmand 1.1.20: the binary protocol and the text admin protocol
-on one port. Jobs live in memory.
+on one port. Jobs live in memory; with --store, background jobs are also kept in a
+SQLite file and survive a crash or a restart.
 
 signals:
   SIGTERM, SIGINT   stop now (a second SIGINT during a graceful stop forces it)
@@ -27,11 +36,11 @@ options:
       --max-frame-size N     largest packet data accepted, in bytes (default 67108864)
       --max-connections N    open connections at most (default 10000)
       --max-jobs N           jobs held at most, then QUEUE_ERROR (default 1000000; 0 = no limit)
-      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
+${kPersistenceUsage}      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
   -h, --help                 print this help
 
 It prints one line with the address it listens on, and logs to stderr.
-Exit status: 0 after a stop; 1 when it cannot listen; 2 on a usage error.
+Exit status: 0 after a stop; 1 when it cannot listen or use its --store; 2 on a usage error.
 `;
 
 function count(name: string, text: string | undefined, min: number, max: number): number | undefined {
@@ -55,6 +64,7 @@ const kOptions = {
   'max-connections': { type: 'string' },
   'max-jobs': { type: 'string' },
   'log-level': { type: 'string' },
+  ...kPersistenceOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -94,8 +104,20 @@ export const serverCommand: CliCommand = async (argv, io) => {
     maxConnections: count('max-connections', values['max-connections'], 1, 1_000_000),
     maxJobs: count('max-jobs', values['max-jobs'], 0, Number.MAX_SAFE_INTEGER),
   };
+  const resultCache = resultCacheOptions(values);
+  const sync = storeSync(values);
+  let store: ReturnType<typeof openStore>;
+  try {
+    store = openStore(values, sync);
+  } catch (err) {
+    if (!(err instanceof JobStoreError)) throw err;
+    io.stderr.write(`gworker server: ${err.message}\n`);
+    return 1;
+  }
   const log = createLogger(io, level, 'gworker');
   const server = new GearmanServer({
+    ...(store === undefined ? {} : { store }),
+    ...(resultCache === undefined ? {} : { resultCache }),
     ...(host === undefined ? {} : { host }),
     ...(prefix === undefined ? {} : { jobHandlePrefix: prefix }),
     ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
@@ -110,7 +132,9 @@ export const serverCommand: CliCommand = async (argv, io) => {
     address = await server.listen();
   } catch (err) {
     await server.close();
-    io.stderr.write(`gworker server: cannot listen: ${(err as Error).message}\n`);
+    // A store that fails its replay is reported as itself, not as a listen failure.
+    const what = err instanceof JobStoreError ? '' : 'cannot listen: ';
+    io.stderr.write(`gworker server: ${what}${(err as Error).message}\n`);
     return 1;
   }
   const where = address.host.includes(':')
