@@ -14,6 +14,7 @@ export const fixtures = fileURLToPath(new URL('../fixtures/handlers/', import.me
 export interface Controlled {
   readonly dir: string;
   readonly gearman: string;
+  readonly jobServer: GearmanServer;
   readonly supervisor: Supervisor;
   readonly control: ControlServer;
   readonly client: Client;
@@ -60,7 +61,7 @@ export async function startControlled(
     });
     const address = await controlServer.listen();
     const base = address.kind === 'tcp' ? `http://127.0.0.1:${address.port}` : '';
-    return { dir, gearman, supervisor, control: controlServer, client, base, close };
+    return { dir, gearman, jobServer: server, supervisor, control: controlServer, client, base, close };
   } catch (err) {
     await close();
     throw err;
