@@ -4,6 +4,7 @@ import type { MaxQueueSizes } from '../../protocol/admin.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 import { formatTable } from '../table.js';
+import { clientTls, clientTlsUsage, kClientTlsOptions } from '../tls-files.js';
 
 const kUsage = `usage: gworker admin [--server HOST:PORT] [--json] [--timeout MS] COMMAND [ARGS]
 
@@ -29,7 +30,7 @@ options:
   -s, --server HOST:PORT the job server (default 127.0.0.1:4730)
       --json             print JSON instead of a table
       --timeout MS       fail a command whose reply takes longer (default 10000)
-  -h, --help             print this help
+${clientTlsUsage(25)}  -h, --help             print this help
 
 Exit status: 0 on success; 1 when the server answers ERR, cannot be reached or times
 out (one line on stderr); 2 on a usage error.
@@ -222,10 +223,12 @@ export const adminCommand: CliCommand = async (argv, io: CliIo) => {
   if (runner === undefined) throw new UsageError(`unknown admin command "${name}"`);
   checkArguments(name, args);
   const timeout = parseTimeout(values.timeout);
+  const tls = clientTls(values);
   let admin: AdminClient;
   try {
     admin = new AdminClient({
       server: values.server ?? '127.0.0.1:4730',
+      ...(tls === undefined ? {} : { tls }),
       ...(timeout === undefined ? {} : { commandTimeoutMs: timeout, connectTimeoutMs: timeout }),
     });
   } catch (err) {
@@ -249,6 +252,7 @@ function parse(argv: readonly string[]) {
       server: { type: 'string', short: 's' },
       json: { type: 'boolean', default: false },
       timeout: { type: 'string' },
+      ...kClientTlsOptions,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });

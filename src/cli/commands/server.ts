@@ -4,6 +4,7 @@ import { GearmanServer } from '../../server/server.js';
 import type { CliCommand } from '../io.js';
 import { UsageError } from '../io.js';
 import { createLogger, parseLogLevel } from '../logger.js';
+import { kNetworkOptions, kNetworkUsage, networkOptions } from './server-network.js';
 import {
   kPersistenceOptions,
   kPersistenceUsage,
@@ -36,10 +37,19 @@ options:
       --max-frame-size N     largest packet data accepted, in bytes (default 67108864)
       --max-connections N    open connections at most (default 10000)
       --max-jobs N           jobs held at most, then QUEUE_ERROR (default 1000000; 0 = no limit)
-${kPersistenceUsage}      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
+${kPersistenceUsage}${kNetworkUsage}      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
   -h, --help                 print this help
 
-It prints one line with the address it listens on, and logs to stderr.
+HTTP gateway (--http-port): POST /FUNCTION with the workload as the body (PUT too; GET
+for an empty one) runs a job. Headers: X-Gearman-Unique (default '-': identical bodies
+coalesce), X-Gearman-Background: true, X-Gearman-Priority: high|low, X-Gearman-Timeout: MS.
+Answers: 200 with the result (streamed as it comes when the worker sends data), 202 with
+the handle for a background job, 502 when the job fails, 500 with the text of an
+exception, 503 when the queue is full, 504 when the timeout passes, 413 for a body over
+--http-max-body. GET / answers a health check.
+
+It prints one line with the address it listens on (and one with the HTTP gateway's URL),
+and logs to stderr.
 Exit status: 0 after a stop; 1 when it cannot listen or use its --store; 2 on a usage error.
 `;
 
@@ -65,6 +75,7 @@ const kOptions = {
   'max-jobs': { type: 'string' },
   'log-level': { type: 'string' },
   ...kPersistenceOptions,
+  ...kNetworkOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -104,6 +115,7 @@ export const serverCommand: CliCommand = async (argv, io) => {
     maxConnections: count('max-connections', values['max-connections'], 1, 1_000_000),
     maxJobs: count('max-jobs', values['max-jobs'], 0, Number.MAX_SAFE_INTEGER),
   };
+  const network = networkOptions(values);
   const resultCache = resultCacheOptions(values);
   const sync = storeSync(values);
   let store: ReturnType<typeof openStore>;
@@ -119,6 +131,7 @@ export const serverCommand: CliCommand = async (argv, io) => {
     ...(store === undefined ? {} : { store }),
     ...(resultCache === undefined ? {} : { resultCache }),
     ...(host === undefined ? {} : { host }),
+    ...network,
     ...(prefix === undefined ? {} : { jobHandlePrefix: prefix }),
     ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
     exceptions: values.exceptions === true,
@@ -141,6 +154,12 @@ export const serverCommand: CliCommand = async (argv, io) => {
     ? `[${address.host}]:${address.port}`
     : `${address.host}:${address.port}`;
   io.stdout.write(`gworker server listening on ${where}\n`);
+  const http = server.httpAddress;
+  if (http !== null) {
+    const scheme = network.tls === undefined ? 'http' : 'https';
+    const at = http.host.includes(':') ? `[${http.host}]:${http.port}` : `${http.host}:${http.port}`;
+    io.stdout.write(`gworker server HTTP gateway on ${scheme}://${at}/\n`);
+  }
 
   const stop = (graceful: boolean, signal: NodeJS.Signals) => () => {
     log.info({ signal }, graceful ? 'graceful shutdown requested' : 'shutdown requested');

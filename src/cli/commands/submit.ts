@@ -2,8 +2,10 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { Client } from '../../client/client.js';
 import type { Priority } from '../../client/submit-options.js';
+import { parseServerAddress, type TlsOptions } from '../../net/address.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { UsageError } from '../io.js';
+import { clientTls, clientTlsUsage, kClientTlsOptions } from '../tls-files.js';
 
 const kUsage = `usage: gworker submit -f FUNCTION [options] [PAYLOAD]
 
@@ -21,7 +23,7 @@ options:
                             the payload itself)
   -t, --timeout SECONDS     give up waiting after this long
       --status              print status updates (WORK_STATUS) to standard error
-  -h, --help                print this help
+${clientTlsUsage(28)}  -h, --help                print this help
 
 Exit status: 0 on success; 1 when the job fails or raises an exception, the server cannot
 be reached or the timeout passes (one line on standard error); 2 on a usage error.
@@ -38,6 +40,7 @@ interface SubmitArgs {
   readonly timeoutMs: number | undefined;
   readonly status: boolean;
   readonly payload: string | undefined;
+  readonly tls: TlsOptions | undefined;
 }
 
 function parse(argv: readonly string[]): SubmitArgs | 'help' {
@@ -72,6 +75,7 @@ function parse(argv: readonly string[]): SubmitArgs | 'help' {
     timeoutMs,
     status: values.status ?? false,
     payload: positionals[0],
+    tls: clientTls(values),
   };
 }
 
@@ -88,6 +92,7 @@ function parseOptions(argv: readonly string[]) {
       unique: { type: 'string', short: 'u' },
       timeout: { type: 'string', short: 't' },
       status: { type: 'boolean' },
+      ...kClientTlsOptions,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -147,7 +152,10 @@ export const submitCommand: CliCommand = async (argv, io) => {
   let client: Client;
   try {
     // A one-shot command: a server that is down is failed over at once, never waited for.
-    client = new Client({ servers: args.servers, reconnect: false });
+    const tls = args.tls;
+    const servers =
+      tls === undefined ? args.servers : args.servers.map((s) => ({ ...parseServerAddress(s), tls }));
+    client = new Client({ servers, reconnect: false });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
