@@ -73,6 +73,8 @@ describeWithChromium('dashboard in headless Chromium', () => {
     const page = await open(`${setup.base}/`);
     await expect.poll(() => cell(page, 'echo', 'done').textContent(), { timeout: 10_000 }).toBe('0');
     await expect.poll(() => page.locator('#servers tbody tr').count()).toBe(2);
+    expect(await page.locator('#token-form').isVisible()).toBe(false);
+    expect(await page.locator('#draining').isVisible()).toBe(false);
 
     for (let i = 0; i < 5; i++) await setup.client.run('echo', `job ${i}`);
     await expect.poll(() => cell(page, 'echo', 'done').textContent(), { timeout: 10_000 }).toBe('5');
