@@ -280,6 +280,25 @@ describeWithPeers(['curl'], 'HTTP gateway: jobs', () => {
   });
 });
 
+describeWithPeers(['curl'], 'HTTP gateway: result cache', () => {
+  it('answers a repeated body from the result cache without running the job again', async () => {
+    const { port, url } = await gateway({ resultCache: { ttlMs: 60_000 } });
+    let runs = 0;
+    const w = worker(port);
+    w.register('cached', (job) => {
+      runs++;
+      return `run ${runs}: ${job.payload}`;
+    });
+    await w.start();
+    const first = await curl(['--data-binary', 'same body', url('/cached')]);
+    const second = await curl(['--data-binary', 'same body', url('/cached')]);
+    expect([first.status, first.body.toString()]).toEqual([200, 'run 1: same body']);
+    expect([second.status, second.body.toString()]).toEqual([200, 'run 1: same body']);
+    expect(second.headers['x-gearman-job-handle']).toMatch(/^H:t:/);
+    expect(runs).toBe(1);
+  });
+});
+
 describeWithPeers(['curl'], 'HTTP gateway: failures', () => {
   it('maps WORK_FAIL to 502 and WORK_EXCEPTION to 500 with the exception text', async () => {
     const { port, url } = await gateway();

@@ -117,6 +117,18 @@ describe('HttpJobPeer', () => {
     ]);
   });
 
+  it('reads every frame of a buffer that holds several (a result-cache answer)', () => {
+    const { events, sink } = recorder();
+    const peer = new HttpJobPeer(1, sink);
+    peer.send(
+      Buffer.concat([
+        encodeResponse(PacketType.JOB_CREATED, ['H:x:2']),
+        encodeResponse(PacketType.WORK_COMPLETE, ['H:x:2', 'cached']),
+      ]),
+    );
+    expect(events).toEqual(['created H:x:2', 'complete cached']);
+  });
+
   it('holds what follows a deferred reply until that reply is known', () => {
     const { events, sink } = recorder();
     const peer = new HttpJobPeer(1, sink);

@@ -70,7 +70,17 @@ export class HttpJobPeer implements Peer {
     if (held !== null && held.length === 0) this.#held = null;
   }
 
-  #deliver(frame: Buffer): void {
+  /** One buffer may hold several frames (a result-cache hit is JOB_CREATED and WORK_COMPLETE). */
+  #deliver(frames: Buffer): void {
+    let at = 0;
+    while (at + kHeaderSize <= frames.length) {
+      const end = at + kHeaderSize + frames.readUInt32BE(at + 8);
+      this.#deliverOne(frames.subarray(at, end));
+      at = end;
+    }
+  }
+
+  #deliverOne(frame: Buffer): void {
     const type = frame.readUInt32BE(4);
     const body = frame.subarray(kHeaderSize);
     const nul = body.indexOf(0);
