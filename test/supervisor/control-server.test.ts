@@ -3,7 +3,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/client/admin-client.js';
-import { type Controlled, call, eventually, startControlled } from './control-fixture.js';
+import { type Controlled, call, eventually, type Json, startControlled } from './control-fixture.js';
 
 let setup: Controlled | undefined;
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { FunctionStatus } from '../../supervisor/control/status-document.js';
+import type { FunctionReport } from '../../supervisor/control/status-document.js';
 import {
   ControlClient,
   controlHelp,
@@ -39,7 +39,7 @@ cannot be reached; 2 on a usage error.
     const client = new ControlClient(await resolveControlTarget(values, io), {
       timeoutMs: parseTimeout(values.timeout),
     });
-    const state = await client.post<FunctionStatus>(`/api/functions/${encodeURIComponent(fn)}/${action}`);
+    const state = await client.post<FunctionReport>(`/api/functions/${encodeURIComponent(fn)}/${action}`);
     if (values.json) io.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
     else if (state.paused)
       io.stdout.write(`${state.name}: paused; ${state.running} job(s) still running will finish\n`);

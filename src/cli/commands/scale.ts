@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { FunctionStatus } from '../../supervisor/control/status-document.js';
+import type { FunctionReport } from '../../supervisor/control/status-document.js';
 import {
   ControlClient,
   controlHelp,
@@ -46,7 +46,7 @@ export const scaleCommand: CliCommand = async (argv, io) => {
   const client = new ControlClient(await resolveControlTarget(values, io), {
     timeoutMs: parseTimeout(values.timeout, 60_000),
   });
-  const state = await client.post<FunctionStatus>(`/api/functions/${encodeURIComponent(fn)}/scale`, {
+  const state = await client.post<FunctionReport>(`/api/functions/${encodeURIComponent(fn)}/scale`, {
     concurrency,
   });
   io.stdout.write(

@@ -3,7 +3,7 @@ import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history
 import { ApiError } from './http-io.js';
 import { SupervisorMetrics, type SupervisorMetricsOptions } from './metrics.js';
 import { QueueProbe } from './queue-probe.js';
-import { buildStatus, type FunctionStatus, type StatusDocument, serverAddresses } from './status-document.js';
+import { buildStatus, type FunctionReport, type StatusDocument, serverAddresses } from './status-document.js';
 
 /** How re-reading the manifest went. */
 export type ManifestReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
@@ -98,20 +98,20 @@ export class ControlApi {
     return { bucketMs: this.#history.bucketMs, functions };
   }
 
-  pause(fn: string): FunctionStatus {
+  pause(fn: string): FunctionReport {
     this.#refuseWhileDraining();
     if (!this.#supervisor.pause(fn)) throw unknownFunction(fn);
     return this.#function(fn);
   }
 
-  resume(fn: string): FunctionStatus {
+  resume(fn: string): FunctionReport {
     this.#refuseWhileDraining();
     if (!this.#supervisor.resume(fn)) throw unknownFunction(fn);
     return this.#function(fn);
   }
 
   /** New concurrency; resolves once the new threads serve (running jobs finish on the old ones). */
-  async scale(fn: string, concurrency: unknown): Promise<FunctionStatus> {
+  async scale(fn: string, concurrency: unknown): Promise<FunctionReport> {
     this.#refuseWhileDraining();
     if (
       typeof concurrency !== 'number' ||
@@ -180,7 +180,7 @@ export class ControlApi {
     await this.#probe.close();
   }
 
-  #function(fn: string): FunctionStatus {
+  #function(fn: string): FunctionReport {
     const status = buildStatus(
       this.#supervisor,
       { startedAt: this.#startedAt, draining: this.#draining },

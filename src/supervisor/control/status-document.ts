@@ -3,7 +3,7 @@ import type { FunctionSnapshot, Supervisor } from '../supervisor.js';
 import type { ProbeResult, QueueDepth } from './queue-probe.js';
 
 /** A function as `GET /api/status` reports it. */
-export interface FunctionStatus extends Omit<FunctionSnapshot, 'connections'> {
+export interface FunctionReport extends Omit<FunctionSnapshot, 'connections'> {
   /**
    * Jobs of this function waiting on the job servers, summed over those that answered;
    * null when none answered or queues were not asked for.
@@ -12,7 +12,7 @@ export interface FunctionStatus extends Omit<FunctionSnapshot, 'connections'> {
 }
 
 /** One function's connections to one job server, and that server's queue for it. */
-export interface ServerFunctionStatus {
+export interface ServerFunctionReport {
   readonly function: string;
   /** Connections configured for the function on this server. */
   readonly connections: number;
@@ -22,11 +22,11 @@ export interface ServerFunctionStatus {
   readonly queue: QueueDepth | null;
 }
 
-export interface ServerStatus {
+export interface ServerReport {
   readonly server: string;
   /** Why the admin query failed; null when it answered or was not asked. */
   readonly adminError: string | null;
-  readonly functions: readonly ServerFunctionStatus[];
+  readonly functions: readonly ServerFunctionReport[];
 }
 
 /** The document `GET /api/status` answers, `gworker status --json` prints and the dashboard draws. */
@@ -37,8 +37,8 @@ export interface StatusDocument {
   readonly manifest: string;
   /** A drain was asked for: no new jobs are taken, and the supervisor exits once running ones end. */
   readonly draining: boolean;
-  readonly functions: readonly FunctionStatus[];
-  readonly servers: readonly ServerStatus[];
+  readonly functions: readonly FunctionReport[];
+  readonly servers: readonly ServerReport[];
 }
 
 /** Every job server the supervisor's functions connect to, with what is needed to reach it. */
@@ -67,8 +67,8 @@ export function buildStatus(
   queues: ReadonlyMap<string, ProbeResult> | null,
 ): StatusDocument {
   const snapshots = supervisor.functions();
-  const servers = new Map<string, ServerFunctionStatus[]>();
-  const functions = snapshots.map(({ connections, ...fn }): FunctionStatus => {
+  const servers = new Map<string, ServerFunctionReport[]>();
+  const functions = snapshots.map(({ connections, ...fn }): FunctionReport => {
     let queued: number | null = null;
     for (const c of connections) {
       const probe = queues?.get(c.server);
