@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -192,8 +192,17 @@ describe('gworker start serving its control API', () => {
     });
     expect((await client.run('greet', '0')).toString()).toBe('hi 0');
 
+    // A control change waits for the next start: the API stays where it is.
+    const manifestFile = path.join(dir, 'gworker.yaml');
+    writeFileSync(
+      manifestFile,
+      readFileSync(manifestFile, 'utf8').replace(`control: 127.0.0.1:${port}`, 'control: 127.0.0.1:1'),
+    );
+    expect((await cli(['reload', '--control', String(port)])).code).toBe(0);
+    await proc.waitForLog((l) => l.msg.startsWith('control settings changed'));
+
     writeFileSync(path.join(dir, 'gworker.yaml'), 'functions: [oops\n');
-    const rejected = await cli(['reload', ...config.slice(0, 0), '--control', String(port)]);
+    const rejected = await cli(['reload', '--control', String(port)]);
     expect(rejected.code).toBe(1);
     expect(rejected.stderr).toContain('manifest rejected; the running configuration stays');
 

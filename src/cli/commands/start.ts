@@ -118,6 +118,9 @@ async function run(
         );
         next = { ...next, servers: manifest.servers };
       }
+      if (JSON.stringify(next.control) !== JSON.stringify(manifest.control)) {
+        log.warn('control settings changed: they apply at the next start; the control API stays as it is');
+      }
       manifest = next;
       await supervisor.applyManifest(next);
       await watcher?.watch(watchedFunctions(next));

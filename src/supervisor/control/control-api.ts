@@ -72,6 +72,7 @@ export class ControlApi {
     supervisor.on('jobEnd', this.#onJobEnd);
   }
 
+  /** True once a drain was asked for, here or by the owner (a signal). */
   get draining(): boolean {
     return this.#draining;
   }
@@ -98,12 +99,14 @@ export class ControlApi {
     return { bucketMs: this.#history.bucketMs, functions };
   }
 
+  /** Stops taking jobs of `fn`; running ones finish. Throws ApiError 404 for an unknown function. */
   pause(fn: string): FunctionReport {
     this.#refuseWhileDraining();
     if (!this.#supervisor.pause(fn)) throw unknownFunction(fn);
     return this.#function(fn);
   }
 
+  /** Takes jobs of `fn` again. Throws ApiError 404 for an unknown function. */
   resume(fn: string): FunctionReport {
     this.#refuseWhileDraining();
     if (!this.#supervisor.resume(fn)) throw unknownFunction(fn);
@@ -174,6 +177,7 @@ export class ControlApi {
     this.#draining = true;
   }
 
+  /** Stops following the supervisor and closes the admin connections to the job servers. */
   async close(): Promise<void> {
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.metrics.close();
