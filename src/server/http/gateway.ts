@@ -70,8 +70,7 @@ export class HttpGateway {
       noDelay: true,
       keepAlive: true,
     };
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void =>
-      void this.#onRequest(req, res, false);
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.#serve(req, res, false);
     this.#server =
       deps.tls === null
         ? http.createServer(serverOptions, onRequest)
@@ -79,7 +78,7 @@ export class HttpGateway {
     if (deps.tls !== null) logHandshakeFailures(this.#server as https.Server, this.#log);
     this.#server.maxConnections = options.maxConnections;
     // Decide on `Expect: 100-continue` ourselves: a refused request never gets to send its body.
-    this.#server.on('checkContinue', (req, res) => void this.#onRequest(req, res, true));
+    this.#server.on('checkContinue', (req, res) => this.#serve(req, res, true));
   }
 
   /** Where the gateway listens, once listen() resolved; null before and after. */
@@ -137,6 +136,15 @@ export class HttpGateway {
     this.#server.closeAllConnections();
     await this.#serverClosed;
     this.#address = null;
+  }
+
+  /** A bug must cost one request (500, or a cut response), never the process. */
+  #serve(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
+    this.#onRequest(req, res, expectsContinue).catch((err: unknown) => {
+      this.#log.error({ err, method: req.method, url: req.url }, 'failed to handle an HTTP request');
+      if (res.headersSent) res.destroy();
+      else this.#refuse(req, res, 500, 'internal server error');
+    });
   }
 
   async #onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
