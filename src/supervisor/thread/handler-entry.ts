@@ -1,5 +1,5 @@
 import { BroadcastChannel, threadId } from 'node:worker_threads';
-import { transferableSymbol, valueSymbol } from 'piscina';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ownsItsBuffer, resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
@@ -90,8 +90,10 @@ async function runJob(task: RunTask): Promise<unknown> {
     running.delete(task.taskId);
   }
   if (outcome.ok && outcome.result.byteLength > 0 && ownsItsBuffer(outcome.result)) {
-    // Hand the result's memory to the main thread instead of copying it.
-    return { [transferableSymbol]: [outcome.result.buffer], [valueSymbol]: outcome };
+    // Hand the result's memory to the main thread instead of copying it. piscina only
+    // honours the two symbols on an object marked by move(); unmarked, the object is
+    // structured-cloned, which drops symbol keys, and the main thread receives `{}`.
+    return move({ [transferableSymbol]: [outcome.result.buffer], [valueSymbol]: outcome });
   }
   return outcome;
 }
