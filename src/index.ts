@@ -31,12 +31,14 @@ export type {
   WorkerInfo,
 } from './protocol/admin-replies.js';
 export { PacketType } from './protocol/constants.js';
+export type { HttpGatewayOptions } from './server/http/options.js';
 export type { JobPriority } from './server/job.js';
 export type { GearmanServerOptions } from './server/options.js';
 export type { ServerCloseOptions } from './server/server.js';
 export { GearmanServer } from './server/server.js';
 export type { JobStore, StoredJob, StoreKey } from './server/store.js';
 export { MemoryJobStore } from './server/store.js';
+export type { ServerTlsOptions } from './server/tls.js';
 export type { Handler, JobContext } from './supervisor/handler-types.js';
 export type { ManifestIssue } from './supervisor/manifest/errors.js';
 export { ManifestError } from './supervisor/manifest/errors.js';
