@@ -224,12 +224,18 @@ describe('gworker start serving its control API', () => {
   });
 
   it('runs without the control API when the default port is taken', async () => {
-    // Hold 127.0.0.1:4731 for the test (or find it held already: the same case).
+    // Hold 127.0.0.1:4731 for the test. Another test's `gworker start` may hold it for a
+    // while (it is everyone's default): wait for it, or it could let go just as ours starts.
     const holder = net.createServer();
-    await new Promise<void>((resolve) => {
-      holder.once('error', () => resolve());
-      holder.listen(4731, '127.0.0.1', () => resolve());
-    });
+    const deadline = Date.now() + 15_000;
+    for (let held = false; !held && Date.now() < deadline; ) {
+      held = await new Promise<boolean>((resolve) => {
+        holder.once('error', () => resolve(false));
+        holder.listen(4731, '127.0.0.1', () => resolve(true));
+      });
+      holder.removeAllListeners('error');
+      if (!held) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     try {
       const dir = project('true', { 'greet.js': 'export default (s) => s;\n' });
       writeFileSync(
@@ -248,7 +254,7 @@ describe('gworker start serving its control API', () => {
     } finally {
       holder.close();
     }
-  });
+  }, 45_000);
 
   it('refuses to start when the control address the manifest chose is taken', async () => {
     const port = await freePort();
