@@ -76,8 +76,9 @@ describeWithPeers(['gearmand'], 'gworker start against gearmand: live changes, s
     expect(firstV2At).toBeGreaterThan(0);
     // Debounce, fresh threads, the import and its check: well under two seconds even on a loaded box.
     expect(firstV2At - writtenAt).toBeLessThan(2000);
-    // Once the new code serves, the old never answers again.
-    expect(results.slice(results.indexOf('v2'))).not.toContain('v1');
+    // Once the new code serves, only jobs already running on the old code at the swap
+    // (at most concurrency = 2 of them) may still answer v1.
+    expect(results.slice(results.indexOf('v2')).filter((r) => r === 'v1').length).toBeLessThanOrEqual(2);
   });
 
   it('keeps the old code serving when the new code does not load, and says why in one line', async () => {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatControlAddress } from '../../supervisor/control/listen-address.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.js';
@@ -44,11 +45,13 @@ export const checkCommand: CliCommand = async (argv, io) => {
   return 0;
 };
 
-/** The resolved manifest as JSON, with TLS material reduced to whether it is set. */
+/** The resolved manifest as JSON, with secrets (TLS material, the control token) reduced to whether they are set. */
 export function toJson(manifest: Manifest): unknown {
+  const { token, ...control } = manifest.control;
   return {
     ...manifest,
     servers: manifest.servers?.map(({ tls, ...server }) => (tls ? { ...server, tls: true } : server)) ?? null,
+    control: { ...control, token: token !== undefined },
   };
 }
 
@@ -64,6 +67,12 @@ export function describeManifest(manifest: Manifest): string {
     }
   }
   if (manifest.clientId !== undefined) lines.push(`clientId: ${manifest.clientId}`);
+  const { listen, token } = manifest.control;
+  lines.push(
+    listen === null
+      ? 'control: off'
+      : `control: ${formatControlAddress(listen)}${token === undefined ? '' : ' (token required)'}`,
+  );
   lines.push(`shutdownTimeout: ${formatDuration(manifest.shutdownTimeoutMs)}`, 'functions:');
   for (const fn of manifest.functions) lines.push(...describeFunction(fn));
   return `${lines.join('\n')}\n`;

@@ -1,0 +1,43 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCliCaptured } from '../helpers/run-cli.js';
+
+function manifest(text: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gworker-check-'));
+  writeFileSync(path.join(dir, 'h.js'), 'export default (p) => p;\n');
+  const file = path.join(dir, 'gworker.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('gworker check', () => {
+  it('prints the resolved configuration of a valid manifest', async () => {
+    const file = manifest('clientId: box-1\nfunctions:\n  echo: { handler: ./h.js, concurrency: 3 }\n');
+    const { code, stdout } = await runCliCaptured(['check', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('servers: none named; the embedded job server runs on 127.0.0.1:4730');
+    expect(stdout).toContain('clientId: box-1');
+    expect(stdout).toContain(`echo: handler ${path.join(path.dirname(file), 'h.js')}`);
+    expect(stdout).toContain('concurrency 3, payload buffer, no timeout');
+  });
+
+  it('never prints secrets in --json', async () => {
+    const file = manifest(
+      'control:\n  listen: 127.0.0.1:4799\n  token: a-very-secret-token-123\nfunctions:\n  echo: { handler: ./h.js }\n',
+    );
+    const { code, stdout } = await runCliCaptured(['check', '--json', file]);
+    expect(code).toBe(0);
+    expect(stdout).not.toContain('a-very-secret-token-123');
+    expect(JSON.parse(stdout).control).toMatchObject({ token: true });
+  });
+
+  it('exits 1 and lists every problem of an invalid manifest', async () => {
+    const file = manifest('functions:\n  a: { handler: ./missing.js, concurrency: 0 }\n');
+    const { code, stderr } = await runCliCaptured(['check', file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('invalid manifest (2 problems)');
+    expect(stderr).toContain(`${file}:2:`);
+  });
+});
