@@ -19,6 +19,9 @@ const kRuntimeExports = [
   'AdminError',
   'Client',
   'ConnectionError',
+  'ControlError',
+  'ControlServer',
+  'DEFAULT_CONTROL_PORT',
   'ErrorCode',
   'ForegroundJob',
   'GearmanError',
@@ -35,6 +38,7 @@ const kRuntimeExports = [
   'Worker',
   'exponentialBackoff',
   'loadManifest',
+  'parseControlAddress',
 ];
 
 describe('the public API', () => {
