@@ -3,15 +3,6 @@ import { UsageError } from './io.js';
 
 /** Each command lives in its own module, loaded only when it is run. */
 const commands: Record<string, { summary: string; load: () => Promise<CliCommand> }> = {
-  // Each command adds its entry here: name: { summary, load: async () => (await import('./commands/NAME.js')).nameCommand }
-  admin: {
-    summary: 'query or change a job server over the text admin protocol',
-    load: async () => (await import('./commands/admin.js')).adminCommand,
-  },
-  server: {
-    summary: 'run a Gearman job server (gearmand 1.1.20 compatible)',
-    load: async () => (await import('./commands/server.js')).serverCommand,
-  },
   start: {
     summary: 'run the functions of a manifest (the embedded job server too, when it names none)',
     load: async () => (await import('./commands/start.js')).startCommand,
@@ -19,6 +10,18 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
   check: {
     summary: 'validate a manifest and print the configuration it resolves to',
     load: async () => (await import('./commands/check.js')).checkCommand,
+  },
+  server: {
+    summary: 'run a Gearman job server (gearmand 1.1.20 compatible)',
+    load: async () => (await import('./commands/server.js')).serverCommand,
+  },
+  submit: {
+    summary: 'submit a job and print its output (foreground) or its handle (background)',
+    load: async () => (await import('./commands/submit.js')).submitCommand,
+  },
+  admin: {
+    summary: 'query or change a job server over the text admin protocol',
+    load: async () => (await import('./commands/admin.js')).adminCommand,
   },
   status: {
     summary: "print a running supervisor's functions, connections and queues",
@@ -48,10 +51,6 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: 'stop a running supervisor gracefully: no new jobs, finish, exit',
     load: async () => (await import('./commands/drain.js')).drainCommand,
   },
-  submit: {
-    summary: 'submit a job and print its output (foreground) or its handle (background)',
-    load: async () => (await import('./commands/submit.js')).submitCommand,
-  },
 };
 
 function usage(): string {
@@ -59,6 +58,11 @@ function usage(): string {
   for (const [name, { summary }] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${summary}`);
   lines.push('', "Run 'gworker <command> --help' for a command's options.");
   return `${lines.join('\n')}\n`;
+}
+
+/** Every command's name, in the order `gworker --help` lists them. */
+export function commandNames(): string[] {
+  return Object.keys(commands);
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
