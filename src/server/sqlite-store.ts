@@ -54,8 +54,11 @@ export class SqliteJobStore implements JobStore {
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[number, Buffer, Buffer, number, number, Buffer, Buffer]>;
   readonly #delete: Database.Statement<[number]>;
-  readonly #commit: (adds: ReadonlyMap<number, StoredJob>, removes: readonly number[]) => void;
+  /** One transaction; returns the row count after it. */
+  readonly #commit: (adds: ReadonlyMap<number, StoredJob>, removes: readonly number[]) => number;
   #nextId: number;
+  /** Rows in the file, kept up to date by each commit (a count(*) would scan the table). */
+  #rows: number;
   /** Adds staged for the next flush, by key, in key order. */
   #adds = new Map<number, StoredJob>();
   /** Removes staged for the next flush (rows already committed). */
@@ -74,6 +77,7 @@ export class SqliteJobStore implements JobStore {
     this.#db = openDatabase(path, sync, busy);
     try {
       this.#nextId = Number(this.#db.prepare('SELECT coalesce(max(id), 0) FROM jobs').pluck().get()) + 1;
+      this.#rows = Number(this.#db.prepare('SELECT count(*) FROM jobs').pluck().get());
       this.#insert = this.#db.prepare(
         'INSERT INTO jobs (id, function, unique_id, priority, run_at, reducer, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
       );
@@ -83,17 +87,19 @@ export class SqliteJobStore implements JobStore {
       throw storeError(err, path, 'cannot open');
     }
     this.#commit = this.#db.transaction((adds, removes) => {
+      let rows = this.#rows;
       for (const [id, job] of adds) {
         this.#insert.run(id, job.function, job.unique, job.priority, job.when, job.reducer, job.data);
+        rows++;
       }
-      for (const id of removes) this.#delete.run(id);
+      for (const id of removes) rows -= this.#delete.run(id).changes;
+      return rows;
     });
   }
 
-  /** Jobs in the file, committed ones only (for tests and tools). */
+  /** Jobs in the file: committed ones only, not those staged for the next flush. O(1), for metrics. */
   get size(): number {
-    this.#checkOpen();
-    return Number(this.#db.prepare('SELECT count(*) FROM jobs').pluck().get());
+    return this.#rows;
   }
 
   async replay(restore: (job: StoredJob, key: StoreKey) => void): Promise<void> {
@@ -145,7 +151,8 @@ export class SqliteJobStore implements JobStore {
     this.#adds = new Map();
     this.#removes = [];
     try {
-      this.#commit(adds, removes);
+      // Counted once committed: better-sqlite3 commits after the function returns.
+      this.#rows = this.#commit(adds, removes);
     } catch (err) {
       // The server refuses the adds (QUEUE_ERROR); the removes are tried again with the
       // next flush, or their jobs would come back at the next start.

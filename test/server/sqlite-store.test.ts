@@ -166,6 +166,21 @@ describe('the SQLite job store', () => {
     expect(storeErrorOf(() => openSqliteStore(dir)).reason).toBe('unwritable');
   });
 
+  it('rejects a failed commit with a typed error, drops its adds and retries its removes', async () => {
+    const store = open();
+    const kept = store.add(job('f', 'a', '1'));
+    await store.flush();
+    store.remove(kept);
+    // A priority the schema's CHECK refuses makes the whole transaction fail.
+    store.add({ ...job('f', 'b', '2'), priority: 7 as JobPriority });
+    await expect(store.flush()).rejects.toMatchObject({ code: ErrorCode.STORE, reason: 'io' });
+    expect(store.size).toBe(1);
+    await store.flush();
+    expect(store.size).toBe(0);
+    await store.close();
+    expect(await replayed(open())).toEqual([]);
+  });
+
   it('rejects a flush on a closed store with a typed error', async () => {
     const store = open();
     await store.close();
