@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/errors.js';
 import { PacketType } from '../../src/protocol/constants.js';
-import type { GearmanServerOptions } from '../../src/server/options.js';
+import type { ResultCacheOptions } from '../../src/server/result-cache.js';
 import type { Job } from '../../src/worker/job.js';
 import { Worker } from '../../src/worker/worker.js';
 import { describeWithPeers } from '../helpers/peers.js';
@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 /** A server with the cache on, a worker that counts its jobs, and a client. */
-async function setup(resultCache: GearmanServerOptions['resultCache'], handler?: (job: Job) => string) {
+async function setup(resultCache: ResultCacheOptions, handler?: (job: Job) => string) {
   const { server, port } = await startServer({ resultCache });
   const calls: string[] = [];
   const worker = new Worker({ servers: [`127.0.0.1:${port}`], exceptions: true });
