@@ -4,6 +4,7 @@ import { FRAME_NO_JOB, FRAME_NOOP } from '../protocol/frames.js';
 import { hasRunnable, takeJob } from './assignment.js';
 import type { FunctionEntry } from './function-entry.js';
 import type { Job, JobPriority } from './job.js';
+import { JobCounters } from './job-counters.js';
 import {
   assignFrame,
   createdFrame,
@@ -74,6 +75,8 @@ export class JobEngine {
   #closed = false;
   /** Recent WORK_COMPLETE results by function and unique (see ResultCache). */
   readonly resultCache: ResultCache;
+  /** Submits and outcomes per function, for monitoring (GearmanServer.jobTotals). */
+  readonly counters = new JobCounters();
 
   constructor(options: EngineOptions) {
     this.#options = options;
@@ -99,6 +102,8 @@ export class JobEngine {
 
   submit(peer: Peer, request: SubmitRequest): void {
     const fn = this.#registry.getOrCreateBytes(request.fnName);
+    const counts = this.counters.of(fn);
+    counts.submitted++;
     const key = uniqueKey(request.unique, request.data);
     if (key !== null && !request.background && this.resultCache.enabled && request.reducer.length === 0) {
       const cached = this.resultCache.lookup(fn.name, key);
@@ -118,6 +123,7 @@ export class JobEngine {
     const limit = fn.maxQueue[request.priority];
     const maxJobs = this.#options.maxJobs;
     if ((limit > 0 && fn.total >= limit) || (maxJobs > 0 && this.jobCount >= maxJobs)) {
+      counts.rejected++;
       peer.send(ErrorReply.QUEUE_FULL);
       return;
     }
@@ -135,6 +141,7 @@ export class JobEngine {
     } else if (this.#life.durable) {
       job.state = 'persisting';
       if (!this.#life.persist(job, () => peer.defer())) {
+        counts.rejected++;
         this.#life.end(job);
         peer.send(STORE_FAILED);
       }
@@ -286,6 +293,7 @@ export class JobEngine {
   }
 
   workComplete(job: Job, data: Buffer): void {
+    this.counters.of(job.fn).completed++;
     if (this.resultCache.enabled && job.uniqueKey !== null && job.reducer.length === 0) {
       this.resultCache.store(job.fn.name, job.uniqueKey, job.unique, data);
     }
@@ -294,6 +302,7 @@ export class JobEngine {
   }
 
   workFail(job: Job): void {
+    this.counters.of(job.fn).failed++;
     this.#life.forward(job, failFrame);
     this.#life.end(job);
   }
@@ -303,6 +312,7 @@ export class JobEngine {
    * (gearmand's has a stray NUL after the handle; this one is a clean WORK_FAIL).
    */
   workException(job: Job, data: Buffer): void {
+    this.counters.of(job.fn).excepted++;
     let exception: Buffer | null = null;
     let fail: Buffer | null = null;
     for (const client of job.clients) {

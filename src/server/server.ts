@@ -7,10 +7,18 @@ import { dispatchFrame } from './dispatch.js';
 import { JobEngine } from './engine.js';
 import { HttpGateway } from './http/gateway.js';
 import { resolveHttpOptions } from './http/options.js';
+import type { JobTotals } from './job-counters.js';
 import { JobHandles } from './job-handles.js';
 import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
 import { FunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';
+import {
+  type ConnectionStats,
+  connectionStats,
+  type FunctionStats,
+  functionStats,
+  storedJobCount,
+} from './server-stats.js';
 import { Session } from './session.js';
 import { type JobStore, MemoryJobStore } from './store.js';
 import { createListener, resolveServerTls } from './tls.js';
@@ -133,6 +141,29 @@ export class GearmanServer {
   /** Jobs being run by workers right now. */
   get runningJobCount(): number {
     return this.#engine.runningCount;
+  }
+
+  /** Open connections by kind (workers are those that registered a function) and those accepted so far. */
+  get connectionStats(): ConnectionStats {
+    return connectionStats(this.#sessions.values(), this.#sessions.size, this.#nextSessionId - 1);
+  }
+
+  /**
+   * Every known function's queue depths per priority, running jobs and workers: what the
+   * admin `status` and `prioritystatus` commands report, as numbers.
+   */
+  functionStats(): FunctionStats[] {
+    return functionStats(this.#registry.values());
+  }
+
+  /** Submits and their outcomes per function since the server started (monotonic). */
+  jobTotals(): JobTotals[] {
+    return this.#engine.counters.snapshot();
+  }
+
+  /** Jobs held in the durable store (`store`), or null when the store is not durable. O(jobs). */
+  get storedJobCount(): number | null {
+    return this.#store.durable ? storedJobCount(this.#engine.jobs()) : null;
   }
 
   /** The result cache's counters (`resultCache` option): entries, bytes, hits, misses. */

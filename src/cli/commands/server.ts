@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import { JobStoreError } from '../../errors.js';
+import type { MetricsEndpoint } from '../../server/metrics/metrics-endpoint.js';
 import { GearmanServer } from '../../server/server.js';
 import type { CliCommand } from '../io.js';
 import { UsageError } from '../io.js';
 import { createLogger, parseLogLevel } from '../logger.js';
+import { kMetricsOptions, kMetricsUsage, metricsListen, serveMetrics } from './server-metrics.js';
 import { kNetworkOptions, kNetworkUsage, networkOptions } from './server-network.js';
 import {
   kPersistenceOptions,
@@ -37,7 +39,7 @@ options:
       --max-frame-size N     largest packet data accepted, in bytes (default 67108864)
       --max-connections N    open connections at most (default 10000)
       --max-jobs N           jobs held at most, then QUEUE_ERROR (default 1000000; 0 = no limit)
-${kPersistenceUsage}${kNetworkUsage}      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
+${kPersistenceUsage}${kNetworkUsage}${kMetricsUsage}      --log-level LEVEL      trace, debug, info (default), warn, error, fatal or silent
   -h, --help                 print this help
 
 HTTP gateway (--http-port): POST /FUNCTION with the workload as the body (PUT too; GET
@@ -48,9 +50,15 @@ the handle for a background job, 502 when the job fails, 500 with the text of an
 exception, 503 when the queue is full, 504 when the timeout passes, 413 for a body over
 --http-max-body. GET / answers a health check.
 
-It prints one line with the address it listens on (and one with the HTTP gateway's URL),
-and logs to stderr.
-Exit status: 0 after a stop; 1 when it cannot listen or use its --store; 2 on a usage error.
+Metrics (--metrics-port): Prometheus text at /metrics: queued jobs by function and
+priority, running jobs and workers by function, connections, jobs submitted, rejected and
+ended (complete, fail, exception) by function, stored jobs (with --store), result cache
+hits and misses, and the process's own (CPU, memory, event loop).
+
+It prints one line with the address it listens on (and one with the HTTP gateway's URL,
+and one with the metrics URL), and logs to stderr.
+Exit status: 0 after a stop; 1 when it cannot listen (port, gateway or metrics) or use its
+--store; 2 on a usage error.
 `;
 
 function count(name: string, text: string | undefined, min: number, max: number): number | undefined {
@@ -76,6 +84,7 @@ const kOptions = {
   'log-level': { type: 'string' },
   ...kPersistenceOptions,
   ...kNetworkOptions,
+  ...kMetricsOptions,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -116,6 +125,7 @@ export const serverCommand: CliCommand = async (argv, io) => {
     maxJobs: count('max-jobs', values['max-jobs'], 0, Number.MAX_SAFE_INTEGER),
   };
   const network = networkOptions(values);
+  const metrics = metricsListen(values);
   const resultCache = resultCacheOptions(values);
   const sync = storeSync(values);
   let store: ReturnType<typeof openStore>;
@@ -160,6 +170,17 @@ export const serverCommand: CliCommand = async (argv, io) => {
     const at = http.host.includes(':') ? `[${http.host}]:${http.port}` : `${http.host}:${http.port}`;
     io.stdout.write(`gworker server HTTP gateway on ${scheme}://${at}/\n`);
   }
+  let endpoint: MetricsEndpoint | null = null;
+  if (metrics !== undefined) {
+    try {
+      endpoint = await serveMetrics(server, metrics, log);
+      io.stdout.write(`gworker server metrics on ${endpoint.url}\n`);
+    } catch (err) {
+      await server.close();
+      io.stderr.write(`gworker server: cannot serve metrics: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
 
   const stop = (graceful: boolean, signal: NodeJS.Signals) => () => {
     log.info({ signal }, graceful ? 'graceful shutdown requested' : 'shutdown requested');
@@ -177,6 +198,7 @@ export const serverCommand: CliCommand = async (argv, io) => {
     await server.closed;
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
+    await endpoint?.close();
   }
   return 0;
 };
