@@ -8,6 +8,7 @@ export type { JobState, JobUpdate } from './client/job.js';
 export { ForegroundJob } from './client/job.js';
 export type { JobStatus, UniqueJobStatus } from './client/request.js';
 export type { BackgroundOptions, Priority, SubmitOptions } from './client/submit-options.js';
+export type { JobStoreFailure } from './errors.js';
 export {
   AdminError,
   ConnectionError,
@@ -15,6 +16,7 @@ export {
   GearmanError,
   JobExceptionError,
   JobFailedError,
+  JobStoreError,
   ProtocolError,
   ServerError,
   TimeoutError,
@@ -34,8 +36,11 @@ export { PacketType } from './protocol/constants.js';
 export type { HttpGatewayOptions } from './server/http/options.js';
 export type { JobPriority } from './server/job.js';
 export type { GearmanServerOptions } from './server/options.js';
+export type { CachedResult, ResultCacheOptions, ResultCacheStats } from './server/result-cache.js';
 export type { ServerCloseOptions } from './server/server.js';
 export { GearmanServer } from './server/server.js';
+export type { SqliteStoreOptions, SqliteSync } from './server/sqlite-store.js';
+export { openSqliteStore, SqliteJobStore } from './server/sqlite-store.js';
 export type { JobStore, StoredJob, StoreKey } from './server/store.js';
 export { MemoryJobStore } from './server/store.js';
 export type { ServerTlsOptions } from './server/tls.js';
