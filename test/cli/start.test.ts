@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AdminClient } from '../../src/client/admin-client.js';
 import { Client } from '../../src/client/client.js';
 import { embeddedPort, spawnGworker } from '../helpers/gworker-process.js';
 import { describeWithPeers, killAll } from '../helpers/peers.js';
@@ -46,6 +47,46 @@ describe('gworker start', () => {
     const proc = spawnGworker(['start', path.join(dir, 'gworker.yaml')]);
     expect(await proc.exited).toBe(1);
     expect(proc.logs.some((l) => l.msg.includes('cannot load') && l.msg.includes('broken.js'))).toBe(true);
+  });
+});
+
+describe('gworker start with a durable embedded server', () => {
+  it('keeps background jobs across a restart and serves the HTTP gateway', async () => {
+    const dir = project({
+      'title.js': kTitle,
+      'gworker.yaml': `embeddedServer:
+  listen: 0
+  store: ./jobs.sqlite
+  httpPort: 0
+functions:
+  title: { handler: ./title.js, payload: text }
+`,
+    });
+    const manifest = path.join(dir, 'gworker.yaml');
+    const first = spawnGworker(['start', manifest]);
+    const port = await embeddedPort(first);
+    const gateway = await first.waitForLog((l) => l.msg.startsWith("embedded job server's HTTP gateway on"));
+    const url = /on (http:\/\/\S+)$/.exec(gateway.msg)?.[1] as string;
+    const reply = await fetch(`${url}title`, { method: 'POST', body: 'hello wORLD' });
+    expect(reply.status).toBe(200);
+    expect(await reply.text()).toBe('Hello World');
+    // A job for a function nobody serves stays queued: it must survive the restart.
+    const client = new Client({ servers: [`127.0.0.1:${port}`] });
+    clients.push(client);
+    await client.submitBackground('unserved', 'keep me');
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const second = spawnGworker(['start', manifest]);
+    const port2 = await embeddedPort(second);
+    const admin = new AdminClient({ server: `127.0.0.1:${port2}` });
+    try {
+      const rows = await admin.status();
+      expect(rows.find((r) => r.function === 'unserved')).toMatchObject({ total: 1, running: 0 });
+    } finally {
+      await admin.close();
+    }
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
   });
 });
 

@@ -232,3 +232,28 @@ ${fns}`);
     expect(issues.map((i) => i.message)).toContain(`file not found: ${path.join(dir, 'missing.token')}`);
   });
 });
+
+describe('manifest embeddedServer', () => {
+  it('takes a mapping with the store, the HTTP gateway and the result cache', () => {
+    const manifest = parse(
+      'embeddedServer:\n  listen: 127.0.0.1:0\n  store: ./jobs.sqlite\n  httpPort: 8088\n  resultCache: 30s\nfunctions:\n  ls: { command: [ls] }\n',
+    );
+    expect(manifest.embeddedServer).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      store: path.join(dir, 'jobs.sqlite'),
+      httpPort: 8088,
+      resultCacheMs: 30_000,
+    });
+  });
+
+  it('points at a wrong embeddedServer setting', () => {
+    const issues = issuesOf(
+      'embeddedServer:\n  listen: nowhere\n  cache: 1\nfunctions:\n  ls: { command: [ls] }\n',
+    );
+    expect(issues.map((i) => `${i.line}:${i.column} ${i.path}`)).toEqual([
+      '2:11 embeddedServer.listen',
+      '3:3 embeddedServer.cache',
+    ]);
+  });
+});

@@ -11,7 +11,7 @@ import { Supervisor } from '../../supervisor/supervisor.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 import { createLogger, parseLogLevel } from '../logger.js';
-import { startEmbeddedServer } from './embedded-server.js';
+import { type EmbeddedServer, startEmbeddedServer } from './embedded-server.js';
 
 const kUsage = `usage: gworker start [--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]
 
@@ -84,8 +84,16 @@ async function run(
   io: CliIo,
   options: { watch: boolean; logLevel: string },
 ): Promise<number> {
-  const embedded =
-    manifest.servers === null ? await startEmbeddedServer(manifest, log, options.logLevel) : null;
+  let embedded: EmbeddedServer | null = null;
+  if (manifest.servers === null) {
+    try {
+      embedded = await startEmbeddedServer(manifest, log, options.logLevel);
+    } catch (err) {
+      log.error({ err }, `cannot start the embedded job server: ${(err as Error).message}`);
+      return 1;
+    }
+    if (embedded.http !== null) log.info(`embedded job server's HTTP gateway on ${embedded.http}`);
+  }
   const defaultServers: ServerConfig[] = embedded
     ? [{ host: embedded.address.host, port: embedded.address.port, connections: manifest.connections }]
     : [];

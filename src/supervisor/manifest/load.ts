@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, type Node, parseDocument } from 'yaml';
 import { MAX_IDENTIFIER_SIZE } from '../../protocol/constants.js';
 import { readControl } from './control.js';
+import { readEmbedded } from './embedded.js';
 import { ManifestError } from './errors.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
@@ -91,7 +92,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   }
   const clientId = readClientId(reader, settings.get('clientId'));
   const shutdownTimeoutMs = readShutdownTimeout(reader, settings.get('shutdownTimeout'));
-  const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'));
+  const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'), baseDir);
   const control = readControl(reader, settings.get('control'), baseDir);
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
   const exceptions = settings.has('exceptions')
@@ -130,19 +131,4 @@ function readShutdownTimeout(reader: NodeReader, node: Node | null | undefined):
   if (typeof parsed === 'number') return parsed;
   reader.report(node, 'shutdownTimeout', parsed);
   return kDefaultShutdownTimeoutMs;
-}
-
-/** `embeddedServer: 127.0.0.1:4730` (or a port alone) picks where the in-process server listens. */
-function readEmbedded(reader: NodeReader, node: Node | null | undefined): { host: string; port: number } {
-  const fallback = { host: '127.0.0.1', port: 4730 };
-  if (node === undefined) return fallback;
-  const value = isScalar(node) ? node.value : undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) {
-    return { host: fallback.host, port: value };
-  }
-  const match = typeof value === 'string' ? /^([^:\s]+):(\d+)$/.exec(value) : null;
-  const port = match ? Number(match[2]) : Number.NaN;
-  if (match && port <= 65535) return { host: match[1] as string, port };
-  reader.report(node, 'embeddedServer', 'expected "host:port" or a port number (0 picks a free port)');
-  return fallback;
 }

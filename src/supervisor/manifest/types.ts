@@ -76,13 +76,24 @@ export interface ControlConfig {
   readonly explicit: boolean;
 }
 
+export interface EmbeddedServerConfig {
+  readonly host: string;
+  readonly port: number;
+  /** SQLite file that makes background jobs durable (absolute path). */
+  readonly store?: string;
+  /** Port of the HTTP gateway, on the same host. */
+  readonly httpPort?: number;
+  /** Foreground results served again for this long to a job with the same function and unique. */
+  readonly resultCacheMs?: number;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
   /** `null` when the manifest names none: the embedded job server runs in-process. */
   readonly servers: readonly ServerConfig[] | null;
-  /** Where the embedded server listens when `servers` is null. */
-  readonly embeddedServer: { readonly host: string; readonly port: number };
+  /** The job server run in-process when `servers` is null. */
+  readonly embeddedServer: EmbeddedServerConfig;
   /** Connections per server and function, for servers that do not set their own. */
   readonly connections: number;
   readonly clientId?: string;
