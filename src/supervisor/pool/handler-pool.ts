@@ -50,6 +50,8 @@ interface RunningTask {
 const kAbortGraceMs = 1000;
 /** Longest wait for progress messages that the result says were sent. */
 const kProgressWaitMs = 2000;
+/** Longest wait in close() for running jobs (piscina's own closeTimeout is the same). */
+const kCloseWaitMs = 30_000;
 let nextTaskId = 1;
 
 /**
@@ -67,6 +69,8 @@ export class HandlerPool {
   readonly #running = new Map<number, RunningTask>();
   readonly #log: Logger;
   #jobsStarted = 0;
+  /** Resolves close()'s wait once no job runs here. */
+  #onIdle: (() => void) | null = null;
   /** Threads being ended for a timeout right now (see #endThreadOf). */
   #endingThreads = 0;
   #closing: Promise<void> | null = null;
@@ -206,6 +210,7 @@ export class HandlerPool {
       clearTimeout(timeoutTimer);
       clearTimeout(graceTimer);
       this.#running.delete(taskId);
+      if (this.#running.size === 0) this.#onIdle?.();
     }
   }
 
@@ -213,12 +218,30 @@ export class HandlerPool {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       try {
+        // piscina's close() alone is not enough: with several threads it counts a thread
+        // whose task ended once per listener it registered, so the first job to end can
+        // look like all of them, and the pool is destroyed under the jobs still running
+        // ("Terminating worker thread"), failing them on every reload.
+        await this.#idle();
         await this.#piscina.close();
       } finally {
         this.#channel.close();
       }
     })();
     return this.#closing;
+  }
+
+  /** Resolves when no job runs here, or after kCloseWaitMs (close() then ends what is left). */
+  #idle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, kCloseWaitMs);
+      // close() runs once (memoized), so one waiter is all there is.
+      this.#onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** Ends the threads at once; running jobs end as crashes. */
