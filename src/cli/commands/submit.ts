@@ -1,18 +1,30 @@
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { Client } from '../../client/client.js';
+import type { Client } from '../../client/client.js';
 import type { Priority } from '../../client/submit-options.js';
-import { parseServerAddress, type TlsOptions } from '../../net/address.js';
+import type { TlsOptions } from '../../net/address.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { UsageError } from '../io.js';
-import { clientTls, clientTlsUsage, kClientTlsOptions } from '../tls-files.js';
+import { clientTls, clientTlsUsage } from '../tls-files.js';
+import { kBatchOptions, kBatchUsage, runBatch, usesBatchFlags } from './submit-batch.js';
+import {
+  functionName,
+  kDefaultServer,
+  kJobOptions,
+  oneLine,
+  openClient,
+  parsePriority,
+  parseTimeoutMs,
+  write,
+} from './submit-common.js';
 
 const kUsage = `usage: gworker submit -f FUNCTION [options] [PAYLOAD]
+       gworker submit -f FUNCTION --batch FILE [options]
 
 Submits one job and waits for it, like 'gearman -f'. The payload is the argument, or all
 of standard input when there is none (empty is fine: < /dev/null). Data chunks the worker
 sends (WORK_DATA) go to standard output as they arrive, then the result; warnings
-(WORK_WARNING) go to standard error. A background job prints its handle.
+(WORK_WARNING) go to standard error. A background job prints its handle. With --batch,
+each line of a file is a job, many in flight at once (see batch mode below).
 
 options:
   -f, --function NAME       the function to run (required)
@@ -27,9 +39,8 @@ ${clientTlsUsage(28)}  -h, --help                print this help
 
 Exit status: 0 on success; 1 when the job fails or raises an exception, the server cannot
 be reached or the timeout passes (one line on standard error); 2 on a usage error.
-`;
 
-const kPriorities: readonly string[] = ['high', 'normal', 'low'];
+${kBatchUsage}`;
 
 interface SubmitArgs {
   readonly fn: string;
@@ -43,7 +54,9 @@ interface SubmitArgs {
   readonly tls: TlsOptions | undefined;
 }
 
-function parse(argv: readonly string[]): SubmitArgs | 'help' {
+type Values = ReturnType<typeof parseOptions>['values'];
+
+function parse(argv: readonly string[]): { args: SubmitArgs; values: Values } | 'help' {
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(argv);
@@ -52,31 +65,30 @@ function parse(argv: readonly string[]): SubmitArgs | 'help' {
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  const fn = values.function;
-  if (fn === undefined || fn === '') throw new UsageError('--function is required');
+  const fn = functionName(values.function);
+  if (values.batch !== undefined) {
+    if (positionals.length > 0)
+      throw new UsageError('--batch reads the payloads from its file: give no PAYLOAD');
+    if (values.unique !== undefined) {
+      throw new UsageError('--unique would join every line into one job; use --unique-from-line');
+    }
+    if (values.status) throw new UsageError('--status is not shown with --batch');
+  } else if (usesBatchFlags(values)) {
+    throw new UsageError('--window, --results, --ordered and the other batch flags need --batch');
+  }
   if (positionals.length > 1) throw new UsageError('give at most one PAYLOAD (quote it if it has spaces)');
-  const priority = values.priority;
-  if (priority !== undefined && !kPriorities.includes(priority)) {
-    throw new UsageError(`--priority must be high, normal or low, not "${priority}"`);
-  }
-  let timeoutMs: number | undefined;
-  if (values.timeout !== undefined) {
-    const seconds = Number(values.timeout);
-    if (!(Number.isFinite(seconds) && seconds > 0))
-      throw new UsageError('--timeout must be a positive number of seconds');
-    timeoutMs = seconds * 1000;
-  }
-  return {
+  const args: SubmitArgs = {
     fn,
-    servers: values.server ?? ['127.0.0.1:4730'],
+    servers: values.server ?? [kDefaultServer],
     background: values.background ?? false,
-    priority: priority as Priority | undefined,
+    priority: parsePriority(values.priority),
     unique: values.unique,
-    timeoutMs,
+    timeoutMs: parseTimeoutMs(values.timeout),
     status: values.status ?? false,
     payload: positionals[0],
     tls: clientTls(values),
   };
+  return { args, values };
 }
 
 function parseOptions(argv: readonly string[]) {
@@ -85,15 +97,10 @@ function parseOptions(argv: readonly string[]) {
     allowPositionals: true,
     strict: true,
     options: {
-      function: { type: 'string', short: 'f' },
-      server: { type: 'string', short: 's', multiple: true },
-      background: { type: 'boolean', short: 'b' },
-      priority: { type: 'string', short: 'p' },
+      ...kJobOptions,
       unique: { type: 'string', short: 'u' },
-      timeout: { type: 'string', short: 't' },
       status: { type: 'boolean' },
-      ...kClientTlsOptions,
-      help: { type: 'boolean', short: 'h' },
+      ...kBatchOptions,
     },
   });
 }
@@ -103,15 +110,6 @@ async function readAll(stream: CliIo['stdin']): Promise<Buffer> {
   for await (const chunk of stream)
     chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks);
-}
-
-async function write(stream: CliIo['stdout'], data: Buffer | string): Promise<void> {
-  if (!stream.write(data)) await once(stream, 'drain');
-}
-
-/** One line, whatever the worker put in an exception payload. */
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 }
 
 async function runJob(client: Client, args: SubmitArgs, payload: string | Buffer, io: CliIo): Promise<void> {
@@ -141,24 +139,20 @@ async function runJob(client: Client, args: SubmitArgs, payload: string | Buffer
   await write(io.stdout, await job.result);
 }
 
-/** `gworker submit`: submits one job, streams its output, exits non-zero on any failure. */
+/**
+ * `gworker submit`: submits one job, streams its output, exits non-zero on any failure;
+ * with --batch, one job per line of a file (submit-batch.ts).
+ */
 export const submitCommand: CliCommand = async (argv, io) => {
-  const args = parse(argv);
-  if (args === 'help') {
+  const parsed = parse(argv);
+  if (parsed === 'help') {
     io.stdout.write(kUsage);
     return 0;
   }
+  const { args, values } = parsed;
+  if (values.batch !== undefined) return runBatch(args, values, io);
   const payload = args.payload ?? (await readAll(io.stdin));
-  let client: Client;
-  try {
-    // A one-shot command: a server that is down is failed over at once, never waited for.
-    const tls = args.tls;
-    const servers =
-      tls === undefined ? args.servers : args.servers.map((s) => ({ ...parseServerAddress(s), tls }));
-    client = new Client({ servers, reconnect: false });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const client: Client = openClient(args.servers, args.tls);
   try {
     await runJob(client, args, payload, io);
     return 0;
