@@ -180,8 +180,9 @@ echo json_encode(['result' => $r, 'ms' => (microtime(true) - $t) * 1000]), "\\n"
     );
     const { result, ms } = JSON.parse(run.stdout) as { result: string; ms: number };
     expect(result).toBe('pong');
-    // The re-grab timer is 5 s; a NOOP wakeup takes about a millisecond on loopback.
-    expect(ms).toBeLessThan(250);
+    // The re-grab timer is 5 s; a NOOP wakeup takes about a millisecond on loopback (the
+    // bound leaves room for a loaded machine and still tells the two apart).
+    expect(ms).toBeLessThan(2000);
   });
 });
 
