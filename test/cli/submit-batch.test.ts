@@ -497,6 +497,18 @@ describe('gworker submit --batch', () => {
     expect(missing.stderr).toContain('ENOENT');
   });
 
+  it('puts the data chunks a worker streams (WORK_DATA) before its result, as gworker submit prints them', async () => {
+    await startWorker('stream', (job) => {
+      job.data(`${job.payload.toString()}:`);
+      job.data('chunk,');
+      return 'end';
+    });
+    const run = await submit(['-f', 'stream', '-s', address, '--batch', '-', '--results', '-', '--ordered'], {
+      stdin: 'a\nb\n',
+    });
+    expect(jsonLines(run.stdout).map((r) => r.result)).toEqual(['a:chunk,end', 'b:chunk,end']);
+  });
+
   it('writes a result that is not UTF-8 as resultBase64', async () => {
     await startWorker('bytes', () => Buffer.from([0xff, 0x00, 0xfe]));
     const run = await submit(['-f', 'bytes', '-s', address, '--batch', '-', '--results', '-'], {

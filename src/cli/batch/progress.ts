@@ -53,7 +53,9 @@ export class Progress {
   #tick(): void {
     const snap = this.#read();
     if (this.#options.tty) {
-      const columns = this.#options.columns ?? 80;
+      // A pseudo-terminal may report 0 columns: treat that as unknown.
+      const columns =
+        this.#options.columns !== undefined && this.#options.columns > 0 ? this.#options.columns : 80;
       // Never wider than the terminal: a wrapped line cannot be redrawn with \r.
       this.#out.write(`\r\x1b[2K${terminalLine(snap).slice(0, Math.max(10, columns - 1))}`);
       this.#drawn = true;
@@ -73,7 +75,7 @@ function eta(snap: BatchSnapshot): string {
   return snap.etaSeconds === null ? 'ETA ?' : `ETA ${formatDuration(snap.etaSeconds)}`;
 }
 
-/** `[#####.......] 1200/5000  3 failed  812 jobs/s  ETA 5s` */
+/** `[#####.......] 1200/5000  3 failed  812 jobs/s  ETA 5s`; `1200 done  3 failed ...` without a total. */
 export function terminalLine(snap: BatchSnapshot): string {
   const total = snap.total ?? snap.estimatedTotal;
   let bar = '';
@@ -81,7 +83,8 @@ export function terminalLine(snap: BatchSnapshot): string {
     const filled = Math.min(kBarWidth, Math.floor((snap.finished / total) * kBarWidth));
     bar = `[${'#'.repeat(filled)}${'.'.repeat(kBarWidth - filled)}] `;
   }
-  return `${bar}${counts(snap)}  ${snap.failed} failed  ${formatRate(snap.rate)} jobs/s  ${eta(snap)}`;
+  const done = total === null ? `${snap.finished} done` : counts(snap);
+  return `${bar}${done}  ${snap.failed} failed  ${formatRate(snap.rate)} jobs/s  ${eta(snap)}`;
 }
 
 /** `1200/5000 done, 3 failed, 812 jobs/s, ETA 5s` */

@@ -1,21 +1,12 @@
-import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, fstatSync, openSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { Client } from '../../client/client.js';
 import type { Priority } from '../../client/submit-options.js';
-import { GearmanError } from '../../errors.js';
 import type { TlsOptions } from '../../net/address.js';
-import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
-import { BatchStats, formatSummary } from '../batch/batch-stats.js';
-import { LineReader } from '../batch/line-reader.js';
-import { Progress } from '../batch/progress.js';
-import { type JobRecord, RecordSink } from '../batch/record-sink.js';
-import { Window } from '../batch/window.js';
+import { type BatchInput, BatchRun, type BatchRunOptions } from '../batch/batch-run.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../io.js';
-import { errorText, openClient } from './submit-common.js';
+import { openClient } from '../submit-common.js';
 
 /** parseArgs config of the flags only `gworker submit --batch` takes. */
 export const kBatchOptions = {
@@ -42,7 +33,8 @@ export const kBatchUsage = `batch mode (--batch FILE):
       --results FILE        write one JSON line per job ('-': standard output):
                             {"line":N,"handle":H,"ok":true,"result":"..."} or
                             {"line":N,"handle":H,"ok":false,"error":"...","code":"..."}
-                            (a result that is not UTF-8 is "resultBase64")
+                            (data chunks the worker streams come before the result; a
+                            result that is not UTF-8 is "resultBase64")
       --ordered             write results in input order (default: as jobs finish)
   -o, --output FILE         with --background: where the handles go, one per line in input
                             order, an empty line for a refused job (default: standard output)
@@ -79,17 +71,10 @@ export interface BatchJobArgs {
   readonly tls: TlsOptions | undefined;
 }
 
-interface BatchArgs extends BatchJobArgs {
+interface BatchArgs extends BatchJobArgs, BatchRunOptions {
   readonly input: string;
-  readonly window: number;
-  readonly keepEmpty: boolean;
-  readonly uniqueFromLine: boolean;
   readonly output: string | undefined;
   readonly results: string | undefined;
-  readonly ordered: boolean;
-  readonly progressIntervalMs: number;
-  readonly quiet: boolean;
-  readonly maxFailures: number;
 }
 
 const kMaxWindow = 100_000;
@@ -141,19 +126,9 @@ function checkArgs(job: BatchJobArgs, values: BatchValues): BatchArgs {
   };
 }
 
-/** The unique of a line: 32 hex digits (128 bits) of its SHA-256, well inside the 64-byte limit. */
-export function lineUnique(payload: Buffer): string {
-  return createHash('sha256').update(payload).digest('hex').slice(0, 32);
-}
-
-interface Input {
-  readonly stream: Readable;
-  readonly size: number | null;
-}
-
 /** Opens the input now, so a missing file fails before anything is submitted. */
-function openInput(path: string, io: CliIo): Input {
-  if (path === '-') return { stream: io.stdin, size: null };
+function openInput(path: string, io: CliIo): BatchInput {
+  if (path === '-') return { stream: io.stdin, size: null, name: 'standard input' };
   const fd = openSync(path, 'r');
   try {
     const stat = fstatSync(fd);
@@ -161,6 +136,7 @@ function openInput(path: string, io: CliIo): Input {
     return {
       stream: createReadStream(path, { fd, highWaterMark: 64 * 1024 }),
       size: stat.isFile() ? stat.size : null,
+      name: path,
     };
   } catch (err) {
     closeSync(fd);
@@ -198,14 +174,11 @@ export async function runBatch(job: BatchJobArgs, values: BatchValues, io: CliIo
     if (handles !== null) outputs.push(handles);
     const client = openClient(args.servers, args.tls);
     try {
-      return await new BatchRun(
-        args,
-        client,
-        input,
-        io,
-        results?.stream ?? null,
-        handles?.stream ?? null,
-      ).run();
+      return await new BatchRun(args, client, input, {
+        results: results?.stream ?? null,
+        handles: handles?.stream ?? null,
+        stderr: io.stderr,
+      }).run();
     } finally {
       await client.close();
     }
@@ -214,134 +187,4 @@ export async function runBatch(job: BatchJobArgs, values: BatchValues, io: CliIo
     if (input.stream !== io.stdin) input.stream.destroy();
     for (const output of outputs) await output.close();
   }
-}
-
-/** One run of a batch: reads lines, keeps the window full, records outcomes. */
-class BatchRun {
-  readonly #args: BatchArgs;
-  readonly #client: Client;
-  readonly #io: CliIo;
-  readonly #reader: LineReader;
-  readonly #stats: BatchStats;
-  readonly #window: Window;
-  readonly #sink: RecordSink;
-  /** --max-failures reached: no more jobs are started. */
-  #stopped = false;
-  /** A line was left unsubmitted because of it. */
-  #cutShort = false;
-  #lastLine = 0;
-
-  constructor(
-    args: BatchArgs,
-    client: Client,
-    input: Input,
-    io: CliIo,
-    results: Writable | null,
-    handles: Writable | null,
-  ) {
-    this.#args = args;
-    this.#client = client;
-    this.#io = io;
-    this.#reader = new LineReader(input.stream, {
-      keepEmpty: args.keepEmpty,
-      maxLineBytes: DEFAULT_MAX_FRAME_SIZE,
-    });
-    const reader = this.#reader;
-    this.#stats = new BatchStats({
-      get position() {
-        return reader.position;
-      },
-      size: input.size,
-    });
-    this.#window = new Window(args.window);
-    this.#sink = new RecordSink({
-      results,
-      handles,
-      // Handles are matched to lines by their order, so they are always written in order.
-      ordered: args.ordered || handles !== null,
-      written: () => this.#window.release(),
-    });
-  }
-
-  async run(): Promise<number> {
-    const stderr = this.#io.stderr as Writable & { isTTY?: boolean; columns?: number };
-    const progress = new Progress(stderr, () => this.#stats.snapshot(), {
-      tty: stderr.isTTY === true,
-      ...(stderr.columns === undefined ? {} : { columns: stderr.columns }),
-      intervalMs: this.#args.progressIntervalMs,
-      prefix: 'gworker submit: ',
-    });
-    if (!this.#args.quiet) progress.start();
-    let readError: unknown = null;
-    try {
-      await this.#feed();
-    } catch (err) {
-      readError = err;
-    }
-    this.#stats.inputEnded();
-    await this.#window.idle();
-    progress.stop();
-    if (readError !== null) {
-      stderr.write(`gworker submit: cannot read ${this.#inputName()}: ${errorText(readError)}\n`);
-    }
-    if (this.#cutShort) {
-      stderr.write(
-        `gworker submit: stopped after ${this.#stats.failed} failures (--max-failures); ` +
-          `lines after ${this.#lastLine} were not submitted\n`,
-      );
-    }
-    stderr.write(`gworker submit: ${formatSummary(this.#stats)}\n`);
-    return readError === null && !this.#stopped && this.#stats.failed === 0 ? 0 : 1;
-  }
-
-  async #feed(): Promise<void> {
-    for await (const line of this.#reader) {
-      const wait = this.#window.acquire();
-      if (wait !== undefined) await wait;
-      if (this.#sink.needDrain) await this.#sink.drained();
-      if (this.#stopped) {
-        this.#window.release();
-        this.#cutShort = true;
-        return;
-      }
-      this.#lastLine = line.number;
-      this.#start(line.number, line.payload);
-    }
-  }
-
-  #start(lineNumber: number, payload: Buffer): void {
-    const args = this.#args;
-    const index = this.#stats.started();
-    const startedAt = performance.now();
-    const options = {
-      ...(args.uniqueFromLine ? { unique: lineUnique(payload) } : {}),
-      ...(args.priority === undefined ? {} : { priority: args.priority }),
-      ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
-    };
-    const done = (record: Omit<JobRecord, 'index' | 'line'>): void => {
-      this.#stats.finished(record.ok, performance.now() - startedAt);
-      if (!record.ok && args.maxFailures > 0 && this.#stats.failed >= args.maxFailures) this.#stopped = true;
-      this.#sink.add({ index, line: lineNumber, ...record });
-    };
-    if (args.background) {
-      this.#client.submitBackground(args.fn, payload, options).then(
-        (handle) => done({ handle, ok: true }),
-        (err: unknown) => done({ handle: null, ok: false, ...failure(err) }),
-      );
-      return;
-    }
-    const job = this.#client.submit(args.fn, payload, options);
-    job.result.then(
-      (result) => done({ handle: job.handle ?? null, ok: true, result }),
-      (err: unknown) => done({ handle: job.handle ?? null, ok: false, ...failure(err) }),
-    );
-  }
-
-  #inputName(): string {
-    return this.#args.input === '-' ? 'standard input' : this.#args.input;
-  }
-}
-
-function failure(err: unknown): { error: string; code?: string } {
-  return err instanceof GearmanError ? { error: errorText(err), code: err.code } : { error: errorText(err) };
 }

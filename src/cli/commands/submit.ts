@@ -4,8 +4,6 @@ import type { Priority } from '../../client/submit-options.js';
 import type { TlsOptions } from '../../net/address.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { UsageError } from '../io.js';
-import { clientTls, clientTlsUsage } from '../tls-files.js';
-import { kBatchOptions, kBatchUsage, runBatch, usesBatchFlags } from './submit-batch.js';
 import {
   functionName,
   kDefaultServer,
@@ -15,7 +13,9 @@ import {
   parsePriority,
   parseTimeoutMs,
   write,
-} from './submit-common.js';
+} from '../submit-common.js';
+import { clientTls, clientTlsUsage } from '../tls-files.js';
+import { kBatchOptions, kBatchUsage, runBatch, usesBatchFlags } from './submit-batch.js';
 
 const kUsage = `usage: gworker submit -f FUNCTION [options] [PAYLOAD]
        gworker submit -f FUNCTION --batch FILE [options]

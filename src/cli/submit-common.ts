@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { Client } from '../../client/client.js';
-import type { Priority } from '../../client/submit-options.js';
-import { parseServerAddress, type TlsOptions } from '../../net/address.js';
-import type { CliIo } from '../io.js';
-import { UsageError } from '../io.js';
-import { kClientTlsOptions } from '../tls-files.js';
+import { Client } from '../client/client.js';
+import type { Priority } from '../client/submit-options.js';
+import { parseServerAddress, type TlsOptions } from '../net/address.js';
+import type { CliIo } from './io.js';
+import { UsageError } from './io.js';
+import { kClientTlsOptions } from './tls-files.js';
 
 /** parseArgs config of the flags every way of submitting shares (`gworker submit`, with or without --batch). */
 export const kJobOptions = {
