@@ -16,7 +16,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     load: async () => (await import('./commands/server.js')).serverCommand,
   },
   submit: {
-    summary: 'submit a job and print its output (foreground) or its handle (background)',
+    summary: 'submit a job (or one per line of a file: --batch) and print its output or handle',
     load: async () => (await import('./commands/submit.js')).submitCommand,
   },
   admin: {
