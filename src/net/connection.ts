@@ -94,6 +94,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#writer?.needDrain ?? false;
   }
 
+  /** True while frames sent in this tick still wait to be handed to the socket. */
+  get writePending(): boolean {
+    return this.#writer?.pending ?? false;
+  }
+
   /**
    * Connects now, or returns the attempt under way. Rejects with a ConnectionError if
    * this attempt fails; with reconnect on, further attempts follow in the background.

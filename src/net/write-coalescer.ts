@@ -34,6 +34,11 @@ export class WriteCoalescer {
     return this.#needDrain;
   }
 
+  /** Frames are queued that the socket has not been handed yet (they leave at the end of this tick). */
+  get pending(): boolean {
+    return this.#queue.length > 0;
+  }
+
   write(frame: Buffer): void {
     if (this.#discarded) return;
     this.#queue.push(frame);

@@ -25,6 +25,8 @@ export class FunctionRegistry {
   readonly #entries = new Map<string, Entry>();
   readonly #clientIdFrame: Buffer | undefined;
   #replay: readonly Buffer[] | null = null;
+  /** Active registrations with a server-side timeout (CAN_DO_TIMEOUT). */
+  #timed = 0;
 
   constructor(clientId: string | undefined) {
     this.#clientIdFrame =
@@ -42,6 +44,16 @@ export class FunctionRegistry {
    * Jobs are looked up among withdrawn functions too: a grab already on the wire when
    * CANT_DO left can still bring one, and running it beats failing a client's job.
    */
+  /**
+   * True while an announced function has a server-side timeout. gearmand 1.1.20 deletes a
+   * connection's CAN_DO_TIMEOUT timer when PRE_SLEEP finds nothing queued, even while that
+   * connection runs a job (server.cc, PRE_SLEEP), so a grab loop must not send PRE_SLEEP
+   * where a timed job may be running.
+   */
+  get timed(): boolean {
+    return this.#timed > 0;
+  }
+
   lookup(name: string): Registration | undefined {
     return this.#entries.get(name);
   }
@@ -63,6 +75,7 @@ export class FunctionRegistry {
     this.#entries.delete(name);
     this.#entries.set(name, { name, handler, timeoutMs, active: true, frame });
     this.#replay = null;
+    this.#countTimed();
     return previous?.active ? [encodeRequest(PacketType.CANT_DO, [name]), frame] : [frame];
   }
 
@@ -72,6 +85,7 @@ export class FunctionRegistry {
     if (!entry?.active) return undefined;
     this.#entries.set(name, { ...entry, active: false });
     this.#replay = null;
+    this.#countTimed();
     return encodeRequest(PacketType.CANT_DO, [name]);
   }
 
@@ -80,7 +94,14 @@ export class FunctionRegistry {
       if (entry.active) this.#entries.set(name, { ...entry, active: false });
     }
     this.#replay = null;
+    this.#timed = 0;
     return FRAME_RESET_ABILITIES;
+  }
+
+  #countTimed(): void {
+    let timed = 0;
+    for (const entry of this.#entries.values()) if (entry.active && entry.timeoutMs !== undefined) timed++;
+    this.#timed = timed;
   }
 
   replayFrames(): readonly Buffer[] {

@@ -47,6 +47,16 @@ const kProbeDropLimit = 2;
  * the grab that refills its slot are queued in the same tick and leave in one write.
  * After NO_JOB it stops grabbing, sends PRE_SLEEP once no grab is outstanding, and waits
  * for NOOP (or the re-grab timer). Registrations are replayed on every (re)connect.
+ *
+ * Sleep with the grab: while the queue looks empty (a grab came back NO_JOB, or a NOOP
+ * woke the connection with nothing running), the grabs go out with a PRE_SLEEP right
+ * behind them in the same write. The server answers the grab, then puts the connection
+ * to sleep (or NOOPs it at once if jobs wait), so a NO_JOB needs no reply and, once the
+ * job ends, nothing needs grabbing until the next NOOP: two reads and two writes per
+ * job instead of three each. Under a backlog it goes back to plain grabs, since every
+ * PRE_SLEEP with jobs queued costs the server a NOOP. The invariant either way: with a
+ * slot free, the server holds a grab of ours or has us asleep after a PRE_SLEEP sent
+ * after our last grab (`#armed`), so no job can wait unseen.
  */
 export class WorkerConnection implements JobHost {
   readonly name: string;
@@ -66,6 +76,17 @@ export class WorkerConnection implements JobHost {
   readonly #running = new Set<Job>();
   /** NO_JOB seen: grab again only after NOOP, a registration, resume() or the re-grab timer. */
   #idle = false;
+  /**
+   * A PRE_SLEEP left after our last grab and its NOOP has not come: the server will wake us
+   * for any new job (gearmand NOOPs a sleeping worker; a PRE_SLEEP that finds jobs queued is
+   * answered with NOOP at once), so grabbing would find nothing it will not tell us about.
+   */
+  #armed = false;
+  /** The queue looked empty lately: send PRE_SLEEP with the grabs (see the class comment). */
+  #sleepy = false;
+  /** Grab answers since the last PRE_SLEEP: jobs, and whether any was NO_JOB. */
+  #jobsSinceSleep = 0;
+  #noJobSinceSleep = false;
   #paused = false;
   #awaitingDrain = false;
   #regrabTimer: NodeJS.Timeout | null = null;
@@ -129,7 +150,7 @@ export class WorkerConnection implements JobHost {
   announce(frames: readonly Buffer[], wake: boolean): void {
     if (!this.#conn.connected) return;
     for (const frame of frames) this.#conn.send(frame);
-    if (wake) this.#wake();
+    if (wake) this.#wake(true);
   }
 
   pause(): void {
@@ -138,7 +159,7 @@ export class WorkerConnection implements JobHost {
 
   resume(): void {
     this.#paused = false;
-    this.#wake();
+    this.#wake(true);
   }
 
   /** A shared gate may have a free slot again: grab if awake. */
@@ -192,7 +213,7 @@ export class WorkerConnection implements JobHost {
         this.#onNoJob();
         return;
       case PacketType.NOOP:
-        this.#wake();
+        this.#onNoop();
         return;
       case PacketType.ERROR:
         this.#onError(argString(packet, 0), argString(packet, 1));
@@ -204,19 +225,23 @@ export class WorkerConnection implements JobHost {
   }
 
   #fill(): void {
-    if (this.#paused || this.#idle || !this.#conn.connected) return;
+    if (this.#paused || this.#idle || this.#armed || !this.#conn.connected) return;
     if (this.#conn.needDrain) {
       // The socket is full (big results): more jobs would only queue more bytes.
       this.#awaitingDrain = true;
       return;
     }
     if (this.#probing) {
+      // One grab at a time, and never with PRE_SLEEP: an old server may refuse the grab.
       if (this.#outstanding === 0 && this.#running.size < this.#maxJobs) this.#grab();
       return;
     }
+    let sent = 0;
     for (let free = this.#maxJobs - this.#running.size - this.#outstanding; free > 0; free--) {
-      if (!this.#grab()) return;
+      if (!this.#grab()) break;
+      sent++;
     }
+    if (sent > 0 && this.#sleepWithGrab()) this.#preSleep();
   }
 
   /** Sends one grab, unless the shared gate has no slot for what it would bring. */
@@ -224,7 +249,27 @@ export class WorkerConnection implements JobHost {
     if (this.#gate !== undefined && !this.#gate.tryReserve()) return false;
     this.#conn.send(this.#grabFrame);
     this.#outstanding++;
+    // The server is awake for us again until a PRE_SLEEP follows.
+    this.#armed = false;
     return true;
+  }
+
+  /**
+   * Whether the grabs just sent take a PRE_SLEEP along. Not while probing GRAB_JOB_ALL, and
+   * not while a function has a server-side timeout: gearmand 1.1.20 deletes the
+   * connection's timeout timer on a PRE_SLEEP that finds nothing queued, and the grab in
+   * front of it may just have started a timed job.
+   */
+  #sleepWithGrab(): boolean {
+    return this.#sleepy && !this.#probing && !this.#ctx.registry.timed;
+  }
+
+  #preSleep(): void {
+    this.#conn.send(FRAME_PRE_SLEEP);
+    this.#armed = true;
+    this.#jobsSinceSleep = 0;
+    this.#noJobSinceSleep = false;
+    this.#armRegrabTimer();
   }
 
   /** One grab was answered (with a job of `functionName`, or with nothing). */
@@ -234,9 +279,34 @@ export class WorkerConnection implements JobHost {
     this.#gate?.release(functionName);
   }
 
-  #wake(): void {
+  /**
+   * Grab again. `force` grabs even when the server has us asleep: it sends no NOOP for jobs
+   * already queued under a function just registered, and resume() grabs as it always has.
+   */
+  #wake(force: boolean): void {
+    if (force) this.#armed = false;
     this.#idle = false;
     this.#fill();
+  }
+
+  #onNoop(): void {
+    // The server sends one NOOP per PRE_SLEEP at most, and none until we grab again.
+    this.#armed = false;
+    this.#sleepy = this.#wokeFromEmptyQueue();
+    this.#wake(false);
+  }
+
+  /**
+   * Whether a NOOP woke us from a queue that was empty (a job just came: grab with
+   * PRE_SLEEP) rather than from a backlog (gearmand answers a PRE_SLEEP that finds jobs
+   * queued with NOOP at once: grab plainly, as PRE_SLEEP would only cost it more NOOPs).
+   * A backlog shows as a NOOP that comes while a job runs or a grab is out, right behind
+   * a job in the same read (that job's reply is not written yet), or after the grabs
+   * ahead of the PRE_SLEEP all brought jobs, more than one of them.
+   */
+  #wokeFromEmptyQueue(): boolean {
+    if (this.#outstanding > 0 || this.#running.size > 0 || this.#conn.writePending) return false;
+    return this.#noJobSinceSleep || this.#jobsSinceSleep <= 1;
   }
 
   #assign(
@@ -250,6 +320,7 @@ export class WorkerConnection implements JobHost {
     const registration = this.#ctx.registry.lookup(name);
     // The gate hears of the job before its handler runs, in the same tick.
     this.#answered(registration === undefined ? null : name);
+    this.#jobsSinceSleep++;
     this.#confirmGrab();
     // A job means the queue was not empty: keep the pipeline full again.
     this.#idle = false;
@@ -313,11 +384,12 @@ export class WorkerConnection implements JobHost {
     this.#answered(null);
     this.#confirmGrab();
     this.#idle = true;
-    if (this.#outstanding === 0) {
-      // Only now: a PRE_SLEEP ahead of a pending grab would be cancelled by that grab.
-      this.#conn.send(FRAME_PRE_SLEEP);
-      this.#armRegrabTimer();
-    }
+    this.#sleepy = true;
+    this.#noJobSinceSleep = true;
+    // Armed: the PRE_SLEEP sent behind the grabs already put us to sleep. Otherwise only
+    // once no grab is outstanding: a PRE_SLEEP ahead of a pending grab would be cancelled
+    // by that grab.
+    if (!this.#armed && this.#outstanding === 0) this.#preSleep();
     this.#checkDrained();
   }
 
@@ -349,6 +421,9 @@ export class WorkerConnection implements JobHost {
   #onConnect(reconnect: boolean): void {
     while (this.#outstanding > 0) this.#answered(null);
     this.#idle = false;
+    this.#armed = false;
+    // A fresh server connection: plain grabs until one comes back NO_JOB.
+    this.#sleepy = false;
     this.#awaitingDrain = false;
     this.#probing = this.#grabFrame === FRAME_GRAB_JOB_ALL;
     // SET_CLIENT_ID, every CAN_DO and the first grabs leave in one write.
@@ -364,6 +439,7 @@ export class WorkerConnection implements JobHost {
     }
     while (this.#outstanding > 0) this.#answered(null);
     this.#idle = false;
+    this.#armed = false;
     this.#stopRegrabTimer();
     const reason = new ConnectionError(
       ErrorCode.CONNECTION_CLOSED,
@@ -398,12 +474,15 @@ export class WorkerConnection implements JobHost {
    * worker when an epoch job falls due (fixed in 2.0.0, ccd32d06).
    */
   #onRegrabTimer(): void {
-    if (!this.#idle || !this.#conn.connected) return; // awake again; the next sleep re-arms
+    if (!(this.#idle || this.#armed) || !this.#conn.connected) return; // awake; the next sleep re-arms
     if (this.#paused || this.#outstanding > 0 || this.#running.size >= this.#maxJobs) {
       this.#regrabTimer?.refresh();
       return;
     }
-    this.#grab();
+    // The grab ends our sleep on the server: PRE_SLEEP goes right behind it again when it
+    // may (re-arming this timer), else the NO_JOB that answers it sends one.
+    const sleep = this.#armed && this.#sleepWithGrab();
+    if (this.#grab() && sleep) this.#preSleep();
   }
 
   #isDrained(): boolean {

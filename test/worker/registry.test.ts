@@ -82,4 +82,20 @@ describe('FunctionRegistry', () => {
     expect(registry.names).toEqual([]);
     expect(registry.replayFrames()).toEqual([]);
   });
+
+  it('knows while an announced function has a server-side timeout', () => {
+    const registry = new FunctionRegistry(undefined);
+    registry.register('plain', handler, undefined);
+    expect(registry.timed).toBe(false);
+    registry.register('slow', handler, 1500);
+    expect(registry.timed).toBe(true);
+    registry.register('slow', handler, undefined);
+    expect(registry.timed).toBe(false);
+    registry.register('slow', handler, 1500);
+    registry.unregister('slow');
+    expect(registry.timed).toBe(false);
+    registry.register('slow', handler, 1500);
+    registry.reset();
+    expect(registry.timed).toBe(false);
+  });
 });
