@@ -35,10 +35,15 @@ export type {
 export { PacketType } from './protocol/constants.js';
 export type { HttpGatewayOptions } from './server/http/options.js';
 export type { JobPriority } from './server/job.js';
+export type { MetricsEndpointOptions, MetricsSource } from './server/metrics/metrics-endpoint.js';
+export { MetricsEndpoint } from './server/metrics/metrics-endpoint.js';
+export type { ServerMetricsOptions } from './server/metrics/server-metrics.js';
+export { ServerMetrics } from './server/metrics/server-metrics.js';
 export type { GearmanServerOptions } from './server/options.js';
 export type { CachedResult, ResultCacheOptions, ResultCacheStats } from './server/result-cache.js';
 export type { ServerCloseOptions } from './server/server.js';
 export { GearmanServer } from './server/server.js';
+export type { ConnectionStats, FunctionStats as ServerFunctionStats } from './server/server-stats.js';
 export type { SqliteStoreOptions, SqliteSync } from './server/sqlite-store.js';
 export { openSqliteStore, SqliteJobStore } from './server/sqlite-store.js';
 export type { JobStore, StoredJob, StoreKey } from './server/store.js';
