@@ -7,7 +7,8 @@
  *
  * Benches: protocol (codec micro-bench, in this process: it is pure CPU work with nothing
  * else on the event loop), drain, submit, roundtrip (each measured side in its own
- * process; see library.bench.ts).
+ * process; see library.bench.ts), supervisor (`gworker start`; supervisor.bench.ts) and
+ * server (`gworker server` vs gearmand; server.bench.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -27,8 +28,16 @@ import {
   type WorkerSettings,
 } from './library.bench.js';
 import { formatProtocolBench, type Row as ProtocolRow, runProtocolBench } from './protocol.bench.js';
+import { formatServerBench, runServerBench } from './server.bench.js';
+import { formatSupervisorBench, runSupervisorBench } from './supervisor.bench.js';
 
-const kBenchNames = ['protocol', ...Object.keys(libraryBenches)];
+/** Benches with tables of their own (sections) and goals worded by themselves. */
+const kRuntimeBenches = {
+  supervisor: { run: runSupervisorBench, format: formatSupervisorBench },
+  server: { run: runServerBench, format: formatServerBench },
+} as const;
+
+const kBenchNames = ['protocol', ...Object.keys(libraryBenches), ...Object.keys(kRuntimeBenches)];
 
 const kUsage = `usage: npm run bench -- [options]
 
@@ -165,6 +174,14 @@ async function main(): Promise<number> {
         continue;
       }
       if (missing.length > 0) throw new Error(`needs ${missing.join(', ')}, which is not installed`);
+      if (name === 'supervisor' || name === 'server') {
+        const bench = kRuntimeBenches[name];
+        const result = await bench.run(options);
+        results.push(result);
+        console.log(bench.format(result));
+        console.log('');
+        continue;
+      }
       const run = libraryBenches[name];
       if (run === undefined) continue;
       const result = await run(options);
@@ -185,8 +202,12 @@ async function main(): Promise<number> {
     console.log('Summary (medians):');
     for (const goal of goals) {
       const { word, remark } = verdict(goal);
+      // Goals that are not "ours / reference >= 1" word their own figures (supervisor, server).
+      const worded = (goal as Goal & { figures?: string }).figures;
       const figures = `${fmtRatio(goal.ratio)} (${fmtInt(goal.oursMedian)} vs ${fmtInt(goal.referenceMedian)}/s)`;
-      console.log(`  ${word.padEnd(8)} ${goal.text}: ${figures}${remark}`);
+      if (worded !== undefined)
+        console.log(`  ${(goal.met ? 'MET' : 'NOT MET').padEnd(8)} ${goal.text}: ${worded}`);
+      else console.log(`  ${word.padEnd(8)} ${goal.text}: ${figures}${remark}`);
     }
     for (const failure of failures)
       console.log(`  FAILED   ${failure.bench}: ${failure.error.split('\n')[0]}`);

@@ -36,6 +36,8 @@ export class Peer {
   readonly #lines: string[] = [];
   readonly #waiters: Array<() => void> = [];
   #stderr = '';
+  /** stdout has ended: every line the child printed has been read ('exit' can come first). */
+  #stdoutEnded = false;
   #exit: Promise<number | null>;
 
   constructor(label: string, command: string, args: readonly string[], env?: Record<string, string>) {
@@ -57,11 +59,17 @@ export class Peer {
     // A failed spawn (ENOENT) emits 'error' and then 'exit' (or only 'error'): never throw from here.
     this.child.once('error', (err) => {
       this.#stderr += `spawn failed: ${err.message}\n`;
+      this.#stdoutEnded = true;
       live.delete(this.child);
       this.#wakeAll();
     });
-    createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    const lines = createInterface({ input: this.child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
       this.#lines.push(line);
+      this.#wakeAll();
+    });
+    lines.on('close', () => {
+      this.#stdoutEnded = true;
       this.#wakeAll();
     });
     this.child.stderr?.on('data', (chunk: Buffer) => {
@@ -88,7 +96,8 @@ export class Peer {
     for (;;) {
       const index = this.#lines.findIndex((line) => line.startsWith(prefix));
       if (index >= 0) return this.#lines.splice(index, 1)[0] as string;
-      if (this.exited)
+      // A child's last lines can arrive after its 'exit' event: give up only once stdout has ended too.
+      if (this.exited && this.#stdoutEnded)
         throw this.#failure(`exited (code ${this.child.exitCode}) before printing "${prefix}"`);
       const left = deadline - Date.now();
       if (left <= 0) throw this.#failure(`printed no "${prefix}" line within ${timeoutMs} ms`);

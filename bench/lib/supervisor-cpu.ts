@@ -1,0 +1,262 @@
+/**
+ * CPU-heavy jobs: 200 jobs of about 20 ms of pure computation (chained sha256 rounds,
+ * calibrated once on this machine for Node and for PHP), queued first, then run by one
+ * `gworker start` with concurrency 2 (two handler threads) or by two PHP worker
+ * processes. The wall time is compared with the ideal: the work of one job, measured
+ * alone right before the run, times the jobs, over 2 cores.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGearmand } from './gearmand.js';
+import { type Peer, phpPeer } from './processes.js';
+import { queueJobs } from './queue.js';
+import { median, withTimeout } from './stats.js';
+import {
+  controlCounts,
+  freePort,
+  manifestYaml,
+  type SupervisorChild,
+  scratchDir,
+  startSupervisor,
+} from './supervisor-process.js';
+import { finishSectionRows, type Section } from './supervisor-report.js';
+import { StatusPoller, totalCpuUs } from './supervisor-watch.js';
+import type { LibraryBenchOptions } from './types.js';
+
+const kShaHandler = fileURLToPath(new URL('../fixtures/sha-handler.mjs', import.meta.url));
+const kTargetMs = 20;
+const kJobs = 200;
+const kCores = 2;
+
+interface Calibration {
+  readonly rounds: number;
+  readonly jobMs: number;
+}
+
+type ShaLoop = (rounds: number) => Buffer;
+
+async function shaLoop(): Promise<ShaLoop> {
+  const mod = (await import(kShaHandler)) as { shaLoop: ShaLoop };
+  return mod.shaLoop;
+}
+
+/**
+ * One job's work in this process: the median CPU time (user + system) of `samples` single
+ * jobs, in ms. CPU time rather than wall time, so that other processes taking a core now
+ * and then do not inflate it: the loop is pure computation on one thread.
+ */
+function nodeJobMs(loop: ShaLoop, rounds: number, samples: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const start = process.cpuUsage();
+    loop(rounds);
+    const used = process.cpuUsage(start);
+    times.push((used.user + used.system) / 1000);
+  }
+  return median(times);
+}
+
+/** The rounds that take about 20 ms in Node here (scaled from a guess, three times). */
+async function calibrateNode(): Promise<Calibration> {
+  const loop = await shaLoop();
+  // Warm up first: the first calls run unoptimised and would scale the guess down.
+  nodeJobMs(loop, 5000, 5);
+  let rounds = 5000;
+  for (let pass = 0; pass < 3; pass++)
+    rounds = Math.max(1, Math.round((rounds * kTargetMs) / nodeJobMs(loop, rounds, 3)));
+  return { rounds, jobMs: nodeJobMs(loop, rounds, 9) };
+}
+
+async function phpResult<T>(args: string[]): Promise<T> {
+  const peer = phpPeer('PHP sha calibration', 'sha.php', args);
+  try {
+    return await peer.waitForJson<T>('result', 60_000);
+  } finally {
+    await peer.stop(1000);
+  }
+}
+
+interface CpuRun {
+  readonly wallMs: number;
+  /** The ideal for this run: one job's time (measured just before) x jobs / cores. */
+  readonly idealMs: number;
+  /** CPU time of the worker process(es), all threads, per job, over the timed part. */
+  readonly cpuMsPerJob: number;
+}
+
+/**
+ * Polls until a job runs (start) and until none is left (end): the wall time in ms, and
+ * the CPU time the worker processes spent meanwhile, per job.
+ */
+async function timeDrain(
+  poller: StatusPoller,
+  fn: string,
+  pids: readonly number[],
+  timeoutMs: number,
+): Promise<{ wallMs: number; cpuMsPerJob: number }> {
+  const start = await poller.until(fn, (c) => c.running > 0 || c.total < kJobs, timeoutMs, 'the first job');
+  const cpu = totalCpuUs(pids);
+  const end = await poller.until(fn, (c) => c.total === 0, timeoutMs, 'the drain');
+  return { wallMs: Number(end.ns - start.ns) / 1e6, cpuMsPerJob: (totalCpuUs(pids) - cpu) / 1000 / kJobs };
+}
+
+async function supervisorRun(
+  run: number,
+  calibration: Calibration,
+  options: LibraryBenchOptions,
+): Promise<CpuRun> {
+  const jobMs = nodeJobMs(await shaLoop(), calibration.rounds, 7);
+  const gearmand = await startGearmand();
+  const poller = new StatusPoller(gearmand.port);
+  const scratch = scratchDir('cpu');
+  const fn = `sv_cpu_${run}`;
+  let supervisor: SupervisorChild | null = null;
+  try {
+    await queueJobs(gearmand.port, [{ fn, count: kJobs }], String(calibration.rounds));
+    const controlPort = await freePort();
+    const manifest = join(scratch.path, 'gworker.yaml');
+    writeFileSync(
+      manifest,
+      manifestYaml({
+        gearmandPort: gearmand.port,
+        connections: 1,
+        controlPort,
+        functions: [
+          { name: fn, handler: kShaHandler, concurrency: kCores, jobsPerThread: 1, payload: 'text' },
+        ],
+      }),
+    );
+    supervisor = await startSupervisor(manifest, {
+      label: 'gworker start (cpu)',
+      profileDir: options.profileDir,
+      watch: false,
+    });
+    const { wallMs, cpuMsPerJob } = await timeDrain(poller, fn, [supervisor.pid], options.runTimeoutMs);
+    const counts = (await controlCounts(controlPort)).get(fn);
+    if (counts?.done !== kJobs)
+      throw new Error(`gworker start completed ${counts?.done ?? 0} of ${kJobs} CPU jobs`);
+    return { wallMs, idealMs: (jobMs * kJobs) / kCores, cpuMsPerJob };
+  } finally {
+    await supervisor?.stop();
+    await poller.close();
+    await gearmand.stop();
+    scratch.remove();
+  }
+}
+
+async function phpRun(run: number, calibration: Calibration, options: LibraryBenchOptions): Promise<CpuRun> {
+  const { jobMs } = await phpResult<{ jobMs: number }>(['measure', String(calibration.rounds), '7']);
+  const gearmand = await startGearmand();
+  const poller = new StatusPoller(gearmand.port);
+  const fn = `php_cpu_${run}`;
+  let workers: Peer[] = [];
+  try {
+    await queueJobs(gearmand.port, [{ fn, count: kJobs }], String(calibration.rounds));
+    workers = Array.from({ length: kCores }, (_, i) =>
+      phpPeer(`PHP sha worker ${i + 1}`, 'sha.php', ['worker', String(gearmand.port), fn]),
+    );
+    const pids = workers.map((w) => w.child.pid ?? -1);
+    const { wallMs, cpuMsPerJob } = await timeDrain(poller, fn, pids, options.runTimeoutMs);
+    for (const worker of workers) worker.send('stop');
+    const done = await Promise.all(workers.map((w) => w.waitForJson<{ jobs: number }>('done', 10_000)));
+    const jobs = done.reduce((sum, d) => sum + d.jobs, 0);
+    if (jobs !== kJobs) throw new Error(`the PHP workers ran ${jobs} of ${kJobs} CPU jobs`);
+    return { wallMs, idealMs: (jobMs * kJobs) / kCores, cpuMsPerJob };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop(1000)));
+    await poller.close();
+    await gearmand.stop();
+  }
+}
+
+/** The CPU-heavy section, and the calibration it used. */
+export async function supervisorCpuSection(
+  options: LibraryBenchOptions,
+): Promise<{ section: Section; node: Calibration; php: Calibration }> {
+  const node = await calibrateNode();
+  const php = await phpResult<Calibration>(['calibrate', String(kTargetMs)]);
+  options.progress(
+    `sv-cpu   calibrated: Node ${node.rounds} sha256 rounds = ${node.jobMs.toFixed(1)} ms, PHP ${php.rounds} = ${php.jobMs.toFixed(1)} ms`,
+  );
+  const ours: CpuRun[] = [];
+  const theirs: CpuRun[] = [];
+  for (let run = 1; run <= options.runs; run++) {
+    const a = await withTimeout(supervisorRun(run, node, options), options.runTimeoutMs + 60_000, 'cpu run');
+    ours.push(a);
+    const b = await withTimeout(phpRun(run, php, options), options.runTimeoutMs + 60_000, 'php cpu run');
+    theirs.push(b);
+    options.progress(
+      `sv-cpu   run ${run}/${options.runs}  gworker start ${Math.round(a.wallMs)} ms (ideal ${Math.round(a.idealMs)}), PHP x2 ${Math.round(b.wallMs)} ms (ideal ${Math.round(b.idealMs)})`,
+    );
+  }
+  const efficiency = (runs: CpuRun[]) => runs.map((r) => (100 * r.idealMs) / r.wallMs);
+  // The share of the 2 cores the workers got: below 100% means they waited for a core
+  // (other processes), not for work.
+  const share = (runs: CpuRun[]) => runs.map((r) => (100 * r.cpuMsPerJob * kJobs) / (r.wallMs * kCores));
+  const oneJob = (runs: CpuRun[]) => runs.map((r) => (r.idealMs * kCores) / kJobs);
+  const rows = finishSectionRows(
+    [
+      {
+        peer: 'ideal-node',
+        label: `ideal for Node: ${kJobs} x one job alone / ${kCores} cores`,
+        side: 'ideal',
+        versus: null,
+        values: ours.map((r) => r.idealMs),
+        metrics: { jobMs: oneJob(ours) },
+      },
+      {
+        peer: 'supervisor',
+        label: `gworker start, concurrency ${kCores} (2 handler threads)`,
+        side: 'ours',
+        versus: 'ideal-node',
+        values: ours.map((r) => r.wallMs),
+        metrics: { efficiency: efficiency(ours), cpuMs: ours.map((r) => r.cpuMsPerJob), share: share(ours) },
+      },
+      {
+        peer: 'ideal-php',
+        label: `ideal for PHP: ${kJobs} x one job alone / ${kCores} cores`,
+        side: 'ideal',
+        versus: null,
+        values: theirs.map((r) => r.idealMs),
+        metrics: { jobMs: oneJob(theirs) },
+      },
+      {
+        peer: 'php-2',
+        label: `PHP pecl worker, ${kCores} processes`,
+        side: 'php',
+        versus: 'ideal-php',
+        values: theirs.map((r) => r.wallMs),
+        metrics: {
+          efficiency: efficiency(theirs),
+          cpuMs: theirs.map((r) => r.cpuMsPerJob),
+          share: share(theirs),
+        },
+      },
+    ],
+    false,
+  );
+  return {
+    node,
+    php,
+    section: {
+      key: 'cpu',
+      title: `CPU-heavy: ${kJobs} jobs of ~${kTargetMs} ms of sha256 each, queued first, ${kCores} at a time on ${kCores} cores: wall time`,
+      unit: 'ms',
+      higherIsBetter: false,
+      columns: [
+        { key: 'efficiency', header: 'ideal/wall %', digits: 1 },
+        { key: 'jobMs', header: 'one job alone, CPU ms', digits: 1 },
+        { key: 'cpuMs', header: 'CPU ms/job in the run', digits: 1 },
+        { key: 'share', header: 'CPU/(wall x 2) %', digits: 1 },
+      ],
+      rows,
+      notes: [
+        `one job: Node ${node.rounds.toLocaleString('en-US')} chained sha256 rounds (bench/fixtures/sha-handler.mjs), PHP ${php.rounds.toLocaleString('en-US')} hash('sha256') rounds (bench/peers/sha.php), each calibrated once to ~${kTargetMs} ms here;`,
+        'ideal per run: one job alone (median CPU time of 7, measured just before the run, so other load does not inflate it) x jobs / cores;',
+        'wall: from the `status` reply showing the first job running to the one showing none left (polled every 2 ms); ratio = wall / ideal;',
+        'CPU ms/job: user + system CPU of the worker process(es), all threads (/proc); CPU/(wall x 2): the share of both cores they got',
+      ],
+    },
+  };
+}

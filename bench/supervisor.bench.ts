@@ -1,0 +1,96 @@
+/**
+ * `gworker start` (the supervisor: handlers in worker threads, per-function connections,
+ * hot reload) against real peers on a fresh gearmand 1.1.20 per run:
+ *
+ * - drain: tiny background jobs queued first, drained by ONE supervisor vs FOUR PHP
+ *   worker processes, and by the library's bare Worker (the cost of the thread hop);
+ * - cpu: 200 jobs of ~20 ms of sha256, concurrency 2 on 2 cores, wall time vs the ideal,
+ *   next to two PHP worker processes doing the same;
+ * - reload: handler file written -> first job served by the new code, and every call's
+ *   fate during 50 reloads under steady foreground load;
+ * - memory: the supervisor's resident memory idle and with 8 threads busy.
+ *
+ * The supervisor runs as `node bin/gworker.js start MANIFEST` with a generated manifest
+ * naming the bench's gearmand. Run it with `npm run bench -- --only supervisor`.
+ */
+import { supervisorCpuSection } from './lib/supervisor-cpu.js';
+import { type SupervisorDrainSettings, supervisorDrainSection } from './lib/supervisor-drain.js';
+import { supervisorMemorySection } from './lib/supervisor-memory.js';
+import { supervisorReloadSections } from './lib/supervisor-reload.js';
+import {
+  atLeastGoal,
+  formatSectionedBench,
+  rowOf,
+  type SectionedBenchResult,
+  type WordedGoal,
+} from './lib/supervisor-report.js';
+import { fmtRatio } from './lib/table.js';
+import type { LibraryBenchOptions } from './lib/types.js';
+
+/**
+ * The manifest settings for tiny jobs. The hop to a handler thread costs the main
+ * thread more than anything else per job (bench/README.md), so one thread taking many
+ * jobs at once keeps the main thread's share of the 2 cores largest; a sweep on the
+ * bench machine (concurrency/jobsPerThread/connections) is in bench/README.md.
+ */
+export const kSupervisorDrainSettings: SupervisorDrainSettings = {
+  concurrency: 64,
+  jobsPerThread: 64,
+  connections: 1,
+};
+
+/** Within 5% of the ideal wall time. */
+const kCpuGoal = 1.05;
+
+export async function runSupervisorBench(options: LibraryBenchOptions): Promise<SectionedBenchResult> {
+  const drain = await supervisorDrainSection(kSupervisorDrainSettings, options);
+  const cpu = await supervisorCpuSection(options);
+  const reload = await supervisorReloadSections(options);
+  const memory = await supervisorMemorySection(options);
+
+  const ours = rowOf(cpu.section, 'supervisor');
+  const ideal = rowOf(cpu.section, 'ideal-node');
+  const php = rowOf(cpu.section, 'php-2');
+  const cpuRatio = ours?.ratio ?? Number.NaN;
+  const cpuGoal: WordedGoal = {
+    text: `cpu: 200 x 20 ms jobs, concurrency 2, wall time within ${kCpuGoal.toFixed(2)}x of the ideal`,
+    ours: ours?.label ?? 'supervisor',
+    reference: ideal?.label ?? 'ideal',
+    oursMedian: ours?.median ?? Number.NaN,
+    referenceMedian: ideal?.median ?? Number.NaN,
+    ratio: cpuRatio,
+    met: cpuRatio <= kCpuGoal,
+    figures: `${fmtRatio(cpuRatio)} of ideal (${Math.round(ours?.median ?? Number.NaN)} vs ${Math.round(ideal?.median ?? Number.NaN)} ms; PHP x2: ${fmtRatio(php?.ratio ?? Number.NaN)} of its ideal)`,
+  };
+  const bare = rowOf(drain, 'bare');
+  const supervisor = rowOf(drain, 'supervisor');
+  const hop = (supervisor?.median ?? Number.NaN) / (bare?.median ?? Number.NaN);
+  return {
+    name: 'supervisor',
+    title: 'gworker start (the supervisor) through gearmand 1.1.20',
+    unit: 'mixed',
+    columns: [],
+    rows: [],
+    notes: [],
+    sections: [drain, cpu.section, reload.latency, reload.safety, memory],
+    goals: [
+      atLeastGoal(
+        'supervisor drain: one gworker start >= 4 PHP worker processes',
+        drain,
+        'supervisor',
+        'php-4',
+      ),
+      cpuGoal,
+      reload.goal,
+    ],
+    settings: {
+      drain: kSupervisorDrainSettings,
+      threadHopRatio: Number.isFinite(hop) ? hop : null,
+      cpuCalibration: { node: cpu.node, php: cpu.php },
+    },
+  };
+}
+
+export function formatSupervisorBench(result: SectionedBenchResult): string {
+  return formatSectionedBench(result);
+}
