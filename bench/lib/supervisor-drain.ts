@@ -43,7 +43,7 @@ interface Run {
   readonly cpuUsPerJob: number;
 }
 
-type PeerKind = 'php-4' | 'bare' | 'supervisor';
+export type PeerKind = 'php-4' | 'bare' | 'supervisor';
 
 /** Workers that report their counts on `stop` (PHP worker.php, bench/lib/worker-peer.ts). */
 function linePeers(
@@ -70,7 +70,7 @@ function linePeers(
   ];
 }
 
-async function drainOnce(
+export async function drainOnce(
   kind: PeerKind,
   run: number,
   settings: SupervisorDrainSettings,

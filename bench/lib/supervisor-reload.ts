@@ -309,6 +309,7 @@ export async function supervisorReloadSections(
       title: `Hot reload: every call during ${kLoadReloads} reloads under steady foreground load (${kLoadInFlight} in flight)`,
       unit: 'calls',
       higherIsBetter: false,
+      chart: false,
       columns: [],
       rows: finishSectionRows(safetyRows, false),
       notes: [

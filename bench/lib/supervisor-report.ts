@@ -43,6 +43,8 @@ export interface Section {
   readonly columns: SectionColumn[];
   readonly rows: SectionRow[];
   readonly notes: string[];
+  /** false: left out of docs/benchmarks.svg (bench/lib/chart.ts), e.g. tables of counts. */
+  readonly chart?: boolean;
 }
 
 /** A goal with its verdict already worded: not every goal here is "ours / reference >= 1". */
