@@ -74,6 +74,33 @@ describe('Connection', () => {
     expect(seen).toEqual(Array.from({ length: 1000 }, (_, i) => String(i)));
   });
 
+  it('keeps every packet intact across reads, split frames and big ones included', async () => {
+    // Every socket reads into one shared buffer and copies each read out: packets kept
+    // from earlier reads must not change when later reads arrive.
+    const peer = await startEchoPeer();
+    const conn = new Connection({ address: { host: '127.0.0.1', port: peer.port }, reconnect: false });
+    cleanups.push(() => conn.close());
+    await conn.connect();
+    const kept: Packet[] = [];
+    conn.on('packet', (p) => kept.push(p));
+    const payloads = ['first', 'x'.repeat(200_000), 'second', 'y'.repeat(70_000), 'third'];
+    for (const payload of payloads) {
+      conn.send(encodeRequest(PacketType.ECHO_REQ, [payload]));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const [socket] = [...peer.sockets];
+    // A frame cut in two writes, the header and the body's first byte apart from the rest.
+    const frame = encodeResponse(PacketType.ECHO_RES, ['split']);
+    socket?.write(frame.subarray(0, 13));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    socket?.write(frame.subarray(13));
+    const deadline = Date.now() + 3000;
+    while (kept.length < payloads.length + 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(kept.map((p) => p.args[0]?.toString())).toEqual([...payloads, 'split']);
+  });
+
   it('fails a connect attempt to a closed port with CONNECT_FAILED', async () => {
     const peer = await startEchoPeer();
     const port = peer.port;
