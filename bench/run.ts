@@ -47,8 +47,8 @@ Results also go to bench/results/latest.json.
 options:
       --only NAME[,NAME]       run only these: ${kBenchNames.join(', ')} (default: all)
       --runs N                 timed runs per peer and case (default ${kLibraryDefaults.runs})
-      --jobs N                 jobs per drain/submit run (default ${kLibraryDefaults.jobs})
-      --calls N                sequential calls per round-trip run (default ${kLibraryDefaults.calls})
+      --jobs N                 jobs per drain/submit run, supervisor and server too (default ${kLibraryDefaults.jobs})
+      --calls N                sequential calls per round-trip run, server too (default ${kLibraryDefaults.calls})
       --warmup N               untimed warm-up jobs or calls per run, the same on every side
                                (default: as many as the timed part; 0 measures cold starts)
       --drain-settings LIST    our worker's maxJobs x connectionsPerServer for the drain,

@@ -150,21 +150,23 @@ export async function runServerBench(options: LibraryBenchOptions): Promise<Sect
           versus:
             kVersus[kind] !== null && kinds.includes(kVersus[kind] as ServerKind) ? kVersus[kind] : null,
           values: runs.map((r) => r.rate),
-          ...(isRoundTrip
-            ? {
-                metrics: {
+          metrics: {
+            serverCpuUs: runs.map((r) => r.serverCpuUs),
+            ...(isRoundTrip
+              ? {
                   meanUs: runs.map((r) => r.meanUs ?? Number.NaN),
                   p99Us: runs.map((r) => r.p99Us ?? Number.NaN),
-                },
-              }
-            : {}),
+                }
+              : {}),
+          },
         };
       }),
       true,
     );
     const notes = [
       'each run: a fresh server on 127.0.0.1; the same client and worker programs against each; warm-up of another function first, untimed;',
-      'ratio: gworker vs gearmand (memory); gearmand -q libsqlite3 vs gearmand (memory); gworker --store vs gearmand -q libsqlite3',
+      'ratio: gworker vs gearmand (memory); gearmand -q libsqlite3 vs gearmand (memory); gworker --store vs gearmand -q libsqlite3;',
+      'server CPU us/op: user + system CPU of the server process (all threads) per submit, drained job or call, warm-up included (/proc)',
     ];
     if (!hasStore)
       notes.push(
@@ -179,12 +181,15 @@ export async function runServerBench(options: LibraryBenchOptions): Promise<Sect
       title: spec.title,
       unit: spec.unit,
       higherIsBetter: true,
-      columns: isRoundTrip
-        ? [
-            { key: 'meanUs', header: 'mean us', digits: 1 },
-            { key: 'p99Us', header: 'p99 us', digits: 1 },
-          ]
-        : [],
+      columns: [
+        { key: 'serverCpuUs', header: 'server CPU us/op', digits: 1 },
+        ...(isRoundTrip
+          ? [
+              { key: 'meanUs', header: 'mean us', digits: 1 },
+              { key: 'p99Us', header: 'p99 us', digits: 1 },
+            ]
+          : []),
+      ],
       rows,
       notes,
     };
