@@ -45,6 +45,8 @@ export class FunctionBinding {
     this.#clientId = options.clientId;
     this.#regrabIntervalMs = options.regrabIntervalMs;
     this.#workers = options.servers.map((server) => this.#connect(server));
+    // Deferred a tick: the release comes from inside one connection's packet handling.
+    this.gate.onFree(() => queueMicrotask(() => this.#refill()));
   }
 
   get name(): string {

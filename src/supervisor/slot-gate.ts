@@ -9,6 +9,7 @@ export class SlotGate implements GrabGate {
   #running = 0;
   #reserved = 0;
   #paused = false;
+  #onFree: (() => void) | null = null;
 
   constructor(concurrency: number) {
     this.#concurrency = concurrency;
@@ -54,9 +55,20 @@ export class SlotGate implements GrabGate {
     return true;
   }
 
-  /** The job a grab brought starts in the same tick (jobStarted), so its slot is never seen free. */
-  release(): void {
+  /**
+   * A grab was answered. With a job, it starts in the same tick (jobStarted), so the slot
+   * is never seen free. Without one (NO_JOB, a dropped connection), the slot is free
+   * again: connections the gate refused meanwhile must hear of it, or their servers'
+   * jobs would wait (they sent no PRE_SLEEP, so those servers will not NOOP them).
+   */
+  release(functionName?: string | null): void {
     if (this.#reserved > 0) this.#reserved--;
+    if (functionName === null || functionName === undefined) this.#onFree?.();
+  }
+
+  /** Called when a reservation ends without a job; the binding refills its connections. */
+  onFree(listener: () => void): void {
+    this.#onFree = listener;
   }
 
   jobStarted(): void {
