@@ -321,6 +321,9 @@ export class WorkerConnection implements JobHost {
     // The gate hears of the job before its handler runs, in the same tick.
     this.#answered(registration === undefined ? null : name);
     this.#jobsSinceSleep++;
+    // While probing GRAB_JOB_ALL only one grab was out; the answer confirms it, so the
+    // other slots can be grabbed for as soon as this job holds its own.
+    const confirmed = this.#probing;
     this.#confirmGrab();
     // A job means the queue was not empty: keep the pipeline full again.
     this.#idle = false;
@@ -332,6 +335,7 @@ export class WorkerConnection implements JobHost {
     this.#running.add(job);
     if (registration.timeoutMs !== undefined) jobControl.armTimeout(job, registration.timeoutMs);
     this.#ctx.jobStarted(job);
+    if (confirmed) this.#fill();
     let result: JobResult | Promise<JobResult>;
     try {
       result = registration.handler(job);
