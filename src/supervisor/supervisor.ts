@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import type { ThreadEndCause } from './pool/handler-pool.js';
 import { FunctionRuntime, type JobResultKind } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
 
@@ -41,7 +42,15 @@ export interface FunctionSnapshot {
 
 export interface SupervisorEvents {
   jobEnd: [
-    info: { function: string; handle: string; result: JobResultKind; durationMs: number; reason?: string },
+    info: {
+      function: string;
+      handle: string;
+      result: JobResultKind;
+      durationMs: number;
+      reason?: string;
+      /** The job's handler thread ended (and was replaced), and why. */
+      threadEnded?: ThreadEndCause;
+    },
   ];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
 }
@@ -227,6 +236,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         result: info.result,
         durationMs: info.durationMs,
         ...(info.reason === undefined ? {} : { reason: info.reason }),
+        ...(info.threadEnded === undefined ? {} : { threadEnded: info.threadEnded }),
       });
     });
     return runtime;

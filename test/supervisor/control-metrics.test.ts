@@ -103,3 +103,14 @@ describe('control API metrics', () => {
     expect(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
   });
 });
+
+describe('control API metrics: thread restarts', () => {
+  it('counts handler threads that died under a job, by cause', async () => {
+    setup = await startControlled('  exits: { handler: $FIXTURES/exits.js }\n');
+    await expect(setup.client.run('exits', '')).rejects.toThrow();
+    await expect(setup.client.run('exits', '')).rejects.toThrow();
+    const { samples, types } = await scrape(setup.base);
+    expect(types.get('gworker_thread_restarts_total')).toBe('counter');
+    expect(value(samples, 'gworker_thread_restarts_total', { function: 'exits', cause: 'crash' })).toBe(2);
+  });
+});

@@ -136,6 +136,10 @@ $client->runTasks();
         `  spins: { handler: ${path.join(fixtures, 'spins.js')}, timeout: 300ms }\n` +
         `  echo: { handler: ${path.join(fixtures, 'echo.js')}, payload: text }\n`,
     );
+    const threadEnds: string[] = [];
+    supervisor?.on('jobEnd', (info) => {
+      if (info.result !== 'complete') threadEnds.push(`${info.function}:${info.threadEnded ?? 'none'}`);
+    });
     await expect(client.run('throws', 'x')).rejects.toMatchObject({
       constructor: JobExceptionError,
       payload: Buffer.from('bad input: x'),
@@ -149,6 +153,8 @@ $client->runTasks();
     });
     expect((await client.run('echo', 'still here')).toString()).toBe('still here');
     await expect(client.run('exits', '')).rejects.toBeInstanceOf(JobExceptionError);
+    // Each failure says whether its thread went down with it, for the restart metrics.
+    expect(threadEnds).toEqual(['throws:none', 'exits:crash', 'oom:oom', 'spins:timeout', 'exits:crash']);
   });
 
   it('sends WORK_FAIL to clients that did not ask for exceptions', async () => {

@@ -23,6 +23,7 @@ export class SupervisorMetrics {
   readonly #durations: Histogram<'function'>;
   readonly #reloads: Counter<'function' | 'result'>;
   readonly #generations: Counter<'function' | 'cause'>;
+  readonly #threadRestarts: Counter<'function' | 'cause'>;
   readonly #gauges: Record<
     'inFlight' | 'concurrency' | 'paused' | 'threads' | 'generation' | 'queued',
     Gauge<'function'>
@@ -91,8 +92,16 @@ export class SupervisorMetrics {
       labelNames: ['server', 'function'],
       registers,
     });
+    this.#threadRestarts = new Counter({
+      name: 'gworker_thread_restarts_total',
+      help: 'Handler threads ended under a job and replaced, by function and cause (crash, oom, timeout)',
+      labelNames: ['function', 'cause'],
+      registers,
+    });
     this.#onJobEnd = (info) => {
       this.#jobs.inc({ function: info.function, outcome: info.result });
+      if (info.threadEnded !== undefined)
+        this.#threadRestarts.inc({ function: info.function, cause: info.threadEnded });
       this.#durations.observe({ function: info.function }, info.durationMs / 1000);
     };
     this.#onReload = (info) => {

@@ -16,6 +16,9 @@ import type {
 } from '../thread/messages.js';
 import { handlerEntryFile } from './entry-file.js';
 
+/** Why a handler thread ended under a job: it died, ran out of memory, or was ended for a timeout. */
+export type ThreadEndCause = 'crash' | 'oom' | 'timeout';
+
 /** How a job run in a thread ended. */
 export type RunOutcome =
   | { readonly ok: true; readonly result: Uint8Array }
@@ -26,6 +29,8 @@ export type RunOutcome =
        * thread died; collateral: its thread was ended for another job's timeout (run it again).
        */
       readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral';
+      /** Set when the job's thread ended (and was replaced): why. */
+      readonly threadEnded?: ThreadEndCause;
       readonly error: SerializedError;
     };
 
@@ -161,6 +166,7 @@ export class HandlerPool {
     this.#running.set(taskId, record);
     const kill = new AbortController();
     let timedOut = false;
+    let killed = false;
     let graceTimer: NodeJS.Timeout | undefined;
     const timeoutTimer =
       timeoutMs === undefined
@@ -169,10 +175,11 @@ export class HandlerPool {
             timedOut = true;
             const message: AbortMessage = { abort: taskId, reason: `timed out after ${timeoutMs} ms` };
             this.#channel.postMessage(message);
-            graceTimer = setTimeout(
-              () => (this.#sharedThreads ? this.#endThreadOf(record) : kill.abort()),
-              kAbortGraceMs,
-            );
+            graceTimer = setTimeout(() => {
+              killed = true;
+              if (this.#sharedThreads) this.#endThreadOf(record);
+              else kill.abort();
+            }, kAbortGraceMs);
           }, timeoutMs);
     // The job became useless (its connection dropped): tell the handler through its signal.
     const onLost = (): void => {
@@ -191,20 +198,26 @@ export class HandlerPool {
         ...(this.#sharedThreads ? {} : { signal: kill.signal }),
       })) as RunResult;
       await this.#catchUp(record, result.progress);
-      if (timedOut) return timeoutOutcome(timeoutMs as number);
+      if (timedOut) return timeoutOutcome(timeoutMs as number, killed);
       if (result.ok) return { ok: true, result: result.result };
       return { ok: false, reason: result.error.load ? 'load' : 'handler', error: result.error };
     } catch (err) {
-      if (timedOut) return timeoutOutcome(timeoutMs as number);
+      if (timedOut) return timeoutOutcome(timeoutMs as number, killed);
       if (record.collateral || (this.#endingThreads > 0 && !/out of memory/i.test((err as Error).message))) {
         const message = 'its thread was ended because another job on it ran past its timeout';
         return { ok: false, reason: 'collateral', error: { name: 'Error', message } };
       }
       const error = err as Error;
-      const message = /out of memory/i.test(error.message)
+      const oom = /out of memory/i.test(error.message);
+      const message = oom
         ? `the handler ran out of memory (limit ${this.#config.maxMemoryMb ?? 'default'} MB)`
         : `the handler's thread died: ${error.message}`;
-      return { ok: false, reason: 'crash', error: { name: error.name, message } };
+      return {
+        ok: false,
+        reason: 'crash',
+        error: { name: error.name, message },
+        threadEnded: oom ? 'oom' : 'crash',
+      };
     } finally {
       signal?.removeEventListener('abort', onLost);
       clearTimeout(timeoutTimer);
@@ -312,10 +325,9 @@ export class HandlerPool {
   }
 }
 
-function timeoutOutcome(timeoutMs: number): RunOutcome {
-  return {
-    ok: false,
-    reason: 'timeout',
-    error: { name: 'TimeoutError', message: `timed out after ${timeoutMs} ms` },
-  };
+function timeoutOutcome(timeoutMs: number, threadEnded: boolean): RunOutcome {
+  const error = { name: 'TimeoutError', message: `timed out after ${timeoutMs} ms` };
+  return threadEnded
+    ? { ok: false, reason: 'timeout', error, threadEnded: 'timeout' }
+    : { ok: false, reason: 'timeout', error };
 }

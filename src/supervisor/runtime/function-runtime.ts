@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
 import type { FunctionConfig } from '../manifest/types.js';
-import { HandlerPool, type ProgressSink, type RunOutcome } from '../pool/handler-pool.js';
+import {
+  HandlerPool,
+  type ProgressSink,
+  type RunOutcome,
+  type ThreadEndCause,
+} from '../pool/handler-pool.js';
 import { runCommand } from './command-runner.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
@@ -24,7 +29,15 @@ export type JobResultKind = 'complete' | 'fail' | 'exception';
 export interface FunctionRuntimeEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [
-    info: { handle: string; result: JobResultKind; reason?: string; durationMs: number; generation: number },
+    info: {
+      handle: string;
+      result: JobResultKind;
+      reason?: string;
+      durationMs: number;
+      generation: number;
+      /** The job's handler thread ended (and was replaced), and why. */
+      threadEnded?: ThreadEndCause;
+    },
   ];
   /** A new generation took over (hot reload or thread recycling). */
   generation: [info: { generation: number; cause: string }];
@@ -195,13 +208,18 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   }
 
   #finish(job: RunnableJob, generation: Generation, outcome: RunOutcome, durationMs: number): void {
-    const base = { handle: job.handle, durationMs, generation: generation.id };
+    const base: { handle: string; durationMs: number; generation: number; threadEnded?: ThreadEndCause } = {
+      handle: job.handle,
+      durationMs,
+      generation: generation.id,
+    };
     if (outcome.ok) {
       job.complete(outcome.result);
       this.emit('jobEnd', { ...base, result: 'complete' });
       return;
     }
     const reason = outcome.error.message;
+    if (outcome.threadEnded !== undefined) Object.assign(base, { threadEnded: outcome.threadEnded });
     if (generation.config.kind === 'command' && outcome.reason === 'handler') {
       // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
       job.warning(Buffer.from(reason));
