@@ -164,7 +164,9 @@ export class HandlerPool {
       collateral: false,
     };
     this.#running.set(taskId, record);
-    const kill = new AbortController();
+    // Ends the thread on a hard timeout. Only when there is a timeout: an abortable task
+    // costs piscina a listener per run, and a thread of its own (see below).
+    const kill = timeoutMs !== undefined && !this.#sharedThreads ? new AbortController() : null;
     let timedOut = false;
     let killed = false;
     let graceTimer: NodeJS.Timeout | undefined;
@@ -178,7 +180,7 @@ export class HandlerPool {
             graceTimer = setTimeout(() => {
               killed = true;
               if (this.#sharedThreads) this.#endThreadOf(record);
-              else kill.abort();
+              else kill?.abort();
             }, kAbortGraceMs);
           }, timeoutMs);
     // The job became useless (its connection dropped): tell the handler through its signal.
@@ -195,7 +197,7 @@ export class HandlerPool {
         transferList: [bytes.buffer as ArrayBuffer],
         // piscina runs an abortable task alone on its thread (aborting ends the thread), so
         // threads shared by several jobs rely on the job's own signal instead.
-        ...(this.#sharedThreads ? {} : { signal: kill.signal }),
+        ...(kill === null ? {} : { signal: kill.signal }),
       })) as RunResult;
       await this.#catchUp(record, result.progress);
       if (timedOut) return timeoutOutcome(timeoutMs as number, killed);
