@@ -1,29 +1,13 @@
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/dispatch.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { formatTable } from '../../src/cli/table.js';
 import { AdminClient } from '../../src/client/admin-client.js';
 import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
 import { collect, describeWithPeers, freePort, killAll, spawnTracked } from '../helpers/peers.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 
 /** Runs `gworker ...` in-process with captured stdout and stderr. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const io: CliIo = { stdin: new PassThrough(), stdout, stderr, env: {} };
-  const code = await runCli(argv, io);
-  return { code, stdout: out, stderr: err };
-}
+const run = (...argv: string[]) => runCliCaptured(argv);
 
 describe('formatTable', () => {
   it('aligns columns two spaces apart, numbers to the right, with no trailing spaces', () => {

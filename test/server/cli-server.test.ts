@@ -1,31 +1,16 @@
 import type { ChildProcess } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/dispatch.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { PacketType } from '../../src/protocol/constants.js';
 import { killAll, spawnTracked } from '../helpers/peers.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 import { waitForLine } from './helpers/conformance.js';
 import { closeAllRawClients, RawClient, texts } from './helpers/raw-client.js';
 
 const bin = fileURLToPath(new URL('../../bin/gworker.js', import.meta.url));
 
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const io: CliIo = { stdin: new PassThrough(), stdout, stderr, env: {} };
-  const code = await runCli(argv, io);
-  return { code, stdout: out, stderr: err };
-}
+/** Runs `gworker ...` in-process with captured stdout and stderr. */
+const run = (...argv: string[]) => runCliCaptured(argv);
 
 /** Starts `gworker server --port 0 ARGS`; resolves once it printed where it listens. */
 async function startCli(...args: string[]): Promise<{ child: ChildProcess; port: number; line: string }> {
