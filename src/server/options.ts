@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import type { HttpGatewayOptions } from './http/options.js';
 import { defaultJobHandlePrefix } from './job-handles.js';
+import { integerOption } from './option-checks.js';
 import type { ResultCacheOptions } from './result-cache.js';
 import type { JobStore } from './store.js';
 import type { ServerTlsOptions } from './tls.js';
@@ -73,20 +74,6 @@ export interface ResolvedServerOptions {
   readonly verboseLevel: string;
 }
 
-function integer(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
-}
-
 /** gearmand's names for log levels, as `verbose` prints them. */
 const kVerboseNames: Record<string, string> = {
   fatal: 'FATAL',
@@ -113,17 +100,23 @@ export function resolveServerOptions(options: GearmanServerOptions): ResolvedSer
   }
   return {
     host,
-    port: integer('port', options.port, 4730, 0, 65535),
-    backlog: integer('backlog', options.backlog, 511, 1, 65535),
-    jobRetries: integer('jobRetries', options.jobRetries, 0, 0, 0xffffffff),
-    workerWakeup: integer('workerWakeup', options.workerWakeup, 0, 0, 0xffffffff),
+    port: integerOption('port', options.port, 4730, 0, 65535),
+    backlog: integerOption('backlog', options.backlog, 511, 1, 65535),
+    jobRetries: integerOption('jobRetries', options.jobRetries, 0, 0, 0xffffffff),
+    workerWakeup: integerOption('workerWakeup', options.workerWakeup, 0, 0, 0xffffffff),
     exceptions: options.exceptions ?? false,
     jobHandlePrefix: prefix,
     roundRobin: options.roundRobin ?? false,
     globalPriority: options.globalPriority ?? false,
-    maxFrameSize: integer('maxFrameSize', options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE, 1024, 0xffffffff),
-    maxConnections: integer('maxConnections', options.maxConnections, 10_000, 1, 1_000_000),
-    maxJobs: integer('maxJobs', options.maxJobs, 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+    maxFrameSize: integerOption(
+      'maxFrameSize',
+      options.maxFrameSize,
+      DEFAULT_MAX_FRAME_SIZE,
+      1024,
+      0xffffffff,
+    ),
+    maxConnections: integerOption('maxConnections', options.maxConnections, 10_000, 1, 1_000_000),
+    maxJobs: integerOption('maxJobs', options.maxJobs, 1_000_000, 0, Number.MAX_SAFE_INTEGER),
     verboseLevel,
   };
 }

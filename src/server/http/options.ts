@@ -1,3 +1,5 @@
+import { integerOption } from '../option-checks.js';
+
 /** The HTTP gateway's part of GearmanServerOptions. */
 export interface HttpGatewayOptions {
   /**
@@ -32,20 +34,6 @@ export interface ResolvedHttpOptions {
   readonly maxConnections: number;
 }
 
-function integer(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
-}
-
 /** Checks the gateway's options up front; null when there is no gateway (no `httpPort`). */
 export function resolveHttpOptions(
   options: HttpGatewayOptions,
@@ -54,14 +42,14 @@ export function resolveHttpOptions(
   if (options.httpPort === undefined) return null;
   const host = options.httpHost ?? server.host;
   if (typeof host !== 'string' || host === '') throw new TypeError('httpHost must be a non-empty string');
-  const headersTimeoutMs = integer(
+  const headersTimeoutMs = integerOption(
     'httpHeadersTimeoutMs',
     options.httpHeadersTimeoutMs,
     10_000,
     1,
     3_600_000,
   );
-  const requestTimeoutMs = integer(
+  const requestTimeoutMs = integerOption(
     'httpRequestTimeoutMs',
     options.httpRequestTimeoutMs,
     Math.max(120_000, headersTimeoutMs),
@@ -73,8 +61,14 @@ export function resolveHttpOptions(
   }
   return {
     host,
-    port: integer('httpPort', options.httpPort, 0, 0, 65535),
-    maxBodySize: integer('httpMaxBodySize', options.httpMaxBodySize, server.maxFrameSize, 0, 0xffffffff),
+    port: integerOption('httpPort', options.httpPort, 0, 0, 65535),
+    maxBodySize: integerOption(
+      'httpMaxBodySize',
+      options.httpMaxBodySize,
+      server.maxFrameSize,
+      0,
+      0xffffffff,
+    ),
     headersTimeoutMs,
     requestTimeoutMs,
     allowRemote: options.httpAllowRemote ?? false,
