@@ -1,43 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
+import { freePort, waitForPort } from './ports.js';
 import { Peer } from './processes.js';
 
 /** A gearmand the bench started: 127.0.0.1, a free port, its default thread count. */
 export interface BenchGearmand {
   readonly port: number;
   stop(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (bind to 0, read it, release it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number, gearmand: Peer): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (gearmand.exited) throw new Error(`gearmand exited before listening on port ${port}`);
-    if (Date.now() > deadline)
-      throw new Error(`gearmand is not listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /**

@@ -5,9 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from './ports.js';
 import { kRepoRoot, Peer } from './processes.js';
 
 export type ServerKind = 'gearmand' | 'gearmand-sqlite' | 'gworker' | 'gworker-store';
@@ -18,39 +18,6 @@ export interface BenchServer {
   readonly pid: number;
   /** Stops the server (SIGTERM, then SIGKILL) and removes its store file. */
   stop(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (bind to 0, read it, release it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once 127.0.0.1:port accepts a connection; fails when the process exits or time runs out. */
-export async function waitForPort(port: number, timeoutMs: number, owner: Peer): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (owner.exited) throw new Error(`${owner.label} exited before listening on port ${port}`);
-    if (Date.now() > deadline)
-      throw new Error(`${owner.label} is not listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Whether `gworker server --help` lists --store (the SQLite job store). */

@@ -8,8 +8,8 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { freePort } from './ports.js';
 import { Peer } from './processes.js';
-import { freePort } from './server-targets.js';
 
 /** One function of a generated manifest (a handler module). */
 export interface BenchFunction {
