@@ -57,6 +57,11 @@ export interface SubmitRequest {
   readonly when: number;
 }
 
+/** Bytes as a latin1 string; most submits have no unique, and toString('') is not free. */
+function latin1(bytes: Buffer): string {
+  return bytes.length === 0 ? '' : bytes.toString('latin1');
+}
+
 /** gearmand raises CAN_DO_TIMEOUT values under a second to one second (connection.cc). */
 const kMinTimeoutMs = 1000;
 
@@ -127,15 +132,16 @@ export class JobEngine {
       peer.send(ErrorReply.QUEUE_FULL);
       return;
     }
-    const job = this.#life.create(fn, {
-      unique: key !== null && !isPayloadKey(key) ? key : request.unique.toString('latin1'),
-      uniqueKey: key,
-      data: request.data,
-      reducer: request.reducer,
-      priority: request.priority,
-      when: request.when,
-      background: request.background,
-    });
+    const job = this.#life.create(
+      fn,
+      key !== null && !isPayloadKey(key) ? key : latin1(request.unique),
+      key,
+      request.data,
+      request.reducer,
+      request.priority,
+      request.when,
+      request.background,
+    );
     if (!request.background) {
       job.addClient(peer);
     } else if (this.#life.durable) {
@@ -162,15 +168,16 @@ export class JobEngine {
       this.#options.store.remove(storeKey);
       return;
     }
-    const job = this.#life.create(fn, {
-      unique: stored.unique.toString('latin1'),
-      uniqueKey: key,
-      data: stored.data,
-      reducer: stored.reducer,
-      priority: stored.priority,
-      when: stored.when,
-      background: true,
-    });
+    const job = this.#life.create(
+      fn,
+      latin1(stored.unique),
+      key,
+      stored.data,
+      stored.reducer,
+      stored.priority,
+      stored.when,
+      true,
+    );
     job.storeKey = storeKey;
     job.queuedFlag = true;
     this.#life.release(job);

@@ -68,28 +68,30 @@ export class Job {
   /** CAN_DO_TIMEOUT timer while running, if the worker registered one. */
   timer: NodeJS.Timeout | null = null;
 
-  constructor(init: {
-    id: number;
-    handles: JobHandles;
-    fn: FunctionEntry;
-    unique: string;
-    uniqueKey: string | null;
-    data: Buffer;
-    reducer: Buffer;
-    priority: JobPriority;
-    when: number;
-    background: boolean;
-  }) {
-    this.id = init.id;
-    this.#handles = init.handles;
-    this.fn = init.fn;
-    this.unique = init.unique;
-    this.uniqueKey = init.uniqueKey;
-    this.data = init.data;
-    this.reducer = init.reducer;
-    this.priority = init.priority;
-    this.when = init.when;
-    this.background = init.background;
+  // Positional rather than one options object: a job is made per submit, and an init
+  // object (spread together from the request) was a third short-lived object per job.
+  constructor(
+    id: number,
+    handles: JobHandles,
+    fn: FunctionEntry,
+    unique: string,
+    uniqueKey: string | null,
+    data: Buffer,
+    reducer: Buffer,
+    priority: JobPriority,
+    when: number,
+    background: boolean,
+  ) {
+    this.id = id;
+    this.#handles = handles;
+    this.fn = fn;
+    this.unique = unique;
+    this.uniqueKey = uniqueKey;
+    this.data = data;
+    this.reducer = reducer;
+    this.priority = priority;
+    this.when = when;
+    this.background = background;
   }
 
   /**

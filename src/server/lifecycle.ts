@@ -22,17 +22,6 @@ export interface LifecycleOptions {
   readonly now?: () => number;
 }
 
-/** What a new job is made of. */
-export interface JobSpec {
-  readonly unique: string;
-  readonly uniqueKey: string | null;
-  readonly data: Buffer;
-  readonly reducer: Buffer;
-  readonly priority: JobPriority;
-  readonly when: number;
-  readonly background: boolean;
-}
-
 /** The answer to a background submit whose store write failed (gearmand's text too). */
 export const STORE_FAILED = errorFrame('QUEUE_ERROR', 'QUEUE_ERROR');
 
@@ -80,12 +69,33 @@ export class JobLifecycle {
     return this.#persistence !== null;
   }
 
-  create(fn: FunctionEntry, spec: JobSpec): Job {
+  /** A new job, in the job table and its function's unique index (see Job's constructor). */
+  create(
+    fn: FunctionEntry,
+    unique: string,
+    uniqueKey: string | null,
+    data: Buffer,
+    reducer: Buffer,
+    priority: JobPriority,
+    when: number,
+    background: boolean,
+  ): Job {
     const id = this.jobs.allocate();
-    const job = new Job({ id, handles: this.jobs.handles, fn, ...spec });
+    const job = new Job(
+      id,
+      this.jobs.handles,
+      fn,
+      unique,
+      uniqueKey,
+      data,
+      reducer,
+      priority,
+      when,
+      background,
+    );
     this.jobs.add(job);
     fn.total++;
-    if (spec.uniqueKey !== null) fn.uniques.set(spec.uniqueKey, job);
+    if (uniqueKey !== null) fn.uniques.set(uniqueKey, job);
     return job;
   }
 

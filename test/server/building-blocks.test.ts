@@ -14,18 +14,7 @@ const fn = new FunctionEntry('f');
 let nextId = 1;
 
 function job(when = 0): Job {
-  return new Job({
-    id: nextId++,
-    handles,
-    fn,
-    unique: '',
-    uniqueKey: null,
-    data: Buffer.alloc(0),
-    reducer: Buffer.alloc(0),
-    priority: 1,
-    when,
-    background: true,
-  });
+  return new Job(nextId++, handles, fn, '', null, Buffer.alloc(0), Buffer.alloc(0), 1, when, true);
 }
 
 describe('JobQueue', () => {
