@@ -54,6 +54,27 @@ export class JobHandles {
     return this.#prefix + id;
   }
 
+  /** The length in bytes of the handle of job `id`. */
+  byteLength(id: number): number {
+    return this.#prefixBytes.length + digitCount(id);
+  }
+
+  /**
+   * Writes the handle of job `id` at `at` and returns where it ends: the replies that
+   * carry a handle build it in place, with no string made and encoded per reply.
+   */
+  write(id: number, target: Buffer, at: number): number {
+    const prefix = this.#prefixBytes;
+    for (let i = 0; i < prefix.length; i++) target[at + i] = prefix[i] as number;
+    const end = at + prefix.length + digitCount(id);
+    let rest = id;
+    for (let i = end - 1; i >= at + prefix.length; i--) {
+      target[i] = kZero + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    return end;
+  }
+
   /** The job number a handle names, or -1 when it is not one of this server's handles. */
   parse(handle: Uint8Array): number {
     const prefix = this.#prefixBytes;
@@ -74,4 +95,11 @@ export class JobHandles {
   parseText(handle: string): number {
     return this.parse(Buffer.from(handle, 'latin1'));
   }
+}
+
+/** Decimal digits of a counter value (1 to 2^32 - 1). */
+function digitCount(id: number): number {
+  let digits = 1;
+  for (let rest = id; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
 }

@@ -102,6 +102,16 @@ export class Job {
     return this.#handles.format(this.id);
   }
 
+  /** The handle's length in bytes. */
+  get handleLength(): number {
+    return this.#handles.byteLength(this.id);
+  }
+
+  /** Writes the handle's bytes at `at`; returns where they end. */
+  writeHandle(target: Buffer, at: number): number {
+    return this.#handles.write(this.id, target, at);
+  }
+
   addClient(peer: Peer): void {
     if (this.clients === kNoClients) this.clients = [peer];
     else (this.clients as Peer[]).push(peer);

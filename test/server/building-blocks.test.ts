@@ -113,6 +113,17 @@ describe('job handles', () => {
     expect(own.parseText('H:box:1')).toBe(1);
   });
 
+  it('writes the same bytes as it formats, from 1 to 2^32 - 1', () => {
+    const own = new JobHandles('H:hôte');
+    for (const id of [1, 9, 10, 99, 100, 123456, 999999999, 1000000000, 4294967295]) {
+      const bytes = Buffer.alloc(2 + own.byteLength(id));
+      expect(own.write(id, bytes, 1)).toBe(bytes.length - 1);
+      expect(bytes.subarray(1, -1).toString('latin1'), String(id)).toBe(own.format(id));
+      expect(bytes[0]).toBe(0);
+      expect(bytes.at(-1)).toBe(0);
+    }
+  });
+
   it('keeps a UTF-8 prefix as bytes', () => {
     const utf8 = new JobHandles('H:hôte');
     const id = utf8.next(() => false);
