@@ -1,6 +1,6 @@
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
-import type { Job } from '../worker/job.js';
+import { type Job, jobControl } from '../worker/job.js';
 import { Worker } from '../worker/worker.js';
 import type { ServerConfig } from './manifest/types.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
@@ -155,7 +155,7 @@ export class FunctionBinding {
   async #run(job: Job): Promise<void> {
     this.gate.jobStarted();
     try {
-      await this.runtime.run(job);
+      await this.runtime.run(job, (listener) => jobControl.onLost(job, listener));
     } finally {
       this.gate.jobEnded();
       this.#refill();

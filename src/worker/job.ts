@@ -28,6 +28,11 @@ export interface JobControl {
   armTimeout(job: Job, ms: number): void;
   /** performance.now() when the job arrived. */
   startedAt(job: Job): number;
+  /**
+   * Calls `listener` if the job is lost (as its signal would abort): the supervisor's
+   * way to hear of it without an AbortController per job. One listener per job.
+   */
+  onLost(job: Job, listener: (reason: Error) => void): void;
 }
 
 export let jobControl: JobControl;
@@ -69,6 +74,7 @@ export class Job {
   #done = false;
   #lostReason: Error | undefined;
   #controller: AbortController | undefined;
+  #lostListener: ((reason: Error) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   static {
@@ -79,6 +85,10 @@ export class Job {
         job.#timer.unref();
       },
       startedAt: (job) => job.#startedAt,
+      onLost: (job, listener) => {
+        if (job.#lostReason !== undefined) listener(job.#lostReason);
+        else job.#lostListener = listener;
+      },
     };
   }
 
@@ -230,6 +240,7 @@ export class Job {
   #lose(reason: Error): void {
     this.#lostReason = reason;
     this.#controller?.abort(reason);
+    this.#lostListener?.(reason);
     this.#host.jobEnded(this, 'lost');
   }
 

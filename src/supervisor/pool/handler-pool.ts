@@ -1,109 +1,81 @@
-import { randomBytes } from 'node:crypto';
-import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
-import { transferableCopy } from '../thread/bytes.js';
-import type {
-  AbortMessage,
-  CheckResult,
-  JobMeta,
-  ProgressMessage,
-  RunResult,
-  RunTask,
-  SerializedError,
-} from '../thread/messages.js';
+import type { JobMeta, SerializedError } from '../thread/messages.js';
 import { handlerEntryFile } from './entry-file.js';
+import { type LossWatch, PoolJob, type RunOutcome } from './pool-job.js';
+import { type ProgressSink, type StreamEnding, type StreamTaskBase, ThreadStream } from './thread-stream.js';
 
-/** Why a handler thread ended under a job: it died, ran out of memory, or was ended for a timeout. */
-export type ThreadEndCause = 'crash' | 'oom' | 'timeout';
+export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
+export type { ProgressSink } from './thread-stream.js';
 
-/** How a job run in a thread ended. */
-export type RunOutcome =
-  | { readonly ok: true; readonly result: Uint8Array }
-  | {
-      readonly ok: false;
-      /**
-       * handler: it threw; load: its module failed; timeout: it ran too long; crash: its
-       * thread died; collateral: its thread was ended for another job's timeout (run it again).
-       */
-      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral';
-      /** Set when the job's thread ended (and was replaced): why. */
-      readonly threadEnded?: ThreadEndCause;
-      readonly error: SerializedError;
-    };
-
-export interface ProgressSink {
-  status(numerator: number, denominator: number): void;
-  data(chunk: Uint8Array): void;
-  warning(chunk: Uint8Array): void;
-}
-
-interface RunningTask {
-  readonly sink: ProgressSink;
-  received: number;
-  expected: number;
-  caughtUp: (() => void) | null;
-  /** The thread running it, for pools whose threads run several jobs at once. */
-  threadId: number | null;
-  /** Its thread was ended because another job on it ran past its timeout. */
-  collateral: boolean;
-}
-
-/** Time a job gets to return after its signal is aborted, before its thread is ended. */
-const kAbortGraceMs = 1000;
-/** Longest wait for progress messages that the result says were sent. */
-const kProgressWaitMs = 2000;
 /** Longest wait in close() for running jobs (piscina's own closeTimeout is the same). */
 const kCloseWaitMs = 30_000;
-let nextTaskId = 1;
 
 /**
  * One generation of one function's handler code: a piscina pool whose threads have
- * loaded that code. Hot reload builds a new HandlerPool and closes the old one once its
- * jobs are done. Progress and abort messages travel on a BroadcastChannel of its own.
+ * loaded that code, each serving a job stream (pool/thread-stream.ts). Hot reload builds
+ * a new HandlerPool and closes the old one once its jobs are done. Jobs go to the
+ * thread with the most room; a thread that dies is replaced and its stream restarted.
  */
 export class HandlerPool {
   readonly generation: number;
   readonly threads: number;
   readonly #config: ModuleFunctionConfig;
   readonly #piscina: Piscina;
-  readonly #channel: BroadcastChannel;
-  readonly #channelName: string;
-  readonly #running = new Map<number, RunningTask>();
   readonly #log: Logger;
+  readonly #base: StreamTaskBase;
+  readonly #streams = new Set<ThreadStream<PoolJob>>();
+  /** Jobs waiting for a thread with room (only while threads start or restart). */
+  #waiting: PoolJob[] = [];
+  readonly #running = new Set<PoolJob>();
+  /** Settles with the first stream's load failure, or once every first stream is ready. */
+  readonly #checked: Promise<SerializedError | null>;
+  #loadError: SerializedError | null = null;
   #jobsStarted = 0;
+  #nextJobId = 1;
   /** Resolves close()'s wait once no job runs here. */
   #onIdle: (() => void) | null = null;
-  /** Threads being ended for a timeout right now (see #endThreadOf). */
-  #endingThreads = 0;
   #closing: Promise<void> | null = null;
+  #stopping = false;
 
   constructor(config: ModuleFunctionConfig, generation: number, logger: Logger = silentLogger) {
     this.#config = config;
     this.generation = generation;
     this.#log = logger;
     this.threads = Math.max(1, Math.ceil(config.concurrency / config.jobsPerThread));
-    this.#channelName = `gworker:${config.name}:${generation}:${randomBytes(6).toString('hex')}`;
-    this.#channel = new BroadcastChannel(this.#channelName);
-    this.#channel.onmessage = (event) => this.#onProgress((event as { data: ProgressMessage }).data);
+    this.#base = {
+      handler: config.handler,
+      exportName: config.export,
+      encoding: config.payload,
+      functionName: config.name,
+    };
     this.#piscina = new Piscina({
       filename: handlerEntryFile(),
       name: 'default',
       minThreads: this.threads,
       maxThreads: this.threads,
-      concurrentTasksPerWorker: config.jobsPerThread,
-      // Threads of one generation live as long as it does.
+      // One task per thread: its job stream, which lives as long as the thread serves.
+      concurrentTasksPerWorker: 1,
       idleTimeout: 2 ** 31 - 1,
-      // I/O-bound handlers need their event loop between tasks; 'sync' idles in Atomics.wait.
-      atomics: config.jobsPerThread > 1 ? 'async' : 'sync',
+      // Tasks are rare (one per thread start), so piscina's Atomics.wait fast path buys nothing.
+      atomics: 'disabled',
       ...(config.maxMemoryMb === undefined
         ? {}
         : { resourceLimits: { maxOldGenerationSizeMb: config.maxMemoryMb } }),
     });
     // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
     this.#piscina.on('error', (err: Error) => this.#log.warn({ err }, 'handler thread failed while idle'));
+    let firstReady: (error: SerializedError | null) => void = () => {};
+    this.#checked = new Promise((resolve) => {
+      firstReady = resolve;
+    });
+    let ready = 0;
+    const onFirstRoom = (): void => {
+      if (++ready === this.threads) firstReady(null);
+    };
+    for (let i = 0; i < this.threads; i++) this.#startStream(onFirstRoom, firstReady);
   }
 
   /** Jobs started on this generation (the supervisor recycles it after maxJobsPerThread × threads). */
@@ -116,134 +88,154 @@ export class HandlerPool {
   }
 
   /**
-   * Loads the handler in the new threads and checks its export; throws a GearmanError
-   * (HANDLER_LOAD) with the reason when it cannot serve.
+   * Waits until every thread has loaded the handler and checked its export; throws a
+   * GearmanError (HANDLER_LOAD) with the reason when it cannot serve.
    */
   async check(): Promise<void> {
-    const checks = Array.from({ length: this.threads }, () =>
-      this.#piscina.run({ kind: 'check', handler: this.#config.handler, exportName: this.#config.export }),
-    );
-    const results = (await Promise.all(checks)) as CheckResult[];
-    const failed = results.find((r): r is Extract<CheckResult, { ok: false }> => !r.ok);
-    if (failed) {
-      throw new GearmanError(
-        ErrorCode.HANDLER_LOAD,
-        `cannot load ${this.#config.handler}: ${failed.error.message}`,
-      );
+    const error = await this.#checked;
+    if (error !== null) {
+      throw new GearmanError(ErrorCode.HANDLER_LOAD, `cannot load ${this.#config.handler}: ${error.message}`);
     }
   }
 
   /** Runs one job in a thread. Never rejects: every way a job can end is an outcome. */
-  async run(
+  run(
     meta: JobMeta,
     payload: Uint8Array,
     sink: ProgressSink,
     timeoutMs?: number,
-    signal?: AbortSignal,
+    whenLost?: LossWatch,
   ): Promise<RunOutcome> {
-    const taskId = nextTaskId++;
     this.#jobsStarted++;
-    const bytes = transferableCopy(payload);
-    const task: RunTask = {
-      kind: 'run',
-      taskId,
-      channel: this.#channelName,
-      handler: this.#config.handler,
-      exportName: this.#config.export,
-      encoding: this.#config.payload,
-      payload: bytes,
-      job: meta,
-      reportThread: this.#sharedThreads,
-    };
-    const record: RunningTask = {
-      sink,
-      received: 0,
-      expected: 0,
-      caughtUp: null,
-      threadId: null,
-      collateral: false,
-    };
-    this.#running.set(taskId, record);
-    // Ends the thread on a hard timeout. Only when there is a timeout: an abortable task
-    // costs piscina a listener per run, and a thread of its own (see below).
-    const kill = timeoutMs !== undefined && !this.#sharedThreads ? new AbortController() : null;
-    let timedOut = false;
-    let killed = false;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const timeoutTimer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            const message: AbortMessage = { abort: taskId, reason: `timed out after ${timeoutMs} ms` };
-            this.#channel.postMessage(message);
-            graceTimer = setTimeout(() => {
-              killed = true;
-              if (this.#sharedThreads) this.#endThreadOf(record);
-              else kill?.abort();
-            }, kAbortGraceMs);
-          }, timeoutMs);
-    // The job became useless (its connection dropped): tell the handler through its signal.
-    const onLost = (): void => {
-      const message: AbortMessage = {
-        abort: taskId,
-        reason: String(signal?.reason ?? 'the job was abandoned'),
-      };
-      this.#channel.postMessage(message);
-    };
-    signal?.addEventListener('abort', onLost, { once: true });
-    try {
-      const result = (await this.#piscina.run(task, {
-        transferList: [bytes.buffer as ArrayBuffer],
-        // piscina runs an abortable task alone on its thread (aborting ends the thread), so
-        // threads shared by several jobs rely on the job's own signal instead.
-        ...(kill === null ? {} : { signal: kill.signal }),
-      })) as RunResult;
-      await this.#catchUp(record, result.progress);
-      if (timedOut) return timeoutOutcome(timeoutMs as number, killed);
-      if (result.ok) return { ok: true, result: result.result };
-      return { ok: false, reason: result.error.load ? 'load' : 'handler', error: result.error };
-    } catch (err) {
-      if (timedOut) return timeoutOutcome(timeoutMs as number, killed);
-      if (record.collateral || (this.#endingThreads > 0 && !/out of memory/i.test((err as Error).message))) {
-        const message = 'its thread was ended because another job on it ran past its timeout';
-        return { ok: false, reason: 'collateral', error: { name: 'Error', message } };
+    return new Promise<RunOutcome>((resolve) => {
+      // A job on a thread of its own is never run again (no collateral), so its payload
+      // can move; on shared threads it may have to be sent a second time.
+      const movable = this.#config.jobsPerThread === 1;
+      const job = new PoolJob(this.#nextJobId++, meta, payload, sink, movable, (outcome) => {
+        this.#running.delete(job);
+        resolve(outcome);
+        if (this.#running.size === 0) this.#onIdle?.();
+      });
+      this.#running.add(job);
+      if (this.#loadError !== null && this.#streams.size === 0) {
+        job.cannotLoad(this.#loadError);
+        return;
       }
-      const error = err as Error;
-      const oom = /out of memory/i.test(error.message);
-      const message = oom
-        ? `the handler ran out of memory (limit ${this.#config.maxMemoryMb ?? 'default'} MB)`
-        : `the handler's thread died: ${error.message}`;
-      return {
-        ok: false,
-        reason: 'crash',
-        error: { name: error.name, message },
-        threadEnded: oom ? 'oom' : 'crash',
-      };
-    } finally {
-      signal?.removeEventListener('abort', onLost);
-      clearTimeout(timeoutTimer);
-      clearTimeout(graceTimer);
-      this.#running.delete(taskId);
-      if (this.#running.size === 0) this.#onIdle?.();
+      const unqueue = (): void => this.#unqueue(job);
+      if (timeoutMs !== undefined) job.armTimeout(timeoutMs, (stream) => this.#endThread(stream), unqueue);
+      if (whenLost !== undefined) job.abandonOn(whenLost, unqueue);
+      this.#dispatch(job);
+    });
+  }
+
+  /** Waits for running jobs, then ends the streams and the threads. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#idle();
+      this.#stopping = true;
+      const streams = [...this.#streams];
+      for (const stream of streams) stream.close();
+      await Promise.all(streams.map((stream) => stream.settled));
+      await this.#piscina.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Ends the threads at once; running jobs end as crashes. */
+  async destroy(): Promise<void> {
+    this.#stopping = true;
+    await this.#piscina.destroy();
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const job of waiting) job.died(new Error('the handler pool was destroyed'), false);
+  }
+
+  #startStream(onFirstRoom?: () => void, onFirstFailure?: (error: SerializedError) => void): void {
+    let first = onFirstRoom;
+    const stream = new ThreadStream<PoolJob>(this.#piscina, this.#base, {
+      room: (s) => {
+        first?.();
+        first = undefined;
+        this.#fill(s);
+      },
+      ended: (s, ending) => {
+        if (ending.kind === 'load') onFirstFailure?.(ending.error);
+        else if (ending.kind === 'died' && !ending.wasReady) {
+          onFirstFailure?.({
+            name: ending.error.name,
+            message: `its thread died while loading: ${ending.error.message}`,
+          });
+        }
+        this.#onStreamEnded(s, ending);
+      },
+      sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
+    });
+    this.#streams.add(stream);
+  }
+
+  /** Sends the job to the ready thread with the most room, or queues it until one has. */
+  #dispatch(job: PoolJob): void {
+    const stream = this.#roomiest();
+    if (stream === null) this.#waiting.push(job);
+    else job.sendTo(stream);
+  }
+
+  #roomiest(): ThreadStream<PoolJob> | null {
+    let best: ThreadStream<PoolJob> | null = null;
+    for (const stream of this.#streams) {
+      if (!stream.ready || stream.terminating || stream.jobs.size >= this.#config.jobsPerThread) continue;
+      if (best === null || stream.jobs.size < best.jobs.size) best = stream;
+    }
+    return best;
+  }
+
+  #fill(stream: ThreadStream<PoolJob>): void {
+    while (this.#waiting.length > 0 && stream.ready && stream.jobs.size < this.#config.jobsPerThread) {
+      (this.#waiting.shift() as PoolJob).sendTo(stream);
     }
   }
 
-  /** Waits for running jobs, then ends the threads. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      try {
-        // piscina's close() alone is not enough: with several threads it counts a thread
-        // whose task ended once per listener it registered, so the first job to end can
-        // look like all of them, and the pool is destroyed under the jobs still running
-        // ("Terminating worker thread"), failing them on every reload.
-        await this.#idle();
-        await this.#piscina.close();
-      } finally {
-        this.#channel.close();
+  #unqueue(job: PoolJob): void {
+    const at = this.#waiting.indexOf(job);
+    if (at >= 0) this.#waiting.splice(at, 1);
+  }
+
+  /** A job ignored its timeout: end its thread. The others on it are run again elsewhere. */
+  #endThread(stream: ThreadStream<PoolJob>): void {
+    if (stream.terminate()) this.#log.warn('a job ignored its timeout; ending its thread');
+  }
+
+  #onStreamEnded(stream: ThreadStream<PoolJob>, ending: StreamEnding<PoolJob>): void {
+    this.#streams.delete(stream);
+    if (ending.kind === 'died') {
+      for (const job of ending.jobs) {
+        if (stream.terminating && !job.timedOut) job.collateral();
+        else job.died(ending.error, stream.terminating, this.#config.maxMemoryMb);
       }
-    })();
-    return this.#closing;
+      // Never left for the thread: they go to another one.
+      for (const job of ending.unsent) this.#waiting.push(job);
+      if (ending.wasReady && !this.#stopping) {
+        this.#startStream();
+        return;
+      }
+    }
+    if (ending.kind === 'load') this.#loadError = ending.error;
+    else if (ending.kind === 'died' && !ending.wasReady) {
+      this.#loadError = {
+        name: 'Error',
+        message: `its thread died while loading: ${ending.error.message}`,
+        load: true,
+      };
+    }
+    // No thread is left to run what waits: the code cannot load (or the pool is stopping).
+    if (this.#streams.size === 0) {
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      const error = this.#loadError ?? { name: 'Error', message: 'the handler pool has stopped' };
+      for (const job of waiting) job.cannotLoad(error);
+    } else {
+      for (const other of this.#streams) this.#fill(other);
+    }
   }
 
   /** Resolves when no job runs here, or after kCloseWaitMs (close() then ends what is left). */
@@ -258,78 +250,4 @@ export class HandlerPool {
       };
     });
   }
-
-  /** Ends the threads at once; running jobs end as crashes. */
-  async destroy(): Promise<void> {
-    try {
-      await this.#piscina.destroy();
-    } finally {
-      this.#channel.close();
-    }
-  }
-
-  /** Threads here run several jobs at once (jobsPerThread > 1). */
-  get #sharedThreads(): boolean {
-    return this.#config.jobsPerThread > 1;
-  }
-
-  /**
-   * A job on a shared thread ignored its abort: end that thread. Its other jobs die with
-   * it; they are marked so the runtime runs them again rather than failing them.
-   */
-  #endThreadOf(record: RunningTask): void {
-    const { threadId } = record;
-    if (threadId === null) return;
-    for (const other of this.#running.values()) {
-      if (other !== record && other.threadId === threadId) other.collateral = true;
-    }
-    const thread = this.#piscina.threads.find((worker) => worker.threadId === threadId);
-    if (thread === undefined) return;
-    this.#log.warn({ threadId }, 'a job ignored its timeout; ending its thread');
-    // Jobs queued on that thread never started, so never said where they run: any job
-    // that fails while the thread goes down is taken as collateral.
-    this.#endingThreads++;
-    thread
-      .terminate()
-      .catch(() => {})
-      .finally(() => setImmediate(() => this.#endingThreads--));
-  }
-
-  #onProgress(message: ProgressMessage): void {
-    const record = this.#running.get(message.taskId);
-    if (record === undefined) return;
-    if (message.kind === 'thread') {
-      record.threadId = message.threadId;
-      return;
-    }
-    record.received++;
-    try {
-      if (message.kind === 'status') record.sink.status(message.numerator, message.denominator);
-      else if (message.kind === 'data') record.sink.data(message.chunk);
-      else record.sink.warning(message.chunk);
-    } catch (err) {
-      this.#log.warn({ err }, 'could not forward job progress');
-    }
-    if (record.caughtUp !== null && record.received >= record.expected) record.caughtUp();
-  }
-
-  /** Progress travels apart from the result: wait until every update sent before it is forwarded. */
-  async #catchUp(record: RunningTask, expected: number): Promise<void> {
-    if (record.received >= expected) return;
-    record.expected = expected;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, kProgressWaitMs);
-      record.caughtUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-}
-
-function timeoutOutcome(timeoutMs: number, threadEnded: boolean): RunOutcome {
-  const error = { name: 'TimeoutError', message: `timed out after ${timeoutMs} ms` };
-  return threadEnded
-    ? { ok: false, reason: 'timeout', error, threadEnded: 'timeout' }
-    : { ok: false, reason: 'timeout', error };
 }

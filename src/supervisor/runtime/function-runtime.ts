@@ -1,12 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
 import type { FunctionConfig } from '../manifest/types.js';
-import {
-  HandlerPool,
-  type ProgressSink,
-  type RunOutcome,
-  type ThreadEndCause,
-} from '../pool/handler-pool.js';
+import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
 import { runCommand } from './command-runner.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
@@ -115,28 +110,27 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     return next;
   }
 
-  /** Runs one job to its end. Never rejects. */
-  async run(job: RunnableJob): Promise<void> {
+  /**
+   * Runs one job to its end. Never rejects. `whenLost` tells of the job becoming
+   * useless more cheaply than its signal (the library's Job offers it); without it the
+   * job's signal is watched.
+   */
+  async run(job: RunnableJob, whenLost: LossWatch = signalWatch(job)): Promise<void> {
     const generation = this.#current;
     if (generation === null) throw new Error(`function ${this.name} is not started`);
     const started = performance.now();
     this.#running++;
-    const sink: ProgressSink = {
-      status: (n, d) => job.status(n, d),
-      data: (chunk) => job.data(chunk),
-      warning: (chunk) => job.warning(chunk),
-    };
-    const meta = { handle: job.handle, unique: job.unique, functionName: job.functionName };
     let outcome: RunOutcome;
     try {
       const { config, pool } = generation;
+      // The job is its own metadata and progress sink: no per-job wrappers.
       if (config.kind === 'command') {
-        outcome = await runCommand(config, meta, job.payload, sink, job.signal);
+        outcome = await runCommand(config, job, job.payload, job, job.signal);
       } else {
-        outcome = await (pool as HandlerPool).run(meta, job.payload, sink, config.timeoutMs, job.signal);
+        outcome = await (pool as HandlerPool).run(job, job.payload, job, config.timeoutMs, whenLost);
         // Its thread was ended for another job's timeout: nothing was wrong with this one.
         if (!outcome.ok && outcome.reason === 'collateral') {
-          outcome = await (pool as HandlerPool).run(meta, job.payload, sink, config.timeoutMs, job.signal);
+          outcome = await (pool as HandlerPool).run(job, job.payload, job, config.timeoutMs, whenLost);
         }
       }
     } catch (err) {
@@ -236,4 +230,13 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     job.exception(reason);
     this.emit('jobEnd', { ...base, result: 'exception', reason });
   }
+}
+
+/** A LossWatch on the job's AbortSignal, for jobs other than the library's. */
+function signalWatch(job: RunnableJob): LossWatch {
+  return (listener) => {
+    const { signal } = job;
+    if (signal.aborted) listener(signal.reason);
+    else signal.addEventListener('abort', () => listener(signal.reason), { once: true });
+  };
 }

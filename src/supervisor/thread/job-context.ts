@@ -1,7 +1,7 @@
-import type { BroadcastChannel } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { resultToBytes } from './bytes.js';
-import type { JobMeta, ProgressMessage } from './messages.js';
+import type { FromThread } from './messages.js';
 
 /**
  * What a handler receives as its second argument. `status`, `data` and `warning` reach
@@ -18,28 +18,42 @@ export interface JobContext {
   warning(chunk: string | Uint8Array): void;
 }
 
-/** The in-thread job context; counts what it posts so the result cannot overtake it. */
+/**
+ * The in-thread job context. Progress is posted at once on the stream's port (the same
+ * port the result will take later, so it cannot be overtaken); after the job ends it
+ * throws. The abort controller is made only when the handler looks at `signal`.
+ */
 export class ThreadJobContext implements JobContext {
   readonly handle: string;
   readonly unique: string;
   readonly functionName: string;
-  readonly signal: AbortSignal;
-  readonly #taskId: number;
-  readonly #channel: BroadcastChannel;
-  #posted = 0;
+  readonly #id: number;
+  readonly #port: MessagePort;
+  #controller: AbortController | undefined;
+  #abortReason: Error | undefined;
   #ended = false;
 
-  constructor(taskId: number, meta: JobMeta, signal: AbortSignal, channel: BroadcastChannel) {
-    this.handle = meta.handle;
-    this.unique = meta.unique;
-    this.functionName = meta.functionName;
-    this.signal = signal;
-    this.#taskId = taskId;
-    this.#channel = channel;
+  constructor(id: number, handle: string, unique: string, functionName: string, port: MessagePort) {
+    this.handle = handle;
+    this.unique = unique;
+    this.functionName = functionName;
+    this.#id = id;
+    this.#port = port;
   }
 
-  get posted(): number {
-    return this.#posted;
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** The main thread asked to stop this job (timeout, lost connection, shutdown). */
+  abort(reason: Error): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
   }
 
   /** After this, progress calls throw: the result has gone and nothing may follow it. */
@@ -51,25 +65,24 @@ export class ThreadJobContext implements JobContext {
     if (!Number.isInteger(numerator) || !Number.isInteger(denominator) || numerator < 0 || denominator < 0) {
       throw new RangeError('status numerator and denominator must be whole numbers of zero or more');
     }
-    this.#post({ taskId: this.#taskId, kind: 'status', numerator, denominator });
+    this.#post({ kind: 'status', id: this.#id, numerator, denominator });
   }
 
   data(chunk: string | Uint8Array): void {
-    this.#post({ taskId: this.#taskId, kind: 'data', chunk: resultToBytes(chunk) });
+    this.#post({ kind: 'data', id: this.#id, chunk: resultToBytes(chunk) });
   }
 
   warning(chunk: string | Uint8Array): void {
-    this.#post({ taskId: this.#taskId, kind: 'warning', chunk: resultToBytes(chunk) });
+    this.#post({ kind: 'warning', id: this.#id, chunk: resultToBytes(chunk) });
   }
 
-  #post(message: ProgressMessage): void {
+  #post(message: FromThread): void {
     if (this.#ended) {
       throw new GearmanError(
         ErrorCode.JOB_STATE,
         `job ${this.handle} has ended; no more updates can be sent`,
       );
     }
-    this.#channel.postMessage(message);
-    this.#posted++;
+    this.#port.postMessage(message);
   }
 }

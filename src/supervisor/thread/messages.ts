@@ -1,9 +1,14 @@
+import type { MessagePort } from 'node:worker_threads';
 import type { PayloadEncoding } from '../manifest/types.js';
 
 /**
- * Every message between the main thread and a handler thread. Tasks and their results
- * travel through piscina; progress (status, data, warning) and abort requests travel on
- * a BroadcastChannel per pool generation, so no job pays for a MessageChannel of its own.
+ * Every message between the main thread and a handler thread. piscina runs one long
+ * task per thread, a job stream: it loads the handler, then serves jobs that arrive on
+ * a MessagePort of its own until told to close. Jobs travel in batches (all that came
+ * in during one turn of the event loop, their payloads packed into one buffer) and
+ * results come back the same way, so a tiny job costs a fraction of a message instead
+ * of a piscina task each way. Progress and results share the port, which keeps them
+ * in the order the handler produced them.
  */
 
 export interface JobMeta {
@@ -12,32 +17,59 @@ export interface JobMeta {
   readonly functionName: string;
 }
 
-/** Run one job. */
-export interface RunTask {
-  readonly kind: 'run';
-  readonly taskId: number;
-  readonly channel: string;
+/** The piscina task that turns a thread into a job stream. */
+export interface StreamTask {
+  readonly kind: 'stream';
+  /** The thread's end of the stream's MessageChannel (transferred). */
+  readonly port: MessagePort;
   readonly handler: string;
   readonly exportName: string;
   readonly encoding: PayloadEncoding;
-  readonly payload: Uint8Array;
-  readonly job: JobMeta;
-  /**
-   * Say which thread runs the job (a `thread` message) before starting it. Only pools
-   * whose threads run several jobs at once ask: ending such a thread on a timeout must
-   * know which of their jobs go down with it.
-   */
-  readonly reportThread: boolean;
+  readonly functionName: string;
 }
 
-/** Load the handler and report whether it is usable (hot reload checks new code first). */
-export interface CheckTask {
-  readonly kind: 'check';
-  readonly handler: string;
-  readonly exportName: string;
+/** How a stream task ends: closed when asked, or the handler never loaded. */
+export type StreamEnd = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
+
+/**
+ * Bytes inside a batch: `at`/`length` locate them in the batch's packed buffer, or,
+ * for large ones, `own` carries them in a transferred buffer of their own.
+ */
+export interface PackedBytes {
+  readonly at: number;
+  readonly length: number;
+  readonly own?: Uint8Array;
 }
 
-export type Task = RunTask | CheckTask;
+export interface WireJob extends PackedBytes {
+  readonly id: number;
+  readonly handle: string;
+  readonly unique: string;
+}
+
+/** Main → thread. */
+export type ToThread =
+  | { readonly kind: 'jobs'; readonly jobs: readonly WireJob[]; readonly bytes: ArrayBuffer }
+  /** Abort the job's signal (the thread is ended later if the handler ignores it). */
+  | { readonly kind: 'abort'; readonly id: number; readonly reason: string }
+  /** Finish the running jobs, send their results, then end the stream task. */
+  | { readonly kind: 'close' };
+
+export type WireResult =
+  | (PackedBytes & { readonly id: number; readonly ok: true })
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+/** Thread → main. */
+export type FromThread =
+  | { readonly kind: 'ready'; readonly threadId: number }
+  | { readonly kind: 'results'; readonly results: readonly WireResult[]; readonly bytes: ArrayBuffer }
+  | {
+      readonly kind: 'status';
+      readonly id: number;
+      readonly numerator: number;
+      readonly denominator: number;
+    }
+  | { readonly kind: 'data' | 'warning'; readonly id: number; readonly chunk: Uint8Array };
 
 export interface SerializedError {
   readonly name: string;
@@ -45,30 +77,6 @@ export interface SerializedError {
   readonly stack?: string;
   /** Set when the handler could not be loaded rather than failing the job itself. */
   readonly load?: boolean;
-}
-
-/** `progress` counts the progress messages posted before the result, so none is overtaken. */
-export type RunResult =
-  | { readonly ok: true; readonly result: Uint8Array; readonly progress: number }
-  | { readonly ok: false; readonly error: SerializedError; readonly progress: number };
-
-export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
-
-/** Thread → main, on the generation's channel. */
-export type ProgressMessage =
-  | { readonly taskId: number; readonly kind: 'thread'; readonly threadId: number }
-  | {
-      readonly taskId: number;
-      readonly kind: 'status';
-      readonly numerator: number;
-      readonly denominator: number;
-    }
-  | { readonly taskId: number; readonly kind: 'data' | 'warning'; readonly chunk: Uint8Array };
-
-/** Main → threads, on the same channel: abort the job's signal (the thread ends later if it must). */
-export interface AbortMessage {
-  readonly abort: number;
-  readonly reason: string;
 }
 
 export function serializeError(err: unknown, load = false): SerializedError {

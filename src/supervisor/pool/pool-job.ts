@@ -1,0 +1,165 @@
+import type { JobMeta, SerializedError } from '../thread/messages.js';
+import type { ProgressSink, StreamJob, ThreadStream } from './thread-stream.js';
+
+/** Why a handler thread ended under a job: it died, ran out of memory, or was ended for a timeout. */
+export type ThreadEndCause = 'crash' | 'oom' | 'timeout';
+
+/** How a job run in a thread ended. */
+export type RunOutcome =
+  | { readonly ok: true; readonly result: Uint8Array }
+  | {
+      readonly ok: false;
+      /**
+       * handler: it threw; load: its module failed; timeout: it ran too long; crash: its
+       * thread died; collateral: its thread was ended for another job's timeout (run it again).
+       */
+      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral';
+      /** Set when the job's thread ended (and was replaced): why. */
+      readonly threadEnded?: ThreadEndCause;
+      readonly error: SerializedError;
+    };
+
+/**
+ * Registers a listener called once if the job is lost (its connection dropped): the
+ * library Job offers this without an AbortController per job (jobControl.onLost).
+ */
+export type LossWatch = (listener: (reason: unknown) => void) => void;
+
+/** Time a job gets to return after its signal is aborted, before its thread is ended. */
+const kAbortGraceMs = 1000;
+
+/**
+ * One job inside a HandlerPool, from dispatch to its one outcome: it tracks its thread,
+ * its timeout (abort first, end the thread after a grace period) and its client going
+ * away, and turns whatever happens first into a RunOutcome exactly once.
+ */
+export class PoolJob implements StreamJob {
+  readonly id: number;
+  readonly handle: string;
+  readonly unique: string;
+  readonly payload: Uint8Array;
+  readonly movable: boolean;
+  readonly sink: ProgressSink;
+  readonly #settle: (outcome: RunOutcome) => void;
+  #stream: ThreadStream<PoolJob> | null = null;
+  #done = false;
+  #timedOut = false;
+  #timeoutMs = 0;
+  #timeoutTimer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    id: number,
+    meta: JobMeta,
+    payload: Uint8Array,
+    sink: ProgressSink,
+    movable: boolean,
+    settle: (outcome: RunOutcome) => void,
+  ) {
+    this.id = id;
+    this.handle = meta.handle;
+    this.unique = meta.unique;
+    this.payload = payload;
+    this.sink = sink;
+    this.movable = movable;
+    this.#settle = settle;
+  }
+
+  /** Its timeout passed (whatever came after). */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  sendTo(stream: ThreadStream<PoolJob>): void {
+    this.#stream = stream;
+    stream.send(this);
+  }
+
+  /**
+   * After `ms`, aborts the job's signal in its thread; after a grace period more, calls
+   * `endThread` to end the thread under it. A job still waiting for a thread just ends.
+   */
+  armTimeout(ms: number, endThread: (stream: ThreadStream<PoolJob>) => void, unqueue: () => void): void {
+    this.#timeoutMs = ms;
+    this.#timeoutTimer = setTimeout(() => {
+      this.#timedOut = true;
+      const stream = this.#stream;
+      if (stream === null) {
+        unqueue();
+        this.#finish(timeoutOutcome(ms, false));
+        return;
+      }
+      stream.abort(this.id, `timed out after ${ms} ms`);
+      this.#graceTimer = setTimeout(() => endThread(stream), kAbortGraceMs);
+    }, ms);
+  }
+
+  /** The job became useless (its connection dropped): tell the handler through its signal. */
+  abandonOn(whenLost: LossWatch, unqueue: () => void): void {
+    whenLost((reason) => {
+      if (this.#done) return;
+      const why = reason instanceof Error ? reason.message : String(reason ?? 'the job was abandoned');
+      if (this.#stream !== null) {
+        this.#stream.abort(this.id, why);
+        return;
+      }
+      unqueue();
+      this.#finish({ ok: false, reason: 'handler', error: { name: 'AbortError', message: why } });
+    });
+  }
+
+  answered(ok: true, result: Uint8Array): void;
+  answered(ok: false, error: SerializedError): void;
+  answered(ok: boolean, value: Uint8Array | SerializedError): void {
+    if (this.#timedOut) this.#finish(timeoutOutcome(this.#timeoutMs, false));
+    else if (ok) this.#finish({ ok: true, result: value as Uint8Array });
+    else {
+      const error = value as SerializedError;
+      this.#finish({ ok: false, reason: error.load ? 'load' : 'handler', error });
+    }
+  }
+
+  /** Its thread died under it; `onPurpose` when the pool ended it for a timeout. */
+  died(error: Error, onPurpose: boolean, maxMemoryMb?: number): void {
+    if (this.#timedOut) {
+      this.#finish(timeoutOutcome(this.#timeoutMs, onPurpose));
+      return;
+    }
+    const oom = /out of memory/i.test(error.message);
+    const message = oom
+      ? `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`
+      : `the handler's thread died: ${error.message}`;
+    this.#finish({
+      ok: false,
+      reason: 'crash',
+      error: { name: error.name, message },
+      threadEnded: oom ? 'oom' : 'crash',
+    });
+  }
+
+  /** Its thread was ended because another job on it ran past its timeout. */
+  collateral(): void {
+    const message = 'its thread was ended because another job on it ran past its timeout';
+    this.#finish({ ok: false, reason: 'collateral', error: { name: 'Error', message } });
+  }
+
+  /** No thread could load the handler to run it. */
+  cannotLoad(error: SerializedError): void {
+    this.#finish({ ok: false, reason: 'load', error });
+  }
+
+  #finish(outcome: RunOutcome): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#timeoutTimer);
+    clearTimeout(this.#graceTimer);
+    this.#settle(outcome);
+  }
+}
+
+function timeoutOutcome(timeoutMs: number, threadEnded: boolean): RunOutcome {
+  const error = { name: 'TimeoutError', message: `timed out after ${timeoutMs} ms` };
+  return threadEnded
+    ? { ok: false, reason: 'timeout', error, threadEnded: 'timeout' }
+    : { ok: false, reason: 'timeout', error };
+}

@@ -1,0 +1,215 @@
+import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
+import { BytePacker, unpack } from '../thread/bytes.js';
+import type {
+  FromThread,
+  SerializedError,
+  StreamEnd,
+  StreamTask,
+  ToThread,
+  WireJob,
+} from '../thread/messages.js';
+
+/** Receives a job's progress while it runs. */
+export interface ProgressSink {
+  status(numerator: number, denominator: number): void;
+  data(chunk: Uint8Array): void;
+  warning(chunk: Uint8Array): void;
+}
+
+/** A job as a stream carries it: what the thread needs, and where its answer goes. */
+export interface StreamJob {
+  readonly id: number;
+  readonly handle: string;
+  readonly unique: string;
+  readonly payload: Uint8Array;
+  /**
+   * The payload's buffer may be moved to the thread (no copy; the view here is left
+   * empty). Only when the job can never be sent again.
+   */
+  readonly movable: boolean;
+  readonly sink: ProgressSink;
+  /** The thread's answer: the result bytes, or the handler's error. */
+  answered(ok: true, result: Uint8Array): void;
+  answered(ok: false, error: SerializedError): void;
+}
+
+/** How a stream ended, for its pool. */
+export type StreamEnding<J extends StreamJob = StreamJob> =
+  /** Closed on request, every job answered. */
+  | { readonly kind: 'closed' }
+  /** The handler could not be loaded in the thread (nothing ran). */
+  | { readonly kind: 'load'; readonly error: SerializedError }
+  /** The thread died (crash, out of memory, ended for a timeout) with `jobs` on it. */
+  | {
+      readonly kind: 'died';
+      readonly error: Error;
+      readonly wasReady: boolean;
+      /** Jobs the thread had (they died with it). */
+      readonly jobs: J[];
+      /** Jobs that had not left for the thread yet: nothing happened to them. */
+      readonly unsent: J[];
+    };
+
+export interface StreamHooks<J extends StreamJob> {
+  /** The stream is ready for jobs, or has room again after answering some. */
+  room(stream: ThreadStream<J>): void;
+  ended(stream: ThreadStream<J>, ending: StreamEnding<J>): void;
+  /** A progress sink threw. */
+  sinkFailed(err: unknown): void;
+}
+
+export type StreamTaskBase = Omit<StreamTask, 'kind' | 'port'>;
+
+/**
+ * The main thread's end of one handler thread's job stream (see thread/messages.ts):
+ * jobs sent during one turn of the event loop leave as one message; results arrive the
+ * same way and go to their jobs.
+ */
+export class ThreadStream<J extends StreamJob = StreamJob> {
+  readonly #port: MessagePort;
+  readonly #hooks: StreamHooks<J>;
+  readonly #piscina: Piscina;
+  /** Jobs sent to the thread and not answered yet. */
+  readonly jobs = new Map<number, J>();
+  #outbox: J[] = [];
+  #flushScheduled = false;
+  #ready = false;
+  #threadId = -1;
+  /** The thread was ended on purpose for a job's timeout. */
+  #terminating = false;
+  /** Settles once the stream task has ended, however it ended. */
+  readonly settled: Promise<void>;
+
+  constructor(piscina: Piscina, base: StreamTaskBase, hooks: StreamHooks<J>) {
+    this.#piscina = piscina;
+    this.#hooks = hooks;
+    const channel = new MessageChannel();
+    this.#port = channel.port1;
+    this.#port.on('message', (message: FromThread) => this.#onMessage(message));
+    const task: StreamTask = { kind: 'stream', port: channel.port2, ...base };
+    this.settled = piscina.run(task, { transferList: [channel.port2] }).then(
+      (end: StreamEnd) => this.#onTaskEnd(end, null),
+      (err: Error) => this.#onTaskEnd(null, err),
+    );
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** The thread was ended on purpose because one of its jobs ignored its timeout. */
+  get terminating(): boolean {
+    return this.#terminating;
+  }
+
+  /** Queues a job for the thread; it leaves with the others of this turn. */
+  send(job: J): void {
+    this.jobs.set(job.id, job);
+    this.#outbox.push(job);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /** Aborts a running job's signal in the thread. */
+  abort(id: number, reason: string): void {
+    this.#post({ kind: 'abort', id, reason });
+  }
+
+  /** Asks the thread to finish its jobs and end the stream task. */
+  close(): void {
+    this.#post({ kind: 'close' });
+  }
+
+  /** Ends the thread at once (a job ignored its timeout); its jobs die with it. */
+  terminate(): boolean {
+    const thread = this.#piscina.threads.find((worker) => worker.threadId === this.#threadId);
+    if (thread === undefined) return false;
+    this.#terminating = true;
+    thread.terminate().catch(() => {});
+    return true;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#outbox;
+    if (batch.length === 0) return;
+    this.#outbox = [];
+    const packer = new BytePacker();
+    const jobs: WireJob[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const job = batch[i] as J;
+      jobs[i] = { id: job.id, handle: job.handle, unique: job.unique, ...packer.place(job.payload, job.movable) };
+    }
+    const bytes = packer.finish();
+    this.#post({ kind: 'jobs', jobs, bytes }, packer.transfer);
+  }
+
+  #post(message: ToThread, transfer?: ArrayBuffer[]): void {
+    try {
+      this.#port.postMessage(message, transfer);
+    } catch {
+      // The port closed: the stream has ended and its jobs were settled by #onTaskEnd.
+    }
+  }
+
+  #onMessage(message: FromThread): void {
+    switch (message.kind) {
+      case 'results': {
+        for (const result of message.results) {
+          const job = this.jobs.get(result.id);
+          if (job === undefined) continue;
+          this.jobs.delete(result.id);
+          if (result.ok) job.answered(true, unpack(result, message.bytes));
+          else job.answered(false, result.error);
+        }
+        this.#hooks.room(this);
+        return;
+      }
+      case 'ready':
+        this.#ready = true;
+        this.#threadId = message.threadId;
+        this.#hooks.room(this);
+        return;
+      default: {
+        const job = this.jobs.get(message.id);
+        if (job === undefined) return;
+        try {
+          if (message.kind === 'status') job.sink.status(message.numerator, message.denominator);
+          else if (message.kind === 'data') job.sink.data(message.chunk);
+          else job.sink.warning(message.chunk);
+        } catch (err) {
+          this.#hooks.sinkFailed(err);
+        }
+      }
+    }
+  }
+
+  #onTaskEnd(end: StreamEnd | null, err: Error | null): void {
+    // Messages the thread sent before it ended may still wait in the port, and the task's
+    // end came on piscina's own channel: take them first, so no answered job is lost.
+    for (
+      let next = receiveMessageOnPort(this.#port);
+      next !== undefined;
+      next = receiveMessageOnPort(this.#port)
+    ) {
+      this.#onMessage(next.message as FromThread);
+    }
+    this.#port.close();
+    this.#ready = false;
+    if (err !== null) {
+      const unsent = this.#outbox;
+      this.#outbox = [];
+      for (const job of unsent) this.jobs.delete(job.id);
+      const jobs = [...this.jobs.values()];
+      this.jobs.clear();
+      this.#hooks.ended(this, { kind: 'died', error: err, wasReady: this.#threadId !== -1, jobs, unsent });
+    } else if (end !== null && !end.ok) {
+      this.#hooks.ended(this, { kind: 'load', error: end.error });
+    } else {
+      this.#hooks.ended(this, { kind: 'closed' });
+    }
+  }
+}
