@@ -23,9 +23,30 @@ export interface DecoderOptions {
   readonly allowText?: boolean;
   /** Longest admin line accepted, in bytes, counting a `\r` before the `\n`. @defaultValue 65536 */
   readonly maxLineLength?: number;
+  /**
+   * Receives binary packets unsplit instead of the frame sink (text lines still go to
+   * the frame sink): no Packet, argument array or views are made, for a consumer that
+   * reads a few arguments in place (the server's submits).
+   */
+  readonly onPacket?: RawPacketSink;
 }
 
 export type FrameSink = (frame: Frame) => void;
+
+/**
+ * A whole binary packet: its data is `bytes[start, end)`, and `nuls[i]` is the position
+ * in `bytes` of the NUL that ends argument i, for each argument but the last (the
+ * argument count was checked). `bytes` may hold other frames around this one, and
+ * `nuls` is reused: both are valid during the call only, unless copied or viewed.
+ */
+export type RawPacketSink = (
+  magic: Magic,
+  type: Packet['type'],
+  bytes: Buffer,
+  start: number,
+  end: number,
+  nuls: Int32Array,
+) => void;
 
 const kNewline = 0x0a;
 /** `\0RE`, the bytes both magics start with, and the fourth byte of each. */
@@ -48,6 +69,9 @@ export class PacketDecoder {
   readonly #maxFrameSize: number;
   readonly #allowText: boolean;
   readonly #maxLineLength: number;
+  readonly #onPacket: RawPacketSink | null;
+  /** Where the arguments of the packet being emitted end (a packet has at most 8 arguments). */
+  readonly #nuls = new Int32Array(8);
 
   /** Bytes of the stream consumed so far: frame offsets in errors count from here. */
   #streamOffset = 0;
@@ -69,6 +93,7 @@ export class PacketDecoder {
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     this.#allowText = options.allowText ?? false;
     this.#maxLineLength = options.maxLineLength ?? 65536;
+    this.#onPacket = options.onPacket ?? null;
     if (!Number.isInteger(this.#maxFrameSize) || this.#maxFrameSize < 0 || this.#maxFrameSize > 0xffffffff) {
       throw new RangeError(`maxFrameSize must be an integer from 0 to 4294967295, got ${this.#maxFrameSize}`);
     }
@@ -113,7 +138,7 @@ export class PacketDecoder {
           const size = this.#readHeader(chunk, pos);
           pos += HEADER_SIZE;
           if (end - pos >= size) {
-            this.#emitPacket(chunk.subarray(pos, pos + size));
+            this.#emitPacket(chunk, pos, pos + size);
             pos += size;
           } else {
             this.#startBody(size);
@@ -130,7 +155,7 @@ export class PacketDecoder {
         this.#headerFill = 0;
         const size = this.#readHeader(this.#header, 0);
         if (end - pos >= size) {
-          this.#emitPacket(chunk.subarray(pos, pos + size));
+          this.#emitPacket(chunk, pos, pos + size);
           pos += size;
         } else {
           this.#startBody(size);
@@ -201,7 +226,7 @@ export class PacketDecoder {
     this.#bodyFill += take;
     if (this.#bodyFill === body.length) {
       this.#body = null;
-      this.#emitPacket(body);
+      this.#emitPacket(body, 0, body.length);
     }
     return pos + take;
   }
@@ -223,26 +248,38 @@ export class PacketDecoder {
     return newline + 1;
   }
 
-  #emitPacket(data: Buffer): void {
+  /** Emits the packet whose data is `bytes[start, end)`, split unless a raw sink takes it. */
+  #emitPacket(bytes: Buffer, start: number, end: number): void {
     const type = this.#type as Packet['type'];
     const count = ARG_COUNT[type];
-    const args: Buffer[] = [];
-    let start = 0;
+    const nuls = this.#nuls;
+    let from = start;
     for (let i = 1; i < count; i++) {
-      const nul = data.indexOf(0, start);
-      if (nul === -1) {
+      const nul = bytes.indexOf(0, from);
+      if (nul === -1 || nul >= end) {
         this.#fail(
           `${packetTypeName(type)} needs ${count} arguments, found ${i}`,
-          this.#frameForPreview(data),
+          this.#frameForPreview(bytes.subarray(start, end)),
           0,
           type,
           ErrorCode.PROTOCOL,
         );
       }
-      args.push(data.subarray(start, nul));
-      start = nul + 1;
+      nuls[i - 1] = nul;
+      from = nul + 1;
     }
-    if (count > 0) args.push(data.subarray(start));
+    if (this.#onPacket !== null) {
+      this.#onPacket(this.#magic, type, bytes, start, end, nuls);
+      return;
+    }
+    const args: Buffer[] = new Array(count);
+    from = start;
+    for (let i = 0; i < count - 1; i++) {
+      const nul = nuls[i] as number;
+      args[i] = bytes.subarray(from, nul);
+      from = nul + 1;
+    }
+    if (count > 0) args[count - 1] = bytes.subarray(from, end);
     this.#sink({ kind: 'packet', packet: { magic: this.#magic, type, args } });
   }
 

@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
-import type { Packet } from '../protocol/packet.js';
 import type { JobEngine } from './engine.js';
 import type { FunctionRegistry } from './registry.js';
+import type { Request } from './request.js';
 import type { Session } from './session.js';
 
 /** What the packet and admin handlers share: the job engine and the server's facts. */
@@ -17,10 +17,10 @@ export interface ServerContext {
   readonly logger: Logger;
 }
 
-/** Handles one binary request packet from a connection. */
-export type PacketHandler = (ctx: ServerContext, session: Session, packet: Packet) => void;
+/** Handles one binary request packet from a connection (valid during the call only, see Request). */
+export type PacketHandler = (ctx: ServerContext, session: Session, packet: Request) => void;
 
 /** The argument at `index`; the decoder always delivers the type's full count. */
-export function arg(packet: Packet, index: number): Buffer {
-  return packet.args[index] as Buffer;
+export function arg(packet: Request, index: number): Buffer {
+  return packet.arg(index);
 }

@@ -1,10 +1,9 @@
 import { PacketType } from '../protocol/constants.js';
-import type { Frame } from '../protocol/packet.js';
 import type { PacketHandler, ServerContext } from './context.js';
-import { handleAdminLine } from './handlers/admin.js';
 import { clientHandlers } from './handlers/client.js';
 import { workerHandlers } from './handlers/worker.js';
 import { ErrorReply } from './replies.js';
+import type { Request } from './request.js';
 import type { Session } from './session.js';
 
 /** Packet type → handler; what is not here gets gearmand's "Command not expected". */
@@ -17,16 +16,12 @@ const kHandlers: ReadonlyArray<PacketHandler | undefined> = (() => {
 })();
 
 /**
- * Routes one decoded frame. Like gearmand, a `\0RES` packet gets INVALID_MAGIC, and a
- * type a server does not take (responses, SUBMIT_JOB_SCHED, ALL_YOURS) gets
- * INVALID_COMMAND "Command not expected"; the connection stays open for both.
+ * Routes one binary packet (text lines go to handleAdminLine). Like gearmand, a `\0RES`
+ * packet gets INVALID_MAGIC, and a type a server does not take (responses,
+ * SUBMIT_JOB_SCHED, ALL_YOURS) gets INVALID_COMMAND "Command not expected"; the
+ * connection stays open for both.
  */
-export function dispatchFrame(ctx: ServerContext, session: Session, frame: Frame): void {
-  if (frame.kind === 'text') {
-    handleAdminLine(ctx, session, frame.line);
-    return;
-  }
-  const packet = frame.packet;
+export function dispatchPacket(ctx: ServerContext, session: Session, packet: Request): void {
   if (packet.magic !== 'REQ') {
     session.send(ErrorReply.RESPONSE_MAGIC);
     return;

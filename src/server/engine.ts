@@ -105,12 +105,38 @@ export class JobEngine {
 
   // --- clients -------------------------------------------------------------
 
+  /** A submit from the HTTP gateway (packets go to submitJob). */
   submit(peer: Peer, request: SubmitRequest): void {
-    const fn = this.#registry.getOrCreateBytes(request.fnName);
+    this.submitJob(
+      peer,
+      this.#registry.getOrCreateBytes(request.fnName),
+      request.unique,
+      request.data,
+      request.reducer,
+      request.priority,
+      request.background,
+      request.when,
+    );
+  }
+
+  /**
+   * submit() with the request's fields as arguments and its function already found: the
+   * packet handlers' path, which makes no request object per submit.
+   */
+  submitJob(
+    peer: Peer,
+    fn: FunctionEntry,
+    unique: Buffer,
+    data: Buffer,
+    reducer: Buffer,
+    priority: JobPriority,
+    background: boolean,
+    when: number,
+  ): void {
     const counts = this.counters.of(fn);
     counts.submitted++;
-    const key = uniqueKey(request.unique, request.data);
-    if (key !== null && !request.background && this.resultCache.enabled && request.reducer.length === 0) {
+    const key = uniqueKey(unique, data);
+    if (key !== null && !background && this.resultCache.enabled && reducer.length === 0) {
       const cached = this.resultCache.lookup(fn.name, key);
       if (cached !== undefined) {
         // Answered without a job: the handle is fresh and known to nobody afterwards.
@@ -120,12 +146,12 @@ export class JobEngine {
     }
     if (key !== null) {
       const existing = fn.uniques.get(key);
-      if (existing !== undefined && (!isPayloadKey(key) || existing.data.equals(request.data))) {
-        this.#coalesce(peer, existing, request.background);
+      if (existing !== undefined && (!isPayloadKey(key) || existing.data.equals(data))) {
+        this.#coalesce(peer, existing, background);
         return;
       }
     }
-    const limit = fn.maxQueue[request.priority];
+    const limit = fn.maxQueue[priority];
     const maxJobs = this.#options.maxJobs;
     if ((limit > 0 && fn.total >= limit) || (maxJobs > 0 && this.jobCount >= maxJobs)) {
       counts.rejected++;
@@ -134,15 +160,15 @@ export class JobEngine {
     }
     const job = this.#life.create(
       fn,
-      key !== null && !isPayloadKey(key) ? key : latin1(request.unique),
+      key !== null && !isPayloadKey(key) ? key : latin1(unique),
       key,
-      request.data,
-      request.reducer,
-      request.priority,
-      request.when,
-      request.background,
+      data,
+      reducer,
+      priority,
+      when,
+      background,
     );
-    if (!request.background) {
+    if (!background) {
       job.addClient(peer);
     } else if (this.#life.durable) {
       job.state = 'persisting';

@@ -1,4 +1,5 @@
 import { FunctionEntry } from './function-entry.js';
+import type { Request } from './request.js';
 
 /**
  * The functions the server knows, by name (latin1 key of the name's bytes), in the
@@ -31,6 +32,15 @@ export class FunctionRegistry {
     const last = this.#last;
     if (last?.nameBytes.equals(name)) return last;
     const fn = this.getOrCreate(name.toString('latin1'));
+    this.#last = fn;
+    return fn;
+  }
+
+  /** getOrCreate() for the name in argument `index` of a packet, read in place. */
+  getOrCreateArg(packet: Request, index: number): FunctionEntry {
+    const last = this.#last;
+    if (last !== null && packet.argEquals(index, last.nameBytes)) return last;
+    const fn = this.getOrCreate(packet.argLatin1(index));
     this.#last = fn;
     return fn;
   }

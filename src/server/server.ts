@@ -3,8 +3,9 @@ import type tls from 'node:tls';
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
 import type { ServerContext } from './context.js';
-import { dispatchFrame } from './dispatch.js';
+import { dispatchPacket } from './dispatch.js';
 import { JobEngine } from './engine.js';
+import { handleAdminLine } from './handlers/admin.js';
 import { HttpGateway } from './http/gateway.js';
 import { resolveHttpOptions } from './http/options.js';
 import type { JobTotals } from './job-counters.js';
@@ -239,7 +240,8 @@ export class GearmanServer {
       exceptions: this.#options.exceptions,
       maxOutputBytes: Math.max(kMinOutputLimit, 2 * this.#options.maxFrameSize),
       logger: this.#log,
-      onFrame: (s, frame) => dispatchFrame(this.#context, s, frame),
+      onPacket: (s, packet) => dispatchPacket(this.#context, s, packet),
+      onLine: (s, line) => handleAdminLine(this.#context, s, line),
       onClose: (s) => this.#onSessionClose(s),
     });
     this.#sessions.set(session.id, session);

@@ -2,11 +2,13 @@ import type net from 'node:net';
 import { ErrorCode, ProtocolError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { WriteCoalescer } from '../net/write-coalescer.js';
+import type { Magic, PacketType } from '../protocol/constants.js';
 import { PacketDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/packet.js';
 import type { Job } from './job.js';
 import type { Ability, Peer, ReplySlot } from './peer.js';
 import { errorFrame } from './replies.js';
+import { Request } from './request.js';
 
 export interface SessionOptions {
   readonly id: number;
@@ -16,7 +18,10 @@ export interface SessionOptions {
   /** Past this many bytes waiting to be written, the peer is too slow and is dropped. */
   readonly maxOutputBytes: number;
   readonly logger: Logger;
-  readonly onFrame: (session: Session, frame: Frame) => void;
+  /** A binary packet; `packet` is this session's one Request, refilled for the next packet. */
+  readonly onPacket: (session: Session, packet: Request) => void;
+  /** A text admin line, without its line ending. */
+  readonly onLine: (session: Session, line: string) => void;
   readonly onClose: (session: Session) => void;
 }
 
@@ -51,6 +56,7 @@ export class Session implements Peer {
   readonly #socket: net.Socket;
   readonly #writer: WriteCoalescer;
   readonly #decoder: PacketDecoder;
+  readonly #request = new Request();
   readonly #options: SessionOptions;
   readonly #log: Logger;
   /** Output held behind deferred replies, or null when nothing is deferred. */
@@ -75,10 +81,12 @@ export class Session implements Peer {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
     this.#writer = new WriteCoalescer(socket, () => {});
-    this.#decoder = new PacketDecoder((frame) => this.#dispatch(frame), {
+    this.#decoder = new PacketDecoder((frame) => this.#dispatchLine(frame), {
       expect: 'any',
       allowText: true,
       maxFrameSize: options.maxFrameSize,
+      onPacket: (magic, type, bytes, start, end, nuls) =>
+        this.#dispatchPacket(magic, type, bytes, start, end, nuls),
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.#log.debug({ conn: this.id, err }, 'connection error'));
@@ -178,10 +186,25 @@ export class Session implements Peer {
     }
   }
 
-  #dispatch(frame: Frame): void {
+  #dispatchPacket(
+    magic: Magic,
+    type: PacketType,
+    bytes: Buffer,
+    start: number,
+    end: number,
+    nuls: Int32Array,
+  ): void {
     if (this.#closed || this.#ending) return;
-    this.#speaksText = frame.kind === 'text';
-    this.#options.onFrame(this, frame);
+    this.#speaksText = false;
+    this.#request.set(magic, type, bytes, start, end, nuls);
+    this.#options.onPacket(this, this.#request);
+  }
+
+  /** The decoder's frame sink: only text lines reach it (packets go to #dispatchPacket). */
+  #dispatchLine(frame: Frame): void {
+    if (this.#closed || this.#ending || frame.kind !== 'text') return;
+    this.#speaksText = true;
+    this.#options.onLine(this, frame.line);
   }
 
   /**

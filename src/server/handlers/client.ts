@@ -29,20 +29,20 @@ const kSubmitKinds: Partial<Record<PacketType, SubmitKind>> = {
 /** SUBMIT_JOB, _BG, _HIGH, _HIGH_BG, _LOW, _LOW_BG: function, unique, data. */
 const submit: PacketHandler = (ctx, session, packet) => {
   const kind = kSubmitKinds[packet.type] as SubmitKind;
-  const unique = arg(packet, 1);
-  if (unique.length > MAX_UNIQUE_SIZE) {
+  if (packet.argLength(1) > MAX_UNIQUE_SIZE) {
     session.send(ErrorReply.UNIQUE_TOO_LARGE);
     return;
   }
-  ctx.engine.submit(session, {
-    fnName: arg(packet, 0),
-    unique,
-    data: arg(packet, 2),
-    reducer: kEmpty,
-    priority: kind.priority,
-    background: kind.background,
-    when: 0,
-  });
+  ctx.engine.submitJob(
+    session,
+    ctx.registry.getOrCreateArg(packet, 0),
+    arg(packet, 1),
+    arg(packet, 2),
+    kEmpty,
+    kind.priority,
+    kind.background,
+    0,
+  );
 };
 
 /**
