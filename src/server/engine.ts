@@ -112,6 +112,8 @@ export class JobEngine {
       this.#registry.getOrCreateBytes(request.fnName),
       request.unique,
       request.data,
+      0,
+      request.data.length,
       request.reducer,
       request.priority,
       request.background,
@@ -121,13 +123,16 @@ export class JobEngine {
 
   /**
    * submit() with the request's fields as arguments and its function already found: the
-   * packet handlers' path, which makes no request object per submit.
+   * packet handlers' path, which makes no request object per submit. The payload is
+   * `bytes[dataStart, dataEnd)`, read in place from the received chunk.
    */
   submitJob(
     peer: Peer,
     fn: FunctionEntry,
     unique: Buffer,
-    data: Buffer,
+    bytes: Buffer,
+    dataStart: number,
+    dataEnd: number,
     reducer: Buffer,
     priority: JobPriority,
     background: boolean,
@@ -135,7 +140,7 @@ export class JobEngine {
   ): void {
     const counts = this.counters.of(fn);
     counts.submitted++;
-    const key = uniqueKey(unique, data);
+    const key = uniqueKey(unique, bytes, dataStart, dataEnd);
     if (key !== null && !background && this.resultCache.enabled && reducer.length === 0) {
       const cached = this.resultCache.lookup(fn.name, key);
       if (cached !== undefined) {
@@ -146,7 +151,7 @@ export class JobEngine {
     }
     if (key !== null) {
       const existing = fn.uniques.get(key);
-      if (existing !== undefined && (!isPayloadKey(key) || existing.data.equals(data))) {
+      if (existing !== undefined && (!isPayloadKey(key) || existing.dataEquals(bytes, dataStart, dataEnd))) {
         this.#coalesce(peer, existing, background);
         return;
       }
@@ -162,7 +167,9 @@ export class JobEngine {
       fn,
       key !== null && !isPayloadKey(key) ? key : latin1(unique),
       key,
-      data,
+      bytes,
+      dataStart,
+      dataEnd,
       reducer,
       priority,
       when,
@@ -199,6 +206,8 @@ export class JobEngine {
       latin1(stored.unique),
       key,
       stored.data,
+      0,
+      stored.data.length,
       stored.reducer,
       stored.priority,
       stored.when,

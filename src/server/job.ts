@@ -32,7 +32,15 @@ export class Job {
   readonly unique: string;
   /** The key in the function's unique index, or null when the job never coalesces. */
   uniqueKey: string | null;
-  readonly data: Buffer;
+  /**
+   * The payload is `#bytes[#dataStart, #dataEnd)`: for a submit, the received chunk it
+   * came in. Kept as a range rather than a view, because a queued job lives long
+   * enough to be copied by every young-generation GC, and a view is ~100 bytes more
+   * per job to copy (a view would pin the same chunk).
+   */
+  readonly #bytes: Buffer;
+  readonly #dataStart: number;
+  readonly #dataEnd: number;
   /** Reducer function name for SUBMIT_REDUCE_JOB*, empty otherwise. */
   readonly reducer: Buffer;
   readonly priority: JobPriority;
@@ -76,7 +84,9 @@ export class Job {
     fn: FunctionEntry,
     unique: string,
     uniqueKey: string | null,
-    data: Buffer,
+    bytes: Buffer,
+    dataStart: number,
+    dataEnd: number,
     reducer: Buffer,
     priority: JobPriority,
     when: number,
@@ -87,7 +97,9 @@ export class Job {
     this.fn = fn;
     this.unique = unique;
     this.uniqueKey = uniqueKey;
-    this.data = data;
+    this.#bytes = bytes;
+    this.#dataStart = dataStart;
+    this.#dataEnd = dataEnd;
     this.reducer = reducer;
     this.priority = priority;
     this.when = when;
@@ -100,6 +112,18 @@ export class Job {
    */
   get handle(): string {
     return this.#handles.format(this.id);
+  }
+
+  /** The payload (a view made when asked: when the job is assigned or stored). */
+  get data(): Buffer {
+    const bytes = this.#bytes;
+    if (this.#dataStart === 0 && this.#dataEnd === bytes.length) return bytes;
+    return bytes.subarray(this.#dataStart, this.#dataEnd);
+  }
+
+  /** True when the payload holds exactly `bytes[start, end)`. */
+  dataEquals(bytes: Buffer, start: number, end: number): boolean {
+    return this.#bytes.compare(bytes, start, end, this.#dataStart, this.#dataEnd) === 0;
   }
 
   /** The handle's length in bytes. */

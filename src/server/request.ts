@@ -30,7 +30,21 @@ export class Request {
     this.#nuls = nuls;
   }
 
-  /** Where argument `index` starts in the packet's bytes. */
+  /** The bytes the packet lies in (with others around it): see argStart() and argEnd(). */
+  get bytes(): Buffer {
+    return this.#bytes;
+  }
+
+  /** Where argument `index` starts in `bytes`. */
+  argStart(index: number): number {
+    return this.#from(index);
+  }
+
+  /** Where argument `index` ends in `bytes` (exclusive). */
+  argEnd(index: number): number {
+    return this.#to(index);
+  }
+
   #from(index: number): number {
     return index === 0 ? this.#start : (this.#nuls[index - 1] as number) + 1;
   }

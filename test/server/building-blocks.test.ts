@@ -14,7 +14,8 @@ const fn = new FunctionEntry('f');
 let nextId = 1;
 
 function job(when = 0): Job {
-  return new Job(nextId++, handles, fn, '', null, Buffer.alloc(0), Buffer.alloc(0), 1, when, true);
+  const data = Buffer.alloc(0);
+  return new Job(nextId++, handles, fn, '', null, data, 0, 0, data, 1, when, true);
 }
 
 describe('JobQueue', () => {
