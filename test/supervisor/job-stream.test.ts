@@ -74,12 +74,15 @@ describe('jobs streamed to handler threads', () => {
   it("aborts the handler's signal when the job is lost, and takes its answer", async () => {
     const waits = pool('waits-for-abort.js', { payload: 'text' });
     let lose: (reason: unknown) => void = () => {};
-    const running = waits.run(meta(1), Buffer.from('x'), sink, undefined, (listener) => {
+    // Lost once the handler says it runs (its status update), not before.
+    const started = {
+      status: () => lose(new Error('the connection dropped')),
+      data: () => {},
+      warning: () => {},
+    };
+    const running = waits.run(meta(1), Buffer.from('x'), started, undefined, (listener) => {
       lose = listener;
     });
-    // Give the job time to reach the thread before it is lost.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    lose(new Error('the connection dropped'));
     const outcome = await running;
     expect(outcome.ok && Buffer.from(outcome.result).toString()).toBe('aborted: the connection dropped');
   });
