@@ -16,6 +16,21 @@ export type JobPriority = (typeof JobPriority)[keyof typeof JobPriority];
 export type JobState = 'persisting' | 'scheduled' | 'queued' | 'running' | 'done';
 
 /**
+ * The fields of a job that stay at their defaults for most jobs (no retry, memory
+ * store, no WORK_STATUS, no CAN_DO_TIMEOUT). They live apart, made on demand: every job
+ * that waits in a queue is copied by a few young-generation GCs, and six fewer fields
+ * make each copy ~20% smaller.
+ */
+class JobExtra {
+  retries = 0;
+  storeKey: StoreKey | undefined = undefined;
+  pendingReplies: ReplySlot[] | null = null;
+  numerator = 0;
+  denominator = 0;
+  timer: NodeJS.Timeout | null = null;
+}
+
+/**
  * One job, as gearmand's gearman_server_job_st: the fields are public because the
  * server's modules share them on the hot path; only the engine changes them.
  */
@@ -55,26 +70,15 @@ export class Job {
    */
   clients: readonly Peer[] = kNoClients;
   worker: Peer | null = null;
-  /** Times the job went back to its queue because its worker left or timed out. */
-  retries = 0;
   /** gearmand's ignore_job: every client left, or an admin cancelled it; dropped when reached. */
   ignore = false;
   /** gearmand's job_queued: the job is (or, for the in-memory store, counts as) persisted. */
   queuedFlag = false;
-  /** The store's key once the job was added to a durable store. */
-  storeKey: StoreKey | undefined = undefined;
-  /**
-   * Submitters waiting for the job's store write, or null when none is pending. Their
-   * JOB_CREATED (or ERROR) goes out when the batch commits.
-   */
-  pendingReplies: ReplySlot[] | null = null;
-  numerator = 0;
-  denominator = 0;
+  /** What few jobs need (see JobExtra), made on the first write of a non-default value. */
+  #extra: JobExtra | null = null;
   state: JobState = 'queued';
   /** Link in a priority queue (intrusive list: no per-job node allocation). */
   next: Job | null = null;
-  /** CAN_DO_TIMEOUT timer while running, if the worker registered one. */
-  timer: NodeJS.Timeout | null = null;
 
   // Positional rather than one options object: a job is made per submit, and an init
   // object (spread together from the request) was a third short-lived object per job.
@@ -112,6 +116,61 @@ export class Job {
    */
   get handle(): string {
     return this.#handles.format(this.id);
+  }
+
+  #more(): JobExtra {
+    this.#extra ??= new JobExtra();
+    return this.#extra;
+  }
+
+  /** Times the job went back to its queue because its worker left or timed out. */
+  get retries(): number {
+    return this.#extra?.retries ?? 0;
+  }
+  set retries(value: number) {
+    if (value !== 0 || this.#extra !== null) this.#more().retries = value;
+  }
+
+  /** The store's key once the job was added to a durable store. */
+  get storeKey(): StoreKey | undefined {
+    return this.#extra?.storeKey;
+  }
+  set storeKey(value: StoreKey | undefined) {
+    if (value !== undefined || this.#extra !== null) this.#more().storeKey = value;
+  }
+
+  /**
+   * Submitters waiting for the job's store write, or null when none is pending. Their
+   * JOB_CREATED (or ERROR) goes out when the batch commits.
+   */
+  get pendingReplies(): ReplySlot[] | null {
+    return this.#extra?.pendingReplies ?? null;
+  }
+  set pendingReplies(value: ReplySlot[] | null) {
+    if (value !== null || this.#extra !== null) this.#more().pendingReplies = value;
+  }
+
+  /** WORK_STATUS numerator, for GET_STATUS. */
+  get numerator(): number {
+    return this.#extra?.numerator ?? 0;
+  }
+  set numerator(value: number) {
+    if (value !== 0 || this.#extra !== null) this.#more().numerator = value;
+  }
+
+  get denominator(): number {
+    return this.#extra?.denominator ?? 0;
+  }
+  set denominator(value: number) {
+    if (value !== 0 || this.#extra !== null) this.#more().denominator = value;
+  }
+
+  /** CAN_DO_TIMEOUT timer while running, if the worker registered one. */
+  get timer(): NodeJS.Timeout | null {
+    return this.#extra?.timer ?? null;
+  }
+  set timer(value: NodeJS.Timeout | null) {
+    if (value !== null || this.#extra !== null) this.#more().timer = value;
   }
 
   /** The payload (a view made when asked: when the job is assigned or stored). */
