@@ -1,14 +1,7 @@
 import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import { BytePacker, unpack } from '../thread/bytes.js';
-import type {
-  FromThread,
-  SerializedError,
-  StreamEnd,
-  StreamTask,
-  ToThread,
-  WireJob,
-} from '../thread/messages.js';
+import { BatchWriter, readBatch } from '../thread/batch-codec.js';
+import type { FromThread, SerializedError, StreamEnd, StreamTask, ToThread } from '../thread/messages.js';
 
 /** Receives a job's progress while it runs. */
 export interface ProgressSink {
@@ -137,14 +130,10 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     const batch = this.#outbox;
     if (batch.length === 0) return;
     this.#outbox = [];
-    const packer = new BytePacker();
-    const jobs: WireJob[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const job = batch[i] as J;
-      jobs[i] = { id: job.id, handle: job.handle, unique: job.unique, ...packer.place(job.payload, job.movable) };
-    }
-    const bytes = packer.finish();
-    this.#post({ kind: 'jobs', jobs, bytes }, packer.transfer);
+    const writer = new BatchWriter();
+    for (const job of batch) writer.addJob(job.id, job.handle, job.unique, job.payload, job.movable);
+    const { batch: wire, transfer } = writer.finish();
+    this.#post({ kind: 'jobs', batch: wire }, transfer);
   }
 
   #post(message: ToThread, transfer?: ArrayBuffer[]): void {
@@ -158,13 +147,13 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   #onMessage(message: FromThread): void {
     switch (message.kind) {
       case 'results': {
-        for (const result of message.results) {
-          const job = this.jobs.get(result.id);
-          if (job === undefined) continue;
-          this.jobs.delete(result.id);
-          if (result.ok) job.answered(true, unpack(result, message.bytes));
-          else job.answered(false, result.error);
-        }
+        readBatch(message.batch, (id, bytes, error) => {
+          const job = this.jobs.get(id);
+          if (job === undefined) return;
+          this.jobs.delete(id);
+          if (bytes !== null) job.answered(true, bytes);
+          else job.answered(false, error as SerializedError);
+        });
         this.#hooks.room(this);
         return;
       }

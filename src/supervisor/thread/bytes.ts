@@ -1,5 +1,3 @@
-import type { PackedBytes } from './messages.js';
-
 /**
  * Byte helpers shared by the main thread and handler threads.
  */
@@ -29,53 +27,6 @@ export function transferableCopy(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
   return copy;
-}
-
-/**
- * Packs the byte strings of one batch: small ones into one buffer, large ones apart in
- * buffers that are transferred. Collect with place(), then finish() once.
- */
-export class BytePacker {
-  #parts: Uint8Array[] = [];
-  #size = 0;
-  /** Buffers to pass as postMessage's transfer list (the packed one is added by finish()). */
-  readonly transfer: ArrayBuffer[] = [];
-
-  /**
-   * Where `bytes` will be found on the other side. Large bytes that own their buffer are
-   * moved (the sender's view is left empty) when `movable`, else copied once.
-   */
-  place(bytes: Uint8Array, movable = true): PackedBytes {
-    if (bytes.byteLength >= kOwnBufferBytes) {
-      const own = movable ? transferableCopy(bytes) : new Uint8Array(bytes);
-      this.transfer.push(own.buffer as ArrayBuffer);
-      return { at: 0, length: own.byteLength, own };
-    }
-    const at = this.#size;
-    this.#parts.push(bytes);
-    this.#size += bytes.byteLength;
-    return { at, length: bytes.byteLength };
-  }
-
-  /** The packed buffer (also added to the transfer list). */
-  finish(): ArrayBuffer {
-    const packed = new Uint8Array(this.#size);
-    let at = 0;
-    for (const part of this.#parts) {
-      packed.set(part, at);
-      at += part.byteLength;
-    }
-    this.#parts = [];
-    this.transfer.push(packed.buffer);
-    return packed.buffer;
-  }
-}
-
-/** The bytes place() located, as a Buffer view (no copy). */
-export function unpack(where: PackedBytes, packed: ArrayBuffer): Buffer {
-  const own = where.own;
-  if (own !== undefined) return Buffer.from(own.buffer, own.byteOffset, own.byteLength);
-  return Buffer.from(packed, where.at, where.length);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { type MessagePort, threadId } from 'node:worker_threads';
-import { BytePacker, resultToBytes, unpack } from './bytes.js';
+import { BatchWriter, readBatch } from './batch-codec.js';
+import { resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
 import {
@@ -8,8 +9,6 @@ import {
   type StreamTask,
   serializeError,
   type ToThread,
-  type WireJob,
-  type WireResult,
 } from './messages.js';
 
 /**
@@ -34,10 +33,9 @@ class ThreadJobStream {
   readonly #task: StreamTask;
   readonly #port: MessagePort;
   readonly #handler: HandlerFunction;
-  readonly #ended: (end: StreamEnd) => void;
+  readonly #done: (end: StreamEnd) => void;
   readonly #running = new Map<number, ThreadJobContext>();
-  #results: WireResult[] = [];
-  #packer = new BytePacker();
+  #results = new BatchWriter();
   #flushScheduled = false;
   #closing = false;
 
@@ -45,7 +43,7 @@ class ThreadJobStream {
     this.#task = task;
     this.#port = task.port;
     this.#handler = handler;
-    this.#ended = ended;
+    this.#done = ended;
   }
 
   start(): void {
@@ -55,7 +53,9 @@ class ThreadJobStream {
 
   #onMessage(message: ToThread): void {
     if (message.kind === 'jobs') {
-      for (const job of message.jobs) this.#run(job, message.bytes);
+      readBatch(message.batch, (id, payload, _error, handle, unique) => {
+        this.#run(id, handle, unique, payload as Buffer);
+      });
     } else if (message.kind === 'abort') {
       this.#running.get(message.id)?.abort(new Error(message.reason));
     } else {
@@ -64,13 +64,12 @@ class ThreadJobStream {
     }
   }
 
-  #run(job: WireJob, packed: ArrayBuffer): void {
-    const { id } = job;
-    const context = new ThreadJobContext(id, job.handle, job.unique, this.#task.functionName, this.#port);
+  #run(id: number, handle: string, unique: string, payload: Buffer): void {
+    const context = new ThreadJobContext(id, handle, unique, this.#task.functionName, this.#port);
     this.#running.set(id, context);
     let returned: unknown;
     try {
-      returned = this.#handler(this.#decode(unpack(job, packed)), context);
+      returned = this.#handler(this.#decode(payload), context);
     } catch (err) {
       this.#fail(id, err);
       return;
@@ -106,18 +105,19 @@ class ThreadJobStream {
       this.#fail(id, err);
       return;
     }
-    const where = this.#packer.place(bytes);
-    this.#end(id, { id, ok: true, ...where });
+    // A result is the handler's to give away: a large one that owns its buffer is moved.
+    this.#results.add(id, bytes, true);
+    this.#ended(id);
   }
 
   #fail(id: number, err: unknown): void {
-    this.#end(id, { id, ok: false, error: serializeError(err) });
+    this.#results.addError(id, serializeError(err));
+    this.#ended(id);
   }
 
-  #end(id: number, result: WireResult): void {
+  #ended(id: number): void {
     this.#running.get(id)?.end();
     this.#running.delete(id);
-    this.#results.push(result);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // After this turn's other jobs have ended too: one message for all of them.
@@ -127,12 +127,11 @@ class ThreadJobStream {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#results.length > 0) {
-      const bytes = this.#packer.finish();
-      const message: FromThread = { kind: 'results', results: this.#results, bytes };
-      this.#port.postMessage(message, this.#packer.transfer);
-      this.#results = [];
-      this.#packer = new BytePacker();
+    if (this.#results.size > 0) {
+      const { batch, transfer } = this.#results.finish();
+      this.#results = new BatchWriter();
+      const message: FromThread = { kind: 'results', batch };
+      this.#port.postMessage(message, transfer);
     }
     this.#maybeEnd();
   }
@@ -141,7 +140,7 @@ class ThreadJobStream {
   #maybeEnd(): void {
     if (!this.#closing || this.#running.size > 0 || this.#flushScheduled) return;
     this.#port.close();
-    this.#ended({ ok: true });
+    this.#done({ ok: true });
   }
 
   #post(message: FromThread): void {

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PayloadEncoding } from '../manifest/types.js';
+import type { WireBatch } from './batch-codec.js';
 
 /**
  * Every message between the main thread and a handler thread. piscina runs one long
@@ -7,7 +8,7 @@ import type { PayloadEncoding } from '../manifest/types.js';
  * a MessagePort of its own until told to close. Jobs travel in batches (all that came
  * in during one turn of the event loop, their payloads packed into one buffer) and
  * results come back the same way, so a tiny job costs a fraction of a message instead
- * of a piscina task each way. Progress and results share the port, which keeps them
+ * of a piscina task each way (thread/batch-codec.ts has the batches' wire form). Progress and results share the port, which keeps them
  * in the order the handler produced them.
  */
 
@@ -31,38 +32,20 @@ export interface StreamTask {
 /** How a stream task ends: closed when asked, or the handler never loaded. */
 export type StreamEnd = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
 
-/**
- * Bytes inside a batch: `at`/`length` locate them in the batch's packed buffer, or,
- * for large ones, `own` carries them in a transferred buffer of their own.
- */
-export interface PackedBytes {
-  readonly at: number;
-  readonly length: number;
-  readonly own?: Uint8Array;
-}
-
-export interface WireJob extends PackedBytes {
-  readonly id: number;
-  readonly handle: string;
-  readonly unique: string;
-}
-
 /** Main → thread. */
 export type ToThread =
-  | { readonly kind: 'jobs'; readonly jobs: readonly WireJob[]; readonly bytes: ArrayBuffer }
+  /** Jobs to run: entries with their payloads, handles and uniques. */
+  | { readonly kind: 'jobs'; readonly batch: WireBatch }
   /** Abort the job's signal (the thread is ended later if the handler ignores it). */
   | { readonly kind: 'abort'; readonly id: number; readonly reason: string }
   /** Finish the running jobs, send their results, then end the stream task. */
   | { readonly kind: 'close' };
 
-export type WireResult =
-  | (PackedBytes & { readonly id: number; readonly ok: true })
-  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
-
 /** Thread → main. */
 export type FromThread =
   | { readonly kind: 'ready'; readonly threadId: number }
-  | { readonly kind: 'results'; readonly results: readonly WireResult[]; readonly bytes: ArrayBuffer }
+  /** Results: entries with the result bytes, or the handler's error. */
+  | { readonly kind: 'results'; readonly batch: WireBatch }
   | {
       readonly kind: 'status';
       readonly id: number;
