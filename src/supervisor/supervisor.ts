@@ -2,8 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
-import type { ThreadEndCause } from './pool/handler-pool.js';
-import { FunctionRuntime, type JobResultKind } from './runtime/function-runtime.js';
+import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
 
 export interface SupervisorOptions {
@@ -41,17 +40,8 @@ export interface FunctionSnapshot {
 }
 
 export interface SupervisorEvents {
-  jobEnd: [
-    info: {
-      function: string;
-      handle: string;
-      result: JobResultKind;
-      durationMs: number;
-      reason?: string;
-      /** The job's handler thread ended (and was replaced), and why. */
-      threadEnded?: ThreadEndCause;
-    },
-  ];
+  /** A job ended; `reason` says why when it did not complete. */
+  jobEnd: [info: JobEndInfo];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
 }
 
@@ -220,24 +210,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #runtime(config: FunctionConfig): FunctionRuntime {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log);
+    const stats = this.#statsFor(config.name);
+    // Checked once: a debug line per job is built only when someone reads it.
+    const debug = log.isLevelEnabled?.('debug') ?? true;
     runtime.on('jobEnd', (info) => {
-      this.#statsFor(config.name).recordJob(info.result, info.durationMs);
+      stats.recordJob(info.result, info.durationMs);
       if (info.result !== 'complete') {
         log.warn(
           { jobHandle: info.handle, result: info.result, reason: info.reason },
           'job did not complete',
         );
-      } else {
+      } else if (debug) {
         log.debug({ jobHandle: info.handle, durationMs: info.durationMs }, 'job complete');
       }
-      this.emit('jobEnd', {
-        function: config.name,
-        handle: info.handle,
-        result: info.result,
-        durationMs: info.durationMs,
-        ...(info.reason === undefined ? {} : { reason: info.reason }),
-        ...(info.threadEnded === undefined ? {} : { threadEnded: info.threadEnded }),
-      });
+      this.emit('jobEnd', info);
     });
     return runtime;
   }

@@ -21,19 +21,21 @@ export interface RunnableJob {
 
 export type JobResultKind = 'complete' | 'fail' | 'exception';
 
+/** How a job ended; `reason` says why when it did not complete. */
+export interface JobEndInfo {
+  readonly function: string;
+  readonly handle: string;
+  readonly result: JobResultKind;
+  readonly reason?: string;
+  readonly durationMs: number;
+  readonly generation: number;
+  /** The job's handler thread ended (and was replaced), and why. */
+  readonly threadEnded?: ThreadEndCause;
+}
+
 export interface FunctionRuntimeEvents {
-  /** A job ended; `reason` says why when it did not complete. */
-  jobEnd: [
-    info: {
-      handle: string;
-      result: JobResultKind;
-      reason?: string;
-      durationMs: number;
-      generation: number;
-      /** The job's handler thread ended (and was replaced), and why. */
-      threadEnded?: ThreadEndCause;
-    },
-  ];
+  /** A job ended (one object per job, passed on as is by the supervisor). */
+  jobEnd: [info: JobEndInfo];
   /** A new generation took over (hot reload or thread recycling). */
   generation: [info: { generation: number; cause: string }];
 }
@@ -202,33 +204,41 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   }
 
   #finish(job: RunnableJob, generation: Generation, outcome: RunOutcome, durationMs: number): void {
-    const base: { handle: string; durationMs: number; generation: number; threadEnded?: ThreadEndCause } = {
-      handle: job.handle,
-      durationMs,
-      generation: generation.id,
-    };
     if (outcome.ok) {
       job.complete(outcome.result);
-      this.emit('jobEnd', { ...base, result: 'complete' });
+      const info: JobEndInfo = {
+        function: this.name,
+        handle: job.handle,
+        result: 'complete',
+        durationMs,
+        generation: generation.id,
+      };
+      this.emit('jobEnd', info);
       return;
     }
     const reason = outcome.error.message;
-    if (outcome.threadEnded !== undefined) Object.assign(base, { threadEnded: outcome.threadEnded });
-    if (generation.config.kind === 'command' && outcome.reason === 'handler') {
+    let result: JobResultKind;
+    if (
       // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
+      (generation.config.kind === 'command' && outcome.reason === 'handler') ||
+      !generation.config.exceptions
+    ) {
       job.warning(Buffer.from(reason));
       job.fail();
-      this.emit('jobEnd', { ...base, result: 'fail', reason });
-      return;
+      result = 'fail';
+    } else {
+      job.exception(reason);
+      result = 'exception';
     }
-    if (!generation.config.exceptions) {
-      job.warning(Buffer.from(reason));
-      job.fail();
-      this.emit('jobEnd', { ...base, result: 'fail', reason });
-      return;
-    }
-    job.exception(reason);
-    this.emit('jobEnd', { ...base, result: 'exception', reason });
+    this.emit('jobEnd', {
+      function: this.name,
+      handle: job.handle,
+      result,
+      reason,
+      durationMs,
+      generation: generation.id,
+      ...(outcome.threadEnded === undefined ? {} : { threadEnded: outcome.threadEnded }),
+    });
   }
 }
 
