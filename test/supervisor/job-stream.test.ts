@@ -109,4 +109,21 @@ describe('jobs streamed to handler threads', () => {
     const after = await exits.run(meta(9), Buffer.from('4'), sink);
     expect(after.ok && Buffer.from(after.result).toString()).toBe('ok:4');
   });
+
+  it('answers a job that arrives in the same turn as close(), then closes', async () => {
+    const echo = pool('echo.js', { payload: 'text' });
+    await echo.check();
+    const closing = echo.close();
+    const outcome = await echo.run(meta(1), Buffer.from('late'), sink);
+    expect(outcome.ok && Buffer.from(outcome.result).toString()).toBe('late');
+    await closing;
+  });
+
+  it('ends a job sent to a closed pool with a reason instead of leaving it unanswered', async () => {
+    const echo = pool('echo.js', { payload: 'text' });
+    await echo.check();
+    await echo.close();
+    const outcome = await echo.run(meta(1), Buffer.from('too late'), sink);
+    expect(outcome).toMatchObject({ ok: false, error: { message: expect.stringMatching(/stopped/) } });
+  });
 });

@@ -10,6 +10,7 @@ import { type ProgressSink, type StreamEnding, type StreamTaskBase, ThreadStream
 export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
 export type { ProgressSink } from './thread-stream.js';
 
+const kStopped: SerializedError = { name: 'Error', message: 'the handler pool has stopped' };
 /** Longest wait in close() for running jobs (piscina's own closeTimeout is the same). */
 const kCloseWaitMs = 30_000;
 
@@ -117,8 +118,9 @@ export class HandlerPool {
         if (this.#running.size === 0) this.#onIdle?.();
       });
       this.#running.add(job);
-      if (this.#loadError !== null && this.#streams.size === 0) {
-        job.cannotLoad(this.#loadError);
+      if (this.#streams.size === 0) {
+        // Every thread gave up (the code cannot load) or the pool has closed.
+        job.cannotLoad(this.#loadError ?? kStopped);
         return;
       }
       const unqueue = (): void => this.#unqueue(job);
@@ -131,7 +133,13 @@ export class HandlerPool {
   /** Waits for running jobs, then ends the streams and the threads. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#idle();
+      // Jobs of this turn come in first (a reload retires a pool in the same turn as a
+      // job may start on it), and one may come in after the pool looked idle: wait again.
+      await new Promise(setImmediate);
+      const deadline = performance.now() + kCloseWaitMs;
+      while (this.#running.size > 0 && performance.now() < deadline)
+        await this.#idle(deadline - performance.now());
+      // From here on, in one synchronous run: no job can slip in before the streams close.
       this.#stopping = true;
       const streams = [...this.#streams];
       for (const stream of streams) stream.close();
@@ -183,14 +191,14 @@ export class HandlerPool {
   #roomiest(): ThreadStream<PoolJob> | null {
     let best: ThreadStream<PoolJob> | null = null;
     for (const stream of this.#streams) {
-      if (!stream.ready || stream.terminating || stream.jobs.size >= this.#config.jobsPerThread) continue;
+      if (!stream.accepting || stream.jobs.size >= this.#config.jobsPerThread) continue;
       if (best === null || stream.jobs.size < best.jobs.size) best = stream;
     }
     return best;
   }
 
   #fill(stream: ThreadStream<PoolJob>): void {
-    while (this.#waiting.length > 0 && stream.ready && stream.jobs.size < this.#config.jobsPerThread) {
+    while (this.#waiting.length > 0 && stream.accepting && stream.jobs.size < this.#config.jobsPerThread) {
       (this.#waiting.shift() as PoolJob).sendTo(stream);
     }
   }
@@ -207,18 +215,13 @@ export class HandlerPool {
 
   #onStreamEnded(stream: ThreadStream<PoolJob>, ending: StreamEnding<PoolJob>): void {
     this.#streams.delete(stream);
-    if (ending.kind === 'died') {
-      for (const job of ending.jobs) {
-        if (stream.terminating && !job.timedOut) job.collateral();
-        else job.died(ending.error, stream.terminating, this.#config.maxMemoryMb);
-      }
-      // Never left for the thread: they go to another one.
-      for (const job of ending.unsent) this.#waiting.push(job);
-      if (ending.wasReady && !this.#stopping) {
-        this.#startStream();
-        return;
-      }
+    for (const job of ending.jobs) {
+      if (ending.kind !== 'died') job.died(new Error('its handler thread stopped before answering'), false);
+      else if (stream.terminating && !job.timedOut) job.collateral();
+      else job.died(ending.error, stream.terminating, this.#config.maxMemoryMb);
     }
+    // Never left for the thread: another one takes them.
+    this.#waiting.push(...ending.unsent);
     if (ending.kind === 'load') this.#loadError = ending.error;
     else if (ending.kind === 'died' && !ending.wasReady) {
       this.#loadError = {
@@ -226,23 +229,26 @@ export class HandlerPool {
         message: `its thread died while loading: ${ending.error.message}`,
         load: true,
       };
+    } else if (ending.kind === 'died' && !this.#stopping) {
+      // piscina replaces the dead thread; this serves on it once it has loaded the code.
+      this.#startStream();
     }
     // No thread is left to run what waits: the code cannot load (or the pool is stopping).
     if (this.#streams.size === 0) {
       const waiting = this.#waiting;
       this.#waiting = [];
-      const error = this.#loadError ?? { name: 'Error', message: 'the handler pool has stopped' };
+      const error = this.#loadError ?? kStopped;
       for (const job of waiting) job.cannotLoad(error);
     } else {
       for (const other of this.#streams) this.#fill(other);
     }
   }
 
-  /** Resolves when no job runs here, or after kCloseWaitMs (close() then ends what is left). */
-  #idle(): Promise<void> {
+  /** Resolves when no job runs here, or after `ms` (close() then ends what is left). */
+  #idle(ms: number): Promise<void> {
     if (this.#running.size === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, kCloseWaitMs);
+      const timer = setTimeout(resolve, ms);
       // close() runs once (memoized), so one waiter is all there is.
       this.#onIdle = () => {
         clearTimeout(timer);

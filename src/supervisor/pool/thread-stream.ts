@@ -27,22 +27,19 @@ export interface StreamJob {
   answered(ok: false, error: SerializedError): void;
 }
 
-/** How a stream ended, for its pool. */
+/**
+ * How a stream ended, for its pool. Every ending hands back the jobs it had not
+ * answered: `jobs` reached the thread, `unsent` never left this side.
+ */
 export type StreamEnding<J extends StreamJob = StreamJob> =
-  /** Closed on request, every job answered. */
-  | { readonly kind: 'closed' }
-  /** The handler could not be loaded in the thread (nothing ran). */
-  | { readonly kind: 'load'; readonly error: SerializedError }
-  /** The thread died (crash, out of memory, ended for a timeout) with `jobs` on it. */
-  | {
-      readonly kind: 'died';
-      readonly error: Error;
-      readonly wasReady: boolean;
-      /** Jobs the thread had (they died with it). */
-      readonly jobs: J[];
-      /** Jobs that had not left for the thread yet: nothing happened to them. */
-      readonly unsent: J[];
-    };
+  /** Closed on request (its jobs were all answered, unless it was closed early). */
+  (
+    | { readonly kind: 'closed' }
+    /** The handler could not be loaded in the thread (nothing ran). */
+    | { readonly kind: 'load'; readonly error: SerializedError }
+    /** The thread died (crash, out of memory, ended for a timeout). */
+    | { readonly kind: 'died'; readonly error: Error; readonly wasReady: boolean }
+  ) & { readonly jobs: J[]; readonly unsent: J[] };
 
 export interface StreamHooks<J extends StreamJob> {
   /** The stream is ready for jobs, or has room again after answering some. */
@@ -71,6 +68,7 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   #threadId = -1;
   /** The thread was ended on purpose for a job's timeout. */
   #terminating = false;
+  #closing = false;
   /** Settles once the stream task has ended, however it ended. */
   readonly settled: Promise<void>;
 
@@ -89,6 +87,11 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** Ready, and neither closing nor being ended: new jobs may come. */
+  get accepting(): boolean {
+    return this.#ready && !this.#closing && !this.#terminating;
   }
 
   /** The thread was ended on purpose because one of its jobs ignored its timeout. */
@@ -111,8 +114,13 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     this.#post({ kind: 'abort', id, reason });
   }
 
-  /** Asks the thread to finish its jobs and end the stream task. */
+  /**
+   * Asks the thread to finish its jobs and end the stream task. Jobs queued this turn
+   * leave first: the port keeps order, so the thread runs them before it closes.
+   */
   close(): void {
+    this.#closing = true;
+    this.#flush();
     this.#post({ kind: 'close' });
   }
 
@@ -188,17 +196,17 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     }
     this.#port.close();
     this.#ready = false;
+    const unsent = this.#outbox;
+    this.#outbox = [];
+    for (const job of unsent) this.jobs.delete(job.id);
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
     if (err !== null) {
-      const unsent = this.#outbox;
-      this.#outbox = [];
-      for (const job of unsent) this.jobs.delete(job.id);
-      const jobs = [...this.jobs.values()];
-      this.jobs.clear();
       this.#hooks.ended(this, { kind: 'died', error: err, wasReady: this.#threadId !== -1, jobs, unsent });
     } else if (end !== null && !end.ok) {
-      this.#hooks.ended(this, { kind: 'load', error: end.error });
+      this.#hooks.ended(this, { kind: 'load', error: end.error, jobs, unsent });
     } else {
-      this.#hooks.ended(this, { kind: 'closed' });
+      this.#hooks.ended(this, { kind: 'closed', jobs, unsent });
     }
   }
 }

@@ -131,8 +131,15 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       } else {
         outcome = await (pool as HandlerPool).run(job, job.payload, job, config.timeoutMs, whenLost);
         // Its thread was ended for another job's timeout: nothing was wrong with this one.
-        if (!outcome.ok && outcome.reason === 'collateral') {
-          outcome = await (pool as HandlerPool).run(job, job.payload, job, config.timeoutMs, whenLost);
+        // Run it again on the current generation (this one may be retiring meanwhile).
+        const current = this.#current;
+        if (
+          !outcome.ok &&
+          outcome.reason === 'collateral' &&
+          current?.pool &&
+          current.config.kind === 'module'
+        ) {
+          outcome = await current.pool.run(job, job.payload, job, current.config.timeoutMs, whenLost);
         }
       }
     } catch (err) {
