@@ -188,7 +188,7 @@ export class JobEngine {
     } else {
       job.queuedFlag = true;
     }
-    peer.send(createdFrame(job));
+    peer.sendJobFrame(PacketType.JOB_CREATED, job);
     this.#life.release(job);
   }
 

@@ -3,19 +3,19 @@ import { encodeResponse } from '../protocol/encoder.js';
 import type { Job } from './job.js';
 
 /** `\0RES`, the type and the data size: written byte by byte, cheaper than three writeUInt32BE. */
-function writeHeader(frame: Buffer, type: PacketType, size: number): void {
-  frame[0] = 0;
-  frame[1] = 0x52;
-  frame[2] = 0x45;
-  frame[3] = 0x53;
-  frame[4] = type >>> 24;
-  frame[5] = (type >>> 16) & 0xff;
-  frame[6] = (type >>> 8) & 0xff;
-  frame[7] = type & 0xff;
-  frame[8] = size >>> 24;
-  frame[9] = (size >>> 16) & 0xff;
-  frame[10] = (size >>> 8) & 0xff;
-  frame[11] = size & 0xff;
+function writeHeader(frame: Buffer, at: number, type: PacketType, size: number): void {
+  frame[at] = 0;
+  frame[at + 1] = 0x52;
+  frame[at + 2] = 0x45;
+  frame[at + 3] = 0x53;
+  frame[at + 4] = type >>> 24;
+  frame[at + 5] = (type >>> 16) & 0xff;
+  frame[at + 6] = (type >>> 8) & 0xff;
+  frame[at + 7] = type & 0xff;
+  frame[at + 8] = size >>> 24;
+  frame[at + 9] = (size >>> 16) & 0xff;
+  frame[at + 10] = (size >>> 8) & 0xff;
+  frame[at + 11] = size & 0xff;
 }
 
 /**
@@ -30,7 +30,7 @@ function frameOf(type: PacketType, job: Job, args: ReadonlyArray<string | Buffer
   let size = job.handleLength + args.length;
   for (const arg of args) size += arg.length;
   const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
-  writeHeader(frame, type, size);
+  writeHeader(frame, 0, type, size);
   let at = job.writeHandle(frame, HEADER_SIZE);
   for (const arg of args) {
     frame[at++] = 0;
@@ -40,12 +40,21 @@ function frameOf(type: PacketType, job: Job, args: ReadonlyArray<string | Buffer
   return frame;
 }
 
-/** A frame whose only argument is the job's handle (JOB_CREATED, WORK_FAIL): one per background submit. */
-function handleFrame(type: PacketType, job: Job): Buffer {
-  const size = job.handleLength;
-  const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
-  writeHeader(frame, type, size);
-  job.writeHandle(frame, HEADER_SIZE);
+/** The size of a frame whose only argument is the job's handle (see writeHandleFrame). */
+export function handleFrameSize(job: Job): number {
+  return HEADER_SIZE + job.handleLength;
+}
+
+/** Writes a frame whose only argument is the job's handle at `at`, `handleFrameSize(job)` bytes. */
+export function writeHandleFrame(target: Buffer, at: number, type: PacketType, job: Job): void {
+  writeHeader(target, at, type, job.handleLength);
+  job.writeHandle(target, at + HEADER_SIZE);
+}
+
+/** A frame whose only argument is the job's handle (JOB_CREATED, WORK_FAIL), in a Buffer of its own. */
+export function handleFrame(type: PacketType, job: Job): Buffer {
+  const frame = Buffer.allocUnsafe(handleFrameSize(job));
+  writeHandleFrame(frame, 0, type, job);
   return frame;
 }
 

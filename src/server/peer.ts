@@ -1,3 +1,4 @@
+import type { PacketType } from '../protocol/constants.js';
 import type { FunctionEntry } from './function-entry.js';
 import type { Job } from './job.js';
 
@@ -21,6 +22,8 @@ export interface ReplySlot {
 export interface Peer {
   readonly id: number;
   send(frame: Buffer): void;
+  /** Sends a frame whose only argument is the job's handle (JOB_CREATED), built where it is sent. */
+  sendJobFrame(type: PacketType, job: Job): void;
   /** Reserves a reply's place in the output: frames sent after it wait until it is resolved. */
   defer(): ReplySlot;
   /** The client gets WORK_EXCEPTION (OPTION_REQ exceptions, or the server's --exceptions). */

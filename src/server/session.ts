@@ -6,8 +6,10 @@ import type { Magic, PacketType } from '../protocol/constants.js';
 import { PacketDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/packet.js';
 import type { Job } from './job.js';
+import { handleFrame, handleFrameSize, writeHandleFrame } from './job-frames.js';
 import type { Ability, Peer, ReplySlot } from './peer.js';
 import { errorFrame } from './replies.js';
+import { ReplyRun } from './reply-arena.js';
 import { Request } from './request.js';
 
 export interface SessionOptions {
@@ -57,6 +59,13 @@ export class Session implements Peer {
   readonly #writer: WriteCoalescer;
   readonly #decoder: PacketDecoder;
   readonly #request = new Request();
+  /** JOB_CREATED replies built in the shared reply arena, handed to the writer once per tick. */
+  readonly #replies = new ReplyRun((bytes) => this.#writeOut(bytes));
+  #repliesScheduled = false;
+  readonly #takeReplies = (): void => {
+    this.#repliesScheduled = false;
+    if (!this.#closed && !this.#ending) this.#replies.take();
+  };
   readonly #options: SessionOptions;
   readonly #log: Logger;
   /** Output held behind deferred replies, or null when nothing is deferred. */
@@ -106,6 +115,20 @@ export class Session implements Peer {
     this.#write(frame);
   }
 
+  sendJobFrame(type: PacketType, job: Job): void {
+    if (this.#closed || this.#ending) return;
+    if (this.#held !== null) {
+      this.#held.push(handleFrame(type, job));
+      return;
+    }
+    const at = this.#replies.append(handleFrameSize(job));
+    writeHandleFrame(this.#replies.buffer, at, type, job);
+    if (!this.#repliesScheduled) {
+      this.#repliesScheduled = true;
+      queueMicrotask(this.#takeReplies);
+    }
+  }
+
   /** Writes admin reply text (latin1: the bytes of names are kept as they came). */
   sendText(text: string): void {
     this.send(Buffer.from(text, 'latin1'));
@@ -151,6 +174,12 @@ export class Session implements Peer {
 
   #write(frame: Buffer): void {
     if (this.#closed || this.#ending) return;
+    // Replies waiting in the arena were sent first.
+    if (this.#replies.pending) this.#replies.take();
+    this.#writeOut(frame);
+  }
+
+  #writeOut(frame: Buffer): void {
     this.#writer.write(frame);
     // A client that sends but never reads must not make the server buffer without end.
     if (this.#socket.writableLength > this.#options.maxOutputBytes) {
@@ -166,6 +195,7 @@ export class Session implements Peer {
   end(): void {
     if (this.#closed || this.#ending) return;
     this.#release();
+    this.#replies.take();
     this.#ending = true;
     this.#writer.flush();
     this.#socket.end();
@@ -174,6 +204,7 @@ export class Session implements Peer {
   }
 
   destroy(): void {
+    this.#replies.discard();
     this.#writer.discard();
     this.#socket.destroy();
   }
@@ -239,6 +270,7 @@ export class Session implements Peer {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#replies.discard();
     this.#writer.discard();
     this.#held = null;
     this.#options.onClose(this);

@@ -6,6 +6,7 @@ import { JobHandles } from '../../src/server/job-handles.js';
 import { JobQueue } from '../../src/server/job-queue.js';
 import { parseCInteger, toUint32 } from '../../src/server/numbers.js';
 import { asciiLower } from '../../src/server/registry.js';
+import { ReplyRun } from '../../src/server/reply-arena.js';
 import { EpochScheduler } from '../../src/server/scheduler.js';
 import { uniqueKey } from '../../src/server/unique.js';
 
@@ -135,6 +136,31 @@ describe('job handles', () => {
   it('refuses a prefix that cannot fit a handle, or has a NUL', () => {
     expect(() => new JobHandles('x'.repeat(52))).toThrow(RangeError);
     expect(() => new JobHandles('a\0b')).toThrow(TypeError);
+  });
+});
+
+describe('reply runs in the shared arena', () => {
+  it('hand over the replies of each connection in order, even when connections interleave', () => {
+    const out = { a: [] as string[], b: [] as string[] };
+    const a = new ReplyRun((bytes) => out.a.push(bytes.toString()));
+    const b = new ReplyRun((bytes) => out.b.push(bytes.toString()));
+    const put = (run: ReplyRun, text: string): void => {
+      const at = run.append(text.length);
+      run.buffer.write(text, at, 'latin1');
+    };
+    put(a, 'a1');
+    put(a, 'a2');
+    put(b, 'b1');
+    put(a, 'a3');
+    expect(a.pending).toBe(true);
+    a.take();
+    b.take();
+    expect(a.pending).toBe(false);
+    a.take();
+    expect(out).toEqual({ a: ['a1a2', 'a3'], b: ['b1'] });
+    put(b, 'x'.repeat(70_000));
+    b.take();
+    expect(out.b[1]).toBe('x'.repeat(70_000));
   });
 });
 

@@ -1,5 +1,6 @@
 import { PacketType } from '../../protocol/constants.js';
 import type { Job } from '../job.js';
+import { handleFrame } from '../job-frames.js';
 import type { Ability, Peer, ReplySlot } from '../peer.js';
 
 /** What the job engine tells an HTTP request about its job, decoded from the frames it sends. */
@@ -48,6 +49,10 @@ export class HttpJobPeer implements Peer {
   send(frame: Buffer): void {
     if (this.#held !== null) this.#held.push({ frame });
     else this.#deliver(frame);
+  }
+
+  sendJobFrame(type: PacketType, job: Job): void {
+    this.send(handleFrame(type, job));
   }
 
   defer(): ReplySlot {
