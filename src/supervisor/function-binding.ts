@@ -17,7 +17,10 @@ export interface BindingOptions {
 export interface ConnectionSnapshot {
   readonly server: string;
   readonly connections: number;
+  /** Some of its connections are up. */
   readonly connected: boolean;
+  /** How many of its connections are up now. */
+  readonly up: number;
   readonly reconnects: number;
   readonly lastError: string | null;
 }
@@ -96,6 +99,7 @@ export class FunctionBinding {
       server: `${server.host}:${server.port}`,
       connections: server.connections,
       connected: stats.connected > 0 && !worker.closed,
+      up: worker.closed ? 0 : Math.min(stats.connected, server.connections),
       reconnects: stats.reconnects,
       lastError: stats.lastError,
     }));

@@ -67,10 +67,23 @@ describeWithPeers(['gearmand', 'php'], 'Supervisor against gearmand', () => {
       failed: 0,
       excepted: 0,
       connections: [
-        { server: gearmand.address, connections: 1, connected: true, reconnects: 0, lastError: null },
+        { server: gearmand.address, connections: 1, connected: true, up: 1, reconnects: 0, lastError: null },
       ],
     });
     expect(title?.p50Ms).toBeGreaterThan(0);
+  });
+
+  it('counts the connections that are up, and none once the job server is gone', async () => {
+    const { supervisor: running } = await startWith(
+      `  title: { handler: ${path.join(workers, 'title.js')} }\n`,
+      2,
+    );
+    const links = () => running.functions()[0]?.connections[0];
+    await waitFor(() => links()?.up === 2);
+    expect(links()).toMatchObject({ connections: 2, connected: true, up: 2 });
+    await gearmand.stop();
+    await waitFor(() => links()?.up === 0);
+    expect(links()).toMatchObject({ connections: 2, connected: false, up: 0 });
   });
 
   it("serves the seed's PHP client through gearmand, with status and data reaching PHP's callbacks", async () => {
@@ -228,3 +241,10 @@ $client->runTasks();
     expect((await job.result).toString()).toBe('later');
   });
 });
+
+/** Polls `check` every 20 ms for up to 10 s (connections come and go asynchronously). */
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let waited = 0; !check() && waited < 10_000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

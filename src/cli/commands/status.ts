@@ -105,7 +105,7 @@ export function renderStatus(status: StatusDocument): string {
         server.server,
         row.function,
         String(row.connections),
-        row.connected ? 'connected' : 'down',
+        linkState(row.up, row.connections),
         String(row.reconnects),
         row.queue === null ? '-' : String(row.queue.queued),
         row.queue === null ? '-' : String(row.queue.running),
@@ -156,4 +156,10 @@ function formatUptime(ms: number): string {
     .slice(first === -1 ? 3 : first)
     .map(([n, unit]) => `${n}${unit}`)
     .join(' ');
+}
+
+/** `connected` when every connection is up, `partly (1/2)` when some are, else `down`. */
+function linkState(up: number, connections: number): string {
+  if (up === 0) return 'down';
+  return up >= connections ? 'connected' : `partly (${up}/${connections})`;
 }

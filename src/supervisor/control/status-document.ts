@@ -16,7 +16,10 @@ export interface ServerFunctionReport {
   readonly function: string;
   /** Connections configured for the function on this server. */
   readonly connections: number;
+  /** Some of them are up. */
   readonly connected: boolean;
+  /** How many of them are up now. */
+  readonly up: number;
   readonly reconnects: number;
   readonly lastError: string | null;
   readonly queue: QueueDepth | null;
@@ -79,6 +82,7 @@ export function buildStatus(
         function: fn.name,
         connections: c.connections,
         connected: c.connected,
+        up: c.up,
         reconnects: c.reconnects,
         lastError: c.lastError,
         queue,

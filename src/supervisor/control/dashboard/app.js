@@ -181,7 +181,9 @@ function renderServers(servers) {
       const row = document.createElement('tr');
       row.dataset.server = server.server;
       row.dataset.function = fn.function;
-      const link = el('td', fn.connected ? 'connected' : 'down', fn.connected ? '' : 'down');
+      const state =
+        fn.up === 0 ? 'down' : fn.up >= fn.connections ? 'connected' : `partly (${fn.up}/${fn.connections})`;
+      const link = el('td', state, fn.up === 0 ? 'down' : '');
       row.append(el('td', server.server), el('td', fn.function), el('td', fn.connections, 'num'), link);
       row.append(el('td', fn.reconnects, 'num'));
       row.append(el('td', fn.queue?.queued ?? '–', 'num'), el('td', fn.queue?.running ?? '–', 'num'));
