@@ -156,15 +156,16 @@ export class FunctionBinding {
     }
   }
 
-  async #run(job: Job): Promise<void> {
+  #run(job: Job): Promise<void> {
     this.gate.jobStarted();
-    try {
-      await this.runtime.run(job, (listener) => jobControl.onLost(job, listener));
-    } finally {
-      this.gate.jobEnded();
-      this.#refill();
-    }
+    return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded);
   }
+
+  /** A job ended: free its slot and let the connections grab again. */
+  readonly #jobEnded = (): void => {
+    this.gate.jobEnded();
+    this.#refill();
+  };
 
   /** A slot came free: let every connection grab again (those asleep wait for NOOP). */
   #refill(): void {

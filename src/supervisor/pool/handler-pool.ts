@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from '../../log.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { JobMeta, SerializedError } from '../thread/messages.js';
 import { handlerEntryFile } from './entry-file.js';
-import { type LossWatch, PoolJob, type RunOutcome } from './pool-job.js';
+import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
 import { type ProgressSink, type StreamEnding, type StreamTaskBase, ThreadStream } from './thread-stream.js';
 
 export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
@@ -40,6 +40,14 @@ export class HandlerPool {
   #onIdle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #stopping = false;
+  readonly #owner: PoolJobOwner = {
+    ended: (job) => {
+      this.#running.delete(job);
+      if (this.#running.size === 0) this.#onIdle?.();
+    },
+    unqueue: (job) => this.#unqueue(job),
+    endThread: (stream) => this.#endThread(stream),
+  };
 
   constructor(config: ModuleFunctionConfig, generation: number, logger: Logger = silentLogger) {
     this.#config = config;
@@ -107,27 +115,37 @@ export class HandlerPool {
     timeoutMs?: number,
     whenLost?: LossWatch,
   ): Promise<RunOutcome> {
+    return new Promise<RunOutcome>((resolve) =>
+      this.start(meta, payload, sink, resolve, timeoutMs, whenLost),
+    );
+  }
+
+  /**
+   * run() with a callback: `done` is called exactly once, with the outcome. The
+   * supervisor's path, which needs no promise per job at this level.
+   */
+  start(
+    meta: JobMeta,
+    payload: Uint8Array,
+    sink: ProgressSink,
+    done: (outcome: RunOutcome) => void,
+    timeoutMs?: number,
+    whenLost?: LossWatch,
+  ): void {
     this.#jobsStarted++;
-    return new Promise<RunOutcome>((resolve) => {
-      // A job on a thread of its own is never run again (no collateral), so its payload
-      // can move; on shared threads it may have to be sent a second time.
-      const movable = this.#config.jobsPerThread === 1;
-      const job = new PoolJob(this.#nextJobId++, meta, payload, sink, movable, (outcome) => {
-        this.#running.delete(job);
-        resolve(outcome);
-        if (this.#running.size === 0) this.#onIdle?.();
-      });
-      this.#running.add(job);
-      if (this.#streams.size === 0) {
-        // Every thread gave up (the code cannot load) or the pool has closed.
-        job.cannotLoad(this.#loadError ?? kStopped);
-        return;
-      }
-      const unqueue = (): void => this.#unqueue(job);
-      if (timeoutMs !== undefined) job.armTimeout(timeoutMs, (stream) => this.#endThread(stream), unqueue);
-      if (whenLost !== undefined) job.abandonOn(whenLost, unqueue);
-      this.#dispatch(job);
-    });
+    // A job on a thread of its own is never run again (no collateral), so its payload
+    // can move; on shared threads it may have to be sent a second time.
+    const movable = this.#config.jobsPerThread === 1;
+    const job = new PoolJob(this.#nextJobId++, meta, payload, sink, movable, this.#owner, done);
+    this.#running.add(job);
+    if (this.#streams.size === 0) {
+      // Every thread gave up (the code cannot load) or the pool has closed.
+      job.cannotLoad(this.#loadError ?? kStopped);
+      return;
+    }
+    if (timeoutMs !== undefined) job.armTimeout(timeoutMs);
+    if (whenLost !== undefined) job.abandonOn(whenLost);
+    this.#dispatch(job);
   }
 
   /** Waits for running jobs, then ends the streams and the threads. Idempotent. */
@@ -215,13 +233,6 @@ export class HandlerPool {
 
   #onStreamEnded(stream: ThreadStream<PoolJob>, ending: StreamEnding<PoolJob>): void {
     this.#streams.delete(stream);
-    for (const job of ending.jobs) {
-      if (ending.kind !== 'died') job.died(new Error('its handler thread stopped before answering'), false);
-      else if (stream.terminating && !job.timedOut) job.collateral();
-      else job.died(ending.error, stream.terminating, this.#config.maxMemoryMb);
-    }
-    // Never left for the thread: another one takes them.
-    this.#waiting.push(...ending.unsent);
     if (ending.kind === 'load') this.#loadError = ending.error;
     else if (ending.kind === 'died' && !ending.wasReady) {
       this.#loadError = {
@@ -231,7 +242,15 @@ export class HandlerPool {
       };
     } else if (ending.kind === 'died' && !this.#stopping) {
       // piscina replaces the dead thread; this serves on it once it has loaded the code.
+      // Started first, so the jobs settled below can be run again here.
       this.#startStream();
+    }
+    // Never left for the thread: another one takes them.
+    this.#waiting.push(...ending.unsent);
+    for (const job of ending.jobs) {
+      if (ending.kind !== 'died') job.died(new Error('its handler thread stopped before answering'), false);
+      else if (stream.terminating && !job.timedOut) job.collateral();
+      else job.died(ending.error, stream.terminating, this.#config.maxMemoryMb);
     }
     // No thread is left to run what waits: the code cannot load (or the pool is stopping).
     if (this.#streams.size === 0) {

@@ -25,6 +25,16 @@ export type RunOutcome =
  */
 export type LossWatch = (listener: (reason: unknown) => void) => void;
 
+/** What a PoolJob needs from its pool: one object per pool, not closures per job. */
+export interface PoolJobOwner {
+  /** The job ended (before its `done` is called). */
+  ended(job: PoolJob): void;
+  /** Take the job out of the queue of jobs waiting for a thread. */
+  unqueue(job: PoolJob): void;
+  /** A job ignored its timeout: end the thread under it. */
+  endThread(stream: ThreadStream<PoolJob>): void;
+}
+
 /** Time a job gets to return after its signal is aborted, before its thread is ended. */
 const kAbortGraceMs = 1000;
 
@@ -40,9 +50,10 @@ export class PoolJob implements StreamJob {
   readonly payload: Uint8Array;
   readonly movable: boolean;
   readonly sink: ProgressSink;
-  readonly #settle: (outcome: RunOutcome) => void;
+  readonly #owner: PoolJobOwner;
+  readonly #done: (outcome: RunOutcome) => void;
   #stream: ThreadStream<PoolJob> | null = null;
-  #done = false;
+  #ended = false;
   #timedOut = false;
   #timeoutMs = 0;
   #timeoutTimer: NodeJS.Timeout | undefined;
@@ -54,7 +65,8 @@ export class PoolJob implements StreamJob {
     payload: Uint8Array,
     sink: ProgressSink,
     movable: boolean,
-    settle: (outcome: RunOutcome) => void,
+    owner: PoolJobOwner,
+    done: (outcome: RunOutcome) => void,
   ) {
     this.id = id;
     this.handle = meta.handle;
@@ -62,7 +74,8 @@ export class PoolJob implements StreamJob {
     this.payload = payload;
     this.sink = sink;
     this.movable = movable;
-    this.#settle = settle;
+    this.#owner = owner;
+    this.#done = done;
   }
 
   /** Its timeout passed (whatever came after). */
@@ -76,34 +89,34 @@ export class PoolJob implements StreamJob {
   }
 
   /**
-   * After `ms`, aborts the job's signal in its thread; after a grace period more, calls
-   * `endThread` to end the thread under it. A job still waiting for a thread just ends.
+   * After `ms`, aborts the job's signal in its thread; after a grace period more, has the
+   * pool end the thread under it. A job still waiting for a thread just ends.
    */
-  armTimeout(ms: number, endThread: (stream: ThreadStream<PoolJob>) => void, unqueue: () => void): void {
+  armTimeout(ms: number): void {
     this.#timeoutMs = ms;
     this.#timeoutTimer = setTimeout(() => {
       this.#timedOut = true;
       const stream = this.#stream;
       if (stream === null) {
-        unqueue();
+        this.#owner.unqueue(this);
         this.#finish(timeoutOutcome(ms, false));
         return;
       }
       stream.abort(this.id, `timed out after ${ms} ms`);
-      this.#graceTimer = setTimeout(() => endThread(stream), kAbortGraceMs);
+      this.#graceTimer = setTimeout(() => this.#owner.endThread(stream), kAbortGraceMs);
     }, ms);
   }
 
   /** The job became useless (its connection dropped): tell the handler through its signal. */
-  abandonOn(whenLost: LossWatch, unqueue: () => void): void {
+  abandonOn(whenLost: LossWatch): void {
     whenLost((reason) => {
-      if (this.#done) return;
+      if (this.#ended) return;
       const why = reason instanceof Error ? reason.message : String(reason ?? 'the job was abandoned');
       if (this.#stream !== null) {
         this.#stream.abort(this.id, why);
         return;
       }
-      unqueue();
+      this.#owner.unqueue(this);
       this.#finish({ ok: false, reason: 'handler', error: { name: 'AbortError', message: why } });
     });
   }
@@ -149,11 +162,12 @@ export class PoolJob implements StreamJob {
   }
 
   #finish(outcome: RunOutcome): void {
-    if (this.#done) return;
-    this.#done = true;
+    if (this.#ended) return;
+    this.#ended = true;
     clearTimeout(this.#timeoutTimer);
     clearTimeout(this.#graceTimer);
-    this.#settle(outcome);
+    this.#owner.ended(this);
+    this.#done(outcome);
   }
 }
 

@@ -113,42 +113,61 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   }
 
   /**
-   * Runs one job to its end. Never rejects. `whenLost` tells of the job becoming
-   * useless more cheaply than its signal (the library's Job offers it); without it the
-   * job's signal is watched.
+   * Runs one job to its end; the promise never rejects. `whenLost` tells of the job
+   * becoming useless more cheaply than its signal (the library's Job offers it); without
+   * it the job's signal is watched. `onEnd` is called as the job ends, before the
+   * promise settles (the binding frees the job's slot there).
    */
-  async run(job: RunnableJob, whenLost: LossWatch = signalWatch(job)): Promise<void> {
+  run(job: RunnableJob, whenLost: LossWatch = signalWatch(job), onEnd?: () => void): Promise<void> {
     const generation = this.#current;
-    if (generation === null) throw new Error(`function ${this.name} is not started`);
+    if (generation === null) {
+      onEnd?.();
+      return Promise.reject(new Error(`function ${this.name} is not started`));
+    }
     const started = performance.now();
     this.#running++;
-    let outcome: RunOutcome;
-    try {
+    return new Promise<void>((resolve) => {
+      const end = (outcome: RunOutcome): void => {
+        this.#running--;
+        try {
+          this.#finish(job, generation, outcome, performance.now() - started);
+          this.#maybeRecycle(generation);
+        } finally {
+          onEnd?.();
+          resolve();
+        }
+      };
       const { config, pool } = generation;
       // The job is its own metadata and progress sink: no per-job wrappers.
       if (config.kind === 'command') {
-        outcome = await runCommand(config, job, job.payload, job, job.signal);
-      } else {
-        outcome = await (pool as HandlerPool).run(job, job.payload, job, config.timeoutMs, whenLost);
-        // Its thread was ended for another job's timeout: nothing was wrong with this one.
-        // Run it again on the current generation (this one may be retiring meanwhile).
-        const current = this.#current;
-        if (
-          !outcome.ok &&
-          outcome.reason === 'collateral' &&
-          current?.pool &&
-          current.config.kind === 'module'
-        ) {
-          outcome = await current.pool.run(job, job.payload, job, current.config.timeoutMs, whenLost);
-        }
+        runCommand(config, job, job.payload, job, job.signal).then(end, (err: Error) =>
+          end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
+        );
+        return;
       }
-    } catch (err) {
-      outcome = { ok: false, reason: 'crash', error: { name: 'Error', message: (err as Error).message } };
-    } finally {
-      this.#running--;
-    }
-    this.#finish(job, generation, outcome, performance.now() - started);
-    this.#maybeRecycle(generation);
+      (pool as HandlerPool).start(
+        job,
+        job.payload,
+        job,
+        (outcome) => {
+          // Its thread was ended for another job's timeout: nothing was wrong with this
+          // one. Run it again on the current generation (this one may be retiring).
+          const current = this.#current;
+          if (
+            !outcome.ok &&
+            outcome.reason === 'collateral' &&
+            current?.pool &&
+            current.config.kind === 'module'
+          ) {
+            current.pool.start(job, job.payload, job, end, current.config.timeoutMs, whenLost);
+          } else {
+            end(outcome);
+          }
+        },
+        config.timeoutMs,
+        whenLost,
+      );
+    });
   }
 
   /** Waits for running jobs (old generations included), then ends every thread. Idempotent. */
