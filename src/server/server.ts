@@ -5,6 +5,7 @@ import type { ServerAddress } from '../net/address.js';
 import type { ServerContext } from './context.js';
 import { dispatchPacket } from './dispatch.js';
 import { JobEngine } from './engine.js';
+import { primeSubmitFeedback } from './feedback-priming.js';
 import { handleAdminLine } from './handlers/admin.js';
 import { HttpGateway } from './http/gateway.js';
 import { resolveHttpOptions } from './http/options.js';
@@ -77,6 +78,7 @@ export class GearmanServer {
     this.#options = resolveServerOptions(options);
     this.#log = (options.logger ?? silentLogger).child({ component: 'server' });
     this.#store = options.store ?? new MemoryJobStore();
+    primeSubmitFeedback();
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
