@@ -143,7 +143,7 @@ export class HandlerPool {
       job.cannotLoad(this.#loadError ?? kStopped);
       return;
     }
-    if (timeoutMs !== undefined) job.armTimeout(timeoutMs);
+    if (timeoutMs !== undefined) job.setTimeLimit(timeoutMs);
     if (whenLost !== undefined) job.abandonOn(whenLost);
     this.#dispatch(job);
   }

@@ -86,22 +86,23 @@ export class PoolJob implements StreamJob {
   sendTo(stream: ThreadStream<PoolJob>): void {
     this.#stream = stream;
     stream.send(this);
+    // The clock runs from here: waiting for a thread (one being replaced after a crash,
+    // say) is not the handler's time.
+    if (this.#timeoutMs > 0 && this.#timeoutTimer === undefined) this.#startClock(stream);
   }
 
   /**
-   * After `ms`, aborts the job's signal in its thread; after a grace period more, has the
-   * pool end the thread under it. A job still waiting for a thread just ends.
+   * Gives the job `ms` once it is sent to a thread: then its signal is aborted there,
+   * and after a grace period more the pool ends the thread under it.
    */
-  armTimeout(ms: number): void {
+  setTimeLimit(ms: number): void {
     this.#timeoutMs = ms;
+  }
+
+  #startClock(stream: ThreadStream<PoolJob>): void {
+    const ms = this.#timeoutMs;
     this.#timeoutTimer = setTimeout(() => {
       this.#timedOut = true;
-      const stream = this.#stream;
-      if (stream === null) {
-        this.#owner.unqueue(this);
-        this.#finish(timeoutOutcome(ms, false));
-        return;
-      }
       stream.abort(this.id, `timed out after ${ms} ms`);
       this.#graceTimer = setTimeout(() => this.#owner.endThread(stream), kAbortGraceMs);
     }, ms);
