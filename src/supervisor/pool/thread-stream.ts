@@ -111,6 +111,8 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
 
   /** Aborts a running job's signal in the thread. */
   abort(id: number, reason: string): void {
+    // The job may still wait in the outbox: it must reach the thread before its abort.
+    this.#flush();
     this.#post({ kind: 'abort', id, reason });
   }
 
