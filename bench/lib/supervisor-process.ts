@@ -94,8 +94,12 @@ export async function startSupervisor(
     entry?: string | undefined;
   },
 ): Promise<SupervisorChild> {
-  const nodeFlags =
-    options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir];
+  // --single-threaded-gc as `gworker start` runs installed (bin/gworker.js's shebang),
+  // from `npm start` and from the systemd unit.
+  const nodeFlags = [
+    '--single-threaded-gc',
+    ...(options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir]),
+  ];
   const args = [...nodeFlags, options.entry ?? 'bin/gworker.js', 'start', '--log-level', 'info'];
   if (options.watch === false) args.push('--no-watch');
   args.push(manifestFile);
