@@ -45,16 +45,17 @@ export function handleFrameSize(job: Job): number {
   return HEADER_SIZE + job.handleLength;
 }
 
-/** Writes a frame whose only argument is the job's handle at `at`, `handleFrameSize(job)` bytes. */
-export function writeHandleFrame(target: Buffer, at: number, type: PacketType, job: Job): void {
-  writeHeader(target, at, type, job.handleLength);
+/** Writes a frame whose only argument is the job's handle at `at`; `size` is handleFrameSize(job). */
+export function writeHandleFrame(target: Buffer, at: number, type: PacketType, job: Job, size: number): void {
+  writeHeader(target, at, type, size - HEADER_SIZE);
   job.writeHandle(target, at + HEADER_SIZE);
 }
 
 /** A frame whose only argument is the job's handle (JOB_CREATED, WORK_FAIL), in a Buffer of its own. */
 export function handleFrame(type: PacketType, job: Job): Buffer {
-  const frame = Buffer.allocUnsafe(handleFrameSize(job));
-  writeHandleFrame(frame, 0, type, job);
+  const size = handleFrameSize(job);
+  const frame = Buffer.allocUnsafe(size);
+  writeHandleFrame(frame, 0, type, job, size);
   return frame;
 }
 

@@ -66,11 +66,14 @@ export class JobHandles {
   write(id: number, target: Buffer, at: number): number {
     const prefix = this.#prefixBytes;
     for (let i = 0; i < prefix.length; i++) target[at + i] = prefix[i] as number;
-    const end = at + prefix.length + digitCount(id);
+    const start = at + prefix.length;
+    const end = start + digitCount(id);
     let rest = id;
-    for (let i = end - 1; i >= at + prefix.length; i--) {
-      target[i] = kZero + (rest % 10);
-      rest = Math.floor(rest / 10);
+    for (let i = end - 1; i >= start; i--) {
+      const digit = rest % 10;
+      target[i] = kZero + digit;
+      // Exact for integers, and no Math.floor call while this still runs unoptimized.
+      rest = (rest - digit) / 10;
     }
     return end;
   }
@@ -97,9 +100,9 @@ export class JobHandles {
   }
 }
 
-/** Decimal digits of a counter value (1 to 2^32 - 1). */
+/** Decimal digits of a counter value (1 to 2^32 - 1), by comparisons rather than divisions. */
 function digitCount(id: number): number {
-  let digits = 1;
-  for (let rest = id; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  return digits;
+  if (id < 100_000) return id < 100 ? (id < 10 ? 1 : 2) : id < 1000 ? 3 : id < 10_000 ? 4 : 5;
+  if (id < 10_000_000) return id < 1_000_000 ? 6 : 7;
+  return id < 100_000_000 ? 8 : id < 1_000_000_000 ? 9 : 10;
 }

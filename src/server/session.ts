@@ -121,8 +121,9 @@ export class Session implements Peer {
       this.#held.push(handleFrame(type, job));
       return;
     }
-    const at = this.#replies.append(handleFrameSize(job));
-    writeHandleFrame(this.#replies.buffer, at, type, job);
+    const size = handleFrameSize(job);
+    const at = this.#replies.append(size);
+    writeHandleFrame(this.#replies.buffer, at, type, job, size);
     if (!this.#repliesScheduled) {
       this.#repliesScheduled = true;
       queueMicrotask(this.#takeReplies);
