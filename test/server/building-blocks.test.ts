@@ -4,6 +4,7 @@ import { FunctionEntry } from '../../src/server/function-entry.js';
 import { Job } from '../../src/server/job.js';
 import { JobHandles } from '../../src/server/job-handles.js';
 import { JobQueue } from '../../src/server/job-queue.js';
+import { JobTable } from '../../src/server/job-table.js';
 import { parseCInteger, toUint32 } from '../../src/server/numbers.js';
 import { asciiLower } from '../../src/server/registry.js';
 import { ReplyRun } from '../../src/server/reply-arena.js';
@@ -14,9 +15,9 @@ const handles = new JobHandles('H:unit');
 const fn = new FunctionEntry('f');
 let nextId = 1;
 
-function job(when = 0): Job {
+function job(when = 0, id = nextId++): Job {
   const data = Buffer.alloc(0);
-  return new Job(nextId++, handles, fn, '', null, data, 0, 0, data, 1, when, true);
+  return new Job(id, handles, fn, '', null, data, 0, 0, data, 1, when, true);
 }
 
 describe('JobQueue', () => {
@@ -136,6 +137,50 @@ describe('job handles', () => {
   it('refuses a prefix that cannot fit a handle, or has a NUL', () => {
     expect(() => new JobHandles('x'.repeat(52))).toThrow(RangeError);
     expect(() => new JobHandles('a\0b')).toThrow(TypeError);
+  });
+});
+
+describe('JobTable', () => {
+  const find = (table: JobTable, id: number): Job | undefined =>
+    table.get(Buffer.from(handles.format(id), 'latin1'));
+
+  it('finds jobs by handle through pages, sparse pages and a wrapped counter, oldest first', () => {
+    const table = new JobTable(handles);
+    const jobs = Array.from({ length: 20_000 }, (_, i) => job(0, i + 1));
+    for (const each of jobs) table.add(each);
+    expect(table.size).toBe(20_000);
+    // Leave one job in every 1000: the older pages turn sparse, the newest keeps its slots.
+    for (const each of jobs) if (each.id % 1000 !== 0) table.delete(each);
+    expect(table.size).toBe(20);
+    for (const each of jobs) expect(find(table, each.id)).toBe(each.id % 1000 === 0 ? each : undefined);
+    expect([...table.values()].map((each) => each.id)).toEqual(
+      Array.from({ length: 20 }, (_, i) => (i + 1) * 1000),
+    );
+    // A counter that wrapped makes numbers whose page is gone again: both kinds stay found.
+    const again = job(0, 1);
+    table.add(again);
+    expect(find(table, 1)).toBe(again);
+    expect(find(table, 1000)).toBe(jobs[999]);
+    table.delete(jobs[999] as Job);
+    expect(find(table, 1000)).toBeUndefined();
+    expect(find(table, 1)).toBe(again);
+    expect(table.size).toBe(20);
+    for (const each of [...table.values()]) table.delete(each);
+    expect(table.size).toBe(0);
+    expect([...table.values()]).toEqual([]);
+    expect(find(table, 4294967295)).toBeUndefined();
+  });
+
+  it('does not count a job twice, nor forget a job for another with its number', () => {
+    const table = new JobTable(handles);
+    const first = job(0, 7);
+    table.add(first);
+    table.add(first);
+    expect(table.size).toBe(1);
+    table.delete(job(0, 7));
+    expect(find(table, 7)).toBe(first);
+    table.delete(first);
+    expect(table.size).toBe(0);
   });
 });
 
