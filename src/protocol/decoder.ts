@@ -54,6 +54,23 @@ const kMagicPrefix = [0x00, 0x52, 0x45] as const;
 const kMagicReq = 0x51;
 const kMagicRes = 0x53;
 
+/** A big-endian uint32 at `at` (which the caller knows is in range): no call into Buffer's checked readers. */
+function uint32(buf: Buffer, at: number): number {
+  return (
+    (buf[at] as number) * 0x1000000 +
+    (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
+  );
+}
+
+/**
+ * The first NUL in `bytes[from, end)`, or -1. A loop rather than indexOf: the arguments
+ * searched (names, uniques, handles) are short, and indexOf costs a native call each.
+ */
+function nulAt(bytes: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (bytes[i] === 0) return i;
+  return -1;
+}
+
 /**
  * Incremental decoder: push() chunks as they arrive and it hands whole frames to the
  * sink, the same frames for any split of the stream. A frame that lies whole inside one
@@ -191,17 +208,17 @@ export class PacketDecoder {
 
   /** Validates a header and returns its data size; throws before anything is allocated. */
   #readHeader(buf: Buffer, at: number): number {
-    const magic = buf.readUInt32BE(at);
+    const magic = uint32(buf, at);
     if (magic === MAGIC_REQ) this.#magic = 'REQ';
     else if (magic === MAGIC_RES) this.#magic = 'RES';
     else this.#fail(`bad magic 0x${magic.toString(16).padStart(8, '0')}`, buf, at);
     if (this.#expect !== 'any' && this.#magic !== this.#expect) {
       this.#fail(`unexpected magic \\0${this.#magic}, expected \\0${this.#expect}`, buf, at);
     }
-    const type = buf.readUInt32BE(at + 4);
+    const type = uint32(buf, at + 4);
     if (!isPacketType(type)) this.#fail(`unknown packet type ${type}`, buf, at, type);
     this.#type = type;
-    const size = buf.readUInt32BE(at + 8);
+    const size = uint32(buf, at + 8);
     if (size > this.#maxFrameSize) {
       this.#fail(
         `${packetTypeName(type)} frame of ${size} bytes exceeds the limit of ${this.#maxFrameSize}`,
@@ -255,8 +272,8 @@ export class PacketDecoder {
     const nuls = this.#nuls;
     let from = start;
     for (let i = 1; i < count; i++) {
-      const nul = bytes.indexOf(0, from);
-      if (nul === -1 || nul >= end) {
+      const nul = nulAt(bytes, from, end);
+      if (nul === -1) {
         this.#fail(
           `${packetTypeName(type)} needs ${count} arguments, found ${i}`,
           this.#frameForPreview(bytes.subarray(start, end)),
