@@ -1,9 +1,11 @@
 /**
- * CPU-heavy jobs: 200 jobs of about 20 ms of pure computation (chained sha256 rounds,
- * calibrated once on this machine for Node and for PHP), queued first, then run by one
- * `gworker start` with concurrency 2 (two handler threads) or by two PHP worker
- * processes. The wall time is compared with the ideal: the work of one job, measured
- * alone right before the run, times the jobs, over 2 cores.
+ * CPU-heavy jobs: 200 jobs of about 20 ms of computation (calibrated once on this
+ * machine for Node and for PHP), queued first, then run by one `gworker start` with
+ * concurrency 2 (two handler threads) or by two PHP worker processes. The wall time is
+ * compared with the ideal: the work of one job, measured alone right before the run,
+ * times the jobs, over 2 cores. Two workloads: pure language computation (an integer
+ * mixing loop: the goal) and chained sha256 rounds in the runtime's native crypto
+ * (OpenSSL), where threads of one process share more than two processes do.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,7 +26,38 @@ import { finishSectionRows, type Section } from './supervisor-report.js';
 import { StatusPoller, totalCpuUs } from './supervisor-watch.js';
 import type { LibraryBenchOptions } from './types.js';
 
-const kShaHandler = fileURLToPath(new URL('../fixtures/sha-handler.mjs', import.meta.url));
+/** What the jobs compute. */
+export interface CpuWorkload {
+  /** The section's key and the PHP peer's LOOP argument. */
+  readonly key: 'mix' | 'sha';
+  /** The Node handler module: its default export runs a job, `loop` names the bare loop. */
+  readonly handler: string;
+  readonly loop: string;
+  /** For titles and notes: what one job does, in Node and in PHP. */
+  readonly what: string;
+  readonly nodeOp: string;
+  readonly phpOp: string;
+}
+
+export const kCpuWorkloads: Record<CpuWorkload['key'], CpuWorkload> = {
+  mix: {
+    key: 'mix',
+    handler: fileURLToPath(new URL('../fixtures/mix-handler.mjs', import.meta.url)),
+    loop: 'mixLoop',
+    what: 'pure computation (an integer mixing loop)',
+    nodeOp: 'integer mixing steps in JavaScript (bench/fixtures/mix-handler.mjs)',
+    phpOp: 'the same steps in PHP (bench/peers/cpu.php mix)',
+  },
+  sha: {
+    key: 'sha',
+    handler: fileURLToPath(new URL('../fixtures/sha-handler.mjs', import.meta.url)),
+    loop: 'shaLoop',
+    what: 'chained sha256 in native crypto',
+    nodeOp: "chained crypto.hash('sha256') rounds (bench/fixtures/sha-handler.mjs)",
+    phpOp: "hash('sha256') rounds (bench/peers/cpu.php sha)",
+  },
+};
+
 const kTargetMs = 20;
 const kJobs = 200;
 const kCores = 2;
@@ -34,11 +67,11 @@ interface Calibration {
   readonly jobMs: number;
 }
 
-type ShaLoop = (rounds: number) => Buffer;
+type Loop = (rounds: number) => unknown;
 
-async function shaLoop(): Promise<ShaLoop> {
-  const mod = (await import(kShaHandler)) as { shaLoop: ShaLoop };
-  return mod.shaLoop;
+async function loopOf(workload: CpuWorkload): Promise<Loop> {
+  const mod = (await import(workload.handler)) as Record<string, Loop>;
+  return mod[workload.loop] as Loop;
 }
 
 /**
@@ -46,7 +79,7 @@ async function shaLoop(): Promise<ShaLoop> {
  * jobs, in ms. CPU time rather than wall time, so that other processes taking a core now
  * and then do not inflate it: the loop is pure computation on one thread.
  */
-function nodeJobMs(loop: ShaLoop, rounds: number, samples: number): number {
+function nodeJobMs(loop: Loop, rounds: number, samples: number): number {
   const times: number[] = [];
   for (let i = 0; i < samples; i++) {
     const start = process.cpuUsage();
@@ -58,8 +91,8 @@ function nodeJobMs(loop: ShaLoop, rounds: number, samples: number): number {
 }
 
 /** The rounds that take about 20 ms in Node here (scaled from a guess, three times). */
-async function calibrateNode(): Promise<Calibration> {
-  const loop = await shaLoop();
+async function calibrateNode(workload: CpuWorkload): Promise<Calibration> {
+  const loop = await loopOf(workload);
   // Warm up first: the first calls run unoptimised and would scale the guess down.
   nodeJobMs(loop, 5000, 5);
   let rounds = 5000;
@@ -68,8 +101,8 @@ async function calibrateNode(): Promise<Calibration> {
   return { rounds, jobMs: nodeJobMs(loop, rounds, 9) };
 }
 
-async function phpResult<T>(args: string[]): Promise<T> {
-  const peer = phpPeer('PHP sha calibration', 'sha.php', args);
+async function phpResult<T>(workload: CpuWorkload, args: string[]): Promise<T> {
+  const peer = phpPeer('PHP cpu calibration', 'cpu.php', [workload.key, ...args]);
   try {
     return await peer.waitForJson<T>('result', 60_000);
   } finally {
@@ -102,15 +135,16 @@ async function timeDrain(
 }
 
 async function supervisorRun(
+  workload: CpuWorkload,
   run: number,
   calibration: Calibration,
   options: LibraryBenchOptions,
 ): Promise<CpuRun> {
-  const jobMs = nodeJobMs(await shaLoop(), calibration.rounds, 7);
+  const jobMs = nodeJobMs(await loopOf(workload), calibration.rounds, 7);
   const gearmand = await startGearmand();
   const poller = new StatusPoller(gearmand.port);
   const scratch = scratchDir('cpu');
-  const fn = `sv_cpu_${run}`;
+  const fn = `sv_cpu_${workload.key}_${run}`;
   let supervisor: SupervisorChild | null = null;
   try {
     await queueJobs(gearmand.port, [{ fn, count: kJobs }], String(calibration.rounds));
@@ -123,7 +157,7 @@ async function supervisorRun(
         connections: 1,
         controlPort,
         functions: [
-          { name: fn, handler: kShaHandler, concurrency: kCores, jobsPerThread: 1, payload: 'text' },
+          { name: fn, handler: workload.handler, concurrency: kCores, jobsPerThread: 1, payload: 'text' },
         ],
       }),
     );
@@ -145,16 +179,25 @@ async function supervisorRun(
   }
 }
 
-async function phpRun(run: number, calibration: Calibration, options: LibraryBenchOptions): Promise<CpuRun> {
-  const { jobMs } = await phpResult<{ jobMs: number }>(['measure', String(calibration.rounds), '7']);
+async function phpRun(
+  workload: CpuWorkload,
+  run: number,
+  calibration: Calibration,
+  options: LibraryBenchOptions,
+): Promise<CpuRun> {
+  const { jobMs } = await phpResult<{ jobMs: number }>(workload, [
+    'measure',
+    String(calibration.rounds),
+    '7',
+  ]);
   const gearmand = await startGearmand();
   const poller = new StatusPoller(gearmand.port);
-  const fn = `php_cpu_${run}`;
+  const fn = `php_cpu_${workload.key}_${run}`;
   let workers: Peer[] = [];
   try {
     await queueJobs(gearmand.port, [{ fn, count: kJobs }], String(calibration.rounds));
     workers = Array.from({ length: kCores }, (_, i) =>
-      phpPeer(`PHP sha worker ${i + 1}`, 'sha.php', ['worker', String(gearmand.port), fn]),
+      phpPeer(`PHP cpu worker ${i + 1}`, 'cpu.php', [workload.key, 'worker', String(gearmand.port), fn]),
     );
     const pids = workers.map((w) => w.child.pid ?? -1);
     const { wallMs, cpuMsPerJob } = await timeDrain(poller, fn, pids, options.runTimeoutMs);
@@ -172,22 +215,31 @@ async function phpRun(run: number, calibration: Calibration, options: LibraryBen
 
 /** The CPU-heavy section, and the calibration it used. */
 export async function supervisorCpuSection(
+  workload: CpuWorkload,
   options: LibraryBenchOptions,
 ): Promise<{ section: Section; node: Calibration; php: Calibration }> {
-  const node = await calibrateNode();
-  const php = await phpResult<Calibration>(['calibrate', String(kTargetMs)]);
+  const node = await calibrateNode(workload);
+  const php = await phpResult<Calibration>(workload, ['calibrate', String(kTargetMs)]);
   options.progress(
-    `sv-cpu   calibrated: Node ${node.rounds} sha256 rounds = ${node.jobMs.toFixed(1)} ms, PHP ${php.rounds} = ${php.jobMs.toFixed(1)} ms`,
+    `sv-cpu   ${workload.key}: calibrated Node ${node.rounds} rounds = ${node.jobMs.toFixed(1)} ms, PHP ${php.rounds} = ${php.jobMs.toFixed(1)} ms`,
   );
   const ours: CpuRun[] = [];
   const theirs: CpuRun[] = [];
   for (let run = 1; run <= options.runs; run++) {
-    const a = await withTimeout(supervisorRun(run, node, options), options.runTimeoutMs + 60_000, 'cpu run');
+    const a = await withTimeout(
+      supervisorRun(workload, run, node, options),
+      options.runTimeoutMs + 60_000,
+      'cpu run',
+    );
     ours.push(a);
-    const b = await withTimeout(phpRun(run, php, options), options.runTimeoutMs + 60_000, 'php cpu run');
+    const b = await withTimeout(
+      phpRun(workload, run, php, options),
+      options.runTimeoutMs + 60_000,
+      'php cpu run',
+    );
     theirs.push(b);
     options.progress(
-      `sv-cpu   run ${run}/${options.runs}  gworker start ${Math.round(a.wallMs)} ms (ideal ${Math.round(a.idealMs)}), PHP x2 ${Math.round(b.wallMs)} ms (ideal ${Math.round(b.idealMs)})`,
+      `sv-cpu   ${workload.key} run ${run}/${options.runs}  gworker start ${Math.round(a.wallMs)} ms (ideal ${Math.round(a.idealMs)}), PHP x2 ${Math.round(b.wallMs)} ms (ideal ${Math.round(b.idealMs)})`,
     );
   }
   const efficiency = (runs: CpuRun[]) => runs.map((r) => (100 * r.idealMs) / r.wallMs);
@@ -240,8 +292,8 @@ export async function supervisorCpuSection(
     node,
     php,
     section: {
-      key: 'cpu',
-      title: `CPU-heavy: ${kJobs} jobs of ~${kTargetMs} ms of sha256 each, queued first, ${kCores} at a time on ${kCores} cores: wall time`,
+      key: workload.key === 'mix' ? 'cpu' : `cpu-${workload.key}`,
+      title: `CPU-heavy: ${kJobs} jobs of ~${kTargetMs} ms of ${workload.what} each, queued first, ${kCores} at a time on ${kCores} cores: wall time`,
       unit: 'ms',
       higherIsBetter: false,
       columns: [
@@ -252,7 +304,7 @@ export async function supervisorCpuSection(
       ],
       rows,
       notes: [
-        `one job: Node ${node.rounds.toLocaleString('en-US')} chained sha256 rounds (bench/fixtures/sha-handler.mjs), PHP ${php.rounds.toLocaleString('en-US')} hash('sha256') rounds (bench/peers/sha.php), each calibrated once to ~${kTargetMs} ms here;`,
+        `one job: Node ${node.rounds.toLocaleString('en-US')} ${workload.nodeOp}, PHP ${php.rounds.toLocaleString('en-US')} ${workload.phpOp}, each calibrated once to ~${kTargetMs} ms here;`,
         'ideal per run: one job alone (median CPU time of 7, measured just before the run, so other load does not inflate it) x jobs / cores;',
         'wall: from the `status` reply showing the first job running to the one showing none left (polled every 2 ms); ratio = wall / ideal;',
         'CPU ms/job: user + system CPU of the worker process(es), all threads (/proc); CPU/(wall x 2): the share of both cores they got',

@@ -1,12 +1,13 @@
 <?php
-// Bench peer: CPU-heavy jobs in PHP, the counterpart of bench/fixtures/sha-handler.mjs.
+// Bench peer: CPU-heavy jobs in PHP, the counterpart of bench/fixtures/mix-handler.mjs
+// (LOOP mix: a 32-bit integer mixing step, pure PHP) and sha-handler.mjs (LOOP sha:
+// chained hash('sha256') rounds). The workload is the number of rounds.
 //
-//   php sha.php worker PORT FN          a pecl gearman worker; the workload is the number
-//                                       of chained sha256 rounds, the result their hex digest
-//   php sha.php calibrate TARGET_MS     prints "result {"rounds":N,"jobMs":F}": the rounds
-//                                       that take about TARGET_MS of CPU here, and their
-//                                       median CPU time
-//   php sha.php measure ROUNDS SAMPLES  prints "result {"jobMs":F}": median CPU time of one job
+//   php cpu.php LOOP worker PORT FN          a pecl gearman worker
+//   php cpu.php LOOP calibrate TARGET_MS     prints "result {"rounds":N,"jobMs":F}": the
+//                                            rounds that take about TARGET_MS of CPU here,
+//                                            and their median CPU time
+//   php cpu.php LOOP measure ROUNDS SAMPLES  prints "result {"jobMs":F}": median CPU time of one job
 //
 // Worker line protocol: prints "ready" once FN is registered; on stdin "stop" or EOF
 // prints "done {"jobs":N}" and exits 0. stdin is read only while idle.
@@ -17,7 +18,22 @@ function sha_loop(int $rounds): string
     for ($i = 0; $i < $rounds; $i++) {
         $digest = hash('sha256', $digest, true);
     }
-    return $digest;
+    return bin2hex($digest);
+}
+
+function mix_loop(int $rounds): string
+{
+    $x = 0x9e3779b9;
+    for ($i = 0; $i < $rounds; $i++) {
+        $x = ((($x ^ ($x >> 15)) * 0x2c1b3c6d) + $i) & 0xffffffff;
+    }
+    return (string) $x;
+}
+
+function run_loop(int $rounds): string
+{
+    global $loop;
+    return $loop === 'sha' ? sha_loop($rounds) : mix_loop($rounds);
 }
 
 // CPU time (user + system) rather than wall time: other processes taking a core now and
@@ -31,7 +47,7 @@ function cpu_us(): int
 function job_ms(int $rounds): float
 {
     $t = cpu_us();
-    sha_loop($rounds);
+    run_loop($rounds);
     return (cpu_us() - $t) / 1000;
 }
 
@@ -45,6 +61,13 @@ function median_ms(int $rounds, int $samples): float
     return $times[intdiv(count($times), 2)];
 }
 
+$loop = $argv[1] ?? '';
+if ($loop !== 'sha' && $loop !== 'mix') {
+    fwrite(STDERR, "usage: php cpu.php sha|mix worker PORT FN | calibrate TARGET_MS | measure ROUNDS SAMPLES\n");
+    exit(2);
+}
+array_splice($argv, 1, 1);
+$argc--;
 $mode = $argv[1] ?? '';
 if ($mode === 'calibrate' && $argc === 3) {
     $target = (float) $argv[2];
@@ -61,7 +84,7 @@ if ($mode === 'measure' && $argc === 4) {
     exit(0);
 }
 if ($mode !== 'worker' || $argc !== 4) {
-    fwrite(STDERR, "usage: php sha.php worker PORT FN | calibrate TARGET_MS | measure ROUNDS SAMPLES\n");
+    fwrite(STDERR, "usage: php cpu.php sha|mix worker PORT FN | calibrate TARGET_MS | measure ROUNDS SAMPLES\n");
     exit(2);
 }
 [, , $port, $fn] = $argv;
@@ -71,7 +94,7 @@ $worker->addServer('127.0.0.1', (int) $port);
 $worker->setTimeout(5);
 $worker->addFunction($fn, function (GearmanJob $job) use (&$jobs) {
     $jobs++;
-    return bin2hex(sha_loop((int) $job->workload()));
+    return run_loop((int) $job->workload());
 });
 stream_set_blocking(STDIN, false);
 echo "ready\n";
