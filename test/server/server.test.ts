@@ -114,7 +114,9 @@ describe('GearmanServer beyond gearmand 1.1', () => {
     const worker = await RawClient.connect(port);
     worker.send(PacketType.CAN_DO, ['later']).send(PacketType.PRE_SLEEP);
     const client = await RawClient.connect(port);
-    const when = Math.floor(Date.now() / 1000) + 1;
+    // At least 1.5 s ahead: a due time a few ms away (a submit near a second boundary)
+    // would wake the worker before the quiet period below begins.
+    const when = Math.ceil((Date.now() + 1500) / 1000);
     client.send(PacketType.SUBMIT_JOB_EPOCH, ['later', 'e', String(when), 'due']);
     const handle = await created(client);
     // gearmand 1.1 sends a NOOP now (the worker finds nothing) and none when it is due.
