@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import { PacketType } from '../protocol/constants.js';
 import { FRAME_NO_JOB, FRAME_NOOP } from '../protocol/frames.js';
+import { addAbility, clearAbilities, removeAbility } from './abilities.js';
 import { hasRunnable, takeJob } from './assignment.js';
 import type { FunctionEntry } from './function-entry.js';
 import type { Job, JobPriority } from './job.js';
@@ -17,7 +18,7 @@ import {
 } from './job-frames.js';
 import type { JobHandles } from './job-handles.js';
 import { JobLifecycle, STORE_FAILED } from './lifecycle.js';
-import type { Ability, Peer } from './peer.js';
+import type { Peer } from './peer.js';
 import type { FunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
 import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
@@ -259,43 +260,20 @@ export class JobEngine {
   // --- workers -------------------------------------------------------------
 
   canDo(peer: Peer, name: string, timeoutMs: number): void {
-    const fn = this.#registry.getOrCreate(name);
-    const abilities = peer.abilities;
-    const index = abilities.findIndex((ability) => ability.fn === fn);
-    // gearmand adds each registration at the head of the connection's list and serves
-    // the list in order: the latest registration first. A repeated CAN_DO moves the
-    // function to the head and updates its timeout; unlike gearmand it is not counted twice.
-    if (index >= 0) {
-      const [ability] = abilities.splice(index, 1) as [Ability];
-      ability.timeoutMs = timeoutMs;
-      abilities.unshift(ability);
-      return;
-    }
-    abilities.unshift({ fn, timeoutMs });
-    fn.workers++;
-    if (peer.sleeping && !peer.noopSent) fn.sleepers.add(peer);
+    addAbility(this.#registry, peer, name, timeoutMs);
   }
 
   /** CANT_DO: like gearmand, the jobs of that function the connection runs go back to the queue. */
   cantDo(peer: Peer, name: string): void {
-    const fn = this.#registry.get(name);
-    const index = fn === undefined ? -1 : peer.abilities.findIndex((ability) => ability.fn === fn);
-    if (fn === undefined || index < 0) return;
-    peer.abilities.splice(index, 1);
-    this.#forget(peer, fn);
+    const fn = removeAbility(this.#registry, peer, name);
+    if (fn === undefined) return;
     for (const job of [...peer.running])
       if (job.fn === fn) this.#life.requeue(job, 'worker dropped the function');
   }
 
   resetAbilities(peer: Peer): void {
     for (const job of [...peer.running]) this.#life.requeue(job, 'worker reset its abilities');
-    for (const ability of peer.abilities) this.#forget(peer, ability.fn);
-    peer.abilities.length = 0;
-  }
-
-  #forget(peer: Peer, fn: FunctionEntry): void {
-    fn.workers--;
-    fn.sleepers.delete(peer);
+    clearAbilities(peer);
   }
 
   preSleep(peer: Peer): void {
@@ -375,8 +353,7 @@ export class JobEngine {
   disconnect(peer: Peer): void {
     if (this.#closed) return;
     for (const job of [...peer.running]) this.#life.requeue(job, 'worker disconnected');
-    for (const ability of peer.abilities) this.#forget(peer, ability.fn);
-    peer.abilities.length = 0;
+    clearAbilities(peer);
     for (const job of peer.waiting) if (job.removeClient(peer) && !job.background) this.#life.ignore(job);
     peer.waiting.clear();
   }
