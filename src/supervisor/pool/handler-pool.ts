@@ -185,14 +185,9 @@ export class HandlerPool {
         this.#fill(s);
       },
       ended: (s, ending) => {
-        if (ending.kind === 'load') onFirstFailure?.(ending.error);
-        else if (ending.kind === 'died' && !ending.wasReady) {
-          onFirstFailure?.({
-            name: ending.error.name,
-            message: `its thread died while loading: ${ending.error.message}`,
-          });
-        }
         this.#onStreamEnded(s, ending);
+        // A stream that never became ready has set #loadError: the first check fails with it.
+        if (this.#loadError !== null) onFirstFailure?.(this.#loadError);
       },
       sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
     });
@@ -235,11 +230,7 @@ export class HandlerPool {
     this.#streams.delete(stream);
     if (ending.kind === 'load') this.#loadError = ending.error;
     else if (ending.kind === 'died' && !ending.wasReady) {
-      this.#loadError = {
-        name: 'Error',
-        message: `its thread died while loading: ${ending.error.message}`,
-        load: true,
-      };
+      this.#loadError = { name: 'Error', message: `its thread died while loading: ${ending.error.message}` };
     } else if (ending.kind === 'died' && !this.#stopping) {
       // piscina replaces the dead thread; this serves on it once it has loaded the code.
       // Started first, so the jobs settled below can be run again here.

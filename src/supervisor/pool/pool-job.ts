@@ -127,10 +127,8 @@ export class PoolJob implements StreamJob {
   answered(ok: boolean, value: Uint8Array | SerializedError): void {
     if (this.#timedOut) this.#finish(timeoutOutcome(this.#timeoutMs, false));
     else if (ok) this.#finish({ ok: true, result: value as Uint8Array });
-    else {
-      const error = value as SerializedError;
-      this.#finish({ ok: false, reason: error.load ? 'load' : 'handler', error });
-    }
+    // A thread only answers once its handler has loaded: an error here is the handler's.
+    else this.#finish({ ok: false, reason: 'handler', error: value as SerializedError });
   }
 
   /** Its thread died under it; `onPurpose` when the pool ended it for a timeout. */

@@ -85,10 +85,6 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     );
   }
 
-  get ready(): boolean {
-    return this.#ready;
-  }
-
   /** Ready, and neither closing nor being ended: new jobs may come. */
   get accepting(): boolean {
     return this.#ready && !this.#closing && !this.#terminating;

@@ -10,7 +10,7 @@
 export const kOwnBufferBytes = 64 * 1024;
 
 /** True when the view covers its whole ArrayBuffer, so transferring it detaches nothing else. */
-export function ownsItsBuffer(bytes: Uint8Array): boolean {
+function ownsItsBuffer(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !isShared(bytes.buffer);
 }
 

@@ -1,4 +1,5 @@
 import { type MessagePort, threadId } from 'node:worker_threads';
+import { isThenable } from '../../worker/reply.js';
 import { BatchWriter, readBatch } from './batch-codec.js';
 import { resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
@@ -22,7 +23,7 @@ export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
     handler = await loadHandler(task.handler, task.exportName);
   } catch (err) {
     task.port.close();
-    return { ok: false, error: serializeError(err, true) };
+    return { ok: false, error: serializeError(err) };
   }
   return new Promise<StreamEnd>((resolve) => {
     new ThreadJobStream(task, handler, resolve).start();
@@ -146,10 +147,4 @@ class ThreadJobStream {
   #post(message: FromThread): void {
     this.#port.postMessage(message);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
-  );
 }

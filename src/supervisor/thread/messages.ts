@@ -58,14 +58,12 @@ export interface SerializedError {
   readonly name: string;
   readonly message: string;
   readonly stack?: string;
-  /** Set when the handler could not be loaded rather than failing the job itself. */
-  readonly load?: boolean;
 }
 
-export function serializeError(err: unknown, load = false): SerializedError {
+export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
-    const base = { name: err.name, message: err.message, ...(load ? { load } : {}) };
+    const base = { name: err.name, message: err.message };
     return err.stack === undefined ? base : { ...base, stack: err.stack };
   }
-  return { name: 'Error', message: String(err), ...(load ? { load } : {}) };
+  return { name: 'Error', message: String(err) };
 }
