@@ -48,8 +48,9 @@ export interface WorkerOptions {
   readonly clientId?: string;
   /**
    * Jobs in flight per connection: the worker keeps `running + grabs sent <= maxJobs`, so
-   * up to that many grabs are pipelined. A job holds its slot until its handler returns,
-   * even once lost (its signal aborted). For throughput on tiny jobs use 16-64, and
+   * up to that many grabs are pipelined. A job holds its slot until its handler returns
+   * or its final packet (complete, fail, exception) is sent, whichever comes first; a
+   * lost job (its signal aborted) holds it until its handler returns. For throughput on tiny jobs use 16-64, and
    * `connectionsPerServer` 2. @defaultValue 1
    */
   readonly maxJobs?: number;

@@ -142,6 +142,11 @@ export class WorkerConnection implements JobHost {
 
   jobEnded(job: Job, outcome: JobOutcome): void {
     this.#ctx.jobEnded(job, outcome, performance.now() - jobControl.startedAt(job));
+    // A job that sent its final packet is done for the server: its slot frees now, so the
+    // next grab leaves in the same write (a handler that answers before it returns, as
+    // the supervisor's do, would otherwise send it a turn later, in a segment of its own).
+    // A lost job keeps its slot until its handler returns: that handler may still be busy.
+    if (outcome !== 'lost' && this.#running.delete(job)) this.#fill();
   }
 
   // --- control from the Worker -----------------------------------------------------

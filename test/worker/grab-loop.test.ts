@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type GearmanError, ServerError } from '../../src/errors.js';
 import { PacketType } from '../../src/protocol/constants.js';
 import type { GrabGate } from '../../src/worker/grab-gate.js';
-import type { Job } from '../../src/worker/job.js';
+import { type Job, jobControl } from '../../src/worker/job.js';
 import { closeWorkers, deferred, sleep, waitFor } from './helpers.js';
 import { closeServers, connectAwake, connectBacklog, setup } from './scripted-server.js';
 
@@ -54,6 +54,47 @@ describe('grab loop (scripted server)', () => {
     expect(grab?.type).toBe('GRAB_JOB_ALL');
     expect(grab?.chunk).toBe(complete?.chunk);
     await server.exactly(2);
+  });
+
+  it('frees the slot of a job answered before its handler returns, grabbing in the same write', async () => {
+    const { server, worker } = await setup({ maxJobs: 1 });
+    const linger = deferred();
+    worker.register('early', async (job) => {
+      job.complete('done');
+      await linger.promise;
+    });
+    await connectBacklog(server, worker, 1);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'early', '', '']);
+    await server.until('the reply', (r) => r.length >= 2);
+    const [complete, grab] = server.received;
+    expect(complete).toMatchObject({ type: 'WORK_COMPLETE', args: ['H:x:1', 'done'] });
+    expect(grab?.type).toBe('GRAB_JOB_ALL');
+    expect(grab?.chunk).toBe(complete?.chunk);
+    // The handler still runs; the slot went with the final packet, and no more than it.
+    await sleep(50);
+    expect(server.types()).toEqual(['WORK_COMPLETE', 'GRAB_JOB_ALL']);
+    linger.resolve();
+    await sleep(50);
+    expect(server.types()).toEqual(['WORK_COMPLETE', 'GRAB_JOB_ALL']);
+  });
+
+  it('keeps the slot of a lost job until its handler returns', async () => {
+    const { server, worker } = await setup({ maxJobs: 1 });
+    const linger = deferred();
+    let lost: Job | undefined;
+    worker.register('stuck', async (job) => {
+      lost = job;
+      await linger.promise;
+    });
+    await connectBacklog(server, worker, 1);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'stuck', '', '']);
+    await waitFor('the handler', () => lost !== undefined);
+    jobControl.abandon(lost as Job, new Error('gone'));
+    await sleep(50);
+    expect(server.received).toEqual([]);
+    linger.resolve();
+    await server.exactly(1);
+    expect(server.types()).toEqual(['GRAB_JOB_ALL']);
   });
 
   it('keeps at most maxJobs jobs and grabs in flight', async () => {
