@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../process-metrics.js';
 import type { GearmanServer } from '../server.js';
 
 export interface ServerMetricsOptions {
@@ -48,7 +49,7 @@ export class ServerMetrics {
   constructor(server: GearmanServer, options: ServerMetricsOptions = {}) {
     this.#server = server;
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics ?? true) collectProcessMetrics(this.registry);
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
       new Gauge<L>({ name, help, labelNames, registers });
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>

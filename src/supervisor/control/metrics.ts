@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessMetrics } from '../../process-metrics.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
 
@@ -38,7 +39,7 @@ export class SupervisorMetrics {
   constructor(supervisor: Supervisor, options: SupervisorMetricsOptions = {}) {
     this.#supervisor = supervisor;
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics ?? true) collectProcessMetrics(this.registry);
     this.#jobs = new Counter({
       name: 'gworker_jobs_total',
       help: 'Jobs ended on this box, by function and outcome (complete, fail, exception)',
