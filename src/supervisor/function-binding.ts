@@ -3,6 +3,7 @@ import type { ServerAddress } from '../net/address.js';
 import { type Job, jobControl } from '../worker/job.js';
 import { Worker } from '../worker/worker.js';
 import type { ServerConfig } from './manifest/types.js';
+import { prefetchSlots } from './pool/thread-count.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { SlotGate } from './slot-gate.js';
 
@@ -43,7 +44,7 @@ export class FunctionBinding {
 
   constructor(runtime: FunctionRuntime, options: BindingOptions) {
     this.runtime = runtime;
-    this.gate = new SlotGate(runtime.concurrency);
+    this.gate = new SlotGate(runtime.concurrency, prefetchSlots(runtime.config));
     this.#log = (options.logger ?? silentLogger).child({ function: runtime.name });
     this.#clientId = options.clientId;
     this.#regrabIntervalMs = options.regrabIntervalMs;
@@ -71,10 +72,13 @@ export class FunctionBinding {
     this.#refill();
   }
 
-  /** New concurrency: slots change now; the thread pool follows with the next generation. */
-  setConcurrency(concurrency: number): void {
-    this.gate.setConcurrency(concurrency);
-    for (const { worker } of this.#workers) worker.setMaxJobs(concurrency);
+  /**
+   * New concurrency (or prefetch): slots change now; the thread pool follows with the
+   * next generation.
+   */
+  setConcurrency(concurrency: number, ahead = prefetchSlots(this.runtime.config)): void {
+    this.gate.setConcurrency(concurrency, ahead);
+    for (const { worker } of this.#workers) worker.setMaxJobs(this.gate.limit);
     this.#refill();
   }
 
@@ -126,7 +130,7 @@ export class FunctionBinding {
     const worker = new Worker({
       servers: [address],
       connectionsPerServer: server.connections,
-      maxJobs: this.gate.concurrency,
+      maxJobs: this.gate.limit,
       gate: this.gate,
       logger: this.#log,
       ...(this.#clientId === undefined ? {} : { clientId: this.#clientId }),

@@ -2,21 +2,30 @@ import type { GrabGate } from '../worker/grab-gate.js';
 
 /**
  * The slots of one function on this box, shared by all its connections: grabs are sent
- * only while `running + outstanding grabs < concurrency`, and none while paused.
+ * only while `running + outstanding grabs < concurrency + ahead`, and none while paused.
+ * `ahead` is 0 unless the function prefetches: then that many jobs more may be held,
+ * waiting here for a slot.
  */
 export class SlotGate implements GrabGate {
   #concurrency: number;
+  #ahead: number;
   #running = 0;
   #reserved = 0;
   #paused = false;
   #onFree: (() => void) | null = null;
 
-  constructor(concurrency: number) {
+  constructor(concurrency: number, ahead = 0) {
     this.#concurrency = concurrency;
+    this.#ahead = ahead;
   }
 
   get concurrency(): number {
     return this.#concurrency;
+  }
+
+  /** Most jobs held at once: the concurrency plus those that may wait here for a slot. */
+  get limit(): number {
+    return this.#concurrency + this.#ahead;
   }
 
   get running(): number {
@@ -31,14 +40,15 @@ export class SlotGate implements GrabGate {
     return this.#paused;
   }
 
-  /** Slots neither running a job nor promised to a grab on the wire. */
+  /** Slots neither holding a job nor promised to a grab on the wire. */
   get free(): number {
-    return this.#paused ? 0 : Math.max(0, this.#concurrency - this.#running - this.#reserved);
+    return this.#paused ? 0 : Math.max(0, this.limit - this.#running - this.#reserved);
   }
 
   /** A lower limit applies as jobs end; nothing running is stopped. */
-  setConcurrency(concurrency: number): void {
+  setConcurrency(concurrency: number, ahead = this.#ahead): void {
     this.#concurrency = concurrency;
+    this.#ahead = ahead;
   }
 
   pause(): void {

@@ -22,6 +22,8 @@ export interface FunctionSnapshot {
   readonly concurrency: number;
   /** Jobs running now (busy slots). */
   readonly running: number;
+  /** Jobs taken ahead (the function's `prefetch`), waiting here for a slot. */
+  readonly prefetched: number;
   readonly paused: boolean;
   /** Handler threads of the current generation (0 for commands). */
   readonly threads: number;
@@ -164,11 +166,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return [...this.#bindings.values()].map((binding) => {
       const stats = this.#statsFor(binding.name);
       const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
+      const prefetched = binding.runtime.waiting;
       return {
         name: binding.name,
         kind: binding.runtime.config.kind,
         concurrency: binding.gate.concurrency,
-        running: binding.gate.running,
+        // The gate counts every job held here; those still waiting in a thread do not run.
+        running: Math.max(0, binding.gate.running - prefetched),
+        prefetched,
         paused: binding.gate.paused,
         threads: binding.runtime.threads,
         generation: binding.runtime.generation,

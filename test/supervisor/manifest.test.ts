@@ -73,6 +73,7 @@ functions:
         maxJobsPerThread: 10000,
         maxMemoryMb: 512,
         jobsPerThread: 1,
+        prefetch: 0,
       },
       {
         name: 'ls',
@@ -148,6 +149,21 @@ functions:
   it('refuses settings that belong to the other kind of function', () => {
     const issues = issuesOf('functions:\n  ls:\n    command: [ls]\n    jobsPerThread: 4\n');
     expect(issues[0]).toMatchObject({ path: 'functions.ls.jobsPerThread', line: 4, column: 5 });
+  });
+
+  it('reads prefetch for handler functions only, from 0 up', () => {
+    const manifest = parseManifest(
+      `functions:\n  t:\n    handler: ${JSON.stringify(path.join(dir, 'title.js'))}\n    prefetch: 2\n`,
+      path.join(dir, 'gworker.yaml'),
+    );
+    expect(manifest.functions[0]).toMatchObject({ name: 't', prefetch: 2 });
+    const issues = issuesOf(
+      'functions:\n  t:\n    handler: ./title.js\n    prefetch: -1\n  ls:\n    command: [ls]\n    prefetch: 1\n',
+    );
+    expect(issues.map((i) => [i.path, i.line])).toEqual([
+      ['functions.t.prefetch', 4],
+      ['functions.ls.prefetch', 7],
+    ]);
   });
 
   it('names a missing manifest file', async () => {

@@ -213,6 +213,44 @@ $client->runTasks();
     }
   });
 
+  it('with prefetch, holds one job ready per thread but never runs more than its concurrency', async () => {
+    const { client, supervisor: running } = await startWith(
+      `  overlap: { handler: ${path.join(fixtures, 'overlap.js')}, concurrency: 2, prefetch: 1 }\n`,
+    );
+    const admin = new AdminClient({ server: gearmand.address });
+    try {
+      let sampling = true;
+      let maxHeld = 0;
+      let maxPrefetched = 0;
+      const sampler = (async () => {
+        while (sampling) {
+          const row = (await admin.status()).find((r) => r.function === 'overlap');
+          maxHeld = Math.max(maxHeld, row?.running ?? 0);
+          const fn = running.functions()[0];
+          maxPrefetched = Math.max(maxPrefetched, fn?.prefetched ?? 0);
+          expect(fn?.running ?? 0).toBeLessThanOrEqual(2);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const results = await Promise.all(Array.from({ length: 16 }, () => client.run('overlap', '60')));
+      sampling = false;
+      await sampler;
+      const spans = results.map((r) => JSON.parse(r.toString()) as { start: number; end: number });
+      // Never more than 2 handlers at once: count the spans open at each start.
+      const widest = Math.max(
+        ...spans.map((s) => spans.filter((o) => o.start <= s.start && s.start < o.end).length),
+      );
+      expect(widest).toBeLessThanOrEqual(2);
+      // gearmand saw this box hold the 2 running and 1 ready per thread, never more.
+      expect(maxHeld).toBeGreaterThan(2);
+      expect(maxHeld).toBeLessThanOrEqual(4);
+      expect(maxPrefetched).toBeGreaterThan(0);
+      expect(running.functions()[0]).toMatchObject({ running: 0, prefetched: 0, done: 16 });
+    } finally {
+      await admin.close();
+    }
+  });
+
   it('scales a function live: more slots and threads, no job lost', async () => {
     const { supervisor, client } = await startWith(
       `  echo: { handler: ${path.join(fixtures, 'echo.js')}, payload: text }\n`,

@@ -92,6 +92,7 @@ function describeFunction(fn: FunctionConfig): string[] {
   }
   const limits = [
     `${fn.jobsPerThread} job(s) per thread`,
+    (fn.prefetch ?? 0) === 0 ? null : `${fn.prefetch} more taken ahead per thread`,
     fn.maxJobsPerThread === undefined ? null : `recycle after ${fn.maxJobsPerThread} jobs`,
     fn.maxMemoryMb === undefined ? null : `heap ${fn.maxMemoryMb} MB`,
   ].filter((x): x is string => x !== null);

@@ -14,7 +14,7 @@ import { formatTable } from '../table.js';
 const kUsage = `usage: gworker status [--json] [--no-queues] [-c FILE | --control ADDR] [--token TOKEN]
 
 Prints one snapshot of a running supervisor: per function its state, concurrency, busy
-slots, jobs waiting on the job servers, threads, code generation, jobs done, failed and
+slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the job servers, threads, code generation, jobs done, failed and
 excepted, jobs/s over the last minute and p50/p95/p99 run time; per job server each
 function's connections, reconnects and last error, with the server's queue for it
 (from its admin protocol); and the last reload of each function that reloaded.
@@ -75,7 +75,7 @@ export function renderStatus(status: StatusDocument): string {
       fn.kind,
       fn.paused ? 'paused' : 'active',
       String(fn.concurrency),
-      String(fn.running),
+      fn.prefetched > 0 ? `${fn.running}+${fn.prefetched}` : String(fn.running),
       fn.queued === null ? '-' : String(fn.queued),
       String(fn.threads),
       String(fn.generation),

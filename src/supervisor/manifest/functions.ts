@@ -7,7 +7,14 @@ import type { FunctionConfig, PayloadEncoding } from './types.js';
 import { parseDuration } from './units.js';
 
 const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions'] as const;
-const kModuleKeys = ['handler', 'export', 'maxJobsPerThread', 'maxMemoryMb', 'jobsPerThread'] as const;
+const kModuleKeys = [
+  'handler',
+  'export',
+  'maxJobsPerThread',
+  'maxMemoryMb',
+  'jobsPerThread',
+  'prefetch',
+] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
@@ -92,6 +99,7 @@ function readFunction(
     );
     const maxMemoryMb = optionalInt(reader, settings, where, 'maxMemoryMb', 16, 1_048_576);
     const jobsPerThread = optionalInt(reader, settings, where, 'jobsPerThread', 1, 10_000) ?? 1;
+    const prefetch = optionalInt(reader, settings, where, 'prefetch', 0, 10_000) ?? 0;
     if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;
     return {
       ...common,
@@ -99,6 +107,7 @@ function readFunction(
       handler,
       export: exportName,
       jobsPerThread,
+      prefetch,
       ...(maxJobsPerThread === undefined ? {} : { maxJobsPerThread }),
       ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
     };

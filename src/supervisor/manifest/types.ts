@@ -44,6 +44,13 @@ export interface ModuleFunctionConfig extends FunctionConfigBase {
   readonly maxMemoryMb?: number;
   /** Jobs one thread runs at once: raise it for I/O-bound handlers. */
   readonly jobsPerThread: number;
+  /**
+   * Jobs each thread holds ready behind those it runs, so the next one starts the moment
+   * one ends instead of after a round trip to the job server. They are taken early: they
+   * wait here even while another box could run them, so this is for steady batches of
+   * CPU-heavy jobs, not for latency. @defaultValue 0 (grab only with a free slot)
+   */
+  readonly prefetch?: number;
 }
 
 export interface CommandFunctionConfig extends FunctionConfigBase {

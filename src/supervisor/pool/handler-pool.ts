@@ -5,6 +5,7 @@ import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { JobMeta, SerializedError } from '../thread/messages.js';
 import { handlerEntryFile } from './entry-file.js';
 import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
+import { threadCount } from './thread-count.js';
 import { type ProgressSink, type StreamEnding, type StreamTaskBase, ThreadStream } from './thread-stream.js';
 
 export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
@@ -27,6 +28,8 @@ export class HandlerPool {
   readonly #piscina: Piscina;
   readonly #log: Logger;
   readonly #base: StreamTaskBase;
+  /** Jobs each thread may hold beyond those it runs. */
+  readonly #prefetch: number;
   readonly #streams = new Set<ThreadStream<PoolJob>>();
   /** Jobs waiting for a thread with room (only while threads start or restart). */
   #waiting: PoolJob[] = [];
@@ -53,12 +56,15 @@ export class HandlerPool {
     this.#config = config;
     this.generation = generation;
     this.#log = logger;
-    this.threads = Math.max(1, Math.ceil(config.concurrency / config.jobsPerThread));
+    this.threads = threadCount(config);
+    this.#prefetch = config.prefetch ?? 0;
     this.#base = {
       handler: config.handler,
       exportName: config.export,
       encoding: config.payload,
       functionName: config.name,
+      jobsAtOnce: config.jobsPerThread,
+      prefetch: this.#prefetch,
     };
     this.#piscina = new Piscina({
       filename: handlerEntryFile(),
@@ -94,6 +100,13 @@ export class HandlerPool {
 
   get busy(): number {
     return this.#running.size;
+  }
+
+  /** Jobs sent ahead (prefetch), waiting in a thread for one of its jobs to end. */
+  get waiting(): number {
+    let waiting = 0;
+    for (const stream of this.#streams) waiting += stream.waiting;
+    return waiting;
   }
 
   /**
@@ -133,9 +146,10 @@ export class HandlerPool {
     whenLost?: LossWatch,
   ): void {
     this.#jobsStarted++;
-    // A job on a thread of its own is never run again (no collateral), so its payload
-    // can move; on shared threads it may have to be sent a second time.
-    const movable = this.#config.jobsPerThread === 1;
+    // A job on a thread of its own is never sent again (no collateral), so its payload
+    // can move; on shared threads, or waiting behind another job in a thread that may
+    // die, it may have to be sent a second time.
+    const movable = this.#config.jobsPerThread === 1 && this.#prefetch === 0;
     const job = new PoolJob(this.#nextJobId++, meta, payload, sink, movable, this.#owner, done);
     this.#running.add(job);
     if (this.#streams.size === 0) {
@@ -201,17 +215,22 @@ export class HandlerPool {
     else job.sendTo(stream);
   }
 
+  /** The ready thread with the fewest jobs, if one has room (jobsPerThread + prefetch). */
   #roomiest(): ThreadStream<PoolJob> | null {
     let best: ThreadStream<PoolJob> | null = null;
     for (const stream of this.#streams) {
-      if (!stream.accepting || stream.jobs.size >= this.#config.jobsPerThread) continue;
+      if (!stream.accepting || stream.jobs.size >= this.#capacity) continue;
       if (best === null || stream.jobs.size < best.jobs.size) best = stream;
     }
     return best;
   }
 
+  get #capacity(): number {
+    return this.#config.jobsPerThread + this.#prefetch;
+  }
+
   #fill(stream: ThreadStream<PoolJob>): void {
-    while (this.#waiting.length > 0 && stream.accepting && stream.jobs.size < this.#config.jobsPerThread) {
+    while (this.#waiting.length > 0 && stream.accepting && stream.jobs.size < this.#capacity) {
       (this.#waiting.shift() as PoolJob).sendTo(stream);
     }
   }

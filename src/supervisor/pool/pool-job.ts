@@ -86,22 +86,31 @@ export class PoolJob implements StreamJob {
   sendTo(stream: ThreadStream<PoolJob>): void {
     this.#stream = stream;
     stream.send(this);
-    // The clock runs from here: waiting for a thread (one being replaced after a crash,
-    // say) is not the handler's time.
-    if (this.#timeoutMs > 0 && this.#timeoutTimer === undefined) this.#startClock(stream);
   }
 
   /**
-   * Gives the job `ms` once it is sent to a thread: then its signal is aborted there,
+   * The thread has started the job (or will, as it arrives): its clock runs from here.
+   * Waiting for a thread (one being replaced after a crash, say) or behind another job
+   * in one (prefetch) is not the handler's time.
+   */
+  started(): void {
+    if (this.#timeoutMs > 0 && this.#timeoutTimer === undefined) this.#startClock();
+  }
+
+  /**
+   * Gives the job `ms` once it starts in a thread: then its signal is aborted there,
    * and after a grace period more the pool ends the thread under it.
    */
   setTimeLimit(ms: number): void {
     this.#timeoutMs = ms;
   }
 
-  #startClock(stream: ThreadStream<PoolJob>): void {
+  #startClock(): void {
     const ms = this.#timeoutMs;
     this.#timeoutTimer = setTimeout(() => {
+      // The stream the job is on now: a job its dead thread never ran was sent again.
+      const stream = this.#stream;
+      if (stream === null) return;
       this.#timedOut = true;
       stream.abort(this.id, `timed out after ${ms} ms`);
       this.#graceTimer = setTimeout(() => this.#owner.endThread(stream), kAbortGraceMs);

@@ -22,6 +22,8 @@ export interface StreamJob {
    */
   readonly movable: boolean;
   readonly sink: ProgressSink;
+  /** The thread has started it (its timeout runs from here). Called at most once per send. */
+  started(): void;
   /** The thread's answer: the result bytes, or the handler's error. */
   answered(ok: true, result: Uint8Array): void;
   answered(ok: false, error: SerializedError): void;
@@ -29,7 +31,8 @@ export interface StreamJob {
 
 /**
  * How a stream ended, for its pool. Every ending hands back the jobs it had not
- * answered: `jobs` reached the thread, `unsent` never left this side.
+ * answered: `jobs` had started in the thread, `unsent` never left this side or never
+ * started there (they waited behind others), so they can run elsewhere as they are.
  */
 export type StreamEnding<J extends StreamJob = StreamJob> =
   /** Closed on request (its jobs were all answered, unless it was closed early). */
@@ -62,6 +65,14 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   readonly #piscina: Piscina;
   /** Jobs sent to the thread and not answered yet. */
   readonly jobs = new Map<number, J>();
+  /**
+   * Of those, the ones the thread has not started: it runs `jobsAtOnce` at a time, the
+   * others wait there in the order sent (only with prefetch). Kept here as the thread
+   * keeps them, so a job's timeout starts when the job does.
+   */
+  readonly #notStarted: J[] = [];
+  readonly #jobsAtOnce: number;
+  #runningCount = 0;
   #outbox: J[] = [];
   #flushScheduled = false;
   #ready = false;
@@ -75,6 +86,7 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   constructor(piscina: Piscina, base: StreamTaskBase, hooks: StreamHooks<J>) {
     this.#piscina = piscina;
     this.#hooks = hooks;
+    this.#jobsAtOnce = base.jobsAtOnce;
     const channel = new MessageChannel();
     this.#port = channel.port1;
     this.#port.on('message', (message: FromThread) => this.#onMessage(message));
@@ -95,9 +107,20 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     return this.#terminating;
   }
 
+  /** Jobs sent ahead, waiting in the thread for a running one to end. */
+  get waiting(): number {
+    return this.#notStarted.length;
+  }
+
   /** Queues a job for the thread; it leaves with the others of this turn. */
   send(job: J): void {
     this.jobs.set(job.id, job);
+    if (this.#runningCount < this.#jobsAtOnce) {
+      this.#runningCount++;
+      job.started();
+    } else {
+      this.#notStarted.push(job);
+    }
     this.#outbox.push(job);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -157,9 +180,11 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
           const job = this.jobs.get(id);
           if (job === undefined) return;
           this.jobs.delete(id);
+          this.#forget(job);
           if (bytes !== null) job.answered(true, bytes);
           else job.answered(false, error as SerializedError);
         });
+        this.#startWaiting();
         this.#hooks.room(this);
         return;
       }
@@ -182,6 +207,21 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     }
   }
 
+  /** An answered job leaves the running ones, or the waiting ones if it never started (aborted). */
+  #forget(job: J): void {
+    const at = this.#notStarted.indexOf(job);
+    if (at >= 0) this.#notStarted.splice(at, 1);
+    else this.#runningCount--;
+  }
+
+  /** As the thread does when jobs end: the oldest waiting ones start. */
+  #startWaiting(): void {
+    while (this.#runningCount < this.#jobsAtOnce && this.#notStarted.length > 0) {
+      this.#runningCount++;
+      (this.#notStarted.shift() as J).started();
+    }
+  }
+
   #onTaskEnd(end: StreamEnd | null, err: Error | null): void {
     // Messages the thread sent before it ended may still wait in the port, and the task's
     // end came on piscina's own channel: take them first, so no answered job is lost.
@@ -194,7 +234,10 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     }
     this.#port.close();
     this.#ready = false;
-    const unsent = this.#outbox;
+    // Jobs that never started here run elsewhere as they are; so do those never sent.
+    const unsent = [...this.#notStarted.filter((job) => !this.#outbox.includes(job)), ...this.#outbox];
+    this.#notStarted.length = 0;
+    this.#runningCount = 0;
     this.#outbox = [];
     for (const job of unsent) this.jobs.delete(job.id);
     const jobs = [...this.jobs.values()];

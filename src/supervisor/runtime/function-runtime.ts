@@ -63,6 +63,8 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   #running = 0;
   #closing: Promise<void> | null = null;
   readonly #retiring = new Set<Promise<void>>();
+  /** The pools behind #retiring, for what still waits in their threads. */
+  readonly #retiringPools = new Set<HandlerPool>();
   /** The configuration before start() and between a swap's check and its switch. */
   #pendingConfig: FunctionConfig;
 
@@ -88,6 +90,13 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
 
   get generation(): number {
     return this.#current?.id ?? 0;
+  }
+
+  /** Jobs taken ahead (prefetch) and waiting in a thread for a slot, old generations too. */
+  get waiting(): number {
+    let waiting = this.#current?.pool?.waiting ?? 0;
+    for (const pool of this.#retiringPools) waiting += pool.waiting;
+    return waiting;
   }
 
   /** Handler threads of the current generation (0 for commands, which run processes). */
@@ -209,10 +218,14 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
 
   /** Lets the old generation's jobs finish in the background, then ends its threads. */
   #retire(pool: HandlerPool): void {
+    this.#retiringPools.add(pool);
     const done = pool
       .close()
       .catch((err: Error) => this.#log.warn({ err }, 'old generation did not close cleanly'))
-      .finally(() => this.#retiring.delete(done));
+      .finally(() => {
+        this.#retiring.delete(done);
+        this.#retiringPools.delete(pool);
+      });
     this.#retiring.add(done);
   }
 

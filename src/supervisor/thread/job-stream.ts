@@ -1,4 +1,4 @@
-import { type MessagePort, threadId } from 'node:worker_threads';
+import { type MessagePort, receiveMessageOnPort, threadId } from 'node:worker_threads';
 import { isThenable } from '../../worker/reply.js';
 import { BatchWriter, readBatch } from './batch-codec.js';
 import { resultToBytes } from './bytes.js';
@@ -14,8 +14,9 @@ import {
 
 /**
  * Serves one function's jobs in this thread until the main thread closes the stream:
- * loads the handler once, runs each job of a batch as it arrives, and sends results back
- * in batches, one message per turn of this thread's event loop.
+ * loads the handler once, runs up to `jobsAtOnce` jobs at a time in the order they
+ * arrived (the main thread sends more only with prefetch), and sends results back in
+ * batches, one message per turn of this thread's event loop.
  */
 export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
   let handler: HandlerFunction;
@@ -36,6 +37,8 @@ class ThreadJobStream {
   readonly #handler: HandlerFunction;
   readonly #done: (end: StreamEnd) => void;
   readonly #running = new Map<number, ThreadJobContext>();
+  /** Jobs that arrived while `jobsAtOnce` ran (only with prefetch), oldest first. */
+  readonly #waiting: WaitingJob[] = [];
   #results = new BatchWriter();
   #flushScheduled = false;
   #closing = false;
@@ -53,15 +56,42 @@ class ThreadJobStream {
   }
 
   #onMessage(message: ToThread): void {
+    this.#take(message);
+    this.#startWaiting();
+  }
+
+  /** Takes in a message; jobs join the queue (#startWaiting runs them). */
+  #take(message: ToThread): void {
     if (message.kind === 'jobs') {
       readBatch(message.batch, (id, payload, _error, handle, unique) => {
-        this.#run(id, handle, unique, payload as Buffer);
+        this.#waiting.push({ id, handle, unique, payload: payload as Buffer });
       });
     } else if (message.kind === 'abort') {
-      this.#running.get(message.id)?.abort(new Error(message.reason));
+      this.#abort(message.id, message.reason);
     } else {
       this.#closing = true;
       this.#maybeEnd();
+    }
+  }
+
+  #abort(id: number, reason: string): void {
+    const running = this.#running.get(id);
+    if (running !== undefined) {
+      running.abort(new Error(reason));
+      return;
+    }
+    const at = this.#waiting.findIndex((job) => job.id === id);
+    if (at < 0) return;
+    // Never started: answer it now, so the main thread can let its slot go.
+    this.#waiting.splice(at, 1);
+    this.#results.addError(id, { name: 'AbortError', message: reason });
+    this.#scheduleFlush();
+  }
+
+  #startWaiting(): void {
+    while (this.#waiting.length > 0 && this.#running.size < this.#task.jobsAtOnce) {
+      const job = this.#waiting.shift() as WaitingJob;
+      this.#run(job.id, job.handle, job.unique, job.payload);
     }
   }
 
@@ -119,6 +149,32 @@ class ThreadJobStream {
   #ended(id: number): void {
     this.#running.get(id)?.end();
     this.#running.delete(id);
+    if (this.#task.prefetch > 0 && this.#nextIsReady()) {
+      // The next job is here already: its predecessor's result leaves first, then it
+      // starts, after this turn (an abort queued behind it still gets its say).
+      this.#flush();
+      setImmediate(() => this.#startWaiting());
+      return;
+    }
+    this.#scheduleFlush();
+  }
+
+  /**
+   * Whether a waiting job can start now. Jobs sent ahead may still sit on the port (a
+   * synchronous handler kept this thread from reading it): take them in first, rather
+   * than after a turn of the event loop.
+   */
+  #nextIsReady(): boolean {
+    if (this.#running.size >= this.#task.jobsAtOnce) return false;
+    while (this.#waiting.length === 0) {
+      const next = receiveMessageOnPort(this.#port);
+      if (next === undefined) return false;
+      this.#take(next.message as ToThread);
+    }
+    return true;
+  }
+
+  #scheduleFlush(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // After this turn's other jobs have ended too: one message for all of them.
@@ -137,9 +193,11 @@ class ThreadJobStream {
     this.#maybeEnd();
   }
 
-  /** A closing stream ends once its last result has gone. */
+  /** A closing stream ends once its last job has run and its result has gone. */
   #maybeEnd(): void {
-    if (!this.#closing || this.#running.size > 0 || this.#flushScheduled) return;
+    if (!this.#closing || this.#running.size > 0 || this.#waiting.length > 0) return;
+    // A result not sent yet (a close read from the port while a job was ending) goes first.
+    if (this.#flushScheduled || this.#results.size > 0) return;
     this.#port.close();
     this.#done({ ok: true });
   }
@@ -147,4 +205,11 @@ class ThreadJobStream {
   #post(message: FromThread): void {
     this.#port.postMessage(message);
   }
+}
+
+interface WaitingJob {
+  readonly id: number;
+  readonly handle: string;
+  readonly unique: string;
+  readonly payload: Buffer;
 }

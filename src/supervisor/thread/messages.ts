@@ -27,6 +27,13 @@ export interface StreamTask {
   readonly exportName: string;
   readonly encoding: PayloadEncoding;
   readonly functionName: string;
+  /** Jobs the thread runs at once (jobsPerThread); more that arrive wait in its queue. */
+  readonly jobsAtOnce: number;
+  /**
+   * Jobs the main thread may send ahead (prefetch): when one ends, the thread looks for
+   * the next on its port at once, instead of after this turn of its event loop.
+   */
+  readonly prefetch: number;
 }
 
 /** How a stream task ends: closed when asked, or the handler never loaded. */
@@ -36,9 +43,12 @@ export type StreamEnd = { readonly ok: true } | { readonly ok: false; readonly e
 export type ToThread =
   /** Jobs to run: entries with their payloads, handles and uniques. */
   | { readonly kind: 'jobs'; readonly batch: WireBatch }
-  /** Abort the job's signal (the thread is ended later if the handler ignores it). */
+  /**
+   * Abort the job's signal (the thread is ended later if the handler ignores it). A job
+   * still waiting in the thread's queue is dropped and answered with an AbortError.
+   */
   | { readonly kind: 'abort'; readonly id: number; readonly reason: string }
-  /** Finish the running jobs, send their results, then end the stream task. */
+  /** Finish the running and waiting jobs, send their results, then end the stream task. */
   | { readonly kind: 'close' };
 
 /** Thread → main. */

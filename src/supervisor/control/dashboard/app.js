@@ -101,7 +101,7 @@ function renderFunctions(functions) {
     stateCell.textContent = fn.paused ? 'paused' : 'active';
     stateCell.className = fn.paused ? 'state-paused' : 'state-active';
     cell('concurrency').textContent = fn.concurrency;
-    cell('running').textContent = fn.running;
+    cell('running').textContent = fn.prefetched > 0 ? `${fn.running}+${fn.prefetched}` : fn.running;
     cell('queued').textContent = fn.queued ?? '–';
     cell('threads').textContent = fn.threads;
     cell('generation').textContent = fn.generation;
