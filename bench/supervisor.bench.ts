@@ -5,7 +5,7 @@
  * - drain: tiny background jobs queued first, drained by ONE supervisor vs FOUR PHP
  *   worker processes, and by the library's bare Worker (the cost of the thread hop);
  * - cpu: 200 jobs of ~20 ms of pure computation (and again of sha256 in native crypto),
- *   concurrency 2 on 2 cores, wall time vs the ideal,
+ *   concurrency 2 on 2 cores, without and with prefetch, wall time vs the ideal,
  *   next to two PHP worker processes doing the same;
  * - reload: handler file written -> first job served by the new code, and every call's
  *   fate during 50 reloads under steady foreground load;
@@ -14,7 +14,7 @@
  * The supervisor runs as `node bin/gworker.js start MANIFEST` with a generated manifest
  * naming the bench's gearmand. Run it with `npm run bench -- --only supervisor`.
  */
-import { kCpuWorkloads, supervisorCpuSection } from './lib/supervisor-cpu.js';
+import { kCpuPrefetch, kCpuWorkloads, supervisorCpuSection } from './lib/supervisor-cpu.js';
 import { type SupervisorDrainSettings, supervisorDrainSection } from './lib/supervisor-drain.js';
 import { supervisorMemorySection } from './lib/supervisor-memory.js';
 import { supervisorReloadSections } from './lib/supervisor-reload.js';
@@ -51,19 +51,22 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
   const reload = await supervisorReloadSections(options);
   const memory = await supervisorMemorySection(options);
 
-  const ours = rowOf(cpu.section, 'supervisor');
+  // Judged with prefetch: 1, the manifest setting for steady CPU-heavy batches; the
+  // default (grab only with a free slot) is in the figures beside it.
+  const ours = rowOf(cpu.section, 'supervisor-prefetch');
+  const plain = rowOf(cpu.section, 'supervisor');
   const ideal = rowOf(cpu.section, 'ideal-node');
   const php = rowOf(cpu.section, 'php-2');
   const cpuRatio = ours?.ratio ?? Number.NaN;
   const cpuGoal: WordedGoal = {
-    text: `cpu: 200 x 20 ms jobs of pure computation, concurrency 2, wall time within ${kCpuGoal.toFixed(2)}x of the ideal`,
-    ours: ours?.label ?? 'supervisor',
+    text: `cpu: 200 x 20 ms jobs of pure computation, concurrency 2 (prefetch: ${kCpuPrefetch}), wall time within ${kCpuGoal.toFixed(2)}x of the ideal`,
+    ours: ours?.label ?? 'supervisor-prefetch',
     reference: ideal?.label ?? 'ideal',
     oursMedian: ours?.median ?? Number.NaN,
     referenceMedian: ideal?.median ?? Number.NaN,
     ratio: cpuRatio,
     met: cpuRatio <= kCpuGoal,
-    figures: `${fmtRatio(cpuRatio)} of ideal (${Math.round(ours?.median ?? Number.NaN)} vs ${Math.round(ideal?.median ?? Number.NaN)} ms; PHP x2: ${fmtRatio(php?.ratio ?? Number.NaN)} of its ideal)`,
+    figures: `${fmtRatio(cpuRatio)} of ideal (${Math.round(ours?.median ?? Number.NaN)} vs ${Math.round(ideal?.median ?? Number.NaN)} ms; without prefetch ${fmtRatio(plain?.ratio ?? Number.NaN)}; PHP x2: ${fmtRatio(php?.ratio ?? Number.NaN)} of its ideal)`,
   };
   const bare = rowOf(drain, 'bare');
   const supervisor = rowOf(drain, 'supervisor');

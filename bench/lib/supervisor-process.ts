@@ -17,6 +17,7 @@ export interface BenchFunction {
   readonly handler: string;
   readonly concurrency: number;
   readonly jobsPerThread?: number;
+  readonly prefetch?: number;
   readonly payload?: 'buffer' | 'text' | 'json';
 }
 
@@ -44,6 +45,7 @@ export function manifestYaml(manifest: BenchManifest): string {
     lines.push(`    handler: ${JSON.stringify(fn.handler)}`);
     lines.push(`    concurrency: ${fn.concurrency}`);
     if (fn.jobsPerThread !== undefined) lines.push(`    jobsPerThread: ${fn.jobsPerThread}`);
+    if (fn.prefetch !== undefined) lines.push(`    prefetch: ${fn.prefetch}`);
     if (fn.payload !== undefined) lines.push(`    payload: ${fn.payload}`);
   }
   return `${lines.join('\n')}\n`;
