@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/errors.js';
@@ -36,6 +37,11 @@ describeWithPeers(['gearmand'], 'Client backpressure against gearmand', () => {
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGSTOP');
     frozenPid = pid;
+    // A stop reaches each of gearmand's threads on its own; one still running could
+    // answer the next submit. Go on once every thread shows as stopped.
+    const deadline = Date.now() + 2000;
+    while (!allThreadsStopped(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(allThreadsStopped(pid)).toBe(true);
     return pid;
   };
 
@@ -90,3 +96,11 @@ describeWithPeers(['gearmand'], 'Client backpressure against gearmand', () => {
     expect((await functionStatus(gearmand.port)).get('big')?.total).toBe(count);
   });
 });
+
+/** Whether every thread of `pid` is stopped (state T in /proc). */
+function allThreadsStopped(pid: number): boolean {
+  return readdirSync(`/proc/${pid}/task`).every((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  });
+}
