@@ -54,3 +54,13 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, message: s
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Collects the harness's own garbage now (when node runs with --expose-gc, as `npm run
+ * bench` does), so that a major GC of this process does not take a core from the
+ * workers in the timed part that follows. The earlier benches leave plenty behind.
+ */
+export function collectHarnessGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+}

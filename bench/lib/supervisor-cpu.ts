@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ForegroundBatch } from './foreground-batch.js';
 import { startGearmand } from './gearmand.js';
 import { type Peer, phpPeer } from './processes.js';
-import { median, withTimeout } from './stats.js';
+import { collectHarnessGarbage, median, withTimeout } from './stats.js';
 import {
   controlCounts,
   freePort,
@@ -179,6 +179,7 @@ async function supervisorRun(
         ],
       }),
     );
+    collectHarnessGarbage();
     supervisor = await startSupervisor(manifest, {
       label: `gworker start (cpu, prefetch ${prefetch})`,
       profileDir: options.profileDir,
@@ -222,6 +223,7 @@ async function phpRun(
   let batch: ForegroundBatch | null = null;
   try {
     batch = await ForegroundBatch.queue(gearmand.port, fn, kJobs, String(calibration.rounds));
+    collectHarnessGarbage();
     workers = Array.from({ length: kCores }, (_, i) =>
       phpPeer(`PHP cpu worker ${i + 1}`, 'cpu.php', [workload.key, 'worker', String(gearmand.port), fn]),
     );
