@@ -107,6 +107,19 @@ describe('gworker status', () => {
     expect(bare.servers[0].functions[0].queue).toBeNull();
   });
 
+  it('shows jobs taken ahead with prefetch next to the busy slots', async () => {
+    setup = await startControlled(
+      '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text, concurrency: 1, prefetch: 1 }\n',
+    );
+    for (let i = 0; i < 3; i++) await setup.client.submitBackground('sleeps', '1500');
+    await eventually(() => setup?.supervisor.functions()[0]?.prefetched === 1);
+    const { stdout } = await cli(['status', '--no-queues', ...controlArg(setup)]);
+    // One running, one ready behind it in the thread; the third waits on the job server.
+    expect(row(stdout, 'sleeps').slice(0, 5)).toEqual(['sleeps', 'module', 'active', '1', '1+1']);
+    const json = JSON.parse((await cli(['status', '--json', '--no-queues', ...controlArg(setup)])).stdout);
+    expect(json.functions[0]).toMatchObject({ name: 'sleeps', running: 1, prefetched: 1 });
+  });
+
   it('shows the last reload of each function, and a rejected one with its error', async () => {
     setup = await startControlled(
       '  echo: { handler: $FIXTURES/echo.js, payload: text }\n  greet: { handler: $DIR/greet.js }\n',
