@@ -32,4 +32,23 @@ describe('SlotGate', () => {
     gate.jobEnded();
     expect(gate.tryReserve()).toBe(true);
   });
+
+  it('holds up to concurrency + ahead jobs when the function prefetches, and keeps the ahead on resize', () => {
+    const gate = new SlotGate(2, 2);
+    expect(gate.limit).toBe(4);
+    for (let i = 0; i < 4; i++) expect(gate.tryReserve()).toBe(true);
+    expect(gate.tryReserve()).toBe(false);
+    for (let i = 0; i < 4; i++) {
+      gate.release('f');
+      gate.jobStarted();
+    }
+    expect(gate.free).toBe(0);
+    // A resize keeps the jobs held ahead unless it says otherwise.
+    gate.setConcurrency(3);
+    expect(gate.limit).toBe(5);
+    expect(gate.tryReserve()).toBe(true);
+    gate.setConcurrency(3, 0);
+    expect(gate.limit).toBe(3);
+    expect(gate.tryReserve()).toBe(false);
+  });
 });
