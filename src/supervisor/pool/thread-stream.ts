@@ -235,7 +235,8 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     this.#port.close();
     this.#ready = false;
     // Jobs that never started here run elsewhere as they are; so do those never sent.
-    const unsent = [...this.#notStarted.filter((job) => !this.#outbox.includes(job)), ...this.#outbox];
+    // (A job sent this turn may be in both: the Set keeps it once, oldest first.)
+    const unsent = [...new Set([...this.#notStarted, ...this.#outbox])];
     this.#notStarted.length = 0;
     this.#runningCount = 0;
     this.#outbox = [];
