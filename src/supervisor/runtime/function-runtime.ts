@@ -62,9 +62,8 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   #recycling = false;
   #running = 0;
   #closing: Promise<void> | null = null;
-  readonly #retiring = new Set<Promise<void>>();
-  /** The pools behind #retiring, for what still waits in their threads. */
-  readonly #retiringPools = new Set<HandlerPool>();
+  /** Old generations finishing their jobs, each with the promise of its close. */
+  readonly #retiring = new Map<HandlerPool, Promise<void>>();
   /** The configuration before start() and between a swap's check and its switch. */
   #pendingConfig: FunctionConfig;
 
@@ -95,7 +94,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   /** Jobs taken ahead (prefetch) and waiting in a thread for a slot, old generations too. */
   get waiting(): number {
     let waiting = this.#current?.pool?.waiting ?? 0;
-    for (const pool of this.#retiringPools) waiting += pool.waiting;
+    for (const pool of this.#retiring.keys()) waiting += pool.waiting;
     return waiting;
   }
 
@@ -184,7 +183,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     this.#closing ??= (async () => {
       await this.#reloading;
       const pool = this.#current?.pool;
-      await Promise.allSettled([...this.#retiring, pool?.close()]);
+      await Promise.allSettled([...this.#retiring.values(), pool?.close()]);
     })();
     return this.#closing;
   }
@@ -218,15 +217,11 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
 
   /** Lets the old generation's jobs finish in the background, then ends its threads. */
   #retire(pool: HandlerPool): void {
-    this.#retiringPools.add(pool);
     const done = pool
       .close()
       .catch((err: Error) => this.#log.warn({ err }, 'old generation did not close cleanly'))
-      .finally(() => {
-        this.#retiring.delete(done);
-        this.#retiringPools.delete(pool);
-      });
-    this.#retiring.add(done);
+      .finally(() => this.#retiring.delete(pool));
+    this.#retiring.set(pool, done);
   }
 
   /** maxJobsPerThread: swap in fresh threads once this generation has run its share. */
