@@ -278,10 +278,13 @@ export async function supervisorCpuSection(
       `sv-cpu   ${workload.key} run ${run}/${options.runs}  gworker start ${Math.round(a.wallMs)} ms (ideal ${Math.round(a.idealMs)}), with prefetch ${Math.round(ahead.wallMs)} ms (ideal ${Math.round(ahead.idealMs)}), PHP x2 ${Math.round(b.wallMs)} ms (ideal ${Math.round(b.idealMs)})`,
     );
   }
-  const efficiency = (runs: CpuRun[]) => runs.map((r) => (100 * r.idealMs) / r.wallMs);
-  // The share of the 2 cores the workers got: below 100% means they waited for a core
-  // (other processes), not for work.
-  const share = (runs: CpuRun[]) => runs.map((r) => (100 * r.cpuMsPerJob * kJobs) / (r.wallMs * kCores));
+  // Per run: ideal/wall, CPU per job, and the share of the 2 cores the workers got (below
+  // 100%: they waited for a core that other processes had, or for their next job).
+  const workerMetrics = (runs: CpuRun[]) => ({
+    efficiency: runs.map((r) => (100 * r.idealMs) / r.wallMs),
+    cpuMs: runs.map((r) => r.cpuMsPerJob),
+    share: runs.map((r) => (100 * r.cpuMsPerJob * kJobs) / (r.wallMs * kCores)),
+  });
   const oneJob = (runs: CpuRun[]) => runs.map((r) => (r.idealMs * kCores) / kJobs);
   const rows = finishSectionRows(
     [
@@ -299,7 +302,7 @@ export async function supervisorCpuSection(
         side: 'ours',
         versus: 'ideal-node',
         values: ours.map((r) => r.wallMs),
-        metrics: { efficiency: efficiency(ours), cpuMs: ours.map((r) => r.cpuMsPerJob), share: share(ours) },
+        metrics: workerMetrics(ours),
       },
       {
         peer: 'supervisor-prefetch',
@@ -307,11 +310,7 @@ export async function supervisorCpuSection(
         side: 'ours',
         versus: 'ideal-node',
         values: oursAhead.map((r) => r.wallMs),
-        metrics: {
-          efficiency: efficiency(oursAhead),
-          cpuMs: oursAhead.map((r) => r.cpuMsPerJob),
-          share: share(oursAhead),
-        },
+        metrics: workerMetrics(oursAhead),
       },
       {
         peer: 'ideal-php',
@@ -327,11 +326,7 @@ export async function supervisorCpuSection(
         side: 'php',
         versus: 'ideal-php',
         values: theirs.map((r) => r.wallMs),
-        metrics: {
-          efficiency: efficiency(theirs),
-          cpuMs: theirs.map((r) => r.cpuMsPerJob),
-          share: share(theirs),
-        },
+        metrics: workerMetrics(theirs),
       },
     ],
     false,
