@@ -187,7 +187,11 @@ describeConformance('protocol replies', [], ({ start }) => {
     worker.send(PacketType.CANT_DO, ['two']);
     await worker.sync();
     const admin = await RawClient.connect(server.port);
-    const lines = (await admin.admin('workers', 'list')).map((line) => line.replace(/^\d+ /, ''));
+    // gearmand may still list a connection it has closed (the port probe's), with fd -1,
+    // until its I/O thread frees it: not a connection any more, so not compared.
+    const lines = (await admin.admin('workers', 'list'))
+      .filter((line) => !line.startsWith('-1 '))
+      .map((line) => line.replace(/^\d+ /, ''));
     // gearmand lists a connection's functions latest registration first.
     expect(lines.sort()).toEqual(['127.0.0.1 - :', '127.0.0.1 my-worker : three one']);
   });
