@@ -7,8 +7,6 @@
  * mixing loop: the goal) and chained sha256 rounds in the runtime's native crypto
  * (OpenSSL), where threads of one process share more than two processes do.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ForegroundBatch } from './foreground-batch.js';
 import { startGearmand } from './gearmand.js';
@@ -16,11 +14,10 @@ import { type Peer, phpPeer } from './processes.js';
 import { collectHarnessGarbage, median, withTimeout } from './stats.js';
 import {
   controlCounts,
-  freePort,
-  manifestYaml,
   type SupervisorChild,
   scratchDir,
   startSupervisor,
+  writeManifest,
 } from './supervisor-process.js';
 import { finishSectionRows, type Section } from './supervisor-report.js';
 import { StatusPoller, totalCpuUs } from './supervisor-watch.js';
@@ -159,26 +156,20 @@ async function supervisorRun(
   let batch: ForegroundBatch | null = null;
   try {
     batch = await ForegroundBatch.queue(gearmand.port, fn, kJobs, String(calibration.rounds));
-    const controlPort = await freePort();
-    const manifest = join(scratch.path, 'gworker.yaml');
-    writeFileSync(
-      manifest,
-      manifestYaml({
-        gearmandPort: gearmand.port,
-        connections: 1,
-        controlPort,
-        functions: [
-          {
-            name: fn,
-            handler: workload.handler,
-            concurrency: kCores,
-            jobsPerThread: 1,
-            ...(prefetch > 0 ? { prefetch } : {}),
-            payload: 'text',
-          },
-        ],
-      }),
-    );
+    const { file: manifest, controlPort } = await writeManifest(scratch.path, {
+      gearmandPort: gearmand.port,
+      connections: 1,
+      functions: [
+        {
+          name: fn,
+          handler: workload.handler,
+          concurrency: kCores,
+          jobsPerThread: 1,
+          ...(prefetch > 0 ? { prefetch } : {}),
+          payload: 'text',
+        },
+      ],
+    });
     collectHarnessGarbage();
     supervisor = await startSupervisor(manifest, {
       label: `gworker start (cpu, prefetch ${prefetch})`,

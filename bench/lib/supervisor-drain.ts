@@ -6,8 +6,6 @@
  * done, whoever ran them) to the reply showing the function empty.
  */
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerDone } from './drain.js';
 import { startGearmand } from './gearmand.js';
@@ -16,11 +14,10 @@ import { queueJobs } from './queue.js';
 import { ratio, withTimeout } from './stats.js';
 import {
   controlCounts,
-  freePort,
-  manifestYaml,
   type SupervisorChild,
   scratchDir,
   startSupervisor,
+  writeManifest,
 } from './supervisor-process.js';
 import { finishSectionRows, type Section, type SectionRow } from './supervisor-report.js';
 import { StatusPoller, totalCpuUs } from './supervisor-watch.js';
@@ -91,24 +88,20 @@ export async function drainOnce(
     let pids: number[];
     let controlPort = 0;
     if (kind === 'supervisor') {
-      controlPort = await freePort();
-      const manifest = join(scratch.path, 'gworker.yaml');
-      writeFileSync(
-        manifest,
-        manifestYaml({
-          gearmandPort: gearmand.port,
-          connections: settings.connections,
-          controlPort,
-          functions: [
-            {
-              name: fn,
-              handler: kEchoHandler,
-              concurrency: settings.concurrency,
-              jobsPerThread: settings.jobsPerThread,
-            },
-          ],
-        }),
-      );
+      const written = await writeManifest(scratch.path, {
+        gearmandPort: gearmand.port,
+        connections: settings.connections,
+        functions: [
+          {
+            name: fn,
+            handler: kEchoHandler,
+            concurrency: settings.concurrency,
+            jobsPerThread: settings.jobsPerThread,
+          },
+        ],
+      });
+      const manifest = written.file;
+      controlPort = written.controlPort;
       supervisor = await startSupervisor(manifest, {
         label: 'gworker start',
         profileDir: options.profileDir,

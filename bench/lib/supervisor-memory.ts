@@ -4,8 +4,7 @@
  * a handler that spins ~200 ms per job); both as the checkout runs it (through tsx) and
  * as the built package does. One idle PHP worker process for scale.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../../src/client/client.js';
 import { startGearmand } from './gearmand.js';
@@ -14,12 +13,11 @@ import { median, sleep, withTimeout } from './stats.js';
 import { builtEntry } from './supervisor-build.js';
 import {
   controlCounts,
-  freePort,
-  manifestYaml,
   rssKiB,
   type SupervisorChild,
   scratchDir,
   startSupervisor,
+  writeManifest,
 } from './supervisor-process.js';
 import { finishSectionRows, type Section, type SectionRowDraft } from './supervisor-report.js';
 import { StatusPoller } from './supervisor-watch.js';
@@ -71,19 +69,13 @@ async function supervisorMemory(
   const fn = `sv_spin_${run}`;
   let supervisor: SupervisorChild | null = null;
   try {
-    const controlPort = await freePort();
-    const manifest = join(scratch.path, 'gworker.yaml');
-    writeFileSync(
-      manifest,
-      manifestYaml({
-        gearmandPort: gearmand.port,
-        connections: 2,
-        controlPort,
-        functions: [
-          { name: fn, handler: kSpinHandler, concurrency: kThreads, jobsPerThread: 1, payload: 'text' },
-        ],
-      }),
-    );
+    const { file: manifest, controlPort } = await writeManifest(scratch.path, {
+      gearmandPort: gearmand.port,
+      connections: 2,
+      functions: [
+        { name: fn, handler: kSpinHandler, concurrency: kThreads, jobsPerThread: 1, payload: 'text' },
+      ],
+    });
     supervisor = await startSupervisor(manifest, {
       label: 'gworker start (memory)',
       profileDir: options.profileDir,

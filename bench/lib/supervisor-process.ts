@@ -3,7 +3,7 @@
  * with `node bin/gworker.js`, its JSON log lines (stderr) read until "gworker started",
  * its control API asked for job counts, its resident memory read from /proc.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,20 @@ export function manifestYaml(manifest: BenchManifest): string {
     if (fn.payload !== undefined) lines.push(`    payload: ${fn.payload}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Writes `gworker.yaml` into `dir` with the control API on a free port: the manifest's
+ * path, and that port for controlCounts().
+ */
+export async function writeManifest(
+  dir: string,
+  manifest: Omit<BenchManifest, 'controlPort'>,
+): Promise<{ file: string; controlPort: number }> {
+  const controlPort = await freePort();
+  const file = join(dir, 'gworker.yaml');
+  writeFileSync(file, manifestYaml({ ...manifest, controlPort }));
+  return { file, controlPort };
 }
 
 /** A scratch folder for manifests and handler files; removed by `remove()`. */

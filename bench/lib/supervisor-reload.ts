@@ -13,11 +13,10 @@ import { nowNs, withTimeout } from './stats.js';
 import { builtEntry } from './supervisor-build.js';
 import {
   controlCounts,
-  freePort,
-  manifestYaml,
   type SupervisorChild,
   scratchDir,
   startSupervisor,
+  writeManifest,
 } from './supervisor-process.js';
 import type { Section, SectionRowDraft, WordedGoal } from './supervisor-report.js';
 import { finishSectionRows } from './supervisor-report.js';
@@ -121,25 +120,19 @@ async function reloadOnce(
   let supervisor: SupervisorChild | null = null;
   try {
     writeFileSync(handlerFile, handlerSource(state.version));
-    const controlPort = await freePort();
-    const manifest = join(scratch.path, 'gworker.yaml');
-    writeFileSync(
-      manifest,
-      manifestYaml({
-        gearmandPort: gearmand.port,
-        connections: 2,
-        controlPort,
-        functions: [
-          {
-            name: fn,
-            handler: handlerFile,
-            concurrency: kConcurrency,
-            jobsPerThread: kJobsPerThread,
-            payload: 'text',
-          },
-        ],
-      }),
-    );
+    const { file: manifest, controlPort } = await writeManifest(scratch.path, {
+      gearmandPort: gearmand.port,
+      connections: 2,
+      functions: [
+        {
+          name: fn,
+          handler: handlerFile,
+          concurrency: kConcurrency,
+          jobsPerThread: kJobsPerThread,
+          payload: 'text',
+        },
+      ],
+    });
     supervisor = await startSupervisor(manifest, {
       label: 'gworker start (reload)',
       profileDir: options.profileDir,
