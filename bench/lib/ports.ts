@@ -14,19 +14,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether 127.0.0.1:port accepts a connection now (closed again at once). */
+export function portAccepts(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /** Resolves once 127.0.0.1:port accepts a connection; fails when the process exits or time runs out. */
 export async function waitForPort(port: number, timeoutMs: number, owner: Peer): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await portAccepts(port)) return;
     if (owner.exited) throw new Error(`${owner.label} exited before listening on port ${port}`);
     if (Date.now() > deadline)
       throw new Error(`${owner.label} is not listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
