@@ -1,36 +1,18 @@
 import type { ChildProcess } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/dispatch.js';
-import type { CliIo } from '../../src/cli/io.js';
 import { GearmanServer } from '../../src/server/server.js';
 import { Worker } from '../../src/worker/worker.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { describeWithPeers, killAll, spawnTracked } from '../helpers/peers.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 import { waitForLine } from '../server/helpers/conformance.js';
 import { curl } from '../server/helpers/curl.js';
 
 const bin = fileURLToPath(new URL('../../bin/gworker.js', import.meta.url));
 
 /** Runs `gworker ARGV` in-process. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const stdin = new PassThrough();
-  stdin.end();
-  const io: CliIo = { stdin, stdout, stderr, env: {} };
-  const code = await runCli(argv, io);
-  return { code, stdout: out, stderr: err };
-}
+const run = (...argv: string[]) => runCliCaptured(argv);
 
 let certs: TestCerts;
 const open: Array<{ close(): Promise<void> }> = [];

@@ -17,7 +17,10 @@ export async function runCliCaptured(
   stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const io: CliIo = { stdin: new PassThrough(), stdout, stderr, env };
+  // Nothing is typed: a command that reads stdin sees it end at once.
+  const stdin = new PassThrough();
+  stdin.end();
+  const io: CliIo = { stdin, stdout, stderr, env };
   const code = await runCli(argv, io);
   return { code, stdout: out, stderr: err };
 }

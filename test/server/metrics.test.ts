@@ -3,10 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/dispatch.js';
 import { Client } from '../../src/client/client.js';
 import { MetricsEndpoint } from '../../src/server/metrics/metrics-endpoint.js';
 import { ServerMetrics } from '../../src/server/metrics/server-metrics.js';
@@ -15,6 +13,7 @@ import { GearmanServer } from '../../src/server/server.js';
 import { SqliteJobStore } from '../../src/server/sqlite-store.js';
 import { Worker } from '../../src/worker/worker.js';
 import { killAll, spawnTracked } from '../helpers/peers.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 import { eventually, waitForLine } from './helpers/conformance.js';
 import { parsePromText, type Sample, sampleValue } from './helpers/prom-text.js';
 
@@ -215,20 +214,7 @@ describe('server metrics', () => {
 });
 
 describe('gworker server --metrics-port', () => {
-  async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const code = await runCli(argv, { stdin: new PassThrough(), stdout, stderr, env: {} });
-    return { code, stdout: out, stderr: err };
-  }
+  const run = (...argv: string[]) => runCliCaptured(argv);
 
   it('documents the flags and refuses bad values with exit status 2', async () => {
     const help = await run('server', '--help');
