@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
 import { JobStoreError } from '../errors.js';
 import type { JobPriority } from './job.js';
-import { openDatabase, type SqliteSync, storeError } from './sqlite-schema.js';
+import { openDatabase, storeError } from './sqlite-schema.js';
+import type { SqliteSync } from './sqlite-sync.js';
 import type { JobStore, StoredJob, StoreKey } from './store.js';
 
-export type { SqliteSync } from './sqlite-schema.js';
+export type { SqliteSync } from './sqlite-sync.js';
 
 export interface SqliteStoreOptions {
   /**
