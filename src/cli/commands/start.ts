@@ -8,6 +8,7 @@ import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
 import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
+import { EXIT_INVALID_MANIFEST } from '../exit-codes.js';
 import type { CliCommand, CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 import { createLogger, parseLogLevel } from '../logger.js';
@@ -34,8 +35,9 @@ options:
       --no-watch         do not watch files; reload only on SIGHUP
   -h, --help             print this help
 
-Exit status: 0 after a clean stop; 1 when the manifest is invalid or a handler cannot
-load; 2 on a usage error.
+Exit status: 0 after a clean stop; 78 when the manifest is invalid (the systemd unit does
+not restart on it); 1 when a handler cannot load or another start-up step fails; 2 on a
+usage error.
 `;
 
 export const startCommand: CliCommand = async (argv, io) => {
@@ -66,7 +68,7 @@ export const startCommand: CliCommand = async (argv, io) => {
   } catch (err) {
     if (!(err instanceof ManifestError)) throw err;
     io.stderr.write(`${err.message}\n`);
-    return 1;
+    return EXIT_INVALID_MANIFEST;
   }
   const log = createLogger(io, level, 'gworker');
   const pidFile = values['pid-file'];
