@@ -45,6 +45,11 @@ export interface SupervisorEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [info: JobEndInfo];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
+  /**
+   * The box as a service manager sees it: a new manifest is being applied ('reloading'),
+   * it has been ('reloaded'), or a stop began ('stopping'). sd_notify and the probes follow it.
+   */
+  lifecycle: [state: 'reloading' | 'reloaded' | 'stopping'];
 }
 
 /**
@@ -105,6 +110,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * server list changes.
    */
   async applyManifest(next: Manifest): Promise<void> {
+    this.emit('lifecycle', 'reloading');
     const previous = this.#manifest;
     this.#manifest = next;
     const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
@@ -130,6 +136,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     await Promise.allSettled(tasks);
+    this.emit('lifecycle', 'reloaded');
   }
 
   /**
@@ -201,6 +208,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   close(options: { timeoutMs?: number; force?: boolean } = {}): Promise<void> {
     this.#closing ??= (async () => {
+      this.emit('lifecycle', 'stopping');
       const timeoutMs = options.force ? 0 : (options.timeoutMs ?? this.#manifest.shutdownTimeoutMs);
       const bindings = [...this.#bindings.values()];
       for (const binding of bindings) binding.pause();

@@ -195,7 +195,7 @@ describe('the package installed from its tarball', () => {
     });
     const pid = Number(readFileSync(pidFile, 'utf8'));
     gworkerPid = pid;
-    const ready = await fetch(`http://127.0.0.1:${port}/api/status`);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(200);
     // The signal goes to gworker itself: npm exec runs it under `sh -c`, and a SIGTERM
     // sent to npm ends that shell without passing it on (docs/operations.md says so).
