@@ -6,6 +6,7 @@ import { openControlServer } from '../../supervisor/control/open-control.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
+import { ServiceNotifier } from '../../supervisor/notify/service-notifier.js';
 import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
 import { EXIT_INVALID_MANIFEST } from '../exit-codes.js';
@@ -86,6 +87,8 @@ async function run(
   io: CliIo,
   options: { watch: boolean; logLevel: string },
 ): Promise<number> {
+  // Taken from the environment before any job can spawn a command that would inherit it.
+  const notifier = ServiceNotifier.fromEnvironment(io.env, log);
   let embedded: EmbeddedServer | null = null;
   if (manifest.servers === null) {
     try {
@@ -192,6 +195,7 @@ async function run(
     { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
     embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
   );
+  notifier?.start(supervisor);
 
   await stopRequested;
   // The control API stays up while jobs finish, so status shows the drain; commands are refused.
@@ -201,6 +205,7 @@ async function run(
   await supervisor.close();
   await control?.close();
   await embedded?.close();
+  await notifier?.close();
   log.info('stopped');
   return 0;
 }
