@@ -41,7 +41,8 @@ export type Peer =
   | 'openssl'
   | 'python3'
   | 'systemd-notify'
-  | 'systemd-analyze';
+  | 'systemd-analyze'
+  | 'tini';
 
 function peerAvailable(peer: Peer): boolean {
   return peer === 'php' ? hasPhpGearman() : hasCommand(peer);
