@@ -49,6 +49,13 @@ const kEndGraceMs = 1000;
  */
 const kPauseReadingBytes = 1024 * 1024;
 /**
+ * Past this many bytes of output written since its input was last read, a session lets
+ * the other connections have a turn (it reads on at setImmediate): one read of 64 KiB
+ * can hold 9,000 admin lines, each answered with a `status` of every function, and the
+ * kernel takes megabytes before a peer that never reads holds anything back.
+ */
+const kTurnOutputBytes = 256 * 1024;
+/**
  * WORK_* frames whose first argument is a job handle: one over maxFrameSize fails its job
  * instead of ending the connection, which would requeue the job to fail again on the
  * next worker, for ever (issue 10, item 3). WORK_FAIL carries only the handle.
@@ -106,6 +113,13 @@ export class Session implements Peer, OutputHolder {
   #ending = false;
   /** destroy() was called: what the socket still holds is thrown away, not sent. */
   #destroyed = false;
+  /** Output written since this session last read its peer (see kTurnOutputBytes). */
+  #turnOutput = 0;
+  #turnScheduled = false;
+  readonly #endTurn = (): void => {
+    this.#turnScheduled = false;
+    this.#resumeReading();
+  };
   /** The last frame was a text line: answer a protocol error in text. */
   #speaksText = false;
 
@@ -120,7 +134,11 @@ export class Session implements Peer, OutputHolder {
     this.#log = options.logger;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    this.#writer = new WriteCoalescer(socket, () => this.#onDrain());
+    this.#writer = new WriteCoalescer(socket, () => {
+      if (this.#ending) return;
+      this.#options.budget.report(this);
+      this.#resumeReading();
+    });
     this.#decoder = new PacketDecoder((frame) => this.#dispatchLine(frame), {
       expect: 'any',
       allowText: true,
@@ -233,18 +251,29 @@ export class Session implements Peer, OutputHolder {
       this.destroy();
       return;
     }
-    if (unsent > kPauseReadingBytes && !this.#decoder.paused) {
-      this.#decoder.pause();
-      this.#socket.pause();
+    this.#turnOutput += frame.length;
+    if (unsent > kPauseReadingBytes) {
+      // Resumed at 'drain'.
+      this.#pauseReading();
+    } else if (this.#turnOutput > kTurnOutputBytes && !this.#turnScheduled) {
+      this.#turnScheduled = true;
+      this.#pauseReading();
+      setImmediate(this.#endTurn);
     }
     if (unsent !== this.budgeted) this.#options.budget.report(this);
   }
 
-  /** The socket sent all it held: count that, and read the peer again if its replies held it back. */
-  #onDrain(): void {
-    if (this.#ending) return;
-    this.#options.budget.report(this);
-    if (!this.#decoder.paused) return;
+  #pauseReading(): void {
+    if (this.#decoder.paused) return;
+    this.#decoder.pause();
+    this.#socket.pause();
+  }
+
+  /** Reads the peer again (what the decoder kept first), unless its replies still hold it back. */
+  #resumeReading(): void {
+    if (this.#ending || !this.#decoder.paused) return;
+    if (this.#socket.writableLength > kPauseReadingBytes) return;
+    this.#turnOutput = 0;
     try {
       this.#decoder.resume();
     } catch (err) {
@@ -297,6 +326,7 @@ export class Session implements Peer, OutputHolder {
   }
 
   #onData(chunk: Buffer): void {
+    this.#turnOutput = 0;
     try {
       this.#decoder.push(chunk);
     } catch (err) {
