@@ -195,7 +195,11 @@ export class GearmanServer {
       restored++;
     });
     if (restored > 0) this.#log.info({ jobs: restored }, 'restored background jobs from the store');
-    const listener = createListener(this.#tls, (socket) => this.#accept(socket), this.#log);
+    const listener = createListener(this.#tls, (socket) => this.#accept(socket), {
+      maxConnections: this.#options.maxConnections,
+      established: () => this.#sessions.size,
+      logger: this.#log,
+    });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       listener.listen(
