@@ -333,6 +333,20 @@ export class JobEngine {
    */
   workException(job: Job, data: Buffer): void {
     this.counters.of(job.fn).excepted++;
+    this.#except(job, data);
+  }
+
+  /**
+   * The server fails a running job with `reason` (its worker's result was over the frame
+   * limit): WORK_EXCEPTION with the reason to clients that asked for exceptions, WORK_FAIL
+   * to the others, and the job is done. Not requeued: every worker would send the same
+   * result again. Not counted as a worker's outcome, as retries exhausted are not.
+   */
+  failRunning(job: Job, reason: Buffer): void {
+    this.#except(job, reason);
+  }
+
+  #except(job: Job, data: Buffer): void {
     let exception: Buffer | null = null;
     let fail: Buffer | null = null;
     for (const client of job.clients) {

@@ -7,11 +7,13 @@ import { dispatchPacket } from './dispatch.js';
 import { JobEngine } from './engine.js';
 import { primeSubmitFeedback } from './feedback-priming.js';
 import { handleAdminLine } from './handlers/admin.js';
+import { oversizedWork } from './handlers/worker.js';
 import { HttpGateway } from './http/gateway.js';
 import { resolveHttpOptions } from './http/options.js';
 import type { JobTotals } from './job-counters.js';
 import { JobHandles } from './job-handles.js';
 import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
+import { OutputBudget } from './output-budget.js';
 import { FunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';
 import {
@@ -64,6 +66,7 @@ export class GearmanServer {
   readonly #context: ServerContext;
   readonly #tls: tls.TlsOptions | null;
   readonly #gateway: HttpGateway | null;
+  readonly #budget: OutputBudget;
   #nextSessionId = 1;
   #listener: net.Server | null = null;
   #address: ServerAddress | null = null;
@@ -102,6 +105,7 @@ export class GearmanServer {
       verboseLevel: this.#options.verboseLevel,
       logger: this.#log,
     };
+    this.#budget = new OutputBudget(this.#options.maxUnsentOutput, () => this.#sessions.values());
     this.#tls = resolveServerTls(options.tls);
     const http = resolveHttpOptions(options, this.#options);
     this.#gateway =
@@ -191,7 +195,11 @@ export class GearmanServer {
       restored++;
     });
     if (restored > 0) this.#log.info({ jobs: restored }, 'restored background jobs from the store');
-    const listener = createListener(this.#tls, (socket) => this.#accept(socket), this.#log);
+    const listener = createListener(this.#tls, (socket) => this.#accept(socket), {
+      maxConnections: this.#options.maxConnections,
+      established: () => this.#sessions.size,
+      logger: this.#log,
+    });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       listener.listen(
@@ -241,9 +249,12 @@ export class GearmanServer {
       maxFrameSize: this.#options.maxFrameSize,
       exceptions: this.#options.exceptions,
       maxOutputBytes: Math.max(kMinOutputLimit, 2 * this.#options.maxFrameSize),
+      budget: this.#budget,
       logger: this.#log,
       onPacket: (s, packet) => dispatchPacket(this.#context, s, packet),
       onLine: (s, line) => handleAdminLine(this.#context, s, line),
+      onOversized: (s, type, handle, size) =>
+        oversizedWork(this.#context, s, type, handle, size, this.#options.maxFrameSize),
       onClose: (s) => this.#onSessionClose(s),
     });
     this.#sessions.set(session.id, session);
