@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/protocol/constants.js';
+import { ServerMetrics } from '../../src/server/metrics/server-metrics.js';
 import type { GearmanServer } from '../../src/server/server.js';
 import { openSqliteStore, type SqliteJobStore } from '../../src/server/sqlite-store.js';
 import { kDatabases } from '../../src/server/sqlite-test-access.js';
 import { killAll, spawnTracked } from '../helpers/peers.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
+import { parsePromText, sampleValue } from './helpers/prom-text.js';
 import { RawClient, texts } from './helpers/raw-client.js';
 import { type LogEntry, linesWith, recordingLogger } from './helpers/recording-logger.js';
 
@@ -99,6 +101,9 @@ describe('the SQLite store when it cannot write', () => {
     expect(linesWith(lines, kCannotWrite)[0]?.obj).toMatchObject({ reason: 'full' });
     expect(server.storeHealth).toMatchObject({ writable: false, refusedSubmits: 5 });
     expect(server.jobCount).toBe(3);
+    const metrics = new ServerMetrics(server, { defaultMetrics: false });
+    const scrape = async () => parsePromText(await metrics.text());
+    expect(sampleValue(await scrape(), 'gworker_server_store_writable')).toBe(0);
 
     // Foreground jobs never touch the store; the jobs held before the disk filled still run.
     const worker = await RawClient.connect(port);
@@ -118,6 +123,7 @@ describe('the SQLite store when it cannot write', () => {
     expect(linesWith(lines, kCanWrite)[0]?.obj).toMatchObject({ refusedSubmits: 6 });
     expect(await submitBackground(client, 'late', 'after', kBig)).toBe('created');
     expect(store.size).toBe(1);
+    expect(sampleValue(await scrape(), 'gworker_server_store_writable')).toBe(1);
   });
 
   it('retries the deletes of completed jobs until they commit, so a restart runs none of them again', async () => {
@@ -136,6 +142,8 @@ describe('the SQLite store when it cannot write', () => {
     expect(await submitBackground(client, 'ro', 'refused', 'x')).toBe('QUEUE_ERROR QUEUE_ERROR');
     expect(store.size).toBe(4);
     expect(first.server.storeHealth?.pendingDeletes).toBe(4);
+    const metrics = new ServerMetrics(first.server, { defaultMetrics: false });
+    expect(sampleValue(parsePromText(await metrics.text()), 'gworker_server_store_pending_deletes')).toBe(4);
 
     readOnly(store, false);
     await writableAgain(first.server);
