@@ -123,8 +123,14 @@ export class Persistence {
     }
   }
 
-  /** The server closes: no more retries. */
+  /** The server closes: no more retries; deletes that never committed are said in the log. */
   stop(): void {
+    if (!this.#outage.writable && this.#pendingRemoves > 0) {
+      this.#log.warn(
+        { pendingDeletes: this.#pendingRemoves },
+        'closing while the job store cannot write: deletes of ended jobs not committed (a store with a done journal skips those jobs at the next start)',
+      );
+    }
     this.#outage.stop();
   }
 

@@ -247,9 +247,12 @@ export class SqliteJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Closing checkpoints the WAL into the main file and removes it.
-    this.#db.close();
-    this.#journal?.close();
+    try {
+      // Closing checkpoints the WAL into the main file and removes it.
+      this.#db.close();
+    } finally {
+      this.#journal?.close();
+    }
   }
 
   #journalEnds(removes: readonly number[]): void {

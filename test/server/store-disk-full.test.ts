@@ -13,6 +13,7 @@ import { killAll, spawnTracked } from '../helpers/peers.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
 import { RawClient, texts } from './helpers/raw-client.js';
+import { type LogEntry, linesWith, recordingLogger } from './helpers/recording-logger.js';
 
 const bin = fileURLToPath(new URL('../../bin/gworker.js', import.meta.url));
 
@@ -141,6 +142,33 @@ describe('the SQLite store on a real full disk', () => {
       expect(store.size).toBe(0);
       expect(await submitBackground(client, 'disk', 'after', 'x')).toBe('created');
       await server.close();
+    },
+  );
+
+  it.skipIf(kNoMount)(
+    `closed while the disk is full, it runs none of the completed jobs at the next start${kNoMount ? kSkipReason : ''}`,
+    async () => {
+      const lines: LogEntry[] = [];
+      const path = join(disk, 'jobs.db');
+      const first = await startServer({ store: openSqliteStore(path), logger: recordingLogger(lines) });
+      const client = await RawClient.connect(first.port);
+      for (let i = 0; i < 4; i++)
+        expect(await submitBackground(client, 'disk', `c${i}`, `job ${i}`)).toBe('created');
+      fillDisk();
+      const worker = await RawClient.connect(first.port);
+      worker.send(PacketType.CAN_DO, ['disk']);
+      await complete(worker, 3);
+      await eventually(() => (first.server.storeHealth?.pendingDeletes === 3 ? true : undefined));
+      await first.server.close();
+      expect(linesWith(lines, 'closing while the job store cannot write')[0]?.obj).toEqual({
+        pendingDeletes: 3,
+      });
+      freeDisk();
+
+      const again: LogEntry[] = [];
+      const second = await startServer({ store: openSqliteStore(path), logger: recordingLogger(again) });
+      expect(second.server.jobCount).toBe(1);
+      expect(linesWith(again, 'not replayed')[0]?.obj).toEqual({ jobs: 3 });
     },
   );
 
