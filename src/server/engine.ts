@@ -22,7 +22,8 @@ import type { Peer } from './peer.js';
 import type { FunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
 import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
-import type { JobStore, StoredJob, StoreKey } from './store.js';
+import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
+import type { StoreHealth } from './store-outage.js';
 import { isPayloadKey, uniqueKey } from './unique.js';
 import { fallAsleep, wakeUp } from './wakeup.js';
 
@@ -97,6 +98,11 @@ export class JobEngine {
 
   get runningCount(): number {
     return this.#life.runningCount;
+  }
+
+  /** The durable store's state (refusing submits or not, deletes pending); null without one. */
+  get storeHealth(): StoreHealth | null {
+    return this.#life.storeHealth;
   }
 
   /** Every job, oldest first (admin `show jobs`). */
@@ -217,6 +223,11 @@ export class JobEngine {
     job.storeKey = storeKey;
     job.queuedFlag = true;
     this.#life.release(job);
+  }
+
+  /** The replay is over: log what it found; a store that could not commit starts an outage. */
+  storeReplayed(report: ReplayReport | undefined): void {
+    this.#life.replayed(report);
   }
 
   /**

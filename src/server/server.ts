@@ -25,6 +25,7 @@ import {
 } from './server-stats.js';
 import { Session } from './session.js';
 import { type JobStore, MemoryJobStore } from './store.js';
+import type { StoreHealth } from './store-outage.js';
 import { createListener, resolveServerTls } from './tls.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -173,6 +174,15 @@ export class GearmanServer {
     return this.#store.durable ? storedJobCount(this.#engine.jobs()) : null;
   }
 
+  /**
+   * The durable store's state: whether it can write (background submits get QUEUE_ERROR
+   * while it cannot), since when not, deletes waiting to commit, submits refused. Null
+   * when the store is not durable.
+   */
+  get storeHealth(): StoreHealth | null {
+    return this.#engine.storeHealth;
+  }
+
   /** The result cache's counters (`resultCache` option): entries, bytes, hits, misses. */
   get cacheStats(): ResultCacheStats {
     return this.#engine.resultCache.stats;
@@ -190,11 +200,12 @@ export class GearmanServer {
   async #listen(): Promise<ServerAddress> {
     if (this.#closing !== null) throw new Error('the server was closed');
     let restored = 0;
-    await this.#store.replay((job, key) => {
+    const report = await this.#store.replay((job, key) => {
       this.#engine.restore(job, key);
       restored++;
     });
     if (restored > 0) this.#log.info({ jobs: restored }, 'restored background jobs from the store');
+    this.#engine.storeReplayed(report ?? undefined);
     const listener = createListener(this.#tls, (socket) => this.#accept(socket), {
       maxConnections: this.#options.maxConnections,
       established: () => this.#sessions.size,

@@ -23,3 +23,8 @@ export function recordingLogger(lines: LogEntry[]): Logger {
   };
   return logger;
 }
+
+/** The lines whose message contains `text`. */
+export function linesWith(lines: readonly LogEntry[], text: string): LogEntry[] {
+  return lines.filter((line) => line.msg?.includes(text) === true);
+}
