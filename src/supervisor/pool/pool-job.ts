@@ -11,9 +11,10 @@ export type RunOutcome =
       readonly ok: false;
       /**
        * handler: it threw; load: its module failed; timeout: it ran too long; crash: its
-       * thread died; collateral: its thread was ended for another job's timeout (run it again).
+       * thread died; collateral: its thread was ended for another job's timeout (run it
+       * again); stopped: it was still running when a shutdown's deadline passed.
        */
-      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral';
+      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral' | 'stopped';
       /** Set when the job's thread ended (and was replaced): why. */
       readonly threadEnded?: ThreadEndCause;
       readonly error: SerializedError;

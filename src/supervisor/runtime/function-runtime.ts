@@ -148,7 +148,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       const { config, pool } = generation;
       // The job is its own metadata and progress sink: no per-job wrappers.
       if (config.kind === 'command') {
-        runCommand(config, job, job.payload, job, job.signal).then(end, (err: Error) =>
+        runCommand(config, job, job.payload, job, { signal: job.signal }).then(end, (err: Error) =>
           end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
         );
         return;
