@@ -165,6 +165,11 @@ export class PoolJob implements StreamJob {
     this.#finish({ ok: false, reason: 'collateral', error: { name: 'Error', message } });
   }
 
+  /** It was still running (or waiting for a thread) when a shutdown's deadline passed. */
+  stopped(message: string): void {
+    this.#finish({ ok: false, reason: 'stopped', error: { name: 'Error', message } });
+  }
+
   /** No thread could load the handler to run it. */
   cannotLoad(error: SerializedError): void {
     this.#finish({ ok: false, reason: 'load', error });
