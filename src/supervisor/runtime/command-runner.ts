@@ -131,6 +131,7 @@ export function runCommand(
       finish(failure('crash', err.name, `cannot run ${program}: ${err.message}`));
     });
     child.on('exit', () => {
+      if (settled) return;
       // A child it started may hold stdout open for good (`sleep 1000 & echo hi`): the job
       // ends with what the command wrote, shortly after the command itself.
       exitTimer = setTimeout(() => {
