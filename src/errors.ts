@@ -122,12 +122,13 @@ export class AdminError extends GearmanError {
 }
 
 /** Why a job store is unusable: see {@link JobStoreError.reason}. */
-export type JobStoreFailure = 'corrupt' | 'locked' | 'unwritable' | 'version' | 'io';
+export type JobStoreFailure = 'corrupt' | 'locked' | 'unwritable' | 'full' | 'version' | 'io';
 
 /**
  * A job store cannot be used: the file is not a database or is damaged (`corrupt`),
- * another process holds it (`locked`), it cannot be created or written (`unwritable`),
- * a newer gworker wrote it (`version`), or another I/O error (`io`).
+ * another process holds it (`locked`), it cannot be created or written (`unwritable`:
+ * permissions, a read-only file system), the disk or a quota is full (`full`), a newer
+ * gworker wrote it (`version`), or another I/O error (`io`).
  */
 export class JobStoreError extends GearmanError {
   readonly reason: JobStoreFailure;

@@ -160,6 +160,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closing = new Promise<void>((resolve) => {
+      const wasConnected = this.#state === 'connected';
       this.#state = 'closed';
       this.#clearRetry();
       const socket = this.#socket;
@@ -169,6 +170,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       };
       if (socket === null || socket.destroyed) {
         finish();
+        return;
+      }
+      if (!wasConnected) {
+        // An attempt under way (a server that does not answer, a TLS handshake that hangs)
+        // has nothing to flush: end it now rather than after its connect timeout.
+        socket.once('close', finish);
+        socket.destroy();
         return;
       }
       this.#writer?.flush();
@@ -230,6 +238,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }, timeoutMs);
       const onFail = (err: Error): void => {
         clearTimeout(timer);
+        // A refused connect emits 'error' and then 'close': both land here, and a second
+        // pass would schedule a second retry whose timer close() cannot clear (issue 11:
+        // the process then lived up to 10 s after "stopped").
+        socket.off('error', onFail);
+        socket.off('close', onClosedEarly);
         socket.off(readyEvent, onReady);
         socket.destroy();
         const error =
@@ -347,6 +360,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const attempt = this.#attempt++;
     const delayMs = this.#backoff(attempt);
     this.#state = 'backoff';
+    // One retry timer at a time: close() clears the one it knows of.
+    this.#clearRetry();
     this.emit('reconnecting', { attempt: attempt + 1, delayMs, error });
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null;

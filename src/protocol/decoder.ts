@@ -29,6 +29,26 @@ export interface DecoderOptions {
    * reads a few arguments in place (the server's submits).
    */
   readonly onPacket?: RawPacketSink;
+  /**
+   * Frames over maxFrameSize that are read past rather than ending the stream: the frame's
+   * size is known from its header, so the stream stays in step without buffering it.
+   */
+  readonly oversized?: OversizedFrames;
+}
+
+/** Which oversized frames are skipped, and who hears of each (see DecoderOptions.oversized). */
+export interface OversizedFrames {
+  /** Packet types skipped when too large; a too-large frame of another type still ends the stream at its header. */
+  readonly types: ReadonlySet<number>;
+  /** How much of the frame's data `skipped` gets: enough for its first argument (a job handle). */
+  readonly headSize: number;
+  /**
+   * Called once `headSize` bytes of the data have arrived (valid during the call only);
+   * the rest of the frame is then read and dropped. Returning false refuses the frame
+   * after all (it holds no job handle, say), with the ProtocolError a frame of another
+   * type gets at its header; throwing ends the stream too.
+   */
+  readonly skipped: (type: Packet['type'], size: number, head: Buffer) => boolean;
 }
 
 export type FrameSink = (frame: Frame) => void;
@@ -47,6 +67,15 @@ export type RawPacketSink = (
   end: number,
   nuls: Int32Array,
 ) => void;
+
+/** An oversized frame being read past: its type, size, the head collected so far, and the bytes still to come. */
+interface Skip {
+  readonly type: Packet['type'];
+  readonly size: number;
+  readonly head: Buffer;
+  headFill: number;
+  left: number;
+}
 
 const kNewline = 0x0a;
 /** `\0RE`, the bytes both magics start with, and the fourth byte of each. */
@@ -103,6 +132,14 @@ export class PacketDecoder {
   #textLength = 0;
   /** The error that ended the stream, rethrown by every later push(). */
   #failed: { error: unknown } | null = null;
+  readonly #oversized: OversizedFrames | null;
+  /** The oversized frame being read past, or null. */
+  #skip: Skip | null = null;
+  /** pause() was called: what is left of the input waits in #waiting. */
+  #paused = false;
+  #waiting: Buffer[] = [];
+  /** stop() was called: nothing more is decoded. */
+  #stopped = false;
 
   constructor(sink: FrameSink, options: DecoderOptions) {
     this.#sink = sink;
@@ -111,6 +148,7 @@ export class PacketDecoder {
     this.#allowText = options.allowText ?? false;
     this.#maxLineLength = options.maxLineLength ?? 65536;
     this.#onPacket = options.onPacket ?? null;
+    this.#oversized = options.oversized ?? null;
     if (!Number.isInteger(this.#maxFrameSize) || this.#maxFrameSize < 0 || this.#maxFrameSize > 0xffffffff) {
       throw new RangeError(`maxFrameSize must be an integer from 0 to 4294967295, got ${this.#maxFrameSize}`);
     }
@@ -118,11 +156,55 @@ export class PacketDecoder {
 
   /** True while part of a frame is buffered (a clean close here means a cut-off frame). */
   get midFrame(): boolean {
-    return this.#headerFill > 0 || this.#body !== null || this.#textParts !== null;
+    return this.#headerFill > 0 || this.#body !== null || this.#textParts !== null || this.#skip !== null;
+  }
+
+  /** True between pause() and resume(). */
+  get paused(): boolean {
+    return this.#paused;
   }
 
   push(chunk: Buffer): void {
     if (this.#failed) throw this.#failed.error;
+    if (this.#stopped) return;
+    if (this.#paused) {
+      this.#waiting.push(chunk);
+      return;
+    }
+    this.#guarded(chunk);
+  }
+
+  /**
+   * Stops after the frame being emitted (call it from a sink): the rest of the chunk, and
+   * whatever is pushed meanwhile, is kept and decoded by resume(). For a consumer that
+   * must stop reading a peer for a while (its replies are not being read) without
+   * handling the frames it already received.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Decodes what pause() kept, in order, then goes on with push(); throws as push() does. */
+  resume(): void {
+    if (!this.#paused || this.#stopped) return;
+    if (this.#failed) throw this.#failed.error;
+    this.#paused = false;
+    while (this.#waiting.length > 0 && !this.#paused && !this.#stopped) {
+      this.#guarded(this.#waiting.shift() as Buffer);
+    }
+  }
+
+  /**
+   * Ends decoding for good (call it from a sink, or any time): nothing after the frame
+   * being emitted is decoded, not even the rest of its chunk. For a connection closed in
+   * the middle of a burst of frames: the frames after that point must not be acted on.
+   */
+  stop(): void {
+    this.#stopped = true;
+    this.#waiting = [];
+  }
+
+  #guarded(chunk: Buffer): void {
     try {
       this.#consume(chunk);
     } catch (err) {
@@ -135,6 +217,14 @@ export class PacketDecoder {
     let pos = 0;
     const end = chunk.length;
     while (pos < end) {
+      if (this.#paused || this.#stopped) {
+        if (this.#paused && !this.#stopped) this.#waiting.unshift(chunk.subarray(pos));
+        break;
+      }
+      if (this.#skip !== null) {
+        pos = this.#fillSkip(chunk, pos);
+        continue;
+      }
       if (this.#body !== null) {
         pos = this.#fillBody(chunk, pos);
         continue;
@@ -153,13 +243,7 @@ export class PacketDecoder {
         if (end - pos >= HEADER_SIZE) {
           // Fast path: the header is whole in this chunk.
           const size = this.#readHeader(chunk, pos);
-          pos += HEADER_SIZE;
-          if (end - pos >= size) {
-            this.#emitPacket(chunk, pos, pos + size);
-            pos += size;
-          } else {
-            this.#startBody(size);
-          }
+          pos = this.#startData(chunk, pos + HEADER_SIZE, size);
           continue;
         }
       }
@@ -171,15 +255,61 @@ export class PacketDecoder {
       if (this.#headerFill === HEADER_SIZE) {
         this.#headerFill = 0;
         const size = this.#readHeader(this.#header, 0);
-        if (end - pos >= size) {
-          this.#emitPacket(chunk, pos, pos + size);
-          pos += size;
-        } else {
-          this.#startBody(size);
-        }
+        pos = this.#startData(chunk, pos, size);
       }
     }
-    this.#streamOffset += end;
+    this.#streamOffset += pos;
+  }
+
+  /** After a header: emits the packet when its data is whole at `pos`, or starts collecting (or skipping) it. */
+  #startData(chunk: Buffer, pos: number, size: number): number {
+    if (size > this.#maxFrameSize) {
+      const head = Math.min(size, (this.#oversized as OversizedFrames).headSize);
+      this.#skip = {
+        type: this.#type as Packet['type'],
+        size,
+        head: Buffer.alloc(head),
+        headFill: 0,
+        left: size,
+      };
+      return pos;
+    }
+    if (chunk.length - pos >= size) {
+      this.#emitPacket(chunk, pos, pos + size);
+      return pos + size;
+    }
+    this.#startBody(size);
+    return pos;
+  }
+
+  /** Reads past an oversized frame: its head goes to `oversized.skipped`, the rest nowhere. */
+  #fillSkip(chunk: Buffer, pos: number): number {
+    const skip = this.#skip as Skip;
+    let at = pos;
+    if (skip.headFill < skip.head.length) {
+      const take = Math.min(skip.head.length - skip.headFill, chunk.length - at);
+      chunk.copy(skip.head, skip.headFill, at, at + take);
+      skip.headFill += take;
+      skip.left -= take;
+      at += take;
+      if (
+        skip.headFill === skip.head.length &&
+        !(this.#oversized as OversizedFrames).skipped(skip.type, skip.size, skip.head)
+      ) {
+        this.#fail(
+          this.#tooLarge(skip.type, skip.size),
+          this.#frameForPreview(skip.head, skip.size),
+          0,
+          skip.type,
+          ErrorCode.FRAME_TOO_LARGE,
+        );
+      }
+    }
+    const drop = Math.min(skip.left, chunk.length - at);
+    skip.left -= drop;
+    at += drop;
+    if (skip.left === 0) this.#skip = null;
+    return at;
   }
 
   /**
@@ -219,16 +349,14 @@ export class PacketDecoder {
     if (!isPacketType(type)) this.#fail(`unknown packet type ${type}`, buf, at, type);
     this.#type = type;
     const size = uint32(buf, at + 8);
-    if (size > this.#maxFrameSize) {
-      this.#fail(
-        `${packetTypeName(type)} frame of ${size} bytes exceeds the limit of ${this.#maxFrameSize}`,
-        buf,
-        at,
-        type,
-        ErrorCode.FRAME_TOO_LARGE,
-      );
+    if (size > this.#maxFrameSize && this.#oversized?.types.has(type) !== true) {
+      this.#fail(this.#tooLarge(type, size), buf, at, type, ErrorCode.FRAME_TOO_LARGE);
     }
     return size;
+  }
+
+  #tooLarge(type: number, size: number): string {
+    return `${packetTypeName(type)} frame of ${size} bytes exceeds the limit of ${this.#maxFrameSize}`;
   }
 
   #startBody(size: number): void {
@@ -304,11 +432,11 @@ export class PacketDecoder {
    * The start of the frame, header included, for an error preview. The header was valid,
    * so it is rebuilt from what was read rather than kept: the fast path never copies it.
    */
-  #frameForPreview(data: Buffer): Buffer {
+  #frameForPreview(data: Buffer, size = data.length): Buffer {
     const frame = Buffer.alloc(HEADER_SIZE + Math.min(data.length, 32 - HEADER_SIZE));
     frame.writeUInt32BE(this.#magic === 'REQ' ? MAGIC_REQ : MAGIC_RES, 0);
     frame.writeUInt32BE(this.#type, 4);
-    frame.writeUInt32BE(data.length, 8);
+    frame.writeUInt32BE(size, 8);
     data.copy(frame, HEADER_SIZE, 0, frame.length - HEADER_SIZE);
     return frame;
   }

@@ -22,7 +22,8 @@ import type { Peer } from './peer.js';
 import type { FunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
 import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
-import type { JobStore, StoredJob, StoreKey } from './store.js';
+import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
+import type { StoreHealth } from './store-outage.js';
 import { isPayloadKey, uniqueKey } from './unique.js';
 import { fallAsleep, wakeUp } from './wakeup.js';
 
@@ -97,6 +98,11 @@ export class JobEngine {
 
   get runningCount(): number {
     return this.#life.runningCount;
+  }
+
+  /** The durable store's state (refusing submits or not, deletes pending); null without one. */
+  get storeHealth(): StoreHealth | null {
+    return this.#life.storeHealth;
   }
 
   /** Every job, oldest first (admin `show jobs`). */
@@ -219,6 +225,11 @@ export class JobEngine {
     this.#life.release(job);
   }
 
+  /** The replay is over: log what it found; a store that could not commit starts an outage. */
+  storeReplayed(report: ReplayReport | undefined): void {
+    this.#life.replayed(report);
+  }
+
   /**
    * A submit with the unique of a job of the same function joins it: same handle, its
    * own data ignored, even while the job runs (gearmand job.cc).
@@ -333,6 +344,20 @@ export class JobEngine {
    */
   workException(job: Job, data: Buffer): void {
     this.counters.of(job.fn).excepted++;
+    this.#except(job, data);
+  }
+
+  /**
+   * The server fails a running job with `reason` (its worker's result was over the frame
+   * limit): WORK_EXCEPTION with the reason to clients that asked for exceptions, WORK_FAIL
+   * to the others, and the job is done. Not requeued: every worker would send the same
+   * result again. Not counted as a worker's outcome, as retries exhausted are not.
+   */
+  failRunning(job: Job, reason: Buffer): void {
+    this.#except(job, reason);
+  }
+
+  #except(job: Job, data: Buffer): void {
     let exception: Buffer | null = null;
     let fail: Buffer | null = null;
     for (const client of job.clients) {

@@ -8,7 +8,8 @@ import type { Peer, ReplySlot } from './peer.js';
 import { Persistence } from './persistence.js';
 import { errorFrame } from './replies.js';
 import { EpochScheduler } from './scheduler.js';
-import type { JobStore } from './store.js';
+import type { JobStore, ReplayReport } from './store.js';
+import type { StoreHealth } from './store-outage.js';
 import { wakeSleepers } from './wakeup.js';
 
 export interface LifecycleOptions {
@@ -67,6 +68,11 @@ export class JobLifecycle {
 
   get durable(): boolean {
     return this.#persistence !== null;
+  }
+
+  /** The durable store's state; null without one. */
+  get storeHealth(): StoreHealth | null {
+    return this.#persistence?.health ?? null;
   }
 
   /** A new job, in the job table and its function's unique index (see Job's constructor). */
@@ -272,9 +278,15 @@ export class JobLifecycle {
     await this.#persistence?.settle();
   }
 
-  /** Stops every timer: epoch jobs and CAN_DO_TIMEOUTs. */
+  /** The store's replay is over: logs what it found, notes a store that cannot write (Persistence.replayed). */
+  replayed(report: ReplayReport | undefined): void {
+    this.#persistence?.replayed(report);
+  }
+
+  /** Stops every timer: epoch jobs, CAN_DO_TIMEOUTs, the store's retries. */
   stopTimers(): void {
     this.#scheduler.clear();
+    this.#persistence?.stop();
     for (const job of this.jobs.values()) {
       if (job.timer !== null) clearTimeout(job.timer);
       job.timer = null;

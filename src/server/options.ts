@@ -38,6 +38,13 @@ export interface GearmanServerOptions extends HttpGatewayOptions {
   readonly maxFrameSize?: number;
   /** Open connections at most; more are closed as they come. @defaultValue 10000 */
   readonly maxConnections?: number;
+  /**
+   * Bytes of replies written and not yet sent, over all connections together. Past it,
+   * the connections holding the most are dropped (one warning each) until the total is
+   * under it again. Each connection also has its own cap: 64 MiB or two maxFrameSize
+   * frames, whichever is more. @defaultValue 512 MiB
+   */
+  readonly maxUnsentOutput?: number;
   /** Jobs the server holds at most (queued, scheduled and running); more get QUEUE_ERROR. 0 = no limit. @defaultValue 1000000 */
   readonly maxJobs?: number;
   /** Where background jobs persist. The server closes it in close(). @defaultValue MemoryJobStore */
@@ -70,9 +77,13 @@ export interface ResolvedServerOptions {
   readonly globalPriority: boolean;
   readonly maxFrameSize: number;
   readonly maxConnections: number;
+  readonly maxUnsentOutput: number;
   readonly maxJobs: number;
   readonly verboseLevel: string;
 }
+
+/** The default of `maxUnsentOutput`: eight connections at the per-connection cap of 64 MiB. */
+export const DEFAULT_MAX_UNSENT_OUTPUT = 512 * 1024 * 1024;
 
 /** gearmand's names for log levels, as `verbose` prints them. */
 const kVerboseNames: Record<string, string> = {
@@ -116,6 +127,13 @@ export function resolveServerOptions(options: GearmanServerOptions): ResolvedSer
       0xffffffff,
     ),
     maxConnections: integerOption('maxConnections', options.maxConnections, 10_000, 1, 1_000_000),
+    maxUnsentOutput: integerOption(
+      'maxUnsentOutput',
+      options.maxUnsentOutput,
+      DEFAULT_MAX_UNSENT_OUTPUT,
+      1024 * 1024,
+      Number.MAX_SAFE_INTEGER,
+    ),
     maxJobs: integerOption('maxJobs', options.maxJobs, 1_000_000, 0, Number.MAX_SAFE_INTEGER),
     verboseLevel,
   };

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import type { Job } from './job.js';
 import type { ReplySlot } from './peer.js';
-import type { JobStore, StoredJob } from './store.js';
+import type { JobStore, ReplayReport, StoredJob } from './store.js';
+import { type StoreHealth, StoreOutage } from './store-outage.js';
 
 export interface PersistenceEvents {
   /** The job's store write committed: answer its submitters and let it run. */
@@ -27,6 +28,12 @@ export function storedJob(job: Job): StoredJob {
  * committed by one flush() (setImmediate runs after all the I/O callbacks of the turn,
  * so a burst of pipelined submits from many connections shares a commit), and one flush
  * runs at a time. Only used with a durable store.
+ *
+ * A flush that fails starts an outage (StoreOutage): background submits are refused at
+ * once, without touching the store; jobs already held go on running, and their deletes
+ * are staged but not flushed tick by tick (each attempt would fail and block the loop);
+ * a timer with backoff flushes them and probes the store until both succeed, and then
+ * submits are accepted again. No restart is needed.
  */
 export class Persistence {
   readonly #store: JobStore;
@@ -37,12 +44,26 @@ export class Persistence {
   /** Anything staged (adds or removes) since the last flush began. */
   #dirty = false;
   #scheduled = false;
-  #flushing: Promise<void> | null = null;
+  #flushing: Promise<boolean> | null = null;
+  readonly #outage: StoreOutage;
+  /** Removes staged and not yet committed; those up to #removesFlushing are in the running flush. */
+  #pendingRemoves = 0;
+  #removesFlushing = 0;
 
   constructor(store: JobStore, events: PersistenceEvents, log: Logger) {
     this.#store = store;
     this.#events = events;
     this.#log = log;
+    this.#outage = new StoreOutage(() => void this.#retry(), log);
+  }
+
+  get health(): StoreHealth {
+    return {
+      writable: this.#outage.writable,
+      unwritableSince: this.#outage.since,
+      pendingDeletes: this.#pendingRemoves,
+      refusedSubmits: this.#outage.refusedTotal,
+    };
   }
 
   /**
@@ -51,6 +72,11 @@ export class Persistence {
    * refused the job on the spot: nothing is staged and no reply reserved.
    */
   add(job: Job, defer: () => ReplySlot): boolean {
+    if (!this.#outage.writable) {
+      // Logged once, when the outage began: a log line per refused submit would flood it.
+      this.#outage.refuse();
+      return false;
+    }
     try {
       job.storeKey = this.#store.add(storedJob(job));
     } catch (err) {
@@ -75,7 +101,18 @@ export class Persistence {
       this.#log.error({ err, jobHandle: job.handle }, 'job store failed to remove a job');
       return;
     }
+    this.#pendingRemoves++;
     this.#touch();
+  }
+
+  /**
+   * After the replay: says in the log what it found, and starts an outage at once when
+   * the replay's own commit failed (a store still full at start is no failed start).
+   */
+  replayed(report: ReplayReport | undefined): void {
+    if (report === undefined) return;
+    logReplay(this.#log, report);
+    if (report.commitError !== undefined) this.#outage.failed(report.commitError, this.#pendingRemoves);
   }
 
   /** Resolves when everything staged so far is committed (or has failed). */
@@ -86,9 +123,35 @@ export class Persistence {
     }
   }
 
+  /** The server closes: no more retries; deletes that never committed are said in the log. */
+  stop(): void {
+    if (!this.#outage.writable && this.#pendingRemoves > 0) {
+      this.#log.warn(
+        { pendingDeletes: this.#pendingRemoves },
+        'closing while the job store cannot write: deletes of ended jobs not committed (a store with a done journal skips those jobs at the next start)',
+      );
+    }
+    this.#outage.stop();
+  }
+
+  /** The outage's timer: flush what waits (deletes, mostly), then prove an add would commit. */
+  async #retry(): Promise<void> {
+    if (this.#flushing !== null) await this.#flushing;
+    if (!(await this.#flush())) return; // #flush reported it, and the next retry is set
+    try {
+      await this.#store.probe?.();
+    } catch (err) {
+      this.#outage.failed(err, this.#pendingRemoves);
+      return;
+    }
+    this.#outage.ended();
+    if (this.#dirty) this.#touch();
+  }
+
   #touch(): void {
     this.#dirty = true;
-    if (this.#scheduled) return;
+    // During an outage the retry timer flushes: a commit per tick would fail each time.
+    if (this.#scheduled || !this.#outage.writable) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
@@ -96,24 +159,32 @@ export class Persistence {
     });
   }
 
-  #flush(): Promise<void> {
+  /** One flush of everything staged; resolves true when it committed. */
+  #flush(): Promise<boolean> {
     const batch = this.#batch;
     this.#batch = [];
     this.#dirty = false;
+    this.#removesFlushing = this.#pendingRemoves;
     // A store that throws instead of rejecting must not escape into the event loop.
     const done = new Promise<void>((resolve) => resolve(this.#store.flush())).then(
       () => {
+        this.#pendingRemoves -= this.#removesFlushing;
         for (const job of batch) this.#events.durable(job, this.#takeReplies(job));
+        return true;
       },
       (error: unknown) => {
-        this.#log.error({ err: error, jobs: batch.length }, 'job store flush failed');
+        // The store keeps its removes staged (JobStore's contract): still pending.
+        this.#outage.refuse(batch.length);
+        this.#outage.failed(error, this.#pendingRemoves);
         for (const job of batch) this.#events.failed(job, this.#takeReplies(job), error);
+        return false;
       },
     );
     this.#flushing = done.finally(() => {
       this.#flushing = null;
+      this.#removesFlushing = 0;
       // Work staged while this flush ran goes out now, in its own batch.
-      if (this.#dirty && !this.#scheduled) void this.#flush();
+      if (this.#dirty && !this.#scheduled && this.#outage.writable) void this.#flush();
     });
     return this.#flushing;
   }
@@ -122,5 +193,27 @@ export class Persistence {
     const replies = job.pendingReplies ?? [];
     job.pendingReplies = null;
     return replies;
+  }
+}
+
+/** What a replay found besides the jobs it restored, in the log (JobStore.replay). */
+function logReplay(log: Logger, report: ReplayReport): void {
+  if (report.skippedEnded > 0) {
+    log.warn(
+      { jobs: report.skippedEnded },
+      'not replayed: jobs that ended in the last run while the store could not delete them (recorded in its done journal)',
+    );
+  }
+  if (report.unrecordedEnds > 0) {
+    log.warn(
+      { jobs: report.unrecordedEnds },
+      'the last run could not record every job that ended while the store could not write: up to this many replayed jobs had ended already and run again',
+    );
+  }
+  if (report.journalProblem !== undefined) {
+    log.warn(
+      { problem: report.journalProblem },
+      'if the store cannot write during this run (a full disk), jobs that end meanwhile run again after a restart',
+    );
   }
 }

@@ -7,11 +7,13 @@ import { dispatchPacket } from './dispatch.js';
 import { JobEngine } from './engine.js';
 import { primeSubmitFeedback } from './feedback-priming.js';
 import { handleAdminLine } from './handlers/admin.js';
+import { oversizedWork } from './handlers/worker.js';
 import { HttpGateway } from './http/gateway.js';
 import { resolveHttpOptions } from './http/options.js';
 import type { JobTotals } from './job-counters.js';
 import { JobHandles } from './job-handles.js';
 import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
+import { OutputBudget } from './output-budget.js';
 import { FunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';
 import {
@@ -23,6 +25,7 @@ import {
 } from './server-stats.js';
 import { Session } from './session.js';
 import { type JobStore, MemoryJobStore } from './store.js';
+import type { StoreHealth } from './store-outage.js';
 import { createListener, resolveServerTls } from './tls.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -64,6 +67,7 @@ export class GearmanServer {
   readonly #context: ServerContext;
   readonly #tls: tls.TlsOptions | null;
   readonly #gateway: HttpGateway | null;
+  readonly #budget: OutputBudget;
   #nextSessionId = 1;
   #listener: net.Server | null = null;
   #address: ServerAddress | null = null;
@@ -102,6 +106,7 @@ export class GearmanServer {
       verboseLevel: this.#options.verboseLevel,
       logger: this.#log,
     };
+    this.#budget = new OutputBudget(this.#options.maxUnsentOutput, () => this.#sessions.values());
     this.#tls = resolveServerTls(options.tls);
     const http = resolveHttpOptions(options, this.#options);
     this.#gateway =
@@ -169,6 +174,15 @@ export class GearmanServer {
     return this.#store.durable ? storedJobCount(this.#engine.jobs()) : null;
   }
 
+  /**
+   * The durable store's state: whether it can write (background submits get QUEUE_ERROR
+   * while it cannot), since when not, deletes waiting to commit, submits refused. Null
+   * when the store is not durable.
+   */
+  get storeHealth(): StoreHealth | null {
+    return this.#engine.storeHealth;
+  }
+
   /** The result cache's counters (`resultCache` option): entries, bytes, hits, misses. */
   get cacheStats(): ResultCacheStats {
     return this.#engine.resultCache.stats;
@@ -186,12 +200,17 @@ export class GearmanServer {
   async #listen(): Promise<ServerAddress> {
     if (this.#closing !== null) throw new Error('the server was closed');
     let restored = 0;
-    await this.#store.replay((job, key) => {
+    const report = await this.#store.replay((job, key) => {
       this.#engine.restore(job, key);
       restored++;
     });
     if (restored > 0) this.#log.info({ jobs: restored }, 'restored background jobs from the store');
-    const listener = createListener(this.#tls, (socket) => this.#accept(socket), this.#log);
+    this.#engine.storeReplayed(report ?? undefined);
+    const listener = createListener(this.#tls, (socket) => this.#accept(socket), {
+      maxConnections: this.#options.maxConnections,
+      established: () => this.#sessions.size,
+      logger: this.#log,
+    });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       listener.listen(
@@ -241,9 +260,12 @@ export class GearmanServer {
       maxFrameSize: this.#options.maxFrameSize,
       exceptions: this.#options.exceptions,
       maxOutputBytes: Math.max(kMinOutputLimit, 2 * this.#options.maxFrameSize),
+      budget: this.#budget,
       logger: this.#log,
       onPacket: (s, packet) => dispatchPacket(this.#context, s, packet),
       onLine: (s, line) => handleAdminLine(this.#context, s, line),
+      onOversized: (s, type, handle, size) =>
+        oversizedWork(this.#context, s, type, handle, size, this.#options.maxFrameSize),
       onClose: (s) => this.#onSessionClose(s),
     });
     this.#sessions.set(session.id, session);

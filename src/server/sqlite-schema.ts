@@ -24,12 +24,15 @@ function failureOf(err: unknown): JobStoreFailure {
     case 'SQLITE_BUSY_SNAPSHOT':
       return 'locked';
     case 'SQLITE_CANTOPEN':
-    case 'SQLITE_READONLY':
     case 'SQLITE_PERM':
     case 'SQLITE_AUTH':
-    case 'SQLITE_FULL':
       return 'unwritable';
+    // A full disk, and (as SQLite maps EDQUOT) a quota reached.
+    case 'SQLITE_FULL':
+      return 'full';
     default:
+      // Extended codes: SQLITE_READONLY_DBMOVED, SQLITE_READONLY_ROLLBACK and the like.
+      if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return 'unwritable';
       // better-sqlite3 checks the directory itself and throws a TypeError without a code.
       return err instanceof TypeError ? 'unwritable' : 'io';
   }
@@ -39,6 +42,7 @@ const kExplain: Record<JobStoreFailure, string> = {
   corrupt: 'not a job store, or damaged',
   locked: 'locked by another process (is another gworker server using it?)',
   unwritable: 'cannot be created or written',
+  full: 'the disk or a quota is full',
   version: 'written by a newer gworker',
   io: 'I/O error',
 };

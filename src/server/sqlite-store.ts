@@ -1,9 +1,11 @@
 import type Database from 'better-sqlite3';
 import { JobStoreError } from '../errors.js';
+import { DoneJournal } from './done-journal.js';
 import type { JobPriority } from './job.js';
 import { openDatabase, storeError } from './sqlite-schema.js';
 import type { SqliteSync } from './sqlite-sync.js';
-import type { JobStore, StoredJob, StoreKey } from './store.js';
+import { kDatabases } from './sqlite-test-access.js';
+import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
 
 export type { SqliteSync } from './sqlite-sync.js';
 
@@ -33,6 +35,11 @@ type Row = [
 ];
 
 const kEmpty = Buffer.alloc(0);
+/**
+ * What probe() writes (and deletes in the same commit): a job of this size fits once it
+ * commits. The pages it took stay in the file, free for the next adds.
+ */
+const kProbeBytes = 64 * 1024;
 
 /**
  * A durable JobStore in one SQLite file (better-sqlite3), in WAL mode: background jobs
@@ -47,11 +54,18 @@ const kEmpty = Buffer.alloc(0);
  * fsync, once per tick, which the batching keeps rare under load.
  *
  * Keys are the rows' ids, given out in submit order: `ORDER BY id` is the original order.
+ *
+ * When a commit fails (a full disk, a quota, a read-only file system) its removes stay
+ * staged for the next flush, and until one commits, the key of every job that ended is
+ * also written to the done journal (`<path>-done`, see DoneJournal), whose space was
+ * taken at open: a restart before the deletes commit skips those jobs instead of
+ * running them again, and its replay report says how many.
  */
 export class SqliteJobStore implements JobStore {
   readonly durable = true;
   /** The file this store is kept in. */
   readonly path: string;
+  readonly #sync: SqliteSync;
   readonly #db: Database.Database;
   readonly #insert: Database.Statement<[number, Buffer, Buffer, number, number, Buffer, Buffer]>;
   readonly #delete: Database.Statement<[number]>;
@@ -65,6 +79,13 @@ export class SqliteJobStore implements JobStore {
   /** Removes staged for the next flush (rows already committed). */
   #removes: number[] = [];
   #closed = false;
+  /** The last commit failed: ends are journaled as they come, until one succeeds. */
+  #failing = false;
+  #replayed = false;
+  /** Null when it could not be made: #journalProblem says why. */
+  readonly #journal: DoneJournal | null;
+  readonly #journalProblem: string | undefined;
+  readonly #probe: () => void;
 
   /** Opens (or creates) the store; throws a JobStoreError when the file cannot be used. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -75,6 +96,7 @@ export class SqliteJobStore implements JobStore {
     const busy = options.busyTimeoutMs ?? 2000;
     if (!Number.isInteger(busy) || busy < 0) throw new RangeError(`busyTimeoutMs must be an integer >= 0`);
     this.path = path;
+    this.#sync = sync;
     this.#db = openDatabase(path, sync, busy);
     try {
       this.#nextId = Number(this.#db.prepare('SELECT coalesce(max(id), 0) FROM jobs').pluck().get()) + 1;
@@ -83,10 +105,31 @@ export class SqliteJobStore implements JobStore {
         'INSERT INTO jobs (id, function, unique_id, priority, run_at, reducer, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
       );
       this.#delete = this.#db.prepare('DELETE FROM jobs WHERE id = ?');
+      const putProbe = this.#db.prepare(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', zeroblob(?))",
+      );
+      const dropProbe = this.#db.prepare("DELETE FROM meta WHERE key = 'write_probe'");
+      this.#probe = this.#db.transaction(() => {
+        putProbe.run(kProbeBytes);
+        dropProbe.run();
+      });
+      const identity = String(
+        this.#db.prepare("SELECT value FROM meta WHERE key = 'created_at'").pluck().get() ?? '',
+      );
+      let journal: DoneJournal | null = null;
+      try {
+        journal = new DoneJournal(`${path}-done`, identity);
+      } catch (err) {
+        this.#journalProblem = `cannot make its done journal ${path}-done (${(err as Error).message})`;
+      }
+      this.#journal = journal;
     } catch (err) {
       this.#db.close();
       throw storeError(err, path, 'cannot open');
     }
+    // A stale record (its row deleted, the journal not yet cleared) must never match a new row.
+    for (const key of this.#journal?.ended ?? []) if (key >= this.#nextId) this.#nextId = key + 1;
+    kDatabases.set(this, this.#db);
     this.#commit = this.#db.transaction((adds, removes) => {
       let rows = this.#rows;
       for (const [id, job] of adds) {
@@ -103,14 +146,23 @@ export class SqliteJobStore implements JobStore {
     return this.#rows;
   }
 
-  async replay(restore: (job: StoredJob, key: StoreKey) => void): Promise<void> {
+  async replay(restore: (job: StoredJob, key: StoreKey) => void): Promise<ReplayReport> {
     this.#checkOpen();
+    const ended = this.#journal?.ended ?? new Set<number>();
+    this.#replayed = true;
+    let skippedEnded = 0;
     try {
       const rows = this.#db
         .prepare('SELECT id, function, unique_id, priority, run_at, reducer, data FROM jobs ORDER BY id')
         .raw(true)
         .iterate() as IterableIterator<Row>;
       for (const [id, fn, unique, priority, when, reducer, data] of rows) {
+        if (ended.has(id)) {
+          // Ended in the last run while its delete could not commit: delete it now instead.
+          this.#removes.push(id);
+          skippedEnded++;
+          continue;
+        }
         restore(
           {
             function: fn,
@@ -126,8 +178,20 @@ export class SqliteJobStore implements JobStore {
     } catch (err) {
       throw storeError(err, this.path, 'cannot read the stored jobs');
     }
-    // Duplicates the server dropped during the replay.
-    await this.flush();
+    // Read before the commit below clears the journal.
+    const unrecordedEnds = this.#journal?.unrecorded ?? 0;
+    // Duplicates the server dropped and the skipped jobs. A disk still full is no reason
+    // not to start: the removes stay staged, and the server retries them.
+    const commitError = await this.flush().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    return {
+      skippedEnded,
+      unrecordedEnds,
+      journalProblem: this.#journalProblem,
+      commitError,
+    };
   }
 
   add(job: StoredJob): StoreKey {
@@ -141,7 +205,9 @@ export class SqliteJobStore implements JobStore {
     this.#checkOpen();
     const id = Number(key);
     // Added and removed before a flush: the row never needs to exist.
-    if (!this.#adds.delete(id)) this.#removes.push(id);
+    if (this.#adds.delete(id)) return;
+    this.#removes.push(id);
+    if (this.#failing) this.#journal?.record(id);
   }
 
   flush(): Promise<void> {
@@ -158,7 +224,23 @@ export class SqliteJobStore implements JobStore {
       // The server refuses the adds (QUEUE_ERROR); the removes are tried again with the
       // next flush, or their jobs would come back at the next start.
       this.#removes = removes.concat(this.#removes);
+      this.#failing = true;
+      this.#journalEnds(removes);
       return Promise.reject(storeError(err, this.path, 'commit failed'));
+    }
+    this.#committed();
+    return Promise.resolve();
+  }
+
+  /** Commits (and deletes) a 64 KiB row: rejects while an add of that size could not commit. */
+  probe(): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    try {
+      this.#probe();
+    } catch (err) {
+      // Still failing: ends from now on are journaled at once again.
+      this.#failing = true;
+      return Promise.reject(storeError(err, this.path, 'write probe failed'));
     }
     return Promise.resolve();
   }
@@ -166,8 +248,33 @@ export class SqliteJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Closing checkpoints the WAL into the main file and removes it.
-    this.#db.close();
+    try {
+      // Closing checkpoints the WAL into the main file and removes it.
+      this.#db.close();
+    } finally {
+      this.#journal?.close();
+    }
+  }
+
+  #journalEnds(removes: readonly number[]): void {
+    const journal = this.#journal;
+    if (journal === null) return;
+    for (const id of removes) journal.record(id);
+    if (this.#sync === 'full') journal.sync();
+  }
+
+  /**
+   * Every staged remove is in the file now, so the journal's records are all settled
+   * (those of the last run once the replay staged theirs).
+   */
+  #committed(): void {
+    this.#failing = false;
+    if (!this.#replayed || this.#journal?.dirty !== true) return;
+    try {
+      this.#journal.clear();
+    } catch {
+      // Records left behind match no row (see the constructor): cleared at the next commit.
+    }
   }
 
   #checkOpen(): void {

@@ -110,15 +110,20 @@ export class FunctionBinding {
   }
 
   /**
-   * Stops grabbing, lets running jobs finish for up to `timeoutMs` (the server requeues
-   * what is cut off), closes the connections, then the threads. Idempotent.
+   * Stops grabbing and lets running jobs finish until `deadline` (a performance.now()
+   * time). Then the connections give up on what still runs (its answer is never sent,
+   * so the server requeues it and no job is both answered and requeued) and close, and
+   * the threads and command process groups still running are ended. `force` gives up
+   * at once. Idempotent.
    */
-  close(options: { timeoutMs: number; force?: boolean }): Promise<void> {
+  close(options: { deadline: number; force?: boolean }): Promise<void> {
     this.#closing ??= (async () => {
       this.gate.pause();
-      await Promise.allSettled(this.#workers.map(({ worker }) => worker.close(options)));
-      if (options.force) await this.runtime.destroy();
-      else await this.runtime.close();
+      const timeoutMs = Math.max(0, options.deadline - performance.now());
+      const force = options.force === true;
+      await Promise.allSettled(this.#workers.map(({ worker }) => worker.close({ timeoutMs, force })));
+      if (force) await this.runtime.destroy();
+      else await this.runtime.close(options.deadline);
     })();
     return this.#closing;
   }

@@ -41,6 +41,15 @@ export interface FunctionSnapshot {
   readonly connections: readonly ConnectionSnapshot[];
 }
 
+/** How a shutdown went. */
+export interface ShutdownSummary {
+  /**
+   * Jobs that ended without an answer while it ran: still running when shutdownTimeout
+   * ran out (or lost with their connection meanwhile). The job servers requeue them.
+   */
+  readonly jobsCutShort: number;
+}
+
 export interface SupervisorEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [info: JobEndInfo];
@@ -66,7 +75,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #manifest: Manifest;
   readonly #bindings = new Map<string, FunctionBinding>();
   readonly #stats = new Map<string, FunctionStats>();
-  #closing: Promise<void> | null = null;
+  /** Functions dropped from the manifest, finishing their jobs, each with its close. */
+  readonly #removing = new Map<FunctionBinding, Promise<void>>();
+  #closing: Promise<ShutdownSummary> | null = null;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -119,7 +130,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     for (const binding of removed) {
       this.#bindings.delete(binding.name);
       this.#log.info({ function: binding.name }, 'function removed; draining');
-      tasks.push(binding.close({ timeoutMs: next.shutdownTimeoutMs }));
+      const closed = binding
+        .close({ deadline: performance.now() + next.shutdownTimeoutMs })
+        .finally(() => this.#removing.delete(binding));
+      this.#removing.set(binding, closed);
+      tasks.push(closed);
     }
     for (const config of next.functions) {
       const binding = this.#bindings.get(config.name);
@@ -202,20 +217,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
-   * Stops grabbing everywhere, lets running jobs finish for up to the manifest's
-   * shutdownTimeout (or `timeoutMs`), then ends what is left: the servers requeue
-   * those jobs. `force` ends everything at once. Idempotent.
+   * Stops grabbing everywhere and lets running jobs finish; the manifest's
+   * shutdownTimeout (or `timeoutMs`) is the whole budget. When it runs out, what is left
+   * is ended: its answers are never sent (the servers requeue those jobs), its threads
+   * are terminated and its command process groups killed, and the connections close.
+   * `force` does that at once. Resolves with how many jobs were cut short. Idempotent.
    */
-  close(options: { timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+  close(options: { timeoutMs?: number; force?: boolean } = {}): Promise<ShutdownSummary> {
     this.#closing ??= (async () => {
       this.emit('lifecycle', 'stopping');
       const timeoutMs = options.force ? 0 : (options.timeoutMs ?? this.#manifest.shutdownTimeoutMs);
+      const deadline = performance.now() + timeoutMs;
       const bindings = [...this.#bindings.values()];
+      const all = [...bindings, ...this.#removing.keys()];
+      const unanswered = () => all.reduce((sum, binding) => sum + binding.runtime.unanswered, 0);
+      const before = unanswered();
       for (const binding of bindings) binding.pause();
-      await Promise.allSettled(
-        bindings.map((binding) => binding.close({ timeoutMs, ...(options.force ? { force: true } : {}) })),
-      );
-      this.#log.info('stopped');
+      await Promise.allSettled([
+        ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
+        // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
+        ...this.#removing.values(),
+      ]);
+      const jobsCutShort = unanswered() - before;
+      this.#log.info({ jobsCutShort }, 'stopped');
+      return { jobsCutShort };
     })();
     return this.#closing;
   }

@@ -23,6 +23,16 @@ describe('gworker check', () => {
     expect(stdout).toContain('concurrency 3, payload buffer, no timeout');
   });
 
+  it('prints how much output a command may produce, 64 MiB unless maxOutput says', async () => {
+    const file = manifest(
+      'functions:\n  ls: { command: [ls] }\n  cat: { command: [cat], maxOutput: 8MiB }\n',
+    );
+    const { code, stdout } = await runCliCaptured(['check', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('output result, at most 64 MiB');
+    expect(stdout).toContain('output result, at most 8 MiB');
+  });
+
   it('never prints secrets in --json', async () => {
     const file = manifest(
       'control:\n  listen: 127.0.0.1:4799\n  token: a-very-secret-token-123\nfunctions:\n  echo: { handler: ./h.js }\n',

@@ -110,6 +110,52 @@ describe('Connection', () => {
     await expect(conn.connect()).rejects.toMatchObject({ code: ErrorCode.CONNECT_FAILED });
   });
 
+  it('schedules one retry per failed attempt, and close() stops retrying (issue 11)', async () => {
+    const peer = await startEchoPeer();
+    const port = peer.port;
+    await new Promise<void>((resolve) => peer.server.close(() => resolve()));
+    const attempts: number[] = [];
+    const conn = new Connection({ address: { host: '127.0.0.1', port }, reconnect: () => 60 });
+    conn.on('reconnecting', ({ attempt }) => attempts.push(attempt));
+    await expect(conn.connect()).rejects.toMatchObject({ code: ErrorCode.CONNECT_FAILED });
+    // A refused connect reports 'error' and then 'close': one retry for the two.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(attempts).toEqual([1]);
+    await new Promise((r) => setTimeout(r, 200));
+    await conn.close();
+    const seen = attempts.length;
+    expect(attempts).toEqual(Array.from({ length: seen }, (_, i) => i + 1));
+    await new Promise((r) => setTimeout(r, 150));
+    expect(attempts.length).toBe(seen);
+  });
+
+  it('close() ends a connect attempt under way at once (a TLS handshake that never finishes)', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const accepted = new Set<net.Socket>();
+    silent.on('connection', (socket) => accepted.add(socket));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const socket of accepted) socket.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const port = (silent.address() as net.AddressInfo).port;
+    const conn = new Connection({
+      address: { host: '127.0.0.1', port, tls: { rejectUnauthorized: false } },
+      connectTimeoutMs: 10_000,
+      reconnect: false,
+    });
+    const attempt = conn.connect();
+    attempt.catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    await conn.close();
+    expect(performance.now() - started).toBeLessThan(300);
+    await expect(attempt).rejects.toBeInstanceOf(Error);
+  });
+
   it('reports a disconnect and reconnects with backoff', async () => {
     const peer = await startEchoPeer();
     const conn = new Connection({ address: { host: '127.0.0.1', port: peer.port }, reconnect: () => 20 });

@@ -60,6 +60,8 @@ describe('gworker server (arguments)', () => {
       ['--max-frame-size', '10'],
       ['--log-level', 'loud'],
       ['--job-handle-prefix', ''],
+      ['--max-unsent-output', '512KiB'],
+      ['--tls-handshake-timeout', '5s'], // without --tls-cert
       ['stray'],
     ]) {
       const { code, stderr } = await run('server', ...argv);

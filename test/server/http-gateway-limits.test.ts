@@ -119,6 +119,24 @@ describeWithPeers(['curl'], 'HTTP gateway: who may call it', () => {
     expect(res.status).toBe(403);
     expect(server.jobCount).toBe(0);
   });
+
+  // Issue 10, item 10: an old browser sends Origin but no Sec-Fetch-Site.
+  it('refuses a request whose Origin is another site or opaque, and serves same-origin and Origin-less ones', async () => {
+    const { server } = await startServer({ httpPort: 0 });
+    const port = server.httpAddress?.port as number;
+    const url = `http://127.0.0.1:${port}/fn`;
+    const background = ['-H', 'X-Gearman-Background: true'];
+    for (const origin of ['http://attacker.example', `http://127.0.0.1:${port + 1}`, 'null', 'not a url']) {
+      const res = await curl(['-H', `Origin: ${origin}`, ...background, '-d', 'x', url]);
+      expect(res.status, origin).toBe(403);
+    }
+    expect(server.jobCount).toBe(0);
+    expect(
+      (await curl(['-H', `Origin: http://127.0.0.1:${port}`, ...background, '-d', 'same', url])).status,
+    ).toBe(202);
+    expect((await curl([...background, '-d', 'none', url])).status).toBe(202);
+    expect(server.jobCount).toBe(2);
+  });
 });
 
 describeWithPeers(['curl'], 'HTTP gateway: timeouts and shutdown', () => {

@@ -45,6 +45,8 @@ class FakeStore implements JobStore {
     if (this.gate !== null) await this.gate;
     if (this.failNext) {
       this.failNext = false;
+      // JobStore's contract: the removes of a failed flush stay staged.
+      this.#staged.unshift(...batch.filter((op) => op.job === null));
       throw new Error('disk full');
     }
     for (const { key, job } of batch) {
@@ -107,7 +109,7 @@ describe('a durable job store', () => {
     expect(store.flushes).toBeLessThanOrEqual(10);
   });
 
-  it('refuses the submits of a failed commit with QUEUE_ERROR and drops their jobs', async () => {
+  it('refuses the submits of a failed commit with QUEUE_ERROR and drops their jobs, until a retry commits', async () => {
     const store = new FakeStore();
     store.failNext = true;
     const { server, port } = await startServer({ store });
@@ -115,6 +117,9 @@ describe('a durable job store', () => {
     client.send(PacketType.SUBMIT_JOB_BG, ['fragile', 'f-1', 'x']);
     expect(texts(await client.expect(PacketType.ERROR))).toEqual(['QUEUE_ERROR', 'QUEUE_ERROR']);
     expect(server.jobCount).toBe(0);
+    expect(server.storeHealth?.writable).toBe(false);
+    // The server's own retry (a flush, the fake has no probe) ends the outage.
+    await eventually(() => (server.storeHealth?.writable === true ? true : undefined));
     client.send(PacketType.SUBMIT_JOB_BG, ['fragile', 'f-1', 'x']);
     await client.expect(PacketType.JOB_CREATED);
     expect(store.committed.size).toBe(1);

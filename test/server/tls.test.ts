@@ -2,7 +2,6 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { AdminClient } from '../../src/client/admin-client.js';
 import { Client } from '../../src/client/client.js';
-import type { Logger } from '../../src/log.js';
 import type { TlsOptions } from '../../src/net/address.js';
 import type { GearmanServerOptions } from '../../src/server/options.js';
 import { GearmanServer } from '../../src/server/server.js';
@@ -12,30 +11,7 @@ import { describeWithPeers, killAll } from '../helpers/peers.js';
 import { eventually } from './helpers/conformance.js';
 import { curl } from './helpers/curl.js';
 import { startServer } from './helpers/own-server.js';
-
-interface LogEntry {
-  readonly level: string;
-  readonly obj: unknown;
-  readonly msg: string | undefined;
-}
-
-/** A logger that keeps every line, for tests that count them. */
-function recordingLogger(lines: LogEntry[]): Logger {
-  const at =
-    (level: string) =>
-    (obj: unknown, msg?: string): void => {
-      lines.push({ level, obj, msg });
-    };
-  const logger: Logger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
+import { type LogEntry, recordingLogger } from './helpers/recording-logger.js';
 
 let certs: TestCerts;
 const open: Array<{ close(): Promise<void> }> = [];

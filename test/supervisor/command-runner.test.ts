@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,5 +102,132 @@ describe('runCommand', () => {
     );
     expect(outcome).toMatchObject({ ok: false, reason: 'timeout' });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+/** Whether `pid` is a running process (a zombie waiting to be reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits up to `ms` for `pid` to be gone; true when it is. */
+async function gone(pid: number, ms = 2000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return !alive(pid);
+}
+
+describe('runCommand: output and process groups (issue 10)', () => {
+  it('fails a command whose output passes maxOutput, naming the limit, and kills it', async () => {
+    const rssBefore = process.memoryUsage().rss;
+    const started = Date.now();
+    const outcome = await runCommand(
+      config(['cat', '/dev/zero'], { maxOutputBytes: 1024 * 1024, timeoutMs: 1000 }),
+      meta,
+      Buffer.alloc(0),
+      sink(),
+    );
+    expect(outcome).toMatchObject({
+      ok: false,
+      reason: 'handler',
+      error: { message: 'cat: its output passed maxOutput (1 MiB); the command was killed' },
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
+    // Without the cap cat /dev/zero grows the collected output by GBs a second.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(100 * 1024 * 1024);
+  });
+
+  it('takes output right up to maxOutput', async () => {
+    const outcome = await runCommand(
+      config(['head', '-c', '1048576', '/dev/zero'], { maxOutputBytes: 1024 * 1024 }),
+      meta,
+      Buffer.alloc(0),
+      sink(),
+    );
+    expect(outcome.ok && outcome.result.length).toBe(1024 * 1024);
+  });
+
+  it('counts streamed output against maxOutput too', async () => {
+    const s = sink();
+    const outcome = await runCommand(
+      config(['cat', '/dev/zero'], { maxOutputBytes: 256 * 1024, output: 'stream', timeoutMs: 1000 }),
+      meta,
+      Buffer.alloc(0),
+      s,
+    );
+    expect(outcome).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/maxOutput \(256 KiB\)/) },
+    });
+    expect(s.chunks.join('').length).toBeLessThanOrEqual(256 * 1024);
+  });
+
+  it('ends a job promptly when a child it left behind holds stdout, and kills that child', async () => {
+    const started = Date.now();
+    const outcome = await runCommand(
+      config(['/bin/sh', '-c', 'sleep 1000 & echo $!; echo hi']),
+      meta,
+      Buffer.alloc(0),
+      sink(),
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(outcome.ok).toBe(true);
+    const [pid, greeting] = outcome.ok ? text(outcome.result).trim().split('\n') : [];
+    expect(greeting).toBe('hi');
+    expect(await gone(Number(pid))).toBe(true);
+  });
+
+  it('kills what a command left running in its group when it exits (sleep 1000 >/dev/null &)', async () => {
+    const outcome = await runCommand(
+      config(['/bin/sh', '-c', 'sleep 1000 >/dev/null 2>&1 & echo $!']),
+      meta,
+      Buffer.alloc(0),
+      sink(),
+    );
+    const pid = Number(outcome.ok ? text(outcome.result).trim() : Number.NaN);
+    expect(pid).toBeGreaterThan(0);
+    expect(await gone(pid)).toBe(true);
+  });
+
+  it('kills the grandchildren on timeout, not only the command', async () => {
+    const s = sink();
+    const outcome = await runCommand(
+      config(['/bin/sh', '-c', 'sleep 30 & echo $!; sleep 30'], { timeoutMs: 300, output: 'stream' }),
+      meta,
+      Buffer.alloc(0),
+      s,
+    );
+    expect(outcome).toMatchObject({ ok: false, reason: 'timeout' });
+    const pid = Number(s.chunks.join('').trim());
+    expect(pid).toBeGreaterThan(0);
+    expect(await gone(pid)).toBe(true);
+  });
+
+  it('kills the group at once when the shutdown deadline passes, even a command that ignores SIGTERM', async () => {
+    const cutoff = new AbortController();
+    const s = sink();
+    const running = runCommand(
+      config(['/bin/sh', '-c', 'trap "" TERM; sleep 30 & echo $!; sleep 30'], { output: 'stream' }),
+      meta,
+      Buffer.alloc(0),
+      s,
+      { cutoff: cutoff.signal },
+    );
+    while (s.chunks.length === 0) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    cutoff.abort(new Error('cut short at shutdown'));
+    const outcome = await running;
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(outcome).toMatchObject({
+      ok: false,
+      reason: 'stopped',
+      error: { message: 'cut short at shutdown' },
+    });
+    expect(await gone(Number(s.chunks.join('').trim()))).toBe(true);
   });
 });

@@ -166,6 +166,25 @@ functions:
     ]);
   });
 
+  it('reads maxOutput for command functions as a size: bytes, KiB, MiB or GiB', () => {
+    const manifest = parse(
+      'functions:\n  a: { command: [ls], maxOutput: 8MiB }\n  b: { command: [ls], maxOutput: 65536 }\n  c: { command: [ls] }\n',
+    );
+    expect(manifest.functions.map((fn) => (fn.kind === 'command' ? fn.maxOutputBytes : null))).toEqual([
+      8 * 1024 * 1024,
+      65536,
+      undefined,
+    ]);
+    const issues = issuesOf(
+      'functions:\n  a: { command: [ls], maxOutput: lots }\n  b: { command: [ls], maxOutput: 0 }\n  t: { handler: ./title.js, maxOutput: 1MiB }\n',
+    );
+    expect(issues.map((i) => [i.path, i.line, i.message])).toEqual([
+      ['functions.a.maxOutput', 2, 'expected a size such as 65536, 512KiB or 64MiB, got "lots"'],
+      ['functions.b.maxOutput', 3, 'a size must be a whole number of bytes, 1 or more'],
+      ['functions.t.maxOutput', 4, '"maxOutput" does not apply to a module function'],
+    ]);
+  });
+
   it('names a missing manifest file', async () => {
     await expect(loadManifest(path.join(dir, 'nope.yaml'))).rejects.toMatchObject({
       code: ErrorCode.MANIFEST,

@@ -33,7 +33,9 @@ async function receiver(): Promise<NotifyReceiver> {
 async function supervisorOn(servers: string[], connections = 2): Promise<Supervisor> {
   const text = `servers: [${servers.map((s) => `"${s}"`).join(', ')}]\nconnections: ${connections}\nshutdownTimeout: 2s\nfunctions:\n  echo: { handler: ${echo} }\n`;
   const supervisor = new Supervisor(parseManifest(text, path.join(tmpdir(), 'gworker.yaml'), { env: {} }));
-  cleanups.push(() => supervisor.close({ force: true }));
+  cleanups.push(async () => {
+    await supervisor.close({ force: true });
+  });
   await supervisor.start();
   return supervisor;
 }

@@ -3,7 +3,8 @@ import { formatControlAddress } from '../../supervisor/control/listen-address.js
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.js';
-import { formatDuration } from '../../supervisor/manifest/units.js';
+import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
+import { kDefaultMaxOutputBytes } from '../../supervisor/runtime/command-runner.js';
 import type { CliCommand } from '../io.js';
 import { UsageError } from '../io.js';
 
@@ -87,7 +88,7 @@ function describeFunction(fn: FunctionConfig): string[] {
   if (fn.kind === 'command') {
     return [
       `  ${fn.name}: command ${JSON.stringify(fn.command)} in ${fn.cwd}`,
-      `    ${[...common, `output ${fn.output}`].join(', ')}`,
+      `    ${[...common, `output ${fn.output}, at most ${formatSize(fn.maxOutputBytes ?? kDefaultMaxOutputBytes)}`].join(', ')}`,
     ];
   }
   const limits = [

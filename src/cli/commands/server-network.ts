@@ -1,6 +1,7 @@
 import type { GearmanServerOptions } from '../../server/options.js';
 import { UsageError } from '../io.js';
 import { kServerTlsOptions, kServerTlsUsage, serverTls } from '../tls-files.js';
+import { duration, size } from './server-persistence.js';
 
 /** `gworker server` options for the HTTP gateway and TLS (parseArgs config). */
 export const kNetworkOptions = {
@@ -8,7 +9,9 @@ export const kNetworkOptions = {
   'http-host': { type: 'string' },
   'http-max-body': { type: 'string' },
   'http-allow-remote': { type: 'boolean' },
+  'max-unsent-output': { type: 'string' },
   ...kServerTlsOptions,
+  'tls-handshake-timeout': { type: 'string' },
 } as const;
 
 /** Their lines in `gworker server --help`. */
@@ -17,7 +20,12 @@ export const kNetworkUsage = `      --http-port N          serve the HTTP gatewa
       --http-max-body N      largest request body in bytes, then 413 (default: --max-frame-size)
       --http-allow-remote    serve HTTP clients that are not on loopback (the gateway has no
                              authentication: put it behind something that has)
-${kServerTlsUsage}`;
+      --max-unsent-output N  replies written and not yet read, over all connections, e.g. 512MiB
+                             (default 512MiB); past it the connections holding the most are dropped
+${kServerTlsUsage}      --tls-handshake-timeout T
+                             close a connection whose TLS handshake is not done within T
+                             (default 10s); handshakes count against --max-connections
+`;
 
 export interface NetworkValues {
   readonly 'http-port'?: string | undefined;
@@ -27,6 +35,8 @@ export interface NetworkValues {
   readonly 'tls-cert'?: string | undefined;
   readonly 'tls-key'?: string | undefined;
   readonly 'tls-ca'?: string | undefined;
+  readonly 'max-unsent-output'?: string | undefined;
+  readonly 'tls-handshake-timeout'?: string | undefined;
 }
 
 function integer(flag: string, text: string, max: number): number {
@@ -45,8 +55,21 @@ export function networkOptions(values: NetworkValues): Partial<GearmanServerOpti
     throw new UsageError('--http-host, --http-max-body and --http-allow-remote need --http-port');
   }
   if (host === '') throw new UsageError('--http-host needs an address');
-  const tls = serverTls(values);
+  let tls = serverTls(values);
+  const handshake = values['tls-handshake-timeout'];
+  if (handshake !== undefined) {
+    if (tls === undefined) throw new UsageError('--tls-handshake-timeout needs --tls-cert and --tls-key');
+    const ms = duration('tls-handshake-timeout', handshake);
+    if (ms < 1) throw new UsageError('--tls-handshake-timeout must be more than 0');
+    tls = { ...tls, handshakeTimeoutMs: ms };
+  }
+  const unsent = values['max-unsent-output'];
+  const maxUnsentOutput = unsent === undefined ? undefined : size('max-unsent-output', unsent);
+  if (maxUnsentOutput !== undefined && maxUnsentOutput < 1024 * 1024) {
+    throw new UsageError(`--max-unsent-output must be 1MiB or more, got "${unsent}"`);
+  }
   return {
+    ...(maxUnsentOutput === undefined ? {} : { maxUnsentOutput }),
     ...(port === undefined ? {} : { httpPort: integer('http-port', port, 65535) }),
     ...(host === undefined ? {} : { httpHost: host }),
     ...(maxBody === undefined ? {} : { httpMaxBodySize: integer('http-max-body', maxBody, 0xffffffff) }),

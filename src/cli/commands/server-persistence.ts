@@ -37,8 +37,8 @@ export interface PersistenceValues {
   readonly 'result-cache-max-bytes'?: string | undefined;
 }
 
-/** A duration with its unit (`30s`, `5m`), or a bare `0` (off). */
-function duration(flag: string, text: string): number {
+/** A duration with its unit (`30s`, `5m`), or a bare `0` (off). Throws UsageError naming `--flag`. */
+export function duration(flag: string, text: string): number {
   if (text.trim() === '0') return 0;
   const ms = parseDuration(text);
   if (typeof ms === 'string') throw new UsageError(`--${flag}: ${ms}`);
@@ -56,7 +56,8 @@ const kSizeUnits: Record<string, number> = {
   g: 1024 ** 3,
 };
 
-function size(flag: string, text: string): number {
+/** A size in bytes, with an optional unit (`512KiB`, `64MiB`). Throws UsageError naming `--flag`. */
+export function size(flag: string, text: string): number {
   const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
   const factor = match === null ? undefined : kSizeUnits[(match[2] as string).toLowerCase()];
   const bytes = factor === undefined ? Number.NaN : Number(match?.[1]) * factor;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Logger as PinoLogger } from 'pino';
 import type { ManifestReloadOutcome } from '../../supervisor/control/control-api.js';
 import { openControlServer } from '../../supervisor/control/open-control.js';
+import { settlesBy } from '../../supervisor/deadline.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
@@ -15,6 +16,15 @@ import { UsageError } from '../io.js';
 import { createLogger, parseLogLevel } from '../logger.js';
 import { type EmbeddedServer, startEmbeddedServer } from './embedded-server.js';
 
+/** Exit status of a stop that had to end jobs still running when shutdownTimeout ran out. */
+const kExitCutShort = 3;
+/**
+ * How long past shutdownTimeout the process may take to exit before it is made to: the
+ * orderly path ends every thread and process at the deadline, so this only catches
+ * something that still holds the event loop (it is logged with what that is).
+ */
+const kExitBackstopMs = 5000;
+
 const kUsage = `usage: gworker start [--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]
 
 Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
@@ -26,8 +36,10 @@ the manifest's "control" setting says otherwise; see gworker status, top, scale,
 resume, reload and drain.
 
 signals:
-  SIGTERM, SIGINT   stop grabbing, let running jobs finish (up to shutdownTimeout), exit 0
-  second SIGINT     exit at once (the job servers requeue unfinished jobs)
+  SIGTERM, SIGINT   stop grabbing, let running jobs finish; when shutdownTimeout runs
+                    out, end what still runs (the job servers requeue it) and exit
+  second SIGTERM/SIGINT
+                    exit at once (the job servers requeue unfinished jobs)
   SIGHUP            reload the manifest
 
 options:
@@ -36,9 +48,10 @@ options:
       --no-watch         do not watch files; reload only on SIGHUP
   -h, --help             print this help
 
-Exit status: 0 after a clean stop; 78 when the manifest is invalid (the systemd unit does
-not restart on it); 1 when a handler cannot load or another start-up step fails; 2 on a
-usage error.
+Exit status: 0 after a clean stop (every running job finished); 3 when jobs were cut
+short at shutdownTimeout; 78 when the manifest is invalid (the systemd unit does not
+restart on it); 1 when a handler cannot load or another start-up step fails; 2 on a usage
+error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.
 `;
 
 export const startCommand: CliCommand = async (argv, io) => {
@@ -166,9 +179,10 @@ async function run(
       resolve();
     };
     const onStop = (signal: NodeJS.Signals): void => {
-      if (stopping && signal === 'SIGINT') {
-        log.warn('second SIGINT: exiting now; the job servers requeue unfinished jobs');
-        process.exit(130);
+      if (stopping) {
+        log.warn(`second ${signal}: exiting now; the job servers requeue unfinished jobs`);
+        // Command process groups still running are killed on the way out (process-group.ts).
+        process.exit(signal === 'SIGINT' ? 130 : 143);
       }
       requestStop({ signal });
     };
@@ -198,14 +212,31 @@ async function run(
   notifier?.start(supervisor);
 
   await stopRequested;
+  // shutdownTimeout is the whole budget, from the signal to the exit (issue 10).
+  const budgetMs = supervisor.manifest.shutdownTimeoutMs;
+  const deadline = performance.now() + budgetMs;
+  setTimeout(() => {
+    log.error(
+      { holding: process.getActiveResourcesInfo() },
+      `still not stopped ${kExitBackstopMs / 1000} s after shutdownTimeout; exiting now`,
+    );
+    process.exit(kExitCutShort);
+  }, budgetMs + kExitBackstopMs).unref();
   // The control API stays up while jobs finish, so status shows the drain; commands are refused.
   control?.api.markDraining();
   await watcher?.close();
-  await reloading;
-  await supervisor.close();
+  await settlesBy(reloading, deadline);
+  const { jobsCutShort } = await supervisor.close({ timeoutMs: Math.max(0, deadline - performance.now()) });
   await control?.close();
   await embedded?.close();
   await notifier?.close();
+  if (jobsCutShort > 0) {
+    log.warn(
+      { jobsCutShort },
+      `stopped; ${jobsCutShort} job(s) still running when shutdownTimeout ran out were cut short (the job servers requeue them)`,
+    );
+    return kExitCutShort;
+  }
   log.info('stopped');
   return 0;
 }

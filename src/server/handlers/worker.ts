@@ -1,9 +1,10 @@
-import { MAX_JOB_HANDLE_SIZE, PacketType } from '../../protocol/constants.js';
+import { MAX_JOB_HANDLE_SIZE, PacketType, packetTypeName } from '../../protocol/constants.js';
 import { encodeResponse } from '../../protocol/encoder.js';
-import { arg, type PacketHandler } from '../context.js';
+import { arg, type PacketHandler, type ServerContext } from '../context.js';
 import type { GrabKind } from '../engine.js';
 import { parseCInteger, toUint32 } from '../numbers.js';
-import { ErrorReply } from '../replies.js';
+import { ErrorReply, errorFrame } from '../replies.js';
+import type { Session } from '../session.js';
 
 const canDo: PacketHandler = (ctx, session, packet) => {
   ctx.engine.canDo(session, arg(packet, 0).toString('latin1'), 0);
@@ -95,3 +96,38 @@ export const workerHandlers: Partial<Record<PacketType, PacketHandler>> = {
   [PacketType.WORK_DATA]: workData,
   [PacketType.WORK_WARNING]: workData,
 };
+
+/**
+ * A WORK_* frame over maxFrameSize, read past by the session (issue 10, item 3): the job
+ * fails with the reason (WORK_EXCEPTION to clients that asked for exceptions, WORK_FAIL to
+ * the others) and is not requeued, one warning is logged, and the worker gets an ERROR
+ * and keeps its connection and its other jobs. Closing the connection instead requeued
+ * the job to the next worker, which sent the same result: 37 runs in 25 s, and no answer.
+ */
+export function oversizedWork(
+  ctx: ServerContext,
+  session: Session,
+  type: PacketType,
+  handle: Buffer,
+  size: number,
+  maxFrameSize: number,
+): void {
+  const what = `${packetTypeName(type)} of ${size} bytes exceeds the server's limit of ${maxFrameSize} (maxFrameSize)`;
+  const job = ctx.engine.owned(session, handle);
+  ctx.logger.warn(
+    {
+      conn: session.id,
+      peer: `${session.ip}:${session.port}`,
+      jobHandle: handle.toString('latin1'),
+      function: job?.fn.name,
+      packetType: type,
+      bytes: size,
+      maxFrameSize,
+    },
+    job === undefined
+      ? `dropped a ${packetTypeName(type)} over the frame limit for a job this connection does not run`
+      : `failing a job: its ${packetTypeName(type)} is over the frame limit`,
+  );
+  if (job !== undefined) ctx.engine.failRunning(job, Buffer.from(`gworker server: ${what}`));
+  session.send(errorFrame('ARGUMENT_TOO_LARGE', `${what}; job ${handle.toString('latin1')} failed`));
+}

@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import type { ServerAddress } from '../../net/address.js';
 import type { SubmitRequest } from '../engine.js';
 import type { Peer } from '../peer.js';
-import { logHandshakeFailures } from '../tls.js';
+import { handleHandshakeFailures } from '../tls.js';
 import { declaredTooLarge, readBody } from './body.js';
 import { refusalReason } from './guard.js';
 import { HttpJobPeer } from './job-peer.js';
@@ -75,7 +75,7 @@ export class HttpGateway {
       deps.tls === null
         ? http.createServer(serverOptions, onRequest)
         : https.createServer({ ...deps.tls, ...serverOptions }, onRequest);
-    if (deps.tls !== null) logHandshakeFailures(this.#server as https.Server, this.#log);
+    if (deps.tls !== null) handleHandshakeFailures(this.#server as https.Server, this.#log);
     this.#server.maxConnections = options.maxConnections;
     // Decide on `Expect: 100-continue` ourselves: a refused request never gets to send its body.
     this.#server.on('checkContinue', (req, res) => this.#serve(req, res, true));

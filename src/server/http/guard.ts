@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
+import { requestOrigin } from '../../net/http-origin.js';
 
 /** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
 export function isLoopbackAddress(address: string | undefined): boolean {
@@ -24,14 +25,20 @@ function isLoopbackName(name: string): boolean {
  * Why a request must be refused (403), or null to serve it. The gateway has no
  * authentication, so by default it serves loopback clients only, and only when they
  * name a loopback host: a browser tricked by DNS rebinding sends the attacker's name
- * as Host. Requests a browser marks as cross-site (Sec-Fetch-Site) are always refused:
- * a page elsewhere must not be able to submit jobs through a simple POST.
+ * as Host. Requests a browser marks as cross-site (Sec-Fetch-Site), or whose Origin is
+ * another site or opaque, are always refused: a page elsewhere must not be able to submit
+ * jobs through a simple POST, and old browsers send Origin but no Sec-Fetch-Site (issue
+ * 10, item 10). The control API refuses the same origins (src/supervisor/control/access.ts).
  */
 export function refusalReason(req: IncomingMessage, allowRemote: boolean): string | null {
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     return 'cross-site browser requests are refused';
   }
+  const origin = requestOrigin(req.headers);
+  if (origin === 'cross')
+    return 'requests from another origin are refused (the Origin header names another site)';
+  if (origin === 'opaque') return 'requests from an opaque origin (Origin: null) are refused';
   if (allowRemote) return null;
   if (!isLoopbackAddress(req.socket.remoteAddress)) {
     return 'the HTTP gateway serves loopback clients only (see httpAllowRemote, --http-allow-remote)';

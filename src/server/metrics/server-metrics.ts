@@ -19,7 +19,7 @@ const kPriorities: readonly Priority[] = ['high', 'normal', 'low'];
  * the supervisor's reconnect counter is.
  *
  * The result cache's metrics are exported whether or not the cache is on (all 0 when
- * off); `gworker_server_stored_jobs` only with a durable store.
+ * off); `gworker_server_stored_jobs` and `gworker_server_store_*` only with a durable store.
  *
  * @example
  * ```ts
@@ -41,6 +41,8 @@ export class ServerMetrics {
   readonly #ended: Counter<'function' | 'outcome'>;
   /** Only a durable store has a count to report: an absent metric says "no store", 0 would lie. */
   readonly #stored: Gauge | null;
+  readonly #storeWritable: Gauge | null;
+  readonly #pendingDeletes: Gauge | null;
   readonly #cacheHits: Counter;
   readonly #cacheMisses: Counter;
   readonly #cacheEntries: Gauge;
@@ -95,6 +97,21 @@ export class ServerMetrics {
       server.storedJobCount === null
         ? null
         : gauge('gworker_server_stored_jobs', 'Background jobs held in the durable store', []);
+    const durable = server.storeHealth !== null;
+    this.#storeWritable = durable
+      ? gauge(
+          'gworker_server_store_writable',
+          '1 while the durable store commits; 0 while it cannot (full disk): background submits get QUEUE_ERROR',
+          [],
+        )
+      : null;
+    this.#pendingDeletes = durable
+      ? gauge(
+          'gworker_server_store_pending_deletes',
+          'Deletes of ended jobs not yet committed to the durable store (retried until they commit)',
+          [],
+        )
+      : null;
     this.#cacheHits = counter(
       'gworker_server_result_cache_hits_total',
       'Foreground submits answered from the result cache (0 while the cache is off)',
@@ -148,6 +165,11 @@ export class ServerMetrics {
     }
     const stored = server.storedJobCount;
     if (this.#stored !== null && stored !== null) this.#stored.set(stored);
+    const health = server.storeHealth;
+    if (health !== null) {
+      this.#storeWritable?.set(health.writable ? 1 : 0);
+      this.#pendingDeletes?.set(health.pendingDeletes);
+    }
     const cache = server.cacheStats;
     setCounter(this.#cacheHits, cache.hits);
     setCounter(this.#cacheMisses, cache.misses);

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { requestOrigin } from '../../net/http-origin.js';
 import { ApiError } from './http-io.js';
 import { isLoopback } from './listen-address.js';
 
@@ -37,11 +38,11 @@ export function checkAccess(req: IncomingMessage, policy: AccessPolicy, needsTok
     }
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== 'null' && !sameOrigin(origin, req.headers.host)) {
+    const origin = requestOrigin(req.headers);
+    if (origin === 'cross') {
       throw new ApiError(403, 'cross_origin', 'commands are not accepted from another origin');
     }
-    if (origin === 'null')
+    if (origin === 'opaque')
       throw new ApiError(403, 'cross_origin', 'commands are not accepted from an opaque origin');
     const type = req.headers['content-type'] ?? '';
     if (!/^application\/json\b/i.test(type)) {
@@ -83,12 +84,4 @@ function hostName(host: string): string {
   const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(host);
   if (v6) return v6[1] as string;
   return host.replace(/:\d+$/, '');
-}
-
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
 }

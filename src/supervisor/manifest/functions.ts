@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
 import type { NodeReader } from './node-reader.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
-import { parseDuration } from './units.js';
+import { parseDuration, parseSize } from './units.js';
 
 const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions'] as const;
 const kModuleKeys = [
@@ -15,7 +15,7 @@ const kModuleKeys = [
   'jobsPerThread',
   'prefetch',
 ] as const;
-const kCommandKeys = ['command', 'cwd', 'env', 'output'] as const;
+const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
@@ -120,8 +120,17 @@ function readFunction(
     reader.report(cwdNode, `${where}.cwd`, `not a directory: ${cwd}`);
   const env = readEnv(reader, settings.get('env'), `${where}.env`);
   const output = readOutput(reader, settings.get('output'), `${where}.output`);
+  const maxOutputBytes = optionalSize(reader, settings, where, 'maxOutput');
   if (reader.issues.length > before || command === undefined) return undefined;
-  return { ...common, kind, command, cwd, env, output };
+  return {
+    ...common,
+    kind,
+    command,
+    cwd,
+    env,
+    output,
+    ...(maxOutputBytes === undefined ? {} : { maxOutputBytes }),
+  };
 }
 
 function keyOf(map: YAMLMap, key: string): Node | null {
@@ -150,6 +159,22 @@ function optionalDuration(
   if (!settings.has(key)) return undefined;
   const node = settings.get(key) ?? null;
   const parsed = parseDuration(reader.scalar(node));
+  if (typeof parsed === 'string') {
+    reader.report(node, `${where}.${key}`, parsed);
+    return undefined;
+  }
+  return parsed;
+}
+
+function optionalSize(
+  reader: NodeReader,
+  settings: Map<string, Node | null>,
+  where: string,
+  key: string,
+): number | undefined {
+  if (!settings.has(key)) return undefined;
+  const node = settings.get(key) ?? null;
+  const parsed = parseSize(reader.scalar(node));
   if (typeof parsed === 'string') {
     reader.report(node, `${where}.${key}`, parsed);
     return undefined;

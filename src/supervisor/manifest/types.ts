@@ -66,6 +66,11 @@ export interface CommandFunctionConfig extends FunctionConfigBase {
    * @defaultValue 'result'
    */
   readonly output: 'result' | 'stream';
+  /**
+   * Most bytes of stdout the command may produce (collected or streamed); past it its
+   * process group is killed and the job fails saying so. @defaultValue 64 MiB
+   */
+  readonly maxOutputBytes?: number;
 }
 
 export type FunctionConfig = ModuleFunctionConfig | CommandFunctionConfig;

@@ -23,3 +23,44 @@ export function formatDuration(ms: number): string {
   if (ms >= 1000) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
+
+const kSizeUnits: Readonly<Record<string, number>> = {
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Sizes in the manifest: a whole number is bytes; a string takes a unit, `512KiB`,
+ * `64MiB`, `1GiB` (powers of 1024; `K`, `M`, `G` mean the same). Returns the bytes, or
+ * the problem as a string.
+ */
+export function parseSize(value: unknown): number | string {
+  if (typeof value === 'number') {
+    return Number.isSafeInteger(value) && value >= 1
+      ? value
+      : 'a size must be a whole number of bytes, 1 or more';
+  }
+  const hint = 'expected a size such as 65536, 512KiB or 64MiB';
+  if (typeof value !== 'string') return hint;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)?\s*$/i.exec(value);
+  const factor = match === null ? undefined : kSizeUnits[(match[2] ?? 'b').toLowerCase()];
+  const bytes = factor === undefined ? Number.NaN : Math.round(Number(match?.[1]) * factor);
+  return Number.isSafeInteger(bytes) && bytes >= 1 ? bytes : `${hint}, got "${value}"`;
+}
+
+/** `67108864` → `64 MiB`, `1536` → `1.5 KiB`: for log lines and failure reasons. */
+export function formatSize(bytes: number): string {
+  for (const [unit, factor] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= factor) return `${Math.round((bytes / factor) * 10) / 10} ${unit}`;
+  }
+  return `${bytes} B`;
+}

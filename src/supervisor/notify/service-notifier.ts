@@ -88,12 +88,21 @@ export class ServiceNotifier {
     this.#check();
   }
 
-  /** Stops the timers; resolves once queued messages are out. */
+  /**
+   * Stops the timers; resolves once queued messages are out (STOPPING=1 among them), or
+   * after 2 s: a stuck systemd-notify must not hold up the exit.
+   */
   async close(): Promise<void> {
     this.#supervisor?.off('lifecycle', this.#onLifecycle);
     if (this.#poll !== null) clearInterval(this.#poll);
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
-    await this.#sender.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 2000);
+      timer.unref();
+    });
+    await Promise.race([this.#sender.flush(), giveUp]);
+    clearTimeout(timer);
   }
 
   #lifecycle(state: SupervisorEvents['lifecycle'][0]): void {

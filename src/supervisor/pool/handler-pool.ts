@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
+import { msUntil, settlesBy } from '../deadline.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { JobMeta, SerializedError } from '../thread/messages.js';
 import { handlerEntryFile } from './entry-file.js';
@@ -12,8 +13,7 @@ export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
 export type { ProgressSink } from './thread-stream.js';
 
 const kStopped: SerializedError = { name: 'Error', message: 'the handler pool has stopped' };
-/** Longest wait in close() for running jobs (piscina's own closeTimeout is the same). */
-const kCloseWaitMs = 30_000;
+const kCutShort = 'still running when the shutdown deadline passed: its thread was ended';
 
 /**
  * One generation of one function's handler code: a piscina pool whose threads have
@@ -39,10 +39,14 @@ export class HandlerPool {
   #loadError: SerializedError | null = null;
   #jobsStarted = 0;
   #nextJobId = 1;
-  /** Resolves close()'s wait once no job runs here. */
+  /** Resolves close()'s wait once no job runs here (or its deadline moved). */
   #onIdle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
+  /** When close() stops waiting for running jobs (performance.now() time); none until a caller sets one. */
+  #deadline = Number.POSITIVE_INFINITY;
   #stopping = false;
+  /** The deadline passed with jobs running: the threads are being ended under them. */
+  #cuttingShort = false;
   readonly #owner: PoolJobOwner = {
     ended: (job) => {
       this.#running.delete(job);
@@ -162,32 +166,66 @@ export class HandlerPool {
     this.#dispatch(job);
   }
 
-  /** Waits for running jobs, then ends the streams and the threads. Idempotent. */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
-      // Jobs of this turn come in first (a reload retires a pool in the same turn as a
-      // job may start on it), and one may come in after the pool looked idle: wait again.
-      await new Promise(setImmediate);
-      const deadline = performance.now() + kCloseWaitMs;
-      while (this.#running.size > 0 && performance.now() < deadline)
-        await this.#idle(deadline - performance.now());
-      // From here on, in one synchronous run: no job can slip in before the streams close.
-      this.#stopping = true;
-      const streams = [...this.#streams];
-      for (const stream of streams) stream.close();
-      await Promise.all(streams.map((stream) => stream.settled));
-      await this.#piscina.close();
-    })();
+  /**
+   * Waits for running jobs, then ends the streams and the threads. Without a deadline an
+   * old generation waits as long as its jobs run (their own timeouts bound them). With
+   * one (a performance.now() time: the shutdown's), jobs still running then end with
+   * their threads (outcome `stopped`), and so does a thread that has not closed by then.
+   * A later call may bring the deadline closer: a shutdown while a generation retires.
+   * Idempotent.
+   */
+  close(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    if (deadline < this.#deadline) {
+      this.#deadline = deadline;
+      // The wait below looks again, with the new deadline.
+      this.#onIdle?.();
+    }
+    this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    // Jobs of this turn come in first (a reload retires a pool in the same turn as a
+    // job may start on it), and one may come in after the pool looked idle: wait again.
+    await new Promise(setImmediate);
+    while (this.#running.size > 0 && performance.now() < this.#deadline) await this.#idle();
+    // From here on, in one synchronous run: no job can slip in before the streams close.
+    this.#stopping = true;
+    if (this.#running.size > 0) {
+      await this.#cutShort();
+      return;
+    }
+    const streams = [...this.#streams];
+    for (const stream of streams) stream.close();
+    const closed = Promise.all(streams.map((stream) => stream.settled)).then(() => this.#piscina.close());
+    if (!(await settlesBy(closed, this.#deadline))) await this.#cutShort();
   }
 
   /** Ends the threads at once; running jobs end as crashes. */
   async destroy(): Promise<void> {
     this.#stopping = true;
+    const streams = [...this.#streams];
     await this.#piscina.destroy();
+    // Every job has its outcome once each stream has settled (ended with its thread).
+    await Promise.all(streams.map((stream) => stream.settled));
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const job of waiting) job.died(new Error('the handler pool was destroyed'), false);
+    for (const job of waiting) {
+      if (this.#cuttingShort) job.stopped(kCutShort);
+      else job.died(new Error('the handler pool was destroyed'), false);
+    }
+  }
+
+  /** The deadline passed with jobs running: a CPU loop cannot be asked, only ended. */
+  async #cutShort(): Promise<void> {
+    this.#cuttingShort = true;
+    if (this.#running.size > 0) {
+      this.#log.warn(
+        { jobs: this.#running.size },
+        'jobs still running at the shutdown deadline; ending their threads',
+      );
+    }
+    await this.destroy();
   }
 
   #startStream(onFirstRoom?: () => void, onFirstFailure?: (error: SerializedError) => void): void {
@@ -258,7 +296,9 @@ export class HandlerPool {
     // Never left for the thread: another one takes them.
     this.#waiting.push(...ending.unsent);
     for (const job of ending.jobs) {
-      if (ending.kind !== 'died') job.died(new Error('its handler thread stopped before answering'), false);
+      if (this.#cuttingShort) job.stopped(kCutShort);
+      else if (ending.kind !== 'died')
+        job.died(new Error('its handler thread stopped before answering'), false);
       else if (stream.terminating && !job.timedOut) job.collateral();
       else job.died(ending.error, stream.terminating, this.#config.maxMemoryMb);
     }
@@ -267,19 +307,24 @@ export class HandlerPool {
       const waiting = this.#waiting;
       this.#waiting = [];
       const error = this.#loadError ?? kStopped;
-      for (const job of waiting) job.cannotLoad(error);
+      for (const job of waiting) {
+        if (this.#cuttingShort) job.stopped(kCutShort);
+        else job.cannotLoad(error);
+      }
     } else {
       for (const other of this.#streams) this.#fill(other);
     }
   }
 
-  /** Resolves when no job runs here, or after `ms` (close() then ends what is left). */
-  #idle(ms: number): Promise<void> {
+  /** Resolves when no job runs here, at the deadline, or when the deadline moves. */
+  #idle(): Promise<void> {
     if (this.#running.size === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const ms = msUntil(this.#deadline);
+      const timer = ms === null ? undefined : setTimeout(resolve, ms);
       // close() runs once (memoized), so one waiter is all there is.
       this.#onIdle = () => {
+        this.#onIdle = null;
         clearTimeout(timer);
         resolve();
       };

@@ -11,9 +11,10 @@ export type RunOutcome =
       readonly ok: false;
       /**
        * handler: it threw; load: its module failed; timeout: it ran too long; crash: its
-       * thread died; collateral: its thread was ended for another job's timeout (run it again).
+       * thread died; collateral: its thread was ended for another job's timeout (run it
+       * again); stopped: it was still running when a shutdown's deadline passed.
        */
-      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral';
+      readonly reason: 'handler' | 'load' | 'timeout' | 'crash' | 'collateral' | 'stopped';
       /** Set when the job's thread ended (and was replaced): why. */
       readonly threadEnded?: ThreadEndCause;
       readonly error: SerializedError;
@@ -162,6 +163,11 @@ export class PoolJob implements StreamJob {
   collateral(): void {
     const message = 'its thread was ended because another job on it ran past its timeout';
     this.#finish({ ok: false, reason: 'collateral', error: { name: 'Error', message } });
+  }
+
+  /** It was still running (or waiting for a thread) when a shutdown's deadline passed. */
+  stopped(message: string): void {
+    this.#finish({ ok: false, reason: 'stopped', error: { name: 'Error', message } });
   }
 
   /** No thread could load the handler to run it. */

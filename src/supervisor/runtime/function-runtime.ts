@@ -1,5 +1,6 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
+import { settlesBy } from '../deadline.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
 import { runCommand } from './command-runner.js';
@@ -61,9 +62,17 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   #reloading: Promise<void> = Promise.resolve();
   #recycling = false;
   #running = 0;
+  /** Jobs that ended without their answer reaching the job server (lost: it requeues them). */
+  #unanswered = 0;
   #closing: Promise<void> | null = null;
   /** Old generations finishing their jobs, each with the promise of its close. */
   readonly #retiring = new Map<HandlerPool, Promise<void>>();
+  /** A generation loading its code, until its check settles. */
+  #loading: HandlerPool | null = null;
+  /** Command jobs running, each until its outcome has been handled. */
+  readonly #commands = new Set<Promise<void>>();
+  /** Aborted when a shutdown's deadline passes: every command's group is killed. */
+  readonly #cutoff = new AbortController();
   /** The configuration before start() and between a swap's check and its switch. */
   #pendingConfig: FunctionConfig;
 
@@ -72,6 +81,8 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     this.name = config.name;
     this.#log = logger;
     this.#pendingConfig = config;
+    // One listener per running command (concurrency may be thousands).
+    setMaxListeners(0, this.#cutoff.signal);
   }
 
   get config(): FunctionConfig {
@@ -85,6 +96,14 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
 
   get running(): number {
     return this.#running;
+  }
+
+  /**
+   * Jobs that ended without their answer being sent: their connection had dropped, or a
+   * shutdown gave up on them. The job server requeues those.
+   */
+  get unanswered(): number {
+    return this.#unanswered;
   }
 
   get generation(): number {
@@ -148,9 +167,13 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       const { config, pool } = generation;
       // The job is its own metadata and progress sink: no per-job wrappers.
       if (config.kind === 'command') {
-        runCommand(config, job, job.payload, job, job.signal).then(end, (err: Error) =>
-          end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
-        );
+        const stops = { signal: job.signal, cutoff: this.#cutoff.signal };
+        const running: Promise<void> = runCommand(config, job, job.payload, job, stops)
+          .then(end, (err: Error) =>
+            end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
+          )
+          .finally(() => this.#commands.delete(running));
+        this.#commands.add(running);
         return;
       }
       (pool as HandlerPool).start(
@@ -178,19 +201,39 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     });
   }
 
-  /** Waits for running jobs (old generations included), then ends every thread. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Waits for running jobs (old generations and commands included), then ends every
+   * thread. With a `deadline` (a performance.now() time), what still runs then is ended:
+   * threads terminated, command process groups killed, code still loading dropped.
+   * Idempotent.
+   */
+  close(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#reloading;
-      const pool = this.#current?.pool;
-      await Promise.allSettled([...this.#retiring.values(), pool?.close()]);
+      if (!(await settlesBy(this.#reloading, deadline))) await this.#loading?.destroy();
+      const pools = [...this.#retiring.keys()];
+      if (this.#current?.pool) pools.push(this.#current.pool);
+      await Promise.allSettled([...pools.map((pool) => pool.close(deadline)), this.#endCommands(deadline)]);
     })();
     return this.#closing;
   }
 
-  /** Ends every thread at once; running jobs end as crashes. */
+  /** Ends every thread and command at once; running jobs end as crashes. */
   async destroy(): Promise<void> {
+    this.#cutoff.abort(new Error('the function was stopped before the command finished'));
     await this.#current?.pool?.destroy();
+  }
+
+  /** Lets running commands finish until `deadline`, then kills their process groups. */
+  async #endCommands(deadline: number): Promise<void> {
+    if (this.#commands.size === 0) return;
+    if (await settlesBy(Promise.allSettled([...this.#commands]), deadline)) return;
+    const reason = 'still running when the shutdown deadline passed: its process group was killed';
+    this.#log.warn(
+      { jobs: this.#commands.size },
+      'commands still running at the shutdown deadline; killing them',
+    );
+    this.#cutoff.abort(new Error(reason));
+    await Promise.allSettled([...this.#commands]);
   }
 
   async #swap(config: FunctionConfig, cause: string): Promise<void> {
@@ -200,11 +243,19 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     let pool: HandlerPool | null = null;
     if (config.kind === 'module') {
       pool = new HandlerPool(config, id, log);
+      this.#loading = pool;
       try {
         await pool.check();
       } catch (err) {
         await pool.destroy().catch(() => {});
         throw err;
+      } finally {
+        this.#loading = null;
+      }
+      if (this.#closing) {
+        // The shutdown came while this code loaded: it never serves.
+        await pool.destroy();
+        return;
       }
     }
     const previous = this.#current;
@@ -239,7 +290,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
 
   #finish(job: RunnableJob, generation: Generation, outcome: RunOutcome, durationMs: number): void {
     if (outcome.ok) {
-      job.complete(outcome.result);
+      if (!job.complete(outcome.result)) this.#unanswered++;
       const info: JobEndInfo = {
         function: this.name,
         handle: job.handle,
@@ -258,10 +309,10 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       !generation.config.exceptions
     ) {
       job.warning(Buffer.from(reason));
-      job.fail();
+      if (!job.fail()) this.#unanswered++;
       result = 'fail';
     } else {
-      job.exception(reason);
+      if (!job.exception(reason)) this.#unanswered++;
       result = 'exception';
     }
     this.emit('jobEnd', {
