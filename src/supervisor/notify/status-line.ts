@@ -34,7 +34,10 @@ export function statusLine(
       `ready: ${plural(functions.length, 'function')} on ${plural(servers.size, 'job server')}, ` +
       `all ${plural(connections, 'connection')} up`;
   }
-  return line.length > kMaxLength ? `${line.slice(0, kMaxLength - 1)}…` : line;
+  // systemd-notify joins its arguments with newlines: a control character in a server's
+  // name must not start an assignment of its own.
+  const flat = line.replace(/\p{Cc}/gu, ' ');
+  return flat.length > kMaxLength ? `${flat.slice(0, kMaxLength - 1)}…` : flat;
 }
 
 function plural(n: number, noun: string): string {
