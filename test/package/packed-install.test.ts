@@ -24,21 +24,21 @@ import { collect, freePort, killAll, spawnTracked, stopProcess } from '../helper
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
-/** What `npm pack` needs to build and pack: the package's sources, never dist/ or tests. */
+/**
+ * What `npm pack` needs to build and pack: what package.json's "files" ships, plus the
+ * build's inputs; never dist/ or the tests. Read from package.json, so a folder added to
+ * "files" is packed here too.
+ */
 const kPackInputs = [
   'package.json',
+  'README.md',
   'tsconfig.json',
   'tsconfig.build.json',
   'scripts',
   'src',
-  'bin',
-  'workers',
-  'config',
-  'docs',
-  'bench/README.md',
-  'README.md',
-  'CHANGELOG.md',
-  'LICENSE',
+  ...(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] }).files.filter(
+    (entry) => entry !== 'dist',
+  ),
 ];
 
 let work = '';
