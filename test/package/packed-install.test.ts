@@ -118,7 +118,7 @@ describe('the package installed from its tarball', () => {
     expect(broken).toEqual([]);
   });
 
-  it('type-checks a consumer with skipLibCheck: false', async () => {
+  it('type-checks an ES module and a CommonJS consumer with skipLibCheck: false', async () => {
     writeFileSync(
       path.join(consumer, 'check.ts'),
       [
@@ -128,6 +128,11 @@ describe('the package installed from its tarball', () => {
         'console.log(typeof Client, typeof Supervisor, typeof Worker, typeof openSqliteStore, typeof title, sync);',
         '',
       ].join('\n'),
+    );
+    // A CommonJS consumer: TypeScript 5.8+ under nodenext types require() of an ES module too.
+    writeFileSync(
+      path.join(consumer, 'check-cjs.cts'),
+      "import gworker = require('gworker');\nconst worker: typeof gworker.Worker = gworker.Worker;\nconsole.log(typeof worker);\n",
     );
     writeFileSync(
       path.join(consumer, 'tsconfig.json'),
@@ -143,7 +148,7 @@ describe('the package installed from its tarball', () => {
           // Node's types from this checkout; everything else resolves from the consumer.
           typeRoots: [path.join(root, 'node_modules/@types')],
         },
-        files: ['check.ts'],
+        files: ['check.ts', 'check-cjs.cts'],
       }),
     );
     const result = await run(process.execPath, [tsc, '-p', consumer], { cwd: consumer }).catch(
