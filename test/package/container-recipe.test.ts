@@ -3,7 +3,7 @@
 // sources, the compose file's references, and the entrypoint's signal path run for real
 // under tini (a running `command:` job finishes during the drain; nothing is SIGKILLed).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,7 @@ function stages(text: string): Stage[] {
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   await killAll();
 });
 
@@ -121,6 +121,7 @@ describe('the Dockerfile', () => {
 describeWithPeers(['tini'], 'the entrypoint under tini, as the container runs it', () => {
   it('execs gworker, so that SIGTERM to tini drains it: a running command job finishes, exit 0', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gworker-container-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const [jobPort, controlPort] = [await freePort(), await freePort()];
     writeFileSync(
       path.join(dir, 'gworker.yaml'),

@@ -1,7 +1,7 @@
 // Issue 12: config/systemd/gworker.service must pass `systemd-analyze verify` and keep the
 // settings a graceful drain, a bad manifest and the watchdog depend on.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +77,11 @@ describeWithPeers(['systemd-analyze'], 'systemd-analyze verify', () => {
     const text = existsSync('/usr/bin/node') ? unit : unit.replaceAll('/usr/bin/node', process.execPath);
     const copy = path.join(dir, 'gworker.service');
     writeFileSync(copy, text);
-    const { stdout, stderr } = await promisify(execFile)('systemd-analyze', ['verify', '--man=no', copy]);
+    const { stdout, stderr } = await promisify(execFile)('systemd-analyze', [
+      'verify',
+      '--man=no',
+      copy,
+    ]).finally(() => rmSync(dir, { recursive: true, force: true }));
     // An unknown or misspelt key is only a warning (exit 0): any output fails the test.
     expect(`${stdout}${stderr}`).toBe('');
   });

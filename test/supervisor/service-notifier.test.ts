@@ -1,6 +1,6 @@
 // Issue 12: sd_notify for Type=notify, through systemd-notify, into a real AF_UNIX datagram
 // socket (test/fixtures/notify-receiver.py binds it, as systemd would).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ afterEach(async () => {
 
 async function receiver(): Promise<NotifyReceiver> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gworker-notify-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   const r = await startNotifyReceiver(path.join(dir, 'notify.sock'));
   cleanups.push(() => r.close());
   return r;
@@ -155,6 +156,7 @@ describeWithPeers(['python3', 'systemd-notify'], 'sd_notify through systemd-noti
   it('gworker start: READY=1, RELOADING=1 and READY=1 on SIGHUP, STOPPING=1 on SIGTERM; command jobs do not inherit NOTIFY_SOCKET', async () => {
     const socket = await receiver();
     const dir = mkdtempSync(path.join(tmpdir(), 'gworker-notify-start-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const manifest = path.join(dir, 'gworker.yaml');
     writeFileSync(
       manifest,
