@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatIssue, ManifestError } from '../../src/supervisor/manifest/errors.js';
 import { parseManifest } from '../../src/supervisor/manifest/load.js';
+import type { CommandFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import { parseDuration } from '../../src/supervisor/manifest/units.js';
 
 // Values in the manifest as a user writes them: durations with units, command lists
@@ -68,5 +69,35 @@ describe('durations in the manifest', () => {
     expect(parseDuration('0')).toBe(0);
     expect(parseDuration('-1s')).toMatch(/expected a duration/);
     expect(parseDuration('-3')).toMatch(/zero or more/);
+  });
+});
+
+describe('command lists', () => {
+  it('passes numbers and booleans in a command list as the text written', () => {
+    const manifest = parse(
+      'functions:\n  ls: { command: [ls, -1] }\n  nap: { command: [sleep, 5] }\n  odd: { command: [printf, 0x10, true, 1.50, 007] }\n',
+    );
+    const commands = manifest.functions.map((fn) => (fn as CommandFunctionConfig).command);
+    expect(commands).toEqual([
+      ['ls', '-1'],
+      ['sleep', '5'],
+      ['printf', '0x10', 'true', '1.50', '007'],
+    ]);
+  });
+
+  it('passes env values as written too', () => {
+    const manifest = parse('functions:\n  ls: { command: [ls], env: { MODE: 0755, DEBUG: yes, N: 1e3 } }\n');
+    expect((manifest.functions[0] as CommandFunctionConfig).env).toEqual({
+      MODE: '0755',
+      DEBUG: 'yes',
+      N: '1e3',
+    });
+  });
+
+  it('still refuses an empty or missing argument at its position', () => {
+    expect(problems('functions:\n  ls: { command: [ls, ~, ""] }\n')).toEqual([
+      `${file}:2:23: functions.ls.command[1]: expected a non-empty string, got nothing`,
+      `${file}:2:26: functions.ls.command[2]: expected a non-empty string, got ""`,
+    ]);
   });
 });

@@ -78,6 +78,12 @@ export class NodeReader {
   scalar(node: Node | null): unknown {
     return isScalar(node) ? node.value : undefined;
   }
+
+  /** A scalar's text as written in the file (`0x10`, not `16`); '' for other nodes. */
+  sourceText(node: Node | null): string {
+    if (!isScalar(node)) return '';
+    return node.source ?? String(node.value);
+  }
 }
 
 function describe(node: unknown): string {
