@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the manifest's own ${VAR} syntax, in YAML text
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -99,5 +100,56 @@ describe('command lists', () => {
       `${file}:2:23: functions.ls.command[1]: expected a non-empty string, got nothing`,
       `${file}:2:26: functions.ls.command[2]: expected a non-empty string, got ""`,
     ]);
+  });
+});
+
+describe('${VAR} in manifest values', () => {
+  it('substitutes the environment in string values, with defaults', () => {
+    const manifest = parse(
+      [
+        'servers: ["${GEAR_HOST}:4730", "${OTHER_HOST:-gear2}:${OTHER_PORT:-4740}"]',
+        'clientId: box-${BOX}',
+        'functions:',
+        '  ls:',
+        '    command: [ls, "${LS_FLAGS}", "${EMPTY:-fallback}"]',
+        '    concurrency: ${WORKERS:-3}',
+        '    timeout: ${LS_TIMEOUT}',
+        '    env: { PRICE: "$$5", HOME_DIR: "${HOME_DIR}", SHELL_VAR: "$HOME" }',
+        '',
+      ].join('\n'),
+      {
+        GEAR_HOST: 'gear1.internal',
+        BOX: '7',
+        LS_FLAGS: '-lh',
+        EMPTY: '',
+        LS_TIMEOUT: '90s',
+        HOME_DIR: '/srv',
+      },
+    );
+    expect(manifest.servers?.map((s) => `${s.host}:${s.port}`)).toEqual([
+      'gear1.internal:4730',
+      'gear2:4740',
+    ]);
+    expect(manifest.clientId).toBe('box-7');
+    const ls = manifest.functions[0] as CommandFunctionConfig;
+    expect(ls.command).toEqual(['ls', '-lh', 'fallback']);
+    expect(ls.concurrency).toBe(3);
+    expect(ls.timeoutMs).toBe(90_000);
+    expect(ls.env).toEqual({ PRICE: '$5', HOME_DIR: '/srv', SHELL_VAR: '$HOME' });
+  });
+
+  it('reports an unset variable without a default at its line and column', () => {
+    expect(
+      problems('servers:\n  - ${GEAR_HOST}:4730\n  - "x:${PORT}"\nfunctions:\n  ls: { command: [ls] }\n'),
+    ).toEqual([
+      `${file}:2:5: servers[0]: environment variable GEAR_HOST is not set (give a default with \${GEAR_HOST:-value})`,
+      `${file}:3:8: servers[1]: environment variable PORT is not set (give a default with \${PORT:-value})`,
+    ]);
+  });
+
+  it('reports a malformed reference', () => {
+    const lines = problems('clientId: "a${1X}"\nfunctions:\n  ls: { command: ["${OPEN"] }\n');
+    expect(lines[0]).toMatch(/:1:13: clientId: "\$\{1X\}" is not a variable reference/);
+    expect(lines[1]).toMatch(/:3:20: functions\.ls\.command\[0\]: unclosed "\$\{"/);
   });
 });
