@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
@@ -31,6 +32,8 @@ export interface JobEndInfo {
   readonly generation: number;
   /** The job's handler thread ended (and was replaced), and why. */
   readonly threadEnded?: ThreadEndCause;
+  /** What the handler threw (type, message, stack), when it threw. */
+  readonly error?: SerializedError;
 }
 
 export interface FunctionRuntimeEvents {
@@ -272,6 +275,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       durationMs,
       generation: generation.id,
       ...(outcome.threadEnded === undefined ? {} : { threadEnded: outcome.threadEnded }),
+      ...(outcome.reason === 'handler' ? { error: outcome.error } : {}),
     });
   }
 }
