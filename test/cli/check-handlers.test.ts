@@ -39,7 +39,7 @@ describe('gworker check loads the handlers', () => {
       'gworker.yaml':
         'functions:\n  syntax: { handler: ./syntax.js }\n  boom: { handler: ./boom.js }\n  named: { handler: ./named.js }\n',
       'syntax.js': 'const a = 1;\nexport default function f(p) {\n  return a + ) p;\n}\n',
-      'boom.js': 'const where = "db";\nthrow new Error(`cannot reach ${where}`);\nexport default () => 1;\n',
+      'boom.js': 'const where = "db";\nthrow new Error("cannot reach " + where);\nexport default () => 1;\n',
       'named.js': 'export const handler = (p) => p;\n',
     });
     const dir = path.dirname(file);
