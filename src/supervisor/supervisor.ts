@@ -222,7 +222,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     runtime.on('jobEnd', (info) => {
       stats.recordJob(info.result, info.durationMs);
       if (info.result !== 'complete') {
-        const thrown = info.error === undefined ? {} : { err: logError(info.error) };
+        const thrown = info.error === undefined ? {} : { err: logError(info.error), handlerError: true };
         log.warn(
           { jobHandle: info.handle, result: info.result, reason: info.reason, ...thrown },
           `${config.name}: job ${info.handle} did not complete (${info.result}): ${describeEnd(info)}`,

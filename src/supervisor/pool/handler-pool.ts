@@ -221,7 +221,7 @@ export class HandlerPool {
         ? 'after its job had ended (a timer or an unawaited promise); the thread serves on'
         : `outside its job's call while ${failed} job(s) ran in the thread; they failed with it`;
     this.#log.warn(
-      { function: this.#config.name, strayError: true, err: logError(error) },
+      { function: this.#config.name, handlerError: true, err: logError(error) },
       `${this.#config.name}: handler threw ${what}: ${error.name}: ${error.message}`,
     );
   }
