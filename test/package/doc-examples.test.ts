@@ -27,7 +27,8 @@ function shellLines(): string[] {
   const lines: string[] = [];
   for (const file of files) {
     const text = readFileSync(path.join(root, file), 'utf8');
-    for (const block of text.matchAll(/```sh\n([^]*?)```/g)) lines.push(...(block[1] as string).split('\n'));
+    for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g))
+      lines.push(...(block[1] as string).split('\n'));
   }
   return lines.map((l) => l.trim()).filter((l) => l !== '');
 }
