@@ -25,7 +25,8 @@ function project(files: Record<string, string>, options: { typescript?: boolean 
 describe('gworker check loads the handlers', () => {
   it('exits 0 when every handler loads', async () => {
     const file = project({
-      'gworker.yaml': 'functions:\n  echo: { handler: ./echo.js }\n  up: { handler: ./up.ts }\n  ls: { command: [ls] }\n',
+      'gworker.yaml':
+        'functions:\n  echo: { handler: ./echo.js }\n  up: { handler: ./up.ts }\n  ls: { command: [ls] }\n',
       'echo.js': 'export default (p) => p;\n',
       'up.ts': 'export default (p: string): string => p.toUpperCase();\n',
     });
