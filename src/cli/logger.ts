@@ -1,6 +1,6 @@
 import { type LevelWithSilent, type Logger as PinoLogger, pino } from 'pino';
-import pretty from 'pino-pretty';
 import type { CliIo } from './io.js';
+import { prettyDestination } from './pretty-log.js';
 
 const kLevels: readonly LevelWithSilent[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -14,15 +14,16 @@ export function parseLogLevel(
 }
 
 /**
- * The CLI owns the root logger: JSON lines when stderr is a pipe or a file (for log
- * shippers), coloured readable lines on a terminal. Logs go to stderr so that stdout
- * stays for command output.
+ * The CLI owns the root logger: JSON lines with every field when stderr is a pipe or a
+ * file (for log shippers), one coloured line per event on a terminal (cli/pretty-log.ts).
+ * Logs go to stderr so that stdout stays for command output.
  */
 export function createLogger(io: CliIo, level: LevelWithSilent, name: string): PinoLogger {
   const options = { name, level, base: { pid: process.pid } };
   const stream = io.stderr as NodeJS.WritableStream & { isTTY?: boolean };
   if (stream.isTTY) {
-    return pino(options, pretty({ destination: 2, colorize: true, ignore: 'pid,hostname', sync: true }));
+    const stacks = level === 'debug' || level === 'trace';
+    return pino(options, prettyDestination(stream, { colors: true, stacks }));
   }
   return pino(options, stream);
 }

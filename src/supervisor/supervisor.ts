@@ -4,6 +4,7 @@ import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js'
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
+import { logError } from './thread/log-error.js';
 
 export interface SupervisorOptions {
   readonly logger?: Logger;
@@ -246,9 +247,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     runtime.on('jobEnd', (info) => {
       stats.recordJob(info.result, info.durationMs);
       if (info.result !== 'complete') {
+        const thrown = info.error === undefined ? {} : { err: logError(info.error), handlerError: true };
         log.warn(
-          { jobHandle: info.handle, result: info.result, reason: info.reason },
-          'job did not complete',
+          { jobHandle: info.handle, result: info.result, reason: info.reason, ...thrown },
+          `${config.name}: job ${info.handle} did not complete (${info.result}): ${describeEnd(info)}`,
         );
       } else if (debug) {
         log.debug({ jobHandle: info.handle, durationMs: info.durationMs }, 'job complete');
@@ -322,6 +324,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #servers(manifest: Manifest = this.#manifest): readonly ServerConfig[] {
     return manifest.servers ?? this.#options.defaultServers ?? [];
   }
+}
+
+/** The reason, with the thrown error's type when the handler threw one. */
+function describeEnd(info: JobEndInfo): string {
+  const { error } = info;
+  return error === undefined || error.name === 'Error' ? `${info.reason}` : `${error.name}: ${info.reason}`;
 }
 
 function name(server: ServerConfig): string {

@@ -3,6 +3,7 @@ import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { msUntil, settlesBy } from '../deadline.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
+import { logError } from '../thread/log-error.js';
 import type { JobMeta, SerializedError } from '../thread/messages.js';
 import { handlerEntryFile } from './entry-file.js';
 import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
@@ -120,7 +121,11 @@ export class HandlerPool {
   async check(): Promise<void> {
     const error = await this.#checked;
     if (error !== null) {
-      throw new GearmanError(ErrorCode.HANDLER_LOAD, `cannot load ${this.#config.handler}: ${error.message}`);
+      const what = error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
+      throw new GearmanError(
+        ErrorCode.HANDLER_LOAD,
+        `cannot load ${error.at ?? this.#config.handler}: ${what}`,
+      );
     }
   }
 
@@ -242,8 +247,21 @@ export class HandlerPool {
         if (this.#loadError !== null) onFirstFailure?.(this.#loadError);
       },
       sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
+      stray: (error, failed) => this.#logStray(error, failed),
     });
     this.#streams.add(stream);
+  }
+
+  /** A handler error outside a job's call (thread/job-stream.ts): logged, never silent. */
+  #logStray(error: SerializedError, failed: number): void {
+    const what =
+      failed === 0
+        ? 'after its job had ended (a timer or an unawaited promise); the thread serves on'
+        : `outside its job's call while ${failed} job(s) ran in the thread; they failed with it`;
+    this.#log.warn(
+      { function: this.#config.name, handlerError: true, err: logError(error) },
+      `${this.#config.name}: handler threw ${what}: ${error.name}: ${error.message}`,
+    );
   }
 
   /** Sends the job to the ready thread with the most room, or queues it until one has. */

@@ -50,6 +50,8 @@ export interface StreamHooks<J extends StreamJob> {
   ended(stream: ThreadStream<J>, ending: StreamEnding<J>): void;
   /** A progress sink threw. */
   sinkFailed(err: unknown): void;
+  /** The handler threw outside a job's call; `failed` jobs running then failed with it. */
+  stray(error: SerializedError, failed: number): void;
 }
 
 export type StreamTaskBase = Omit<StreamTask, 'kind' | 'port'>;
@@ -188,6 +190,9 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
         this.#hooks.room(this);
         return;
       }
+      case 'stray':
+        this.#hooks.stray(message.error, message.failed);
+        return;
       case 'ready':
         this.#ready = true;
         this.#threadId = message.threadId;

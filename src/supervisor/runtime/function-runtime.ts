@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../../log.js';
 import { settlesBy } from '../deadline.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
@@ -32,6 +33,8 @@ export interface JobEndInfo {
   readonly generation: number;
   /** The job's handler thread ended (and was replaced), and why. */
   readonly threadEnded?: ThreadEndCause;
+  /** What the handler threw (type, message, stack), when it threw. */
+  readonly error?: SerializedError;
 }
 
 export interface FunctionRuntimeEvents {
@@ -323,6 +326,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       durationMs,
       generation: generation.id,
       ...(outcome.threadEnded === undefined ? {} : { threadEnded: outcome.threadEnded }),
+      ...(outcome.reason === 'handler' ? { error: outcome.error } : {}),
     });
   }
 }

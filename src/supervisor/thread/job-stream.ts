@@ -4,13 +4,28 @@ import { BatchWriter, readBatch } from './batch-codec.js';
 import { resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
-import {
-  type FromThread,
-  type StreamEnd,
-  type StreamTask,
-  serializeError,
-  type ToThread,
-} from './messages.js';
+import type { FromThread, StreamEnd, StreamTask, ToThread } from './messages.js';
+import { serializeError } from './serialize-error.js';
+
+/** The stream this thread serves: the one stray errors are reported on. */
+let current: ThreadJobStream | null = null;
+let strayWatch = false;
+
+/**
+ * Errors a handler throws outside a job's call (a timer that fires after its job
+ * returned, a promise nobody awaited) used to end the thread without a word. They go to
+ * the stream, which reports them; the thread serves on.
+ */
+function watchStrayErrors(): void {
+  if (strayWatch) return;
+  strayWatch = true;
+  const onStray = (err: unknown): void => {
+    if (current !== null) current.stray(err);
+    else process.stderr.write(`gworker: a handler error outside any job stream: ${String(err)}\n`);
+  };
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
+}
 
 /**
  * Serves one function's jobs in this thread until the main thread closes the stream:
@@ -26,8 +41,13 @@ export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
     task.port.close();
     return { ok: false, error: serializeError(err) };
   }
+  watchStrayErrors();
   return new Promise<StreamEnd>((resolve) => {
-    new ThreadJobStream(task, handler, resolve).start();
+    current = new ThreadJobStream(task, handler, (end) => {
+      current = null;
+      resolve(end);
+    });
+    current.start();
   });
 }
 
@@ -53,6 +73,18 @@ class ThreadJobStream {
   start(): void {
     this.#port.on('message', (message: ToThread) => this.#onMessage(message));
     this.#post({ kind: 'ready', threadId });
+  }
+
+  /**
+   * The handler threw outside a job's call. Jobs running now may be the ones whose
+   * callback threw, and would then never end: they fail with the error (whatever they
+   * return later is dropped). With none running it is reported as a stray error.
+   */
+  stray(err: unknown): void {
+    const error = serializeError(err);
+    const running = [...this.#running.keys()];
+    for (const id of running) this.#fail(id, err);
+    this.#post({ kind: 'stray', error, failed: running.length });
   }
 
   #onMessage(message: ToThread): void {
@@ -98,9 +130,11 @@ class ThreadJobStream {
   #run(id: number, handle: string, unique: string, payload: Buffer): void {
     const context = new ThreadJobContext(id, handle, unique, this.#task.functionName, this.#port);
     this.#running.set(id, context);
+    const handler = this.#handler;
     let returned: unknown;
     try {
-      returned = this.#handler(this.#decode(payload), context);
+      // Called as a plain function: `this` in a handler is not the stream.
+      returned = handler(this.#decode(payload), context);
     } catch (err) {
       this.#fail(id, err);
       return;
@@ -129,6 +163,8 @@ class ThreadJobStream {
   }
 
   #complete(id: number, value: unknown): void {
+    // Failed already by a stray error while it ran.
+    if (!this.#running.has(id)) return;
     let bytes: Uint8Array;
     try {
       bytes = resultToBytes(value);
@@ -142,6 +178,7 @@ class ThreadJobStream {
   }
 
   #fail(id: number, err: unknown): void {
+    if (!this.#running.has(id)) return;
     this.#results.addError(id, serializeError(err));
     this.#ended(id);
   }

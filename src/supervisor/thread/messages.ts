@@ -62,18 +62,21 @@ export type FromThread =
       readonly numerator: number;
       readonly denominator: number;
     }
-  | { readonly kind: 'data' | 'warning'; readonly id: number; readonly chunk: Uint8Array };
+  | { readonly kind: 'data' | 'warning'; readonly id: number; readonly chunk: Uint8Array }
+  /**
+   * The handler threw outside any job's call (a timer, an unhandled rejection). `failed`
+   * jobs were running in the thread then and have failed with this error (their own
+   * results, if they come later, are dropped); with none running, the thread serves on.
+   */
+  | { readonly kind: 'stray'; readonly error: SerializedError; readonly failed: number };
 
 export interface SerializedError {
+  /** The type: the error's name or class, `string`, `undefined`, `Object`... */
   readonly name: string;
+  /** Never empty: says what was thrown when the error itself says nothing. */
   readonly message: string;
+  /** The stack without gworker's frames below the handler's. */
   readonly stack?: string;
-}
-
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const base = { name: err.name, message: err.message };
-    return err.stack === undefined ? base : { ...base, stack: err.stack };
-  }
-  return { name: 'Error', message: String(err) };
+  /** FILE:LINE:COLUMN of a handler that failed to load, when known. */
+  readonly at?: string;
 }
