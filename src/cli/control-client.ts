@@ -9,26 +9,43 @@ import {
 } from '../supervisor/control/listen-address.js';
 import { DEFAULT_CONTROL } from '../supervisor/manifest/control.js';
 import { loadManifest } from '../supervisor/manifest/load.js';
+import type { OptionSpecs } from './args/option-spec.js';
 import type { CliIo } from './io.js';
-import { UsageError } from './io.js';
 
-/** parseArgs options every control command takes. */
-export const controlOptions = {
-  config: { type: 'string', short: 'c' },
-  control: { type: 'string' },
-  token: { type: 'string' },
-  timeout: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** How every control command finds the supervisor and authenticates (with its --timeout: controlOptions). */
+export const kControlAddressOptions = {
+  config: {
+    type: 'string',
+    short: 'c',
+    value: 'FILE',
+    help: 'the manifest of the running supervisor (default gworker.yaml): its "control" setting says where the control API listens, and its token; the supervisor that answers must be running this manifest',
+  },
+  control: {
+    type: 'string',
+    value: 'ADDR',
+    parse: (text: string) => parseControlAddress(text),
+    help: 'the control API instead: host:port, a port on 127.0.0.1, or a Unix socket path (default 127.0.0.1:4731 when there is no manifest)',
+  },
+  token: {
+    type: 'string',
+    value: 'TOKEN',
+    help: "the control token (default $GWORKER_CONTROL_TOKEN, else the manifest's)",
+  },
+} as const satisfies OptionSpecs;
 
-/** The lines of --help that describe controlOptions. */
-export const controlHelp = `  -c, --config FILE   the manifest of the running supervisor (default gworker.yaml): its
-                      "control" setting says where the control API listens, and its token
-      --control ADDR  the control API instead: host:port, a port on 127.0.0.1, or a Unix
-                      socket path (default 127.0.0.1:4731 when there is no manifest)
-      --token TOKEN   the control token (default $GWORKER_CONTROL_TOKEN, else the manifest's)
-      --timeout MS    give up on a request after this long (default 10000)
-  -h, --help          print this help`;
+/**
+ * The options every control command takes; `timeoutMs` is the command's own default
+ * for --timeout (a reload or a scale waits for threads to start).
+ */
+export function controlOptions(timeoutMs: number) {
+  return {
+    ...kControlAddressOptions,
+    timeout: { type: 'duration', default: timeoutMs, help: 'give up on a request after this long' },
+  } as const satisfies OptionSpecs;
+}
+
+/** `[-c FILE | --control ADDR] [--token TOKEN]`, for the usage lines. */
+export const kControlSynopsis = '[-c FILE | --control ADDR] [--token TOKEN]';
 
 /** Where the supervisor's control API is, and how to authenticate. */
 export interface ControlTarget {
@@ -38,26 +55,19 @@ export interface ControlTarget {
 
 interface ControlValues {
   readonly config?: string | undefined;
-  readonly control?: string | undefined;
+  readonly control?: ControlListen | undefined;
   readonly token?: string | undefined;
 }
 
 /**
  * Finds the control API: `--control ADDR`, else the manifest's `control` setting (`-c`,
  * default gworker.yaml), else the default 127.0.0.1:4731 when no gworker.yaml exists.
- * Throws UsageError for a bad address, ControlError when the manifest turns the API off
+ * Throws ControlError when the manifest turns the API off
  * or lets it pick its port, and ManifestError for an invalid manifest.
  */
 export async function resolveControlTarget(values: ControlValues, io: CliIo): Promise<ControlTarget> {
-  let address: ControlListen | null | undefined;
+  let address: ControlListen | null | undefined = values.control;
   let token = values.token ?? (io.env.GWORKER_CONTROL_TOKEN || undefined);
-  if (values.control !== undefined) {
-    try {
-      address = parseControlAddress(values.control);
-    } catch (err) {
-      throw new UsageError(`--control: ${(err as Error).message}`);
-    }
-  }
   const file = values.config ?? 'gworker.yaml';
   if (values.config !== undefined || (address === undefined && existsSync(file))) {
     const manifest = await loadManifest(file, { env: io.env });
@@ -84,15 +94,6 @@ export async function resolveControlTarget(values: ControlValues, io: CliIo): Pr
     address: address ?? (DEFAULT_CONTROL.listen as ControlListen),
     ...(token === undefined ? {} : { token }),
   };
-}
-
-/** Reads --timeout (milliseconds). */
-export function parseTimeout(text: string | undefined, fallback = 10_000): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new UsageError(`--timeout must be a positive number of milliseconds, got "${text}"`);
-  return value;
 }
 
 /** An HTTP client for one supervisor's control API. */

@@ -7,8 +7,8 @@ import { AdminClient } from '../../src/client/admin-client.js';
 import { Client } from '../../src/client/client.js';
 import { embeddedPort, spawnGworker } from '../helpers/gworker-process.js';
 import { freePort, killAll } from '../helpers/peers.js';
+import { runCliCaptured as cli } from '../helpers/run-cli.js';
 import { type Controlled, eventually, fixtures, startControlled } from '../supervisor/control-fixture.js';
-import { cli } from './control-io.js';
 
 const kToken = 'cli-test-token-0123456789';
 

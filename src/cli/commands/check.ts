@@ -1,49 +1,36 @@
-import { parseArgs } from 'node:util';
 import { formatControlAddress } from '../../supervisor/control/listen-address.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.js';
 import { formatDuration } from '../../supervisor/manifest/units.js';
-import type { CliCommand } from '../io.js';
-import { UsageError } from '../io.js';
+import { defineCommand } from '../args/define-command.js';
 
-const kUsage = `usage: gworker check [--json] MANIFEST
-
-Validates a manifest and prints the configuration it resolves to: every server, every
+export const checkCommand = defineCommand({
+  name: 'check',
+  synopsis: '[--json] MANIFEST',
+  description: `Validates a manifest and prints the configuration it resolves to: every server, every
 function with its defaults filled in, paths made absolute. Every problem is reported at
-once, as FILE:LINE:COLUMN: SETTING: what was expected.
-
-options:
-      --json   print the resolved configuration as JSON
-  -h, --help   print this help
-
-Exit status: 0 when the manifest is valid, 1 when it is not, 2 on a usage error.
-`;
-
-export const checkCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
+once, as FILE:LINE:COLUMN: SETTING: what was expected.`,
+  options: {
+    json: { type: 'boolean', help: 'print the resolved configuration as JSON' },
+  },
+  arguments: { min: 1, shape: 'one manifest file' },
+  footer: 'Exit status: 0 when the manifest is valid, 1 when it is not, 2 on a usage error.',
+  async run({ values, positionals }, io) {
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifest(positionals[0] as string, { env: io.env });
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    io.stdout.write(
+      values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
+    );
     return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError('check takes one manifest file');
-  let manifest: Manifest;
-  try {
-    manifest = await loadManifest(positionals[0] as string, { env: io.env });
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return 1;
-  }
-  io.stdout.write(
-    values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
-  );
-  return 0;
-};
+  },
+});
 
 /** The resolved manifest as JSON, with secrets (TLS material, the control token) reduced to whether they are set. */
 export function toJson(manifest: Manifest): unknown {

@@ -1,5 +1,4 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Logger as PinoLogger } from 'pino';
 import type { ManifestReloadOutcome } from '../../supervisor/control/control-api.js';
 import { openControlServer } from '../../supervisor/control/open-control.js';
@@ -8,14 +7,15 @@ import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
 import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
-import type { CliCommand, CliIo } from '../io.js';
-import { UsageError } from '../io.js';
-import { createLogger, parseLogLevel } from '../logger.js';
+import { defineCommand } from '../args/define-command.js';
+import type { CliIo } from '../io.js';
+import { createLogger, kLogLevelOption, logLevel } from '../logger.js';
 import { type EmbeddedServer, startEmbeddedServer } from './embedded-server.js';
 
-const kUsage = `usage: gworker start [--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]
-
-Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
+export const startCommand = defineCommand({
+  name: 'start',
+  synopsis: '[--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]',
+  description: `Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
 modules in worker-thread pools, commands as processes, N connections to every job
 server. When the manifest names no servers, the embedded job server runs in-process
 (default 127.0.0.1:4730). Handler files and the manifest are watched and reloaded live.
@@ -26,57 +26,35 @@ resume, reload and drain.
 signals:
   SIGTERM, SIGINT   stop grabbing, let running jobs finish (up to shutdownTimeout), exit 0
   second SIGINT     exit at once (the job servers requeue unfinished jobs)
-  SIGHUP            reload the manifest
-
-options:
-      --log-level LEVEL  trace, debug, info (default), warn, error, fatal or silent
-      --pid-file FILE    write the process id to FILE while running
-      --no-watch         do not watch files; reload only on SIGHUP
-  -h, --help             print this help
-
-Exit status: 0 after a clean stop; 1 when the manifest is invalid or a handler cannot
-load; 2 on a usage error.
-`;
-
-export const startCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      'log-level': { type: 'string' },
-      'pid-file': { type: 'string' },
-      'no-watch': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  if (positionals.length > 1) throw new UsageError('start takes one manifest file');
-  let level: ReturnType<typeof parseLogLevel>;
-  try {
-    level = parseLogLevel(values['log-level'] ?? io.env.GWORKER_LOG_LEVEL);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  let manifest: Manifest;
-  try {
-    manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return 1;
-  }
-  const log = createLogger(io, level, 'gworker');
-  const pidFile = values['pid-file'];
-  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
-  try {
-    return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
-  } finally {
-    if (pidFile !== undefined) rmSync(pidFile, { force: true });
-  }
-};
+  SIGHUP            reload the manifest`,
+  options: {
+    'log-level': kLogLevelOption,
+    'pid-file': { type: 'string', value: 'FILE', help: 'write the process id to FILE while running' },
+    'no-watch': { type: 'boolean', help: 'do not watch files; reload only on SIGHUP' },
+  },
+  arguments: { min: 0, max: 1, shape: 'one manifest file' },
+  footer: `Exit status: 0 after a clean stop; 1 when the manifest is invalid or a handler cannot
+load; 2 on a usage error.`,
+  async run({ values, positionals }, io) {
+    const level = logLevel(values['log-level'], io);
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    const log = createLogger(io, level, 'gworker');
+    const pidFile = values['pid-file'];
+    if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+    try {
+      return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
+    } finally {
+      if (pidFile !== undefined) rmSync(pidFile, { force: true });
+    }
+  },
+});
 
 async function run(
   manifest: Manifest,

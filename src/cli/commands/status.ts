@@ -1,51 +1,31 @@
-import { parseArgs } from 'node:util';
 import type { StatusDocument } from '../../supervisor/control/status-document.js';
-import {
-  ControlClient,
-  controlHelp,
-  controlOptions,
-  parseTimeout,
-  resolveControlTarget,
-} from '../control-client.js';
-import type { CliCommand } from '../io.js';
-import { UsageError } from '../io.js';
+import { defineCommand } from '../args/define-command.js';
+import { ControlClient, controlOptions, kControlSynopsis, resolveControlTarget } from '../control-client.js';
 import { formatTable } from '../table.js';
 
-const kUsage = `usage: gworker status [--json] [--no-queues] [-c FILE | --control ADDR] [--token TOKEN]
-
-Prints one snapshot of a running supervisor: per function its state, concurrency, busy
-slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the job servers, threads, code generation, jobs done, failed and
-excepted, jobs/s over the last minute and p50/p95/p99 run time; per job server each
-function's connections, reconnects and last error, with the server's queue for it
-(from its admin protocol); and the last reload of each function that reloaded.
-
-options:
-      --json          print the snapshot as JSON
-      --no-queues     do not ask the job servers for queue depths
-${controlHelp}
-
-Exit status: 0 on success; 1 when the supervisor cannot be reached or refuses; 2 on a
-usage error.
-`;
-
-export const statusCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...controlOptions, json: { type: 'boolean' }, 'no-queues': { type: 'boolean' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
+export const statusCommand = defineCommand({
+  name: 'status',
+  synopsis: `[--json] [--no-queues] ${kControlSynopsis}`,
+  description: `Prints one snapshot of a running supervisor: per function its state, concurrency, busy
+slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the job
+servers, threads, code generation, jobs done, failed and excepted, jobs/s over the last
+minute and p50/p95/p99 run time; per job server each function's connections,
+reconnects and last error, with the server's queue for it (from its admin protocol);
+and the last reload of each function that reloaded.`,
+  options: {
+    json: { type: 'boolean', help: 'print the snapshot as JSON' },
+    'no-queues': { type: 'boolean', help: 'do not ask the job servers for queue depths' },
+    ...controlOptions(10_000),
+  },
+  footer: `Exit status: 0 on success; 1 when the supervisor cannot be reached or refuses; 2 on a
+usage error.`,
+  async run({ values }, io) {
+    const client = new ControlClient(await resolveControlTarget(values, io), { timeoutMs: values.timeout });
+    const status = await client.get<StatusDocument>(`/api/status${values['no-queues'] ? '?queues=0' : ''}`);
+    io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
     return 0;
-  }
-  if (positionals.length > 0) throw new UsageError('status takes no arguments');
-  const client = new ControlClient(await resolveControlTarget(values, io), {
-    timeoutMs: parseTimeout(values.timeout),
-  });
-  const status = await client.get<StatusDocument>(`/api/status${values['no-queues'] ? '?queues=0' : ''}`);
-  io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
-  return 0;
-};
+  },
+});
 
 /** The snapshot as plain-text tables (also what `gworker top` redraws). */
 export function renderStatus(status: StatusDocument): string {
