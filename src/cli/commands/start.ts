@@ -10,6 +10,7 @@ import { Supervisor } from '../../supervisor/supervisor.js';
 import { defineCommand } from '../args/define-command.js';
 import type { CliIo } from '../io.js';
 import { createLogger, kLogLevelOption, logLevel } from '../logger.js';
+import { writeRunFile } from '../run-file.js';
 import { type EmbeddedServer, startEmbeddedServer } from './embedded-server.js';
 
 export const startCommand = defineCommand({
@@ -164,6 +165,12 @@ async function run(
     await embedded?.close();
     return 1;
   }
+  // A port the API picked is found by `gworker status -c MANIFEST` through the run file.
+  const listen = manifest.control.listen;
+  const unpublish =
+    control?.address && listen?.kind === 'tcp' && listen.port === 0
+      ? writeRunFile(manifest.file, control.address, io.env)
+      : null;
   log.info(
     { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
     embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
@@ -176,6 +183,7 @@ async function run(
   await reloading;
   await supervisor.close();
   await control?.close();
+  unpublish?.();
   await embedded?.close();
   log.info('stopped');
   return 0;
