@@ -21,7 +21,10 @@ export const topCommand = defineCommand({
   name: 'top',
   synopsis: `[--interval DURATION] [-n N] ${kControlSynopsis}`,
   description: `Shows what gworker status shows, redrawn every second until you press q or Ctrl-C. When
-the supervisor stops answering, the last error is shown and top keeps trying.`,
+the supervisor stops answering, the last error is shown and top keeps trying. It keeps
+to the terminal's width: on 80 columns, each function's state, busy slots over
+concurrency, queued jobs, jobs done, failed/excepted, jobs/s and p95; on a wide terminal,
+every column.`,
   options: {
     interval: { type: 'duration', default: 1000, help: 'time between refreshes' },
     iterations: {
@@ -54,7 +57,7 @@ usage error.`,
     });
     try {
       for (let n = 1; ; n++) {
-        screen.draw(frame(client.where, status));
+        screen.draw(frame(client.where, status, screen.width));
         if (n >= iterations) break;
         await Promise.race([sleep(intervalMs), quit]);
         if (quitting) break;
@@ -68,11 +71,12 @@ usage error.`,
   },
 });
 
-function frame(where: string, status: StatusDocument | Error): string {
+/** One screen: a head line, then the status tables kept to `width` columns when there is one. */
+export function frame(where: string, status: StatusDocument | Error, width?: number): string {
   const time = new Date().toTimeString().slice(0, 8);
   const head = `gworker top — ${where} — ${time} — q to quit\n`;
   if (status instanceof Error) return `${head}\n${status.message}\n`;
-  return `${head}${renderStatus(status)}`;
+  return `${head}${renderStatus(status, width === undefined ? {} : { width })}`;
 }
 
 /** The terminal: redraws in place on a TTY, prints frames one after another otherwise. */
@@ -85,6 +89,12 @@ class Screen {
     this.#io = io;
     this.#tty = io.stdout.isTTY === true;
     if (this.#tty) io.stdout.write(kEnter);
+  }
+
+  /** The terminal's width, read at each frame (it follows a resize); undefined in a pipe. */
+  get width(): number | undefined {
+    const columns = (this.#io.stdout as { columns?: number }).columns;
+    return this.#tty && typeof columns === 'number' && columns > 0 ? columns : undefined;
   }
 
   draw(text: string): void {
