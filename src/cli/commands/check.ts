@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { loadHandlers } from '../../supervisor/checks/load-handlers.js';
 import { typeCheckHandlers } from '../../supervisor/checks/type-check.js';
 import { formatControlAddress } from '../../supervisor/control/listen-address.js';
@@ -7,54 +6,45 @@ import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.js';
 import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
 import { kDefaultMaxOutputBytes } from '../../supervisor/runtime/command-runner.js';
-import type { CliCommand, CliIo } from '../io.js';
-import { UsageError } from '../io.js';
+import { defineCommand } from '../args/define-command.js';
+import type { CliIo } from '../io.js';
 
-const kUsage = `usage: gworker check [--json] [--types] MANIFEST
-
-Validates a manifest and prints the configuration it resolves to: every server, every
+export const checkCommand = defineCommand({
+  name: 'check',
+  synopsis: '[--json] [--types] MANIFEST',
+  description: `Validates a manifest and prints the configuration it resolves to: every server, every
 function with its defaults filled in, paths made absolute. Every problem is reported at
 once, as FILE:LINE:COLUMN: SETTING: what was expected. Then loads every handler module
 in a scratch thread, as start does: a syntax error, a throw at import or a missing
-export is reported as FUNCTION: cannot load FILE:LINE:COLUMN: what went wrong.
-
-options:
-      --json   print the resolved configuration as JSON
-      --types  also type-check .ts handlers with the project's TypeScript (start never
-               type-checks); an error when the project has no TypeScript installed
-  -h, --help   print this help
-
-Exit status: 0 when the manifest is valid and every handler loads (and type-checks,
-with --types), 1 when not, 2 on a usage error.
-`;
-
-export const checkCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { json: { type: 'boolean' }, types: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  if (positionals.length !== 1) throw new UsageError('check takes one manifest file');
-  let manifest: Manifest;
-  try {
-    manifest = await loadManifest(positionals[0] as string, { env: io.env });
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return 1;
-  }
-  io.stdout.write(
-    values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
-  );
-  const loadProblems = await loadHandlers(manifest);
-  for (const problem of loadProblems) io.stderr.write(`${problem.function}: ${problem.message}\n`);
-  const typesOk = values.types ? await reportTypes(manifest, io) : true;
-  return loadProblems.length === 0 && typesOk ? 0 : 1;
-};
+export is reported as FUNCTION: cannot load FILE:LINE:COLUMN: what went wrong.`,
+  options: {
+    json: { type: 'boolean', help: 'print the resolved configuration as JSON' },
+    types: {
+      type: 'boolean',
+      help: "also type-check .ts handlers with the project's TypeScript (start never type-checks); an error when the project has no TypeScript installed",
+    },
+  },
+  arguments: { min: 1, shape: 'one manifest file' },
+  footer:
+    'Exit status: 0 when the manifest is valid and every handler loads (and type-checks, with --types), 1 when not, 2 on a usage error.',
+  async run({ values, positionals }, io) {
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifest(positionals[0] as string, { env: io.env });
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    io.stdout.write(
+      values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
+    );
+    const loadProblems = await loadHandlers(manifest);
+    for (const problem of loadProblems) io.stderr.write(`${problem.function}: ${problem.message}\n`);
+    const typesOk = values.types ? await reportTypes(manifest, io) : true;
+    return loadProblems.length === 0 && typesOk ? 0 : 1;
+  },
+});
 
 /** --types: true when every .ts handler type-checks (or there is none). */
 async function reportTypes(manifest: Manifest, io: CliIo): Promise<boolean> {

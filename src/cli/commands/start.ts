@@ -1,5 +1,4 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Logger as PinoLogger } from 'pino';
 import type { ManifestReloadOutcome } from '../../supervisor/control/control-api.js';
 import { openControlServer } from '../../supervisor/control/open-control.js';
@@ -9,9 +8,10 @@ import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
 import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
-import type { CliCommand, CliIo } from '../io.js';
-import { UsageError } from '../io.js';
-import { createLogger, parseLogLevel } from '../logger.js';
+import { defineCommand } from '../args/define-command.js';
+import type { CliIo } from '../io.js';
+import { createLogger, kLogLevelOption, logLevel } from '../logger.js';
+import { writeRunFile } from '../run-file.js';
 import { type EmbeddedServer, startEmbeddedServer } from './embedded-server.js';
 
 /** Exit status of a stop that had to end jobs still running when shutdownTimeout ran out. */
@@ -23,9 +23,10 @@ const kExitCutShort = 3;
  */
 const kExitBackstopMs = 5000;
 
-const kUsage = `usage: gworker start [--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]
-
-Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
+export const startCommand = defineCommand({
+  name: 'start',
+  synopsis: '[--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]',
+  description: `Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
 modules in worker-thread pools, commands as processes, N connections to every job
 server. When the manifest names no servers, the embedded job server runs in-process
 (default 127.0.0.1:4730). Handler files and the manifest are watched and reloaded live.
@@ -38,58 +39,36 @@ signals:
                     out, end what still runs (the job servers requeue it) and exit
   second SIGTERM/SIGINT
                     exit at once (the job servers requeue unfinished jobs)
-  SIGHUP            reload the manifest
-
-options:
-      --log-level LEVEL  trace, debug, info (default), warn, error, fatal or silent
-      --pid-file FILE    write the process id to FILE while running
-      --no-watch         do not watch files; reload only on SIGHUP
-  -h, --help             print this help
-
-Exit status: 0 after a clean stop (every running job finished); 3 when jobs were cut
+  SIGHUP            reload the manifest`,
+  options: {
+    'log-level': kLogLevelOption,
+    'pid-file': { type: 'string', value: 'FILE', help: 'write the process id to FILE while running' },
+    'no-watch': { type: 'boolean', help: 'do not watch files; reload only on SIGHUP' },
+  },
+  arguments: { min: 0, max: 1, shape: 'one manifest file' },
+  footer: `Exit status: 0 after a clean stop (every running job finished); 3 when jobs were cut
 short at shutdownTimeout; 1 when the manifest is invalid or a handler cannot load; 2 on a
-usage error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.
-`;
-
-export const startCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      'log-level': { type: 'string' },
-      'pid-file': { type: 'string' },
-      'no-watch': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  if (positionals.length > 1) throw new UsageError('start takes one manifest file');
-  let level: ReturnType<typeof parseLogLevel>;
-  try {
-    level = parseLogLevel(values['log-level'] ?? io.env.GWORKER_LOG_LEVEL);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  let manifest: Manifest;
-  try {
-    manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return 1;
-  }
-  const log = createLogger(io, level, 'gworker');
-  const pidFile = values['pid-file'];
-  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
-  try {
-    return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
-  } finally {
-    if (pidFile !== undefined) rmSync(pidFile, { force: true });
-  }
-};
+usage error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.`,
+  async run({ values, positionals }, io) {
+    const level = logLevel(values['log-level'], io);
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    const log = createLogger(io, level, 'gworker');
+    const pidFile = values['pid-file'];
+    if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+    try {
+      return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
+    } finally {
+      if (pidFile !== undefined) rmSync(pidFile, { force: true });
+    }
+  },
+});
 
 async function run(
   manifest: Manifest,
@@ -200,6 +179,12 @@ async function run(
     await embedded?.close();
     return 1;
   }
+  // A port the API picked is found by `gworker status -c MANIFEST` through the run file.
+  const listen = manifest.control.listen;
+  const unpublish =
+    control?.address && listen?.kind === 'tcp' && listen.port === 0
+      ? writeRunFile(manifest.file, control.address, io.env)
+      : null;
   log.info(
     { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
     embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
@@ -222,6 +207,7 @@ async function run(
   await settlesBy(reloading, deadline);
   const { jobsCutShort } = await supervisor.close({ timeoutMs: Math.max(0, deadline - performance.now()) });
   await control?.close();
+  unpublish?.();
   await embedded?.close();
   if (jobsCutShort > 0) {
     log.warn(

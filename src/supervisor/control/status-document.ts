@@ -1,5 +1,6 @@
 import type { ServerAddress } from '../../net/address.js';
 import type { FunctionSnapshot, Supervisor } from '../supervisor.js';
+import { manifestId } from './manifest-id.js';
 import type { ProbeResult, QueueDepth } from './queue-probe.js';
 
 /** A function as `GET /api/status` reports it. */
@@ -37,7 +38,10 @@ export interface StatusDocument {
   readonly pid: number;
   readonly startedAt: string;
   readonly uptimeMs: number;
+  /** The absolute path of the manifest it runs. */
   readonly manifest: string;
+  /** manifestId() of that file: the CLI checks it before it acts on `-c FILE`. */
+  readonly manifestId: string;
   /** A drain was asked for: no new jobs are taken, and the supervisor exits once running ones end. */
   readonly draining: boolean;
   readonly functions: readonly FunctionReport[];
@@ -96,6 +100,7 @@ export function buildStatus(
     startedAt: meta.startedAt.toISOString(),
     uptimeMs: Date.now() - meta.startedAt.getTime(),
     manifest: supervisor.manifest.file,
+    manifestId: manifestId(supervisor.manifest.file),
     draining: meta.draining,
     functions,
     servers: [...servers].map(([server, rows]) => {
