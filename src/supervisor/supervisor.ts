@@ -45,6 +45,16 @@ export interface SupervisorEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [info: JobEndInfo];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
+  /** Some function's codeFiles changed (a generation loaded, a load failed, a late import). */
+  codeFiles: [];
+}
+
+/** A module function's code, as the change watcher follows it. */
+export interface FunctionCode {
+  readonly name: string;
+  readonly handler: string;
+  /** The handler and the files it imported (FunctionRuntime.codeFiles). */
+  readonly files: readonly string[];
 }
 
 /**
@@ -190,6 +200,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
+  /** Every module function's code files, for the change watcher. */
+  codeFiles(): FunctionCode[] {
+    return [...this.#bindings.values()].flatMap(({ runtime }) => {
+      const { config } = runtime;
+      return config.kind === 'module'
+        ? [{ name: runtime.name, handler: config.handler, files: runtime.codeFiles }]
+        : [];
+    });
+  }
+
   bindings(): FunctionBinding[] {
     return [...this.#bindings.values()];
   }
@@ -215,6 +235,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #runtime(config: FunctionConfig): FunctionRuntime {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log);
+    runtime.on('codeFiles', () => this.emit('codeFiles'));
     const stats = this.#statsFor(config.name);
     // Checked once: a debug line per job is built only when someone reads it.
     const debug = log.isLevelEnabled?.('debug') ?? true;

@@ -12,8 +12,16 @@ export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
 export type { ProgressSink } from './thread-stream.js';
 
 const kStopped: SerializedError = { name: 'Error', message: 'the handler pool has stopped' };
+/** Longest wait, after a failed load, for the thread that records modules to end too. */
+const kTrackerWaitMs = 2_000;
 /** Longest wait in close() for running jobs (piscina's own closeTimeout is the same). */
 const kCloseWaitMs = 30_000;
+
+/** What a pool tells its runtime as it happens. */
+export interface HandlerPoolEvents {
+  /** Files the handler loaded (node_modules left out), as they become known. */
+  modules?(files: readonly string[]): void;
+}
 
 /**
  * One generation of one function's handler code: a piscina pool whose threads have
@@ -43,6 +51,11 @@ export class HandlerPool {
   #onIdle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #stopping = false;
+  readonly #events: HandlerPoolEvents;
+  readonly #modules = new Set<string>();
+  /** Settles once the thread that records modules has loaded the handler or failed to. */
+  readonly #trackerSettled: Promise<void>;
+  #trackerDone: () => void = () => {};
   readonly #owner: PoolJobOwner = {
     ended: (job) => {
       this.#running.delete(job);
@@ -52,8 +65,14 @@ export class HandlerPool {
     endThread: (stream) => this.#endThread(stream),
   };
 
-  constructor(config: ModuleFunctionConfig, generation: number, logger: Logger = silentLogger) {
+  constructor(
+    config: ModuleFunctionConfig,
+    generation: number,
+    logger: Logger = silentLogger,
+    events: HandlerPoolEvents = {},
+  ) {
     this.#config = config;
+    this.#events = events;
     this.generation = generation;
     this.#log = logger;
     this.threads = threadCount(config);
@@ -82,6 +101,9 @@ export class HandlerPool {
     });
     // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
     this.#piscina.on('error', (err: Error) => this.#log.warn({ err }, 'handler thread failed while idle'));
+    this.#trackerSettled = new Promise((resolve) => {
+      this.#trackerDone = resolve;
+    });
     let firstReady: (error: SerializedError | null) => void = () => {};
     this.#checked = new Promise((resolve) => {
       firstReady = resolve;
@@ -90,7 +112,16 @@ export class HandlerPool {
     const onFirstRoom = (): void => {
       if (++ready === this.threads) firstReady(null);
     };
-    for (let i = 0; i < this.threads; i++) this.#startStream(onFirstRoom, firstReady);
+    for (let i = 0; i < this.threads; i++) this.#startStream(onFirstRoom, firstReady, i === 0);
+  }
+
+  /**
+   * The files the handler has loaded so far, as its first thread saw them (every
+   * thread loads the same code): the change watcher follows these. Known once check()
+   * settles, even when the load failed.
+   */
+  get modules(): ReadonlySet<string> {
+    return this.#modules;
   }
 
   /** Jobs started on this generation (the supervisor recycles it after maxJobsPerThread × threads). */
@@ -116,6 +147,10 @@ export class HandlerPool {
   async check(): Promise<void> {
     const error = await this.#checked;
     if (error !== null) {
+      // Another thread may have failed first: what the load read comes from the tracker.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#trackerSettled, new Promise((r) => (timer = setTimeout(r, kTrackerWaitMs)))]);
+      clearTimeout(timer);
       throw new GearmanError(ErrorCode.HANDLER_LOAD, `cannot load ${this.#config.handler}: ${error.message}`);
     }
   }
@@ -190,21 +225,36 @@ export class HandlerPool {
     for (const job of waiting) job.died(new Error('the handler pool was destroyed'), false);
   }
 
-  #startStream(onFirstRoom?: () => void, onFirstFailure?: (error: SerializedError) => void): void {
+  #startStream(
+    onFirstRoom?: () => void,
+    onFirstFailure?: (error: SerializedError) => void,
+    trackModules = false,
+  ): void {
     let first = onFirstRoom;
-    const stream = new ThreadStream<PoolJob>(this.#piscina, this.#base, {
-      room: (s) => {
-        first?.();
-        first = undefined;
-        this.#fill(s);
+    const stream = new ThreadStream<PoolJob>(
+      this.#piscina,
+      this.#base,
+      {
+        room: (s) => {
+          if (trackModules) this.#trackerDone();
+          first?.();
+          first = undefined;
+          this.#fill(s);
+        },
+        ended: (s, ending) => {
+          if (trackModules) this.#trackerDone();
+          this.#onStreamEnded(s, ending);
+          // A stream that never became ready has set #loadError: the first check fails with it.
+          if (this.#loadError !== null) onFirstFailure?.(this.#loadError);
+        },
+        sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
+        modules: (files) => {
+          for (const file of files) this.#modules.add(file);
+          this.#events.modules?.(files);
+        },
       },
-      ended: (s, ending) => {
-        this.#onStreamEnded(s, ending);
-        // A stream that never became ready has set #loadError: the first check fails with it.
-        if (this.#loadError !== null) onFirstFailure?.(this.#loadError);
-      },
-      sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
-    });
+      trackModules,
+    );
     this.#streams.add(stream);
   }
 

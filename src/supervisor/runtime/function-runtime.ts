@@ -38,6 +38,8 @@ export interface FunctionRuntimeEvents {
   jobEnd: [info: JobEndInfo];
   /** A new generation took over (hot reload or thread recycling). */
   generation: [info: { generation: number; cause: string }];
+  /** codeFiles changed: a generation loaded, a load failed, or the handler imported more. */
+  codeFiles: [];
 }
 
 interface Generation {
@@ -66,6 +68,8 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   readonly #retiring = new Map<HandlerPool, Promise<void>>();
   /** The configuration before start() and between a swap's check and its switch. */
   #pendingConfig: FunctionConfig;
+  /** What the last rejected load had read: fixing one of those files must reload. */
+  #rejectedFiles: ReadonlySet<string> = new Set();
 
   constructor(config: FunctionConfig, logger: Logger = silentLogger) {
     super();
@@ -101,6 +105,17 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   /** Handler threads of the current generation (0 for commands, which run processes). */
   get threads(): number {
     return this.#current?.pool?.threads ?? 0;
+  }
+
+  /**
+   * The files this function's code was loaded from (its handler and what the handler
+   * imported, node_modules left out), plus those a rejected reload had read; empty for
+   * commands. The change watcher reloads the function when one of them changes.
+   */
+  get codeFiles(): readonly string[] {
+    const config = this.config;
+    if (config.kind !== 'module') return [];
+    return [...new Set([config.handler, ...(this.#current?.pool?.modules ?? []), ...this.#rejectedFiles])];
   }
 
   /** Loads the first generation; throws HANDLER_LOAD when the code cannot serve. */
@@ -199,10 +214,18 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     const log = this.#log.child({ generation: id });
     let pool: HandlerPool | null = null;
     if (config.kind === 'module') {
-      pool = new HandlerPool(config, id, log);
+      const created: HandlerPool = new HandlerPool(config, id, log, {
+        // A late import on the serving generation; before its swap, the swap tells.
+        modules: () => {
+          if (this.#current?.pool === created) this.emit('codeFiles');
+        },
+      });
+      pool = created;
       try {
         await pool.check();
       } catch (err) {
+        this.#rejectedFiles = new Set(pool.modules);
+        this.emit('codeFiles');
         await pool.destroy().catch(() => {});
         throw err;
       }
@@ -211,7 +234,9 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     this.#current = { id, config, pool };
     this.#pendingConfig = config;
     this.#recycling = false;
+    this.#rejectedFiles = new Set();
     this.emit('generation', { generation: id, cause });
+    this.emit('codeFiles');
     if (previous?.pool) this.#retire(previous.pool);
   }
 

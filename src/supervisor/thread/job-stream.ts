@@ -11,6 +11,7 @@ import {
   serializeError,
   type ToThread,
 } from './messages.js';
+import { ModuleGraph } from './module-graph.js';
 
 /**
  * Serves one function's jobs in this thread until the main thread closes the stream:
@@ -19,15 +20,17 @@ import {
  * batches, one message per turn of this thread's event loop.
  */
 export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
+  const graph = task.trackModules ? ModuleGraph.track() : null;
   let handler: HandlerFunction;
   try {
     handler = await loadHandler(task.handler, task.exportName);
   } catch (err) {
     task.port.close();
-    return { ok: false, error: serializeError(err) };
+    const error = serializeError(err);
+    return graph === null ? { ok: false, error } : { ok: false, error, modules: graph.collect() };
   }
   return new Promise<StreamEnd>((resolve) => {
-    new ThreadJobStream(task, handler, resolve).start();
+    new ThreadJobStream(task, handler, resolve).start(graph);
   });
 }
 
@@ -50,9 +53,14 @@ class ThreadJobStream {
     this.#done = ended;
   }
 
-  start(): void {
+  start(graph: ModuleGraph | null): void {
     this.#port.on('message', (message: ToThread) => this.#onMessage(message));
-    this.#post({ kind: 'ready', threadId });
+    if (graph === null) {
+      this.#post({ kind: 'ready', threadId });
+      return;
+    }
+    this.#post({ kind: 'ready', threadId, modules: graph.collect() });
+    graph.onLater((files) => this.#post({ kind: 'modules', files }));
   }
 
   #onMessage(message: ToThread): void {
