@@ -38,6 +38,8 @@ export interface FunctionSnapshot {
   readonly p95Ms: number | null;
   readonly p99Ms: number | null;
   readonly lastReload: ReloadRecord | null;
+  /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
+  readonly outputDroppedBytes: number;
   readonly connections: readonly ConnectionSnapshot[];
 }
 
@@ -47,6 +49,8 @@ export interface SupervisorEvents {
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
   /** Some function's codeFiles changed (a generation loaded, a load failed, a late import). */
   codeFiles: [];
+  /** A function's handler thread dropped output past its cap. */
+  outputDropped: [info: { function: string; stream: 'stdout' | 'stderr'; bytes: number }];
 }
 
 /** A module function's code, as the change watcher follows it. */
@@ -195,6 +199,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         p95Ms,
         p99Ms,
         lastReload: stats.lastReload,
+        outputDroppedBytes: stats.outputDroppedBytes,
         connections: binding.connections(),
       };
     });
@@ -237,6 +242,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const runtime = new FunctionRuntime(config, log);
     runtime.on('codeFiles', () => this.emit('codeFiles'));
     const stats = this.#statsFor(config.name);
+    runtime.on('outputDropped', ({ stream, bytes }) => {
+      stats.outputDroppedBytes += bytes;
+      this.emit('outputDropped', { function: config.name, stream, bytes });
+    });
     // Checked once: a debug line per job is built only when someone reads it.
     const debug = log.isLevelEnabled?.('debug') ?? true;
     runtime.on('jobEnd', (info) => {

@@ -2,7 +2,13 @@ import { Piscina } from 'piscina';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
-import type { JobMeta, SerializedError } from '../thread/messages.js';
+import {
+  isOutputDropReport,
+  type JobMeta,
+  type OutputDropReport,
+  type SerializedError,
+} from '../thread/messages.js';
+import { kThreadOutputCapBytes } from '../thread/output-cap.js';
 import { handlerEntryFile } from './entry-file.js';
 import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
 import { threadCount } from './thread-count.js';
@@ -21,6 +27,8 @@ const kCloseWaitMs = 30_000;
 export interface HandlerPoolEvents {
   /** Files the handler loaded (node_modules left out), as they become known. */
   modules?(files: readonly string[]): void;
+  /** A thread dropped handler output past its cap (thread/output-cap.ts); logged here already. */
+  outputDropped?(report: OutputDropReport): void;
 }
 
 /**
@@ -101,6 +109,9 @@ export class HandlerPool {
     });
     // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
     this.#piscina.on('error', (err: Error) => this.#log.warn({ err }, 'handler thread failed while idle'));
+    this.#piscina.on('message', (message: unknown) => {
+      if (isOutputDropReport(message)) this.#onOutputDropped(message);
+    });
     this.#trackerSettled = new Promise((resolve) => {
       this.#trackerDone = resolve;
     });
@@ -321,6 +332,16 @@ export class HandlerPool {
     } else {
       for (const other of this.#streams) this.#fill(other);
     }
+  }
+
+  /** One line per episode: the thread reports when its backlog has drained (or every 5 s). */
+  #onOutputDropped(report: OutputDropReport): void {
+    const { stream, bytes, writes, threadId } = report;
+    this.#log.warn(
+      { stream, droppedBytes: bytes, droppedWrites: writes, threadId },
+      `handler output dropped: ${bytes} bytes of ${stream} in ${writes} write(s), past the ${kThreadOutputCapBytes / 1024 / 1024} MiB a thread may have waiting`,
+    );
+    this.#events.outputDropped?.(report);
   }
 
   /** Resolves when no job runs here, or after `ms` (close() then ends what is left). */

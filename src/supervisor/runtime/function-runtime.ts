@@ -40,6 +40,8 @@ export interface FunctionRuntimeEvents {
   generation: [info: { generation: number; cause: string }];
   /** codeFiles changed: a generation loaded, a load failed, or the handler imported more. */
   codeFiles: [];
+  /** A handler thread dropped output past its cap (the pool has logged it). */
+  outputDropped: [info: { stream: 'stdout' | 'stderr'; bytes: number }];
 }
 
 interface Generation {
@@ -219,6 +221,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
         modules: () => {
           if (this.#current?.pool === created) this.emit('codeFiles');
         },
+        outputDropped: ({ stream, bytes }) => this.emit('outputDropped', { stream, bytes }),
       });
       pool = created;
       try {

@@ -88,3 +88,25 @@ export function serializeError(err: unknown): SerializedError {
   }
   return { name: 'Error', message: String(err) };
 }
+
+/**
+ * Thread → main, on the thread's parentPort (piscina passes it on as a 'message'
+ * event): handler output dropped because more than the cap was waiting to be written
+ * (thread/output-cap.ts). One report per episode, when the backlog has drained, and one
+ * every few seconds while it lasts.
+ */
+export interface OutputDropReport {
+  readonly kind: 'gworker:output-dropped';
+  readonly threadId: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly bytes: number;
+  readonly writes: number;
+}
+
+export function isOutputDropReport(message: unknown): message is OutputDropReport {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { kind?: unknown }).kind === 'gworker:output-dropped'
+  );
+}
