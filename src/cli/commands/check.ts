@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { readCgroupLimits } from '../../supervisor/cgroup-limits.js';
 import { formatControlAddress } from '../../supervisor/control/listen-address.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
@@ -6,6 +7,7 @@ import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.j
 import { formatDuration } from '../../supervisor/manifest/units.js';
 import type { CliCommand } from '../io.js';
 import { UsageError } from '../io.js';
+import { describeCgroupLimits, heapBudgetWarning } from '../limits-report.js';
 
 const kUsage = `usage: gworker check [--json] MANIFEST
 
@@ -39,9 +41,15 @@ export const checkCommand: CliCommand = async (argv, io) => {
     io.stderr.write(`${err.message}\n`);
     return 1;
   }
+  // The box's limits, beside the manifest: maxMemoryMb bounds only each thread's heap.
+  const cgroup = readCgroupLimits();
+  const warning = heapBudgetWarning(manifest, cgroup);
   io.stdout.write(
-    values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
+    values.json
+      ? `${JSON.stringify({ ...(toJson(manifest) as object), cgroup, warnings: warning === null ? [] : [warning] }, null, 2)}\n`
+      : `${describeManifest(manifest)}${describeCgroupLimits(cgroup)}\n`,
   );
+  if (warning !== null) io.stderr.write(`${warning}\n`);
   return 0;
 };
 

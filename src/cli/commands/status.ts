@@ -9,6 +9,7 @@ import {
 } from '../control-client.js';
 import type { CliCommand } from '../io.js';
 import { UsageError } from '../io.js';
+import { describeCgroupLimits } from '../limits-report.js';
 import { formatTable } from '../table.js';
 
 const kUsage = `usage: gworker status [--json] [--no-queues] [-c FILE | --control ADDR] [--token TOKEN]
@@ -133,6 +134,8 @@ export function renderStatus(status: StatusDocument): string {
     servers,
     ...notes,
     ...(reloads.length > 0 ? ['\nlast reloads:\n', ...reloads] : []),
+    // A supervisor older than the cgroup report sends none.
+    status.cgroup === undefined ? '' : `\n${describeCgroupLimits(status.cgroup)}\n`,
   ].join('');
 }
 
