@@ -39,6 +39,8 @@ export interface FunctionSnapshot {
   readonly p95Ms: number | null;
   readonly p99Ms: number | null;
   readonly lastReload: ReloadRecord | null;
+  /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
+  readonly outputDroppedBytes: number;
   readonly connections: readonly ConnectionSnapshot[];
 }
 
@@ -55,6 +57,18 @@ export interface SupervisorEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [info: JobEndInfo];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
+  /** Some function's codeFiles changed (a generation loaded, a load failed, a late import). */
+  codeFiles: [];
+  /** A function's handler thread dropped output past its cap. */
+  outputDropped: [info: { function: string; stream: 'stdout' | 'stderr'; bytes: number }];
+}
+
+/** A module function's code, as the change watcher follows it. */
+export interface FunctionCode {
+  readonly name: string;
+  readonly handler: string;
+  /** The handler and the files it imported (FunctionRuntime.codeFiles). */
+  readonly files: readonly string[];
 }
 
 /**
@@ -201,8 +215,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         p95Ms,
         p99Ms,
         lastReload: stats.lastReload,
+        outputDroppedBytes: stats.outputDroppedBytes,
         connections: binding.connections(),
       };
+    });
+  }
+
+  /** Every module function's code files, for the change watcher. */
+  codeFiles(): FunctionCode[] {
+    return [...this.#bindings.values()].flatMap(({ runtime }) => {
+      const { config } = runtime;
+      return config.kind === 'module'
+        ? [{ name: runtime.name, handler: config.handler, files: runtime.codeFiles }]
+        : [];
     });
   }
 
@@ -241,7 +266,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #runtime(config: FunctionConfig): FunctionRuntime {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log);
+    runtime.on('codeFiles', () => this.emit('codeFiles'));
     const stats = this.#statsFor(config.name);
+    runtime.on('outputDropped', ({ stream, bytes }) => {
+      stats.outputDroppedBytes += bytes;
+      this.emit('outputDropped', { function: config.name, stream, bytes });
+    });
     // Checked once: a debug line per job is built only when someone reads it.
     const debug = log.isLevelEnabled?.('debug') ?? true;
     runtime.on('jobEnd', (info) => {

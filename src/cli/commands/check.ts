@@ -1,3 +1,4 @@
+import { readCgroupLimits } from '../../supervisor/cgroup-limits.js';
 import { loadHandlers } from '../../supervisor/checks/load-handlers.js';
 import { typeCheckHandlers } from '../../supervisor/checks/type-check.js';
 import { formatControlAddress } from '../../supervisor/control/listen-address.js';
@@ -8,6 +9,7 @@ import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
 import { kDefaultMaxOutputBytes } from '../../supervisor/runtime/command-runner.js';
 import { defineCommand } from '../args/define-command.js';
 import type { CliIo } from '../io.js';
+import { describeCgroupLimits, heapBudgetWarning } from '../limits-report.js';
 
 export const checkCommand = defineCommand({
   name: 'check',
@@ -36,9 +38,15 @@ export is reported as FUNCTION: cannot load FILE:LINE:COLUMN: what went wrong.`,
       io.stderr.write(`${err.message}\n`);
       return 1;
     }
+    // The box's limits, beside the manifest: maxMemoryMb bounds only each thread's heap.
+    const cgroup = readCgroupLimits();
+    const warning = heapBudgetWarning(manifest, cgroup);
     io.stdout.write(
-      values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
+      values.json
+        ? `${JSON.stringify({ ...(toJson(manifest) as object), cgroup, warnings: warning === null ? [] : [warning] }, null, 2)}\n`
+        : `${describeManifest(manifest)}${describeCgroupLimits(cgroup)}\n`,
     );
+    if (warning !== null) io.stderr.write(`${warning}\n`);
     const loadProblems = await loadHandlers(manifest);
     for (const problem of loadProblems) io.stderr.write(`${problem.function}: ${problem.message}\n`);
     const typesOk = values.types ? await reportTypes(manifest, io) : true;

@@ -98,8 +98,6 @@ async function run(
     return 1;
   }
   const watcher = options.watch ? new ChangeWatcher({ manifest: manifest.file }) : null;
-  const watchedFunctions = (m: Manifest) =>
-    m.functions.flatMap((fn) => (fn.kind === 'module' ? [{ name: fn.name, handler: fn.handler }] : []));
 
   let reloading: Promise<void> = Promise.resolve();
   const reloadManifest = (why: string): Promise<ManifestReloadOutcome> => {
@@ -123,7 +121,7 @@ async function run(
       }
       manifest = next;
       await supervisor.applyManifest(next);
-      await watcher?.watch(watchedFunctions(next));
+      await watcher?.watch(supervisor.codeFiles());
       log.info({ functions: next.functions.map((fn) => fn.name) }, `manifest applied (${why})`);
       return { ok: true };
     });
@@ -141,7 +139,9 @@ async function run(
     });
     watcher.on('manifest', () => void reloadManifest('file changed'));
     watcher.on('error', (err) => log.warn({ err }, 'file watcher error'));
-    await watcher.watch(watchedFunctions(manifest));
+    // What each handler loaded is known once it has loaded: follow it as it changes.
+    supervisor.on('codeFiles', () => void watcher.watch(supervisor.codeFiles()));
+    await watcher.watch(supervisor.codeFiles());
   }
   let requestStop: (why: { signal: NodeJS.Signals } | { reason: string }) => void = () => {};
   const stopRequested = new Promise<void>((resolve) => {

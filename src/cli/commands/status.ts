@@ -1,6 +1,7 @@
 import type { StatusDocument } from '../../supervisor/control/status-document.js';
 import { defineCommand } from '../args/define-command.js';
 import { ControlClient, controlOptions, kControlSynopsis, resolveControlTarget } from '../control-client.js';
+import { describeCgroupLimits } from '../limits-report.js';
 import { formatTable, type TableColumn } from '../table.js';
 
 export const statusCommand = defineCommand({
@@ -172,6 +173,8 @@ export function renderStatus(status: StatusDocument, options: { readonly width?:
     servers,
     ...notes,
     ...(reloads.length > 0 ? ['\nlast reloads:\n', ...reloads] : []),
+    // A supervisor older than the cgroup report sends none.
+    status.cgroup === undefined ? '' : `\n${describeCgroupLimits(status.cgroup)}\n`,
   ].join('');
   return width === undefined ? text : fitLines(text, width);
 }

@@ -1,4 +1,5 @@
 import type { ServerAddress } from '../../net/address.js';
+import { type CgroupLimits, readCgroupLimits } from '../cgroup-limits.js';
 import type { FunctionSnapshot, Supervisor } from '../supervisor.js';
 import { manifestId } from './manifest-id.js';
 import type { ProbeResult, QueueDepth } from './queue-probe.js';
@@ -46,6 +47,11 @@ export interface StatusDocument {
   readonly draining: boolean;
   readonly functions: readonly FunctionReport[];
   readonly servers: readonly ServerReport[];
+  /**
+   * The cgroup v2 limits the supervisor runs under, read now (they can change live);
+   * null when it is in no cgroup v2 hierarchy.
+   */
+  readonly cgroup: CgroupLimits | null;
 }
 
 /** Every job server the supervisor's functions connect to, with what is needed to reach it. */
@@ -107,5 +113,6 @@ export function buildStatus(
       const probe = queues?.get(server);
       return { server, adminError: probe && !probe.ok ? probe.error : null, functions: rows };
     }),
+    cgroup: readCgroupLimits(),
   };
 }

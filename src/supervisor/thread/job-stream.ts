@@ -5,6 +5,7 @@ import { resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
 import type { FromThread, StreamEnd, StreamTask, ToThread } from './messages.js';
+import { ModuleGraph } from './module-graph.js';
 import { serializeError } from './serialize-error.js';
 
 /** The stream this thread serves: the one stray errors are reported on. */
@@ -34,12 +35,14 @@ function watchStrayErrors(): void {
  * batches, one message per turn of this thread's event loop.
  */
 export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
+  const graph = task.trackModules ? ModuleGraph.track() : null;
   let handler: HandlerFunction;
   try {
     handler = await loadHandler(task.handler, task.exportName);
   } catch (err) {
     task.port.close();
-    return { ok: false, error: serializeError(err) };
+    const error = serializeError(err);
+    return graph === null ? { ok: false, error } : { ok: false, error, modules: graph.collect() };
   }
   watchStrayErrors();
   return new Promise<StreamEnd>((resolve) => {
@@ -47,7 +50,7 @@ export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
       current = null;
       resolve(end);
     });
-    current.start();
+    current.start(graph);
   });
 }
 
@@ -70,9 +73,14 @@ class ThreadJobStream {
     this.#done = ended;
   }
 
-  start(): void {
+  start(graph: ModuleGraph | null): void {
     this.#port.on('message', (message: ToThread) => this.#onMessage(message));
-    this.#post({ kind: 'ready', threadId });
+    if (graph === null) {
+      this.#post({ kind: 'ready', threadId });
+      return;
+    }
+    this.#post({ kind: 'ready', threadId, modules: graph.collect() });
+    graph.onLater((files) => this.#post({ kind: 'modules', files }));
   }
 
   /**
