@@ -1,104 +1,119 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { ControlError } from '../supervisor/control/control-error.js';
 import {
   type ControlListen,
   formatControlAddress,
   parseControlAddress,
 } from '../supervisor/control/listen-address.js';
+import { manifestId } from '../supervisor/control/manifest-id.js';
+import type { StatusDocument } from '../supervisor/control/status-document.js';
 import { DEFAULT_CONTROL } from '../supervisor/manifest/control.js';
 import { loadManifest } from '../supervisor/manifest/load.js';
+import type { OptionSpecs } from './args/option-spec.js';
 import type { CliIo } from './io.js';
-import { UsageError } from './io.js';
+import { findControlAddress, runFilePath } from './run-file.js';
 
-/** parseArgs options every control command takes. */
-export const controlOptions = {
-  config: { type: 'string', short: 'c' },
-  control: { type: 'string' },
-  token: { type: 'string' },
-  timeout: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** How every control command finds the supervisor and authenticates (with its --timeout: controlOptions). */
+export const kControlAddressOptions = {
+  config: {
+    type: 'string',
+    short: 'c',
+    value: 'FILE',
+    help: 'the manifest of the running supervisor (default gworker.yaml): its "control" setting says where the control API listens, and its token; the supervisor that answers must be running this manifest',
+  },
+  control: {
+    type: 'string',
+    value: 'ADDR',
+    parse: (text: string) => parseControlAddress(text),
+    help: 'the control API instead: host:port, a port on 127.0.0.1, or a Unix socket path (default 127.0.0.1:4731 when there is no manifest)',
+  },
+  token: {
+    type: 'string',
+    value: 'TOKEN',
+    help: "the control token (default $GWORKER_CONTROL_TOKEN, else the manifest's)",
+  },
+} as const satisfies OptionSpecs;
 
-/** The lines of --help that describe controlOptions. */
-export const controlHelp = `  -c, --config FILE   the manifest of the running supervisor (default gworker.yaml): its
-                      "control" setting says where the control API listens, and its token
-      --control ADDR  the control API instead: host:port, a port on 127.0.0.1, or a Unix
-                      socket path (default 127.0.0.1:4731 when there is no manifest)
-      --token TOKEN   the control token (default $GWORKER_CONTROL_TOKEN, else the manifest's)
-      --timeout MS    give up on a request after this long (default 10000)
-  -h, --help          print this help`;
+/**
+ * The options every control command takes; `timeoutMs` is the command's own default
+ * for --timeout (a reload or a scale waits for threads to start).
+ */
+export function controlOptions(timeoutMs: number) {
+  return {
+    ...kControlAddressOptions,
+    timeout: { type: 'duration', default: timeoutMs, help: 'give up on a request after this long' },
+  } as const satisfies OptionSpecs;
+}
+
+/** `[-c FILE | --control ADDR] [--token TOKEN]`, for the usage lines. */
+export const kControlSynopsis = '[-c FILE | --control ADDR] [--token TOKEN]';
 
 /** Where the supervisor's control API is, and how to authenticate. */
 export interface ControlTarget {
   readonly address: ControlListen;
   readonly token?: string;
+  /**
+   * The manifest the supervisor must be running (when it was found from one): checked
+   * against the status document before the first request.
+   */
+  readonly manifest?: { readonly file: string; readonly id: string };
 }
 
 interface ControlValues {
   readonly config?: string | undefined;
-  readonly control?: string | undefined;
+  readonly control?: ControlListen | undefined;
   readonly token?: string | undefined;
 }
 
 /**
  * Finds the control API: `--control ADDR`, else the manifest's `control` setting (`-c`,
  * default gworker.yaml), else the default 127.0.0.1:4731 when no gworker.yaml exists.
- * Throws UsageError for a bad address, ControlError when the manifest turns the API off
- * or lets it pick its port, and ManifestError for an invalid manifest.
+ * When the manifest let the API pick its port, the address comes from the run file the
+ * supervisor wrote (run-file.ts). Whenever a manifest is read, the target asks that the
+ * supervisor answering runs it. Throws ControlError when the manifest turns the API off
+ * or no supervisor of it left its address, and ManifestError for an invalid manifest.
  */
 export async function resolveControlTarget(values: ControlValues, io: CliIo): Promise<ControlTarget> {
-  let address: ControlListen | null | undefined;
+  let address: ControlListen | null | undefined = values.control;
   let token = values.token ?? (io.env.GWORKER_CONTROL_TOKEN || undefined);
-  if (values.control !== undefined) {
-    try {
-      address = parseControlAddress(values.control);
-    } catch (err) {
-      throw new UsageError(`--control: ${(err as Error).message}`);
-    }
-  }
   const file = values.config ?? 'gworker.yaml';
+  let expected: ControlTarget['manifest'];
   if (values.config !== undefined || (address === undefined && existsSync(file))) {
     const manifest = await loadManifest(file, { env: io.env });
+    expected = { file: manifest.file, id: manifestId(manifest.file) };
     token ??= manifest.control.token;
-    if (address === undefined) {
-      address = manifest.control.listen;
-      if (address === null) {
-        throw new ControlError(
-          0,
-          'disabled',
-          `${path.resolve(file)} turns the control API off (control: false)`,
-        );
-      }
-      if (address.kind === 'tcp' && address.port === 0) {
-        throw new ControlError(
-          0,
-          'no_port',
-          `${path.resolve(file)} lets the control API pick a free port: pass --control with the address "gworker start" logged`,
-        );
-      }
-    }
+    if (address === undefined) address = manifestAddress(manifest.file, manifest.control.listen, io.env);
   }
   return {
     address: address ?? (DEFAULT_CONTROL.listen as ControlListen),
     ...(token === undefined ? {} : { token }),
+    ...(expected === undefined ? {} : { manifest: expected }),
   };
 }
 
-/** Reads --timeout (milliseconds). */
-export function parseTimeout(text: string | undefined, fallback = 10_000): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new UsageError(`--timeout must be a positive number of milliseconds, got "${text}"`);
-  return value;
+/** Where the manifest says its supervisor's control API is (a picked port: from the run file). */
+function manifestAddress(file: string, listen: ControlListen | null, env: NodeJS.ProcessEnv): ControlListen {
+  if (listen === null) {
+    throw new ControlError(0, 'disabled', `${file} turns the control API off (control: false)`);
+  }
+  if (listen.kind !== 'tcp' || listen.port !== 0) return listen;
+  const found = findControlAddress(file, env);
+  if (found === null) {
+    throw new ControlError(
+      0,
+      'no_port',
+      `no running supervisor of ${file} left its control address in ${runFilePath(file, env)} (its control API picks a free port): is it running? Else pass --control with the address "gworker start" logged`,
+    );
+  }
+  return found;
 }
 
 /** An HTTP client for one supervisor's control API. */
 export class ControlClient {
   readonly target: ControlTarget;
   readonly #timeoutMs: number;
+  #verified = false;
 
   constructor(target: ControlTarget, options: { timeoutMs?: number } = {}) {
     this.target = target;
@@ -120,8 +135,24 @@ export class ControlClient {
     return ok<T>(await this.request('POST', pathname, body));
   }
 
-  /** One request; answers any HTTP status. Throws ControlError only when nothing answered. */
-  request(
+  /**
+   * One request; answers any HTTP status. Throws ControlError when nothing answered, and
+   * before sending anything when the supervisor answering runs another manifest.
+   */
+  async request(
+    method: 'GET' | 'POST',
+    pathname: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: unknown }> {
+    if (this.target.manifest !== undefined && !this.#verified) {
+      const status = ok<StatusDocument>(await this.#send('GET', '/api/status?queues=0'));
+      checkManifest(status, this.target.manifest, this.where);
+      this.#verified = true;
+    }
+    return this.#send(method, pathname, body);
+  }
+
+  #send(
     method: 'GET' | 'POST',
     pathname: string,
     body?: unknown,
@@ -180,6 +211,26 @@ export class ControlClient {
       req.end(payload);
     });
   }
+}
+
+/**
+ * Refuses a supervisor that runs another manifest than the one the command was given:
+ * with two supervisors on a box, `-c other.yaml` must never steer the first one.
+ */
+function checkManifest(
+  status: StatusDocument,
+  expected: NonNullable<ControlTarget['manifest']>,
+  where: string,
+): void {
+  // A supervisor from before the id was added is compared by path.
+  const same =
+    status.manifestId === undefined ? status.manifest === expected.file : status.manifestId === expected.id;
+  if (same) return;
+  throw new ControlError(
+    0,
+    'wrong_supervisor',
+    `the supervisor on ${where} (pid ${status.pid}) runs ${status.manifest}, not ${expected.file}: refused; pass -c with its manifest, or --control with the address of the one you mean`,
+  );
 }
 
 function ok<T>(reply: { status: number; body: unknown }): T {

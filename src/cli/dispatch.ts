@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { nearest } from './args/suggest.js';
 import type { CliCommand, CliIo } from './io.js';
 import { UsageError } from './io.js';
 
@@ -54,10 +56,16 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
 };
 
 function usage(): string {
-  const lines = ['usage: gworker <command> [options]', '', 'commands:'];
+  const lines = ['usage: gworker <command> [options]', '       gworker --version', '', 'commands:'];
   for (const [name, { summary }] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${summary}`);
   lines.push('', "Run 'gworker <command> --help' for a command's options.");
   return `${lines.join('\n')}\n`;
+}
+
+/** The package's version, from its package.json (src/cli and dist/cli are both two levels down). */
+export function version(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
 /** Every command's name, in the order `gworker --help` lists them. */
@@ -71,9 +79,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const entry = commands[name];
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`gworker ${version()}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (entry === undefined) {
-    io.stderr.write(`gworker: unknown command "${name}"\n${usage()}`);
+    const guess = nearest(name.replace(/^-+/, ''), Object.keys(commands));
+    const hint = guess === undefined ? '' : ` (did you mean ${guess}?)`;
+    io.stderr.write(`gworker: unknown command "${name}"${hint}\nRun 'gworker --help'.\n`);
     return 2;
   }
   try {
@@ -81,7 +95,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return await command(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`gworker ${name}: ${err.message}\nRun 'gworker ${name} --help' for usage.\n`);
+      io.stderr.write(`gworker ${name}: ${err.message}\nRun 'gworker ${name} --help'.\n`);
       return 2;
     }
     const message = err instanceof Error ? err.message : String(err);

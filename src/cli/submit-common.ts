@@ -1,47 +1,54 @@
 import { once } from 'node:events';
 import { Client } from '../client/client.js';
-import type { Priority } from '../client/submit-options.js';
 import { parseServerAddress, type TlsOptions } from '../net/address.js';
+import type { OptionSpecs } from './args/option-spec.js';
 import type { CliIo } from './io.js';
 import { UsageError } from './io.js';
 import { kClientTlsOptions } from './tls-files.js';
 
-/** parseArgs config of the flags every way of submitting shares (`gworker submit`, with or without --batch). */
-export const kJobOptions = {
-  function: { type: 'string', short: 'f' },
-  server: { type: 'string', short: 's', multiple: true },
-  background: { type: 'boolean', short: 'b' },
-  priority: { type: 'string', short: 'p' },
-  timeout: { type: 'string', short: 't' },
-  ...kClientTlsOptions,
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 export const kDefaultServer = '127.0.0.1:4730';
 
-const kPriorities: readonly string[] = ['high', 'normal', 'low'];
+/** The options every way of submitting shares (`gworker submit`, with or without --batch). */
+export const kJobOptions = {
+  function: { type: 'string', short: 'f', value: 'NAME', help: 'the function to run (required)' },
+  server: {
+    type: 'list',
+    short: 's',
+    value: 'HOST:PORT',
+    help: `a job server; repeat for several (default $GWORKER_SERVERS, comma-separated, else ${kDefaultServer})`,
+  },
+  background: { type: 'boolean', short: 'b', help: 'submit in the background and print the job handle' },
+  priority: {
+    type: 'string',
+    short: 'p',
+    value: 'LEVEL',
+    choices: ['high', 'normal', 'low'],
+    help: 'high, normal or low (default normal)',
+  },
+  timeout: { type: 'duration', short: 't', help: 'give up waiting after this long (e.g. 30s)' },
+  ...kClientTlsOptions,
+} as const satisfies OptionSpecs;
 
-/** The --function value, required and non-empty. */
-export function functionName(value: string | undefined): string {
-  if (value === undefined || value === '') throw new UsageError('--function is required');
-  return value;
-}
-
-/** The --priority value, checked; undefined when not given. */
-export function parsePriority(value: string | undefined): Priority | undefined {
-  if (value !== undefined && !kPriorities.includes(value)) {
-    throw new UsageError(`--priority must be high, normal or low, not "${value}"`);
+/**
+ * The servers to submit to: the --server flags, else $GWORKER_SERVERS (`h1:4730,h2:4730`,
+ * as `gworker start` reads it), else the local default. Checked here, before anything
+ * connects: a bad address is a usage error.
+ */
+export function submitServers(flags: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const fromEnv = (env.GWORKER_SERVERS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  const servers = flags.length > 0 ? [...flags] : fromEnv.length > 0 ? fromEnv : [kDefaultServer];
+  const where = flags.length > 0 ? '--server' : 'GWORKER_SERVERS';
+  for (const server of servers) {
+    try {
+      parseServerAddress(server);
+    } catch (err) {
+      throw new UsageError(`${where}: ${(err as Error).message}`);
+    }
   }
-  return value as Priority | undefined;
-}
-
-/** The --timeout value (seconds) in milliseconds; undefined when not given. */
-export function parseTimeoutMs(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const seconds = Number(value);
-  if (!(Number.isFinite(seconds) && seconds > 0))
-    throw new UsageError('--timeout must be a positive number of seconds');
-  return seconds * 1000;
+  return servers;
 }
 
 /**

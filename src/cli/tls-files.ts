@@ -1,47 +1,27 @@
 import { readFileSync } from 'node:fs';
 import type { TlsOptions } from '../net/address.js';
 import { resolveServerTls, type ServerTlsOptions } from '../server/tls.js';
+import type { OptionSpecs } from './args/option-spec.js';
 import { UsageError } from './io.js';
 
-/** parseArgs config of the TLS flags of the commands that connect to a job server. */
+/** The TLS options of the commands that connect to a job server (submit, admin). */
 export const kClientTlsOptions = {
-  tls: { type: 'boolean' },
-  'tls-ca': { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-insecure': { type: 'boolean' },
-} as const;
-
-const kClientTlsHelp: ReadonlyArray<readonly [string, string]> = [
-  ['--tls', "connect with TLS, trusting the system's CAs (implied by the other --tls-* flags)"],
-  ['--tls-ca FILE', 'trust the server certificates this CA (PEM) signed'],
-  ['--tls-cert FILE', 'present this client certificate (PEM; with --tls-key)'],
-  ['--tls-key FILE', "the client certificate's private key (PEM)"],
-  [
-    '--tls-insecure',
-    "do not verify the server's certificate: for tests only, anyone on the path can read and change the traffic",
-  ],
-];
-
-/**
- * Their lines in a command's --help, descriptions starting at `column` (the commands
- * align their option lists differently) and wrapped before 92 characters.
- */
-export function clientTlsUsage(column: number): string {
-  let out = '';
-  for (const [flag, text] of kClientTlsHelp) {
-    let line = `      ${flag}`.padEnd(column);
-    for (const word of text.split(' ')) {
-      if (line.length + word.length > 92 && line.trim() !== flag) {
-        out += `${line.trimEnd()}\n`;
-        line = ' '.repeat(column);
-      }
-      line += `${word} `;
-    }
-    out += `${line.trimEnd()}\n`;
-  }
-  return out;
-}
+  tls: {
+    type: 'boolean',
+    help: "connect with TLS, trusting the system's CAs (implied by the other --tls-* flags)",
+  },
+  'tls-ca': { type: 'string', value: 'FILE', help: 'trust the server certificates this CA (PEM) signed' },
+  'tls-cert': {
+    type: 'string',
+    value: 'FILE',
+    help: 'present this client certificate (PEM; with --tls-key)',
+  },
+  'tls-key': { type: 'string', value: 'FILE', help: "the client certificate's private key (PEM)" },
+  'tls-insecure': {
+    type: 'boolean',
+    help: "do not verify the server's certificate: for tests only, anyone on the path can read and change the traffic",
+  },
+} as const satisfies OptionSpecs;
 
 export interface ClientTlsValues {
   readonly tls?: boolean | undefined;
@@ -77,18 +57,16 @@ export function clientTls(values: ClientTlsValues): TlsOptions | undefined {
   };
 }
 
-/** parseArgs config of `gworker server`'s TLS flags. */
+/** `gworker server`'s TLS options. */
 export const kServerTlsOptions = {
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-ca': { type: 'string' },
-} as const;
-
-export const kServerTlsUsage = `      --tls-cert FILE        serve TLS with this certificate chain (PEM; with --tls-key), on the
-                             port and on the HTTP gateway (HTTPS)
-      --tls-key FILE         the certificate's private key (PEM)
-      --tls-ca FILE          require client certificates signed by this CA (PEM)
-`;
+  'tls-cert': {
+    type: 'string',
+    value: 'FILE',
+    help: 'serve TLS with this certificate chain (PEM; with --tls-key), on the port and on the HTTP gateway (HTTPS)',
+  },
+  'tls-key': { type: 'string', value: 'FILE', help: "the certificate's private key (PEM)" },
+  'tls-ca': { type: 'string', value: 'FILE', help: 'require client certificates signed by this CA (PEM)' },
+} as const satisfies OptionSpecs;
 
 /** The server's TLS options from its flags, checked (a key that does not fit is a usage error). */
 export function serverTls(values: {

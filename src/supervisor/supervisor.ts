@@ -4,6 +4,7 @@ import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js'
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
+import { logError } from './thread/log-error.js';
 
 export interface SupervisorOptions {
   readonly logger?: Logger;
@@ -38,6 +39,8 @@ export interface FunctionSnapshot {
   readonly p95Ms: number | null;
   readonly p99Ms: number | null;
   readonly lastReload: ReloadRecord | null;
+  /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
+  readonly outputDroppedBytes: number;
   readonly connections: readonly ConnectionSnapshot[];
 }
 
@@ -54,11 +57,23 @@ export interface SupervisorEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [info: JobEndInfo];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
+  /** Some function's codeFiles changed (a generation loaded, a load failed, a late import). */
+  codeFiles: [];
+  /** A function's handler thread dropped output past its cap. */
+  outputDropped: [info: { function: string; stream: 'stdout' | 'stderr'; bytes: number }];
   /**
    * The box as a service manager sees it: a new manifest is being applied ('reloading'),
    * it has been ('reloaded'), or a stop began ('stopping'). sd_notify and the probes follow it.
    */
   lifecycle: [state: 'reloading' | 'reloaded' | 'stopping'];
+}
+
+/** A module function's code, as the change watcher follows it. */
+export interface FunctionCode {
+  readonly name: string;
+  readonly handler: string;
+  /** The handler and the files it imported (FunctionRuntime.codeFiles). */
+  readonly files: readonly string[];
 }
 
 /**
@@ -207,8 +222,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         p95Ms,
         p99Ms,
         lastReload: stats.lastReload,
+        outputDroppedBytes: stats.outputDroppedBytes,
         connections: binding.connections(),
       };
+    });
+  }
+
+  /** Every module function's code files, for the change watcher. */
+  codeFiles(): FunctionCode[] {
+    return [...this.#bindings.values()].flatMap(({ runtime }) => {
+      const { config } = runtime;
+      return config.kind === 'module'
+        ? [{ name: runtime.name, handler: config.handler, files: runtime.codeFiles }]
+        : [];
     });
   }
 
@@ -248,15 +274,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #runtime(config: FunctionConfig): FunctionRuntime {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log);
+    runtime.on('codeFiles', () => this.emit('codeFiles'));
     const stats = this.#statsFor(config.name);
+    runtime.on('outputDropped', ({ stream, bytes }) => {
+      stats.outputDroppedBytes += bytes;
+      this.emit('outputDropped', { function: config.name, stream, bytes });
+    });
     // Checked once: a debug line per job is built only when someone reads it.
     const debug = log.isLevelEnabled?.('debug') ?? true;
     runtime.on('jobEnd', (info) => {
       stats.recordJob(info.result, info.durationMs);
       if (info.result !== 'complete') {
+        const thrown = info.error === undefined ? {} : { err: logError(info.error), handlerError: true };
         log.warn(
-          { jobHandle: info.handle, result: info.result, reason: info.reason },
-          'job did not complete',
+          { jobHandle: info.handle, result: info.result, reason: info.reason, ...thrown },
+          `${config.name}: job ${info.handle} did not complete (${info.result}): ${describeEnd(info)}`,
         );
       } else if (debug) {
         log.debug({ jobHandle: info.handle, durationMs: info.durationMs }, 'job complete');
@@ -330,6 +362,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #servers(manifest: Manifest = this.#manifest): readonly ServerConfig[] {
     return manifest.servers ?? this.#options.defaultServers ?? [];
   }
+}
+
+/** The reason, with the thrown error's type when the handler threw one. */
+function describeEnd(info: JobEndInfo): string {
+  const { error } = info;
+  return error === undefined || error.name === 'Error' ? `${info.reason}` : `${error.name}: ${info.reason}`;
 }
 
 function name(server: ServerConfig): string {

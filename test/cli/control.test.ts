@@ -7,8 +7,8 @@ import { AdminClient } from '../../src/client/admin-client.js';
 import { Client } from '../../src/client/client.js';
 import { embeddedPort, spawnGworker } from '../helpers/gworker-process.js';
 import { freePort, killAll } from '../helpers/peers.js';
+import { runCliCaptured as cli } from '../helpers/run-cli.js';
 import { type Controlled, eventually, fixtures, startControlled } from '../supervisor/control-fixture.js';
-import { cli } from './control-io.js';
 
 const kToken = 'cli-test-token-0123456789';
 
@@ -103,12 +103,13 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
     expect((await cli(['status', '--no-queues', '--control', String(port), '--token', kToken])).code).toBe(0);
     const env = { GWORKER_CONTROL_TOKEN: kToken };
     expect((await cli(['status', '--no-queues', '--control', String(port)], { env })).code).toBe(0);
-    const dir = mkdtempSync(path.join(tmpdir(), 'gworker-cli-'));
+    // The supervisor's own manifest, now naming its control address and token.
+    const file = path.join(setup.dir, 'gworker.yaml');
     writeFileSync(
-      path.join(dir, 'gworker.yaml'),
+      file,
       `control:\n  listen: 127.0.0.1:${port}\n  token: ${kToken}\nfunctions:\n  echo: { handler: ${fixtures}echo.js }\n`,
     );
-    expect((await cli(['status', '--no-queues', '-c', path.join(dir, 'gworker.yaml')])).code).toBe(0);
+    expect((await cli(['status', '--no-queues', '-c', file])).code).toBe(0);
   });
 
   it('finds the supervisor from the manifest, and says why when it cannot', async () => {
@@ -116,8 +117,9 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js }\n', {
       listen: { kind: 'tcp', host: '127.0.0.1', port },
     });
-    const dir = mkdtempSync(path.join(tmpdir(), 'gworker-cli-'));
+    const dir = setup.dir;
     const manifest = (control: string) => {
+      // The file the supervisor was started from (it does not read it again).
       const file = path.join(dir, 'gworker.yaml');
       writeFileSync(file, `control: ${control}\nfunctions:\n  echo: { handler: ${fixtures}echo.js }\n`);
       return file;
@@ -128,9 +130,11 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
       code: 1,
       stderr: expect.stringContaining('turns the control API off'),
     });
-    expect(await cli(['pause', 'echo', '-c', manifest('0')])).toMatchObject({
+    expect(
+      await cli(['pause', 'echo', '-c', manifest('0')], { env: { GWORKER_RUN_DIR: dir } }),
+    ).toMatchObject({
       code: 1,
-      stderr: expect.stringContaining('pass --control'),
+      stderr: expect.stringContaining('no running supervisor of'),
     });
     expect(await cli(['pause', 'echo', '-c', path.join(dir, 'missing.yaml')])).toMatchObject({
       code: 1,
@@ -223,7 +227,7 @@ describe('gworker start serving its control API', () => {
     );
   });
 
-  it('runs without the control API when the default port is taken', async () => {
+  it('refuses to start when the default control port is taken, with a hint', async () => {
     // Hold 127.0.0.1:4731 for the test. Another test's `gworker start` may hold it for a
     // while (it is everyone's default): wait for it, or it could let go just as ours starts.
     const holder = net.createServer();
@@ -243,14 +247,13 @@ describe('gworker start serving its control API', () => {
         'embeddedServer: 0\nfunctions:\n  greet: { handler: ./greet.js, payload: text }\n',
       );
       const proc = spawnGworker(['start', '--no-watch', path.join(dir, 'gworker.yaml')]);
-      const warning = await proc.waitForLog((l) => l.msg.startsWith('control API not started'));
-      expect(warning.msg).toContain('127.0.0.1:4731 is not available');
-      const gearman = await embeddedPort(proc);
-      const client = new Client({ servers: [`127.0.0.1:${gearman}`] });
-      clients.push(client);
-      expect((await client.run('greet', 'still serving')).toString()).toBe('still serving');
-      proc.child.kill('SIGTERM');
-      expect(await proc.exited).toBe(0);
+      expect(await proc.exited).toBe(1);
+      const error = proc.logs.find((l) => l.msg.startsWith('control API cannot listen on 127.0.0.1:4731'));
+      expect(error?.msg).toContain('in use');
+      expect(error?.msg).toContain(
+        'set control.listen in the manifest to another port, or to 0 for a free one',
+      );
+      expect(error?.msg).not.toContain('\n');
     } finally {
       holder.close();
     }

@@ -35,7 +35,8 @@ describeWithPeers(['gearmand'], 'gworker start against gearmand: live changes, s
   function manifest(functions: string): string {
     return write(
       'gworker.yaml',
-      `servers: ["${gearmand.address}"]\nconnections: 1\nshutdownTimeout: 10s\nfunctions:\n${functions}`,
+      // No control API: the default port is everyone's, and a taken one stops start.
+      `servers: ["${gearmand.address}"]\nconnections: 1\ncontrol: false\nshutdownTimeout: 10s\nfunctions:\n${functions}`,
     );
   }
 

@@ -55,7 +55,8 @@ describe('gworker start with a durable embedded server', () => {
   it('keeps background jobs across a restart and serves the HTTP gateway', async () => {
     const dir = project({
       'title.js': kTitle,
-      'gworker.yaml': `embeddedServer:
+      'gworker.yaml': `control: false
+embeddedServer:
   listen: 0
   store: ./jobs.sqlite
   httpPort: 0
@@ -100,7 +101,8 @@ $client = new GearmanClient();
 $client->addServer('127.0.0.1', (int)$argv[1]);
 print $client->doNormal("title", "AlL THE woRLd");
 `,
-      'gworker.yaml': `embeddedServer: 0
+      'gworker.yaml': `control: false
+embeddedServer: 0
 functions:
   title: { handler: ./title.js, payload: text }
   ls: { command: [ls, -lh] }

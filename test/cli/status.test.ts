@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCliCaptured as cli } from '../helpers/run-cli.js';
 import { type Controlled, eventually, startControlled } from '../supervisor/control-fixture.js';
-import { cli } from './control-io.js';
 
 let setup: Controlled | undefined;
 afterEach(async () => {
@@ -153,7 +153,7 @@ describe('gworker status', () => {
 describe('gworker top', () => {
   it('redraws the snapshot every interval and stops after -n refreshes', async () => {
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');
-    const running = cli(['top', '--interval', '200', '-n', '3', ...controlArg(setup)]);
+    const running = cli(['top', '--interval', '200ms', '-n', '3', ...controlArg(setup)]);
     await setup.client.run('echo', 'x');
     const { code, stdout } = await running;
     expect(code).toBe(0);
@@ -167,7 +167,7 @@ describe('gworker top', () => {
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');
     const stdin = new PassThrough();
     const started = Date.now();
-    const running = cli(['top', '--interval', '100', ...controlArg(setup)], { stdin });
+    const running = cli(['top', '--interval', '100ms', ...controlArg(setup)], { stdin });
     await eventually(() => Date.now() - started > 400);
     stdin.write('q');
     const { code, stdout } = await running;
@@ -178,7 +178,7 @@ describe('gworker top', () => {
   it('keeps going with the error on screen when the supervisor stops answering', async () => {
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');
     const args = controlArg(setup);
-    const running = cli(['top', '--interval', '150', '-n', '6', ...args]);
+    const running = cli(['top', '--interval', '150ms', '-n', '6', ...args]);
     await new Promise((resolve) => setTimeout(resolve, 250));
     await setup.control.close();
     const { code, stdout } = await running;

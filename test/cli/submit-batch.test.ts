@@ -1,21 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/dispatch.js';
 import type { GearmanServerOptions } from '../../src/server/options.js';
 import { GearmanServer } from '../../src/server/server.js';
 import type { Job } from '../../src/worker/job.js';
 import type { JobResult } from '../../src/worker/options.js';
 import { Worker } from '../../src/worker/worker.js';
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { type CliRun, runCliCaptured } from '../helpers/run-cli.js';
 
 interface RunOptions {
   /** Standard input: a string, or a stream (closed at once when absent). */
@@ -25,21 +19,11 @@ interface RunOptions {
 }
 
 /** Runs `gworker submit ARGS` in this process with in-memory streams. */
-async function submit(args: readonly string[], options: RunOptions = {}): Promise<Run> {
-  const stdin = typeof options.stdin === 'object' ? options.stdin : new PassThrough();
-  if (!(typeof options.stdin === 'object')) (stdin as PassThrough).end(options.stdin ?? '');
-  const stdout = new PassThrough();
-  const stderr = Object.assign(new PassThrough(), options.tty ? { isTTY: true, columns: 100 } : {});
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => {
-    out += d.toString();
+function submit(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+  return runCliCaptured(['submit', ...args], {
+    ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    ...(options.tty ? { stderrTty: { columns: 100 } } : {}),
   });
-  stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const code = await runCli(['submit', ...args], { stdin, stdout, stderr, env: {} });
-  return { code, stdout: out, stderr: err };
 }
 
 let server: GearmanServer;
@@ -342,7 +326,7 @@ describe('gworker submit --batch', () => {
       '--window',
       '2',
       '--progress-interval',
-      '0.1',
+      '100ms',
     ]);
     expect(run.code).toBe(0);
     expect(run.stderr).not.toContain('\r');
@@ -368,7 +352,7 @@ describe('gworker submit --batch', () => {
       '40',
       '-q',
       '--progress-interval',
-      '0.01',
+      '10ms',
     ]);
     expect(quiet.stderr.split('\n').filter((line) => line !== '')).toHaveLength(1);
   });

@@ -1,13 +1,12 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runCli } from '../../src/cli/dispatch.js';
 import { functionStatus, startPhpWorker } from '../client/peer-workers.js';
 import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
 import { collect, describeWithPeers, freePort, killAll, spawnTracked } from '../helpers/peers.js';
+import { runCliCaptured } from '../helpers/run-cli.js';
 
 const bin = fileURLToPath(new URL('../../bin/gworker.js', import.meta.url));
 
@@ -120,7 +119,15 @@ describeWithPeers(['gearmand', 'php'], 'gworker submit', () => {
     const down = await submit(['-f', 'title', '-s', `127.0.0.1:${await freePort()}`, 'x']);
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^gworker submit: no job server is reachable[^\n]*\n$/);
-    const slow = await submit(['-f', 'nobody-serves-this', '-s', gearmand.address, '--timeout', '0.3', 'x']);
+    const slow = await submit([
+      '-f',
+      'nobody-serves-this',
+      '-s',
+      gearmand.address,
+      '--timeout',
+      '300ms',
+      'x',
+    ]);
     expect(slow.code).toBe(1);
     expect(slow.stderr).toMatch(/^gworker submit: job H:\S+ timed out after 300 ms\n$/);
   });
@@ -137,26 +144,8 @@ describeWithPeers(['gearmand', 'php'], 'gworker submit', () => {
   });
 });
 
-/** Runs `gworker submit` in this process with in-memory streams. */
-async function runInProcess(
-  args: readonly string[],
-  stdin = '',
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  const errors = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  output.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  errors.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  input.end(stdin);
-  const code = await runCli(['submit', ...args], { stdin: input, stdout: output, stderr: errors, env: {} });
-  return { code, stdout, stderr };
-}
+/** `gworker submit ARGS` in this process, with `stdin` as its standard input. */
+const runInProcess = (args: readonly string[], stdin = '') => runCliCaptured(['submit', ...args], { stdin });
 
 describeWithPeers(['gearmand', 'php'], 'gworker submit in process', () => {
   let gearmand: GearmandHandle;
@@ -185,7 +174,7 @@ describeWithPeers(['gearmand', 'php'], 'gworker submit in process', () => {
   });
 
   it('prints a background handle and reports failures in one line', async () => {
-    const background = await runInProcess(['-f', 'idle-fn', '-s', gearmand.address, '-b', '-t', '5', 'x']);
+    const background = await runInProcess(['-f', 'idle-fn', '-s', gearmand.address, '-b', '-t', '5s', 'x']);
     expect(background.code).toBe(0);
     expect(background.stdout).toMatch(/^H:\S+\n$/);
     const failed = await runInProcess(['-f', 'fail', '-s', gearmand.address, 'x']);

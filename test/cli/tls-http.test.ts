@@ -86,10 +86,10 @@ describeWithPeers(
       const insecure = await run('submit', '-f', 'upper', '-s', server, '--tls-insecure', 'no checks');
       expect(insecure).toMatchObject({ code: 0, stdout: 'NO CHECKS' });
       // Plaintext against a TLS port, and TLS without trusting the server's CA, both fail cleanly.
-      const plain = await run('submit', '-f', 'upper', '-s', server, '-t', '5', 'x');
+      const plain = await run('submit', '-f', 'upper', '-s', server, '-t', '5s', 'x');
       expect(plain.code).toBe(1);
       expect(plain.stderr).toMatch(/^gworker submit: /);
-      const untrusted = await run('submit', '-f', 'upper', '-s', server, '--tls', '-t', '5', 'x');
+      const untrusted = await run('submit', '-f', 'upper', '-s', server, '--tls', '-t', '5s', 'x');
       expect(untrusted.code).toBe(1);
 
       const status = await run('admin', '-s', server, '--tls-ca', certs.ca.certFile, '--json', 'status');
@@ -122,7 +122,7 @@ describeWithPeers(
         '--tls-ca',
         certs.ca.certFile,
         '-t',
-        '5',
+        '5s',
         'x',
       );
       expect(without.code).toBe(1);

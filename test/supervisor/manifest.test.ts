@@ -124,13 +124,15 @@ functions:
       '3:14 connections',
       '6:14 functions.title.handler',
       '7:5 functions.title.concurreny',
+      '8:14 functions.title.timeout',
       '11:14 functions.bad.payload',
       '12:14 functions.bad.timeout',
     ]);
     expect(issues.every((i) => i.file === file)).toBe(true);
     expect(issues[3]?.message).toContain('did you mean "concurrency"');
     expect(issues[2]?.message).toContain('handler file not found');
-    expect(issues[5]?.message).toContain('expected a duration');
+    expect(issues[4]?.message).toBe('add a unit: 30s or 30ms');
+    expect(issues[6]?.message).toContain('expected a duration');
   });
 
   it('reports YAML syntax errors with their position', () => {

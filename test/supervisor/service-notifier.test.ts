@@ -158,9 +158,10 @@ describeWithPeers(['python3', 'systemd-notify'], 'sd_notify through systemd-noti
     const dir = mkdtempSync(path.join(tmpdir(), 'gworker-notify-start-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const manifest = path.join(dir, 'gworker.yaml');
+    // $$ keeps the manifest's own ${VAR} substitution off: the shell of the job expands it.
     writeFileSync(
       manifest,
-      `embeddedServer: 0\ncontrol: false\nfunctions:\n  env: { command: 'echo "\${NOTIFY_SOCKET:-unset}"' }\n`,
+      `embeddedServer: 0\ncontrol: false\nfunctions:\n  env: { command: 'echo "$\${NOTIFY_SOCKET:-unset}"' }\n`,
     );
     const proc = spawnGworker(['start', '--no-watch', manifest], { NOTIFY_SOCKET: socket.path });
     const port = await embeddedPort(proc);

@@ -1,40 +1,11 @@
-import { parseArgs } from 'node:util';
 import { AdminClient } from '../../client/admin-client.js';
 import type { MaxQueueSizes } from '../../protocol/admin.js';
-import type { CliCommand, CliIo } from '../io.js';
+import { defineCommand } from '../args/define-command.js';
+import { nearest } from '../args/suggest.js';
+import type { CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 import { formatTable } from '../table.js';
-import { clientTls, clientTlsUsage, kClientTlsOptions } from '../tls-files.js';
-
-const kUsage = `usage: gworker admin [--server HOST:PORT] [--json] [--timeout MS] COMMAND [ARGS]
-
-Queries or changes one job server (gearmand, or gworker's own) over the text admin protocol.
-
-commands:
-  status                 jobs held (queued + running), running jobs and workers, per function
-  priority-status        queued jobs per priority (high, normal, low) and workers, per function
-  workers                every connection: fd, address, client id, registered functions
-  version                the server's version (alias: server-version)
-  verbose                the server's log level
-  getpid                 the server's process id
-  show-jobs              every job: handle, retries, ignored flag, persisted flag
-  show-unique-jobs       the unique id of every job
-  cancel-job HANDLE      mark a queued job to be dropped
-  create-function FUNC   make the server know a function
-  drop-function FUNC     forget a function that has no workers and no running jobs
-  maxqueue FUNC N        limit the jobs a function may hold, every priority (0 = no limit)
-  maxqueue FUNC H N L    the same, per priority: high, normal, low
-  raw LINE...            send one command line as is and print the reply lines
-
-options:
-  -s, --server HOST:PORT the job server (default 127.0.0.1:4730)
-      --json             print JSON instead of a table
-      --timeout MS       fail a command whose reply takes longer (default 10000)
-${clientTlsUsage(25)}  -h, --help             print this help
-
-Exit status: 0 on success; 1 when the server answers ERR, cannot be reached or times
-out (one line on stderr); 2 on a usage error.
-`;
+import { clientTls, kClientTlsOptions } from '../tls-files.js';
 
 /** What a command prints: a table for people, a value for --json. */
 interface Output {
@@ -196,64 +167,70 @@ function checkArguments(name: string, args: readonly string[]): void {
   }
 }
 
-function parseTimeout(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) === 0)
-    throw new UsageError('--timeout must be a positive integer (ms)');
-  return Number(text);
-}
-
 /** `gworker admin`: the text admin protocol from the command line. */
-export const adminCommand: CliCommand = async (argv, io: CliIo) => {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    if (err instanceof TypeError) throw new UsageError(err.message);
-    throw err;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  const [name, ...args] = positionals;
-  if (name === undefined) throw new UsageError('no command given');
-  const runner = runners[name];
-  if (runner === undefined) throw new UsageError(`unknown admin command "${name}"`);
-  checkArguments(name, args);
-  const timeout = parseTimeout(values.timeout);
-  const tls = clientTls(values);
-  let admin: AdminClient;
-  try {
-    admin = new AdminClient({
-      server: values.server ?? '127.0.0.1:4730',
-      ...(tls === undefined ? {} : { tls }),
-      ...(timeout === undefined ? {} : { commandTimeoutMs: timeout, connectTimeoutMs: timeout }),
-    });
-  } catch (err) {
-    throw err instanceof TypeError || err instanceof RangeError ? new UsageError(err.message) : err;
-  }
-  try {
-    const output = await runner(admin, args);
-    io.stdout.write(values.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
-    return 0;
-  } finally {
-    await admin.close();
-  }
-};
+export const adminCommand = defineCommand({
+  name: 'admin',
+  synopsis: '[--server HOST:PORT] [--json] [--timeout DURATION] COMMAND [ARGS]',
+  description: `Queries or changes one job server (gearmand, or gworker's own) over the text admin protocol.
 
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      server: { type: 'string', short: 's' },
-      json: { type: 'boolean', default: false },
-      timeout: { type: 'string' },
-      ...kClientTlsOptions,
-      help: { type: 'boolean', short: 'h', default: false },
+commands:
+  status                 jobs held (queued + running), running jobs and workers, per function
+  priority-status        queued jobs per priority (high, normal, low) and workers, per function
+  workers                every connection: fd, address, client id, registered functions
+  version                the server's version (alias: server-version)
+  verbose                the server's log level
+  getpid                 the server's process id
+  show-jobs              every job: handle, retries, ignored flag, persisted flag
+  show-unique-jobs       the unique id of every job
+  cancel-job HANDLE      mark a queued job to be dropped
+  create-function FUNC   make the server know a function
+  drop-function FUNC     forget a function that has no workers and no running jobs
+  maxqueue FUNC N        limit the jobs a function may hold, every priority (0 = no limit)
+  maxqueue FUNC H N L    the same, per priority: high, normal, low
+  raw LINE...            send one command line as is and print the reply lines`,
+  options: {
+    server: {
+      type: 'string',
+      short: 's',
+      value: 'HOST:PORT',
+      default: '127.0.0.1:4730',
+      help: 'the job server',
     },
-  });
-}
+    json: { type: 'boolean', help: 'print JSON instead of a table' },
+    timeout: { type: 'duration', help: 'fail a command whose reply takes longer (default 10s)' },
+    ...kClientTlsOptions,
+  },
+  arguments: { min: 1, max: Number.POSITIVE_INFINITY, shape: 'a command (see --help)' },
+  footer: `Exit status: 0 on success; 1 when the server answers ERR, cannot be reached or times
+out (one line on stderr); 2 on a usage error.`,
+  async run({ values, positionals }, io: CliIo) {
+    const [name, ...args] = positionals as [string, ...string[]];
+    const runner = Object.hasOwn(runners, name) ? runners[name] : undefined;
+    if (runner === undefined) {
+      const guess = nearest(name, Object.keys(runners));
+      throw new UsageError(
+        `unknown admin command "${name}"${guess === undefined ? '' : ` (did you mean ${guess}?)`}`,
+      );
+    }
+    checkArguments(name, args);
+    const timeout = values.timeout;
+    const tls = clientTls(values);
+    let admin: AdminClient;
+    try {
+      admin = new AdminClient({
+        server: values.server,
+        ...(tls === undefined ? {} : { tls }),
+        ...(timeout === undefined ? {} : { commandTimeoutMs: timeout, connectTimeoutMs: timeout }),
+      });
+    } catch (err) {
+      throw err instanceof TypeError || err instanceof RangeError ? new UsageError(err.message) : err;
+    }
+    try {
+      const output = await runner(admin, args);
+      io.stdout.write(values.json ? `${JSON.stringify(output.json, null, 2)}\n` : output.text);
+      return 0;
+    } finally {
+      await admin.close();
+    }
+  },
+});

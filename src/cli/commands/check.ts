@@ -1,50 +1,75 @@
-import { parseArgs } from 'node:util';
+import { readCgroupLimits } from '../../supervisor/cgroup-limits.js';
+import { loadHandlers } from '../../supervisor/checks/load-handlers.js';
+import { typeCheckHandlers } from '../../supervisor/checks/type-check.js';
 import { formatControlAddress } from '../../supervisor/control/listen-address.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.js';
 import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
 import { kDefaultMaxOutputBytes } from '../../supervisor/runtime/command-runner.js';
-import type { CliCommand } from '../io.js';
-import { UsageError } from '../io.js';
+import { defineCommand } from '../args/define-command.js';
+import type { CliIo } from '../io.js';
+import { describeCgroupLimits, heapBudgetWarning } from '../limits-report.js';
 
-const kUsage = `usage: gworker check [--json] MANIFEST
-
-Validates a manifest and prints the configuration it resolves to: every server, every
+export const checkCommand = defineCommand({
+  name: 'check',
+  synopsis: '[--json] [--types] MANIFEST',
+  description: `Validates a manifest and prints the configuration it resolves to: every server, every
 function with its defaults filled in, paths made absolute. Every problem is reported at
-once, as FILE:LINE:COLUMN: SETTING: what was expected.
+once, as FILE:LINE:COLUMN: SETTING: what was expected. Then loads every handler module
+in a scratch thread, as start does: a syntax error, a throw at import or a missing
+export is reported as FUNCTION: cannot load FILE:LINE:COLUMN: what went wrong.`,
+  options: {
+    json: { type: 'boolean', help: 'print the resolved configuration as JSON' },
+    types: {
+      type: 'boolean',
+      help: "also type-check .ts handlers with the project's TypeScript (start never type-checks); an error when the project has no TypeScript installed",
+    },
+  },
+  arguments: { min: 1, shape: 'one manifest file' },
+  footer:
+    'Exit status: 0 when the manifest is valid and every handler loads (and type-checks, with --types), 1 when not, 2 on a usage error.',
+  async run({ values, positionals }, io) {
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifest(positionals[0] as string, { env: io.env });
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      io.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    // The box's limits, beside the manifest: maxMemoryMb bounds only each thread's heap.
+    const cgroup = readCgroupLimits();
+    const warning = heapBudgetWarning(manifest, cgroup);
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify({ ...(toJson(manifest) as object), cgroup, warnings: warning === null ? [] : [warning] }, null, 2)}\n`
+        : `${describeManifest(manifest)}${describeCgroupLimits(cgroup)}\n`,
+    );
+    if (warning !== null) io.stderr.write(`${warning}\n`);
+    const loadProblems = await loadHandlers(manifest);
+    for (const problem of loadProblems) io.stderr.write(`${problem.function}: ${problem.message}\n`);
+    const typesOk = values.types ? await reportTypes(manifest, io) : true;
+    return loadProblems.length === 0 && typesOk ? 0 : 1;
+  },
+});
 
-options:
-      --json   print the resolved configuration as JSON
-  -h, --help   print this help
-
-Exit status: 0 when the manifest is valid, 1 when it is not, 2 on a usage error.
-`;
-
-export const checkCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
+/** --types: true when every .ts handler type-checks (or there is none). */
+async function reportTypes(manifest: Manifest, io: CliIo): Promise<boolean> {
+  const outcome = await typeCheckHandlers(manifest);
+  if (outcome.kind === 'nothing') return true;
+  if (outcome.kind === 'no-typescript') {
+    io.stderr.write(
+      `--types: no TypeScript installed for ${outcome.from} or a folder above it; install it there (npm install --save-dev typescript)\n`,
+    );
+    return false;
   }
-  if (positionals.length !== 1) throw new UsageError('check takes one manifest file');
-  let manifest: Manifest;
-  try {
-    manifest = await loadManifest(positionals[0] as string, { env: io.env });
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return 1;
+  for (const problem of outcome.problems) io.stderr.write(`${problem}\n`);
+  if (outcome.problems.length === 0) {
+    io.stderr.write(`types: ${outcome.files} handler(s) checked with TypeScript ${outcome.version}\n`);
   }
-  io.stdout.write(
-    values.json ? `${JSON.stringify(toJson(manifest), null, 2)}\n` : describeManifest(manifest),
-  );
-  return 0;
-};
+  return outcome.problems.length === 0;
+}
 
 /** The resolved manifest as JSON, with secrets (TLS material, the control token) reduced to whether they are set. */
 export function toJson(manifest: Manifest): unknown {

@@ -1,49 +1,51 @@
 import type { GearmanServerOptions } from '../../server/options.js';
+import type { OptionSpecs } from '../args/option-spec.js';
 import { UsageError } from '../io.js';
-import { kServerTlsOptions, kServerTlsUsage, serverTls } from '../tls-files.js';
-import { duration, size } from './server-persistence.js';
+import { kServerTlsOptions, serverTls } from '../tls-files.js';
 
-/** `gworker server` options for the HTTP gateway and TLS (parseArgs config). */
+/** `gworker server`'s options for the HTTP gateway and TLS. */
 export const kNetworkOptions = {
-  'http-port': { type: 'string' },
-  'http-host': { type: 'string' },
-  'http-max-body': { type: 'string' },
-  'http-allow-remote': { type: 'boolean' },
-  'max-unsent-output': { type: 'string' },
+  'http-port': {
+    type: 'integer',
+    min: 0,
+    max: 65535,
+    help: 'serve the HTTP gateway on this port (POST /FUNCTION; 0 picks one)',
+  },
+  'http-host': {
+    type: 'string',
+    value: 'HOST',
+    help: 'address of the HTTP gateway (default: the --listen address)',
+  },
+  'http-max-body': {
+    type: 'size',
+    help: 'largest request body, then 413 (default: --max-frame-size)',
+  },
+  'http-allow-remote': {
+    type: 'boolean',
+    help: 'serve HTTP clients that are not on loopback (the gateway has no authentication: put it behind something that has)',
+  },
+  'max-unsent-output': {
+    type: 'size',
+    help: 'replies written and not yet read, over all connections, e.g. 512MiB (default 512MiB); past it the connections holding the most are dropped',
+  },
   ...kServerTlsOptions,
-  'tls-handshake-timeout': { type: 'string' },
-} as const;
-
-/** Their lines in `gworker server --help`. */
-export const kNetworkUsage = `      --http-port N          serve the HTTP gateway on this port (POST /FUNCTION; 0 picks one)
-      --http-host HOST       address of the HTTP gateway (default: the --listen address)
-      --http-max-body N      largest request body in bytes, then 413 (default: --max-frame-size)
-      --http-allow-remote    serve HTTP clients that are not on loopback (the gateway has no
-                             authentication: put it behind something that has)
-      --max-unsent-output N  replies written and not yet read, over all connections, e.g. 512MiB
-                             (default 512MiB); past it the connections holding the most are dropped
-${kServerTlsUsage}      --tls-handshake-timeout T
-                             close a connection whose TLS handshake is not done within T
-                             (default 10s); handshakes count against --max-connections
-`;
+  'tls-handshake-timeout': {
+    type: 'duration',
+    value: 'T',
+    help: 'close a connection whose TLS handshake is not done within T (default 10s); handshakes count against --max-connections',
+  },
+} as const satisfies OptionSpecs;
 
 export interface NetworkValues {
-  readonly 'http-port'?: string | undefined;
+  readonly 'http-port'?: number | undefined;
   readonly 'http-host'?: string | undefined;
-  readonly 'http-max-body'?: string | undefined;
+  readonly 'http-max-body'?: number | undefined;
   readonly 'http-allow-remote'?: boolean | undefined;
   readonly 'tls-cert'?: string | undefined;
   readonly 'tls-key'?: string | undefined;
   readonly 'tls-ca'?: string | undefined;
-  readonly 'max-unsent-output'?: string | undefined;
-  readonly 'tls-handshake-timeout'?: string | undefined;
-}
-
-function integer(flag: string, text: string, max: number): number {
-  if (!/^\d+$/.test(text) || Number(text) > max) {
-    throw new UsageError(`--${flag} must be an integer from 0 to ${max}, got "${text}"`);
-  }
-  return Number(text);
+  readonly 'max-unsent-output'?: number | undefined;
+  readonly 'tls-handshake-timeout'?: number | undefined;
 }
 
 /** The server options these flags ask for; a bad value or an unreadable file is a usage error. */
@@ -54,25 +56,21 @@ export function networkOptions(values: NetworkValues): Partial<GearmanServerOpti
   if (port === undefined && (host !== undefined || maxBody !== undefined || values['http-allow-remote'])) {
     throw new UsageError('--http-host, --http-max-body and --http-allow-remote need --http-port');
   }
-  if (host === '') throw new UsageError('--http-host needs an address');
   let tls = serverTls(values);
-  const handshake = values['tls-handshake-timeout'];
-  if (handshake !== undefined) {
+  const handshakeTimeoutMs = values['tls-handshake-timeout'];
+  if (handshakeTimeoutMs !== undefined) {
     if (tls === undefined) throw new UsageError('--tls-handshake-timeout needs --tls-cert and --tls-key');
-    const ms = duration('tls-handshake-timeout', handshake);
-    if (ms < 1) throw new UsageError('--tls-handshake-timeout must be more than 0');
-    tls = { ...tls, handshakeTimeoutMs: ms };
+    tls = { ...tls, handshakeTimeoutMs };
   }
-  const unsent = values['max-unsent-output'];
-  const maxUnsentOutput = unsent === undefined ? undefined : size('max-unsent-output', unsent);
+  const maxUnsentOutput = values['max-unsent-output'];
   if (maxUnsentOutput !== undefined && maxUnsentOutput < 1024 * 1024) {
-    throw new UsageError(`--max-unsent-output must be 1MiB or more, got "${unsent}"`);
+    throw new UsageError(`--max-unsent-output must be 1MiB or more, got ${maxUnsentOutput} bytes`);
   }
   return {
     ...(maxUnsentOutput === undefined ? {} : { maxUnsentOutput }),
-    ...(port === undefined ? {} : { httpPort: integer('http-port', port, 65535) }),
+    ...(port === undefined ? {} : { httpPort: port }),
     ...(host === undefined ? {} : { httpHost: host }),
-    ...(maxBody === undefined ? {} : { httpMaxBodySize: integer('http-max-body', maxBody, 0xffffffff) }),
+    ...(maxBody === undefined ? {} : { httpMaxBodySize: maxBody }),
     ...(values['http-allow-remote'] ? { httpAllowRemote: true } : {}),
     ...(tls === undefined ? {} : { tls }),
   };

@@ -1,5 +1,4 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { Logger as PinoLogger } from 'pino';
 import type { ManifestReloadOutcome } from '../../supervisor/control/control-api.js';
 import { openControlServer } from '../../supervisor/control/open-control.js';
@@ -10,10 +9,11 @@ import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js'
 import { ServiceNotifier } from '../../supervisor/notify/service-notifier.js';
 import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
+import { defineCommand } from '../args/define-command.js';
 import { EXIT_INVALID_MANIFEST } from '../exit-codes.js';
-import type { CliCommand, CliIo } from '../io.js';
-import { UsageError } from '../io.js';
-import { createLogger, parseLogLevel } from '../logger.js';
+import type { CliIo } from '../io.js';
+import { createLogger, kLogLevelOption, logLevel } from '../logger.js';
+import { writeRunFile } from '../run-file.js';
 import { type EmbeddedServer, startEmbeddedServer } from './embedded-server.js';
 
 /** Exit status of a stop that had to end jobs still running when shutdownTimeout ran out. */
@@ -25,9 +25,10 @@ const kExitCutShort = 3;
  */
 const kExitBackstopMs = 5000;
 
-const kUsage = `usage: gworker start [--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]
-
-Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
+export const startCommand = defineCommand({
+  name: 'start',
+  synopsis: '[--log-level LEVEL] [--pid-file FILE] [--no-watch] [MANIFEST]',
+  description: `Runs the functions of MANIFEST (default: gworker.yaml) as a Gearman worker box: handler
 modules in worker-thread pools, commands as processes, N connections to every job
 server. When the manifest names no servers, the embedded job server runs in-process
 (default 127.0.0.1:4730). Handler files and the manifest are watched and reloaded live.
@@ -40,59 +41,37 @@ signals:
                     out, end what still runs (the job servers requeue it) and exit
   second SIGTERM/SIGINT
                     exit at once (the job servers requeue unfinished jobs)
-  SIGHUP            reload the manifest
-
-options:
-      --log-level LEVEL  trace, debug, info (default), warn, error, fatal or silent
-      --pid-file FILE    write the process id to FILE while running
-      --no-watch         do not watch files; reload only on SIGHUP
-  -h, --help             print this help
-
-Exit status: 0 after a clean stop (every running job finished); 3 when jobs were cut
+  SIGHUP            reload the manifest`,
+  options: {
+    'log-level': kLogLevelOption,
+    'pid-file': { type: 'string', value: 'FILE', help: 'write the process id to FILE while running' },
+    'no-watch': { type: 'boolean', help: 'do not watch files; reload only on SIGHUP' },
+  },
+  arguments: { min: 0, max: 1, shape: 'one manifest file' },
+  footer: `Exit status: 0 after a clean stop (every running job finished); 3 when jobs were cut
 short at shutdownTimeout; 78 when the manifest is invalid (the systemd unit does not
 restart on it); 1 when a handler cannot load or another start-up step fails; 2 on a usage
-error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.
-`;
-
-export const startCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: {
-      'log-level': { type: 'string' },
-      'pid-file': { type: 'string' },
-      'no-watch': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  if (positionals.length > 1) throw new UsageError('start takes one manifest file');
-  let level: ReturnType<typeof parseLogLevel>;
-  try {
-    level = parseLogLevel(values['log-level'] ?? io.env.GWORKER_LOG_LEVEL);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  let manifest: Manifest;
-  try {
-    manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
-  } catch (err) {
-    if (!(err instanceof ManifestError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return EXIT_INVALID_MANIFEST;
-  }
-  const log = createLogger(io, level, 'gworker');
-  const pidFile = values['pid-file'];
-  if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
-  try {
-    return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
-  } finally {
-    if (pidFile !== undefined) rmSync(pidFile, { force: true });
-  }
-};
+error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.`,
+  async run({ values, positionals }, io) {
+    const level = logLevel(values['log-level'], io);
+    let manifest: Manifest;
+    try {
+      manifest = await loadManifest(positionals[0] ?? 'gworker.yaml', { env: io.env });
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      io.stderr.write(`${err.message}\n`);
+      return EXIT_INVALID_MANIFEST;
+    }
+    const log = createLogger(io, level, 'gworker');
+    const pidFile = values['pid-file'];
+    if (pidFile !== undefined) writeFileSync(pidFile, `${process.pid}\n`);
+    try {
+      return await run(manifest, log, io, { watch: !values['no-watch'], logLevel: level });
+    } finally {
+      if (pidFile !== undefined) rmSync(pidFile, { force: true });
+    }
+  },
+});
 
 async function run(
   manifest: Manifest,
@@ -124,8 +103,6 @@ async function run(
     return 1;
   }
   const watcher = options.watch ? new ChangeWatcher({ manifest: manifest.file }) : null;
-  const watchedFunctions = (m: Manifest) =>
-    m.functions.flatMap((fn) => (fn.kind === 'module' ? [{ name: fn.name, handler: fn.handler }] : []));
 
   let reloading: Promise<void> = Promise.resolve();
   const reloadManifest = (why: string): Promise<ManifestReloadOutcome> => {
@@ -149,7 +126,7 @@ async function run(
       }
       manifest = next;
       await supervisor.applyManifest(next);
-      await watcher?.watch(watchedFunctions(next));
+      await watcher?.watch(supervisor.codeFiles());
       log.info({ functions: next.functions.map((fn) => fn.name) }, `manifest applied (${why})`);
       return { ok: true };
     });
@@ -167,7 +144,9 @@ async function run(
     });
     watcher.on('manifest', () => void reloadManifest('file changed'));
     watcher.on('error', (err) => log.warn({ err }, 'file watcher error'));
-    await watcher.watch(watchedFunctions(manifest));
+    // What each handler loaded is known once it has loaded: follow it as it changes.
+    supervisor.on('codeFiles', () => void watcher.watch(supervisor.codeFiles()));
+    await watcher.watch(supervisor.codeFiles());
   }
   let requestStop: (why: { signal: NodeJS.Signals } | { reason: string }) => void = () => {};
   const stopRequested = new Promise<void>((resolve) => {
@@ -205,6 +184,12 @@ async function run(
     await embedded?.close();
     return 1;
   }
+  // A port the API picked is found by `gworker status -c MANIFEST` through the run file.
+  const listen = manifest.control.listen;
+  const unpublish =
+    control?.address && listen?.kind === 'tcp' && listen.port === 0
+      ? writeRunFile(manifest.file, control.address, io.env)
+      : null;
   log.info(
     { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
     embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
@@ -228,6 +213,7 @@ async function run(
   await settlesBy(reloading, deadline);
   const { jobsCutShort } = await supervisor.close({ timeoutMs: Math.max(0, deadline - performance.now()) });
   await control?.close();
+  unpublish?.();
   await embedded?.close();
   await notifier?.close();
   if (jobsCutShort > 0) {

@@ -1,118 +1,158 @@
-import { parseArgs } from 'node:util';
 import type { StatusDocument } from '../../supervisor/control/status-document.js';
-import {
-  ControlClient,
-  controlHelp,
-  controlOptions,
-  parseTimeout,
-  resolveControlTarget,
-} from '../control-client.js';
-import type { CliCommand } from '../io.js';
-import { UsageError } from '../io.js';
-import { formatTable } from '../table.js';
+import { defineCommand } from '../args/define-command.js';
+import { ControlClient, controlOptions, kControlSynopsis, resolveControlTarget } from '../control-client.js';
+import { describeCgroupLimits } from '../limits-report.js';
+import { formatTable, type TableColumn } from '../table.js';
 
-const kUsage = `usage: gworker status [--json] [--no-queues] [-c FILE | --control ADDR] [--token TOKEN]
-
-Prints one snapshot of a running supervisor: per function its state, concurrency, busy
-slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the job servers, threads, code generation, jobs done, failed and
-excepted, jobs/s over the last minute and p50/p95/p99 run time; per job server each
-function's connections, reconnects and last error, with the server's queue for it
-(from its admin protocol); and the last reload of each function that reloaded.
-
-options:
-      --json          print the snapshot as JSON
-      --no-queues     do not ask the job servers for queue depths
-${controlHelp}
-
-Exit status: 0 on success; 1 when the supervisor cannot be reached or refuses; 2 on a
-usage error.
-`;
-
-export const statusCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...controlOptions, json: { type: 'boolean' }, 'no-queues': { type: 'boolean' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
+export const statusCommand = defineCommand({
+  name: 'status',
+  synopsis: `[--json] [--no-queues] ${kControlSynopsis}`,
+  description: `Prints one snapshot of a running supervisor: per function its state, concurrency, busy
+slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the job
+servers, threads, code generation, jobs done, failed and excepted, jobs/s over the last
+minute and p50/p95/p99 run time; per job server each function's connections,
+reconnects and last error, with the server's queue for it (from its admin protocol);
+and the last reload of each function that reloaded. On a terminal narrower than all the
+columns, the tables keep to its width with the columns watched most.`,
+  options: {
+    json: { type: 'boolean', help: 'print the snapshot as JSON' },
+    'no-queues': { type: 'boolean', help: 'do not ask the job servers for queue depths' },
+    ...controlOptions(10_000),
+  },
+  footer: `Exit status: 0 on success; 1 when the supervisor cannot be reached or refuses; 2 on a
+usage error.`,
+  async run({ values }, io) {
+    const client = new ControlClient(await resolveControlTarget(values, io), { timeoutMs: values.timeout });
+    const status = await client.get<StatusDocument>(`/api/status${values['no-queues'] ? '?queues=0' : ''}`);
+    // On a terminal the tables keep to its width; a pipe gets every column.
+    const columns = io.stdout.isTTY ? (io.stdout as { columns?: number }).columns : undefined;
+    io.stdout.write(
+      values.json
+        ? `${JSON.stringify(status, null, 2)}\n`
+        : renderStatus(status, columns ? { width: columns } : {}),
+    );
     return 0;
-  }
-  if (positionals.length > 0) throw new UsageError('status takes no arguments');
-  const client = new ControlClient(await resolveControlTarget(values, io), {
-    timeoutMs: parseTimeout(values.timeout),
-  });
-  const status = await client.get<StatusDocument>(`/api/status${values['no-queues'] ? '?queues=0' : ''}`);
-  io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : renderStatus(status));
-  return 0;
-};
+  },
+});
 
-/** The snapshot as plain-text tables (also what `gworker top` redraws). */
-export function renderStatus(status: StatusDocument): string {
-  const head = `supervisor pid ${status.pid}, up ${formatUptime(status.uptimeMs)}, manifest ${status.manifest}${
+/** A column of a status table: what it shows of a row, and whether the narrow layout keeps it. */
+interface StatusColumn<Row> extends TableColumn {
+  readonly cell: (row: Row) => string;
+  readonly narrow?: boolean;
+}
+
+/** Names longer than this are cut in the narrow layout, so that the numbers stay on screen. */
+const kNarrowName = 24;
+
+const cut = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+const busy = (fn: FunctionRow): string =>
+  fn.prefetched > 0 ? `${fn.running}+${fn.prefetched}` : String(fn.running);
+
+type FunctionRow = StatusDocument['functions'][number];
+type ServerRow = { readonly server: string } & StatusDocument['servers'][number]['functions'][number];
+
+const kFunctionColumns: ReadonlyArray<StatusColumn<FunctionRow>> = [
+  { header: 'FUNCTION', cell: (fn) => fn.name },
+  { header: 'KIND', cell: (fn) => fn.kind },
+  { header: 'STATE', cell: (fn) => (fn.paused ? 'paused' : 'active') },
+  { header: 'CONC', align: 'right', cell: (fn) => String(fn.concurrency) },
+  { header: 'BUSY', align: 'right', cell: busy },
+  { header: 'QUEUED', align: 'right', cell: (fn) => (fn.queued === null ? '-' : String(fn.queued)) },
+  { header: 'THREADS', align: 'right', cell: (fn) => String(fn.threads) },
+  { header: 'GEN', align: 'right', cell: (fn) => String(fn.generation) },
+  { header: 'DONE', align: 'right', cell: (fn) => String(fn.done) },
+  { header: 'FAILED', align: 'right', cell: (fn) => String(fn.failed) },
+  { header: 'EXCEPT', align: 'right', cell: (fn) => String(fn.excepted) },
+  { header: 'JOBS/S', align: 'right', cell: (fn) => fn.jobsPerSecond.toFixed(2) },
+  { header: 'P50', align: 'right', cell: (fn) => formatMs(fn.p50Ms) },
+  { header: 'P95', align: 'right', cell: (fn) => formatMs(fn.p95Ms) },
+  { header: 'P99', align: 'right', cell: (fn) => formatMs(fn.p99Ms) },
+];
+
+/** 80 columns: busy slots over concurrency, failures and exceptions in one column, p95 only. */
+const kNarrowFunctionColumns: ReadonlyArray<StatusColumn<FunctionRow>> = [
+  { header: 'FUNCTION', cell: (fn) => cut(fn.name, kNarrowName) },
+  { header: 'STATE', cell: (fn) => (fn.paused ? 'paused' : 'active') },
+  { header: 'BUSY', align: 'right', cell: (fn) => `${busy(fn)}/${fn.concurrency}` },
+  { header: 'QUEUED', align: 'right', cell: (fn) => (fn.queued === null ? '-' : String(fn.queued)) },
+  { header: 'DONE', align: 'right', cell: (fn) => String(fn.done) },
+  { header: 'FAIL/EXC', align: 'right', cell: (fn) => `${fn.failed}/${fn.excepted}` },
+  { header: 'JOBS/S', align: 'right', cell: (fn) => fn.jobsPerSecond.toFixed(2) },
+  { header: 'P95', align: 'right', cell: (fn) => formatMs(fn.p95Ms) },
+];
+
+const kServerColumns: ReadonlyArray<StatusColumn<ServerRow>> = [
+  { header: 'SERVER', cell: (row) => row.server, narrow: true },
+  { header: 'FUNCTION', cell: (row) => row.function, narrow: true },
+  { header: 'CONNS', align: 'right', cell: (row) => String(row.connections) },
+  { header: 'STATE', cell: (row) => linkState(row.up, row.connections), narrow: true },
+  { header: 'RECONNECTS', align: 'right', cell: (row) => String(row.reconnects) },
+  {
+    header: 'QUEUED',
+    align: 'right',
+    cell: (row) => (row.queue === null ? '-' : String(row.queue.queued)),
+    narrow: true,
+  },
+  {
+    header: 'RUNNING',
+    align: 'right',
+    cell: (row) => (row.queue === null ? '-' : String(row.queue.running)),
+  },
+  {
+    header: 'WORKERS',
+    align: 'right',
+    cell: (row) => (row.queue === null ? '-' : String(row.queue.workers)),
+    narrow: true,
+  },
+  { header: 'LAST ERROR', cell: (row) => row.lastError ?? '-', narrow: true },
+];
+
+/**
+ * A status table: every column when it fits in `width` (or no width is given: a pipe
+ * gets everything), else the narrow set. The last column is free text (a last error):
+ * it does not decide the layout, and any line still too long is cut with "…".
+ */
+function statusTable<Row>(
+  columns: ReadonlyArray<StatusColumn<Row>>,
+  rows: readonly Row[],
+  width?: number,
+  narrowColumns: ReadonlyArray<StatusColumn<Row>> = columns.filter((column) => column.narrow),
+): string {
+  const render = (set: ReadonlyArray<StatusColumn<Row>>, lastCell = true) =>
+    formatTable(
+      set,
+      rows.map((row) => set.map((column, i) => (lastCell || i < set.length - 1 ? column.cell(row) : ''))),
+    );
+  const wide = render(columns);
+  if (width === undefined) return wide;
+  const fits = render(columns, false)
+    .split('\n')
+    .every((line) => line.length <= width);
+  return fitLines(fits ? wide : render(narrowColumns), width);
+}
+
+/** Each line cut to `width` columns, the cut marked with "…". */
+function fitLines(text: string, width: number): string {
+  return text.replace(/^.*$/gm, (line) => (line.length <= width ? line : `${line.slice(0, width - 1)}…`));
+}
+
+/**
+ * The snapshot as plain-text tables (also what `gworker top` redraws). With `width`
+ * (a terminal's columns), the tables keep to it: all columns on a wide terminal, the
+ * ones an operator watches most (state, busy, queued, outcomes, rate, p95) on a narrow one.
+ */
+export function renderStatus(status: StatusDocument, options: { readonly width?: number } = {}): string {
+  const { width } = options;
+  const headLine = `supervisor pid ${status.pid}, up ${formatUptime(status.uptimeMs)}, manifest ${status.manifest}${
     status.draining ? ' — DRAINING (no new jobs; exits when running jobs end)' : ''
-  }\n\n`;
-  const functions = formatTable(
-    [
-      { header: 'FUNCTION' },
-      { header: 'KIND' },
-      { header: 'STATE' },
-      { header: 'CONC', align: 'right' },
-      { header: 'BUSY', align: 'right' },
-      { header: 'QUEUED', align: 'right' },
-      { header: 'THREADS', align: 'right' },
-      { header: 'GEN', align: 'right' },
-      { header: 'DONE', align: 'right' },
-      { header: 'FAILED', align: 'right' },
-      { header: 'EXCEPT', align: 'right' },
-      { header: 'JOBS/S', align: 'right' },
-      { header: 'P50', align: 'right' },
-      { header: 'P95', align: 'right' },
-      { header: 'P99', align: 'right' },
-    ],
-    status.functions.map((fn) => [
-      fn.name,
-      fn.kind,
-      fn.paused ? 'paused' : 'active',
-      String(fn.concurrency),
-      fn.prefetched > 0 ? `${fn.running}+${fn.prefetched}` : String(fn.running),
-      fn.queued === null ? '-' : String(fn.queued),
-      String(fn.threads),
-      String(fn.generation),
-      String(fn.done),
-      String(fn.failed),
-      String(fn.excepted),
-      fn.jobsPerSecond.toFixed(2),
-      formatMs(fn.p50Ms),
-      formatMs(fn.p95Ms),
-      formatMs(fn.p99Ms),
-    ]),
-  );
-  const servers = formatTable(
-    [
-      { header: 'SERVER' },
-      { header: 'FUNCTION' },
-      { header: 'CONNS', align: 'right' },
-      { header: 'STATE' },
-      { header: 'RECONNECTS', align: 'right' },
-      { header: 'QUEUED', align: 'right' },
-      { header: 'RUNNING', align: 'right' },
-      { header: 'WORKERS', align: 'right' },
-      { header: 'LAST ERROR' },
-    ],
-    status.servers.flatMap((server) =>
-      server.functions.map((row) => [
-        server.server,
-        row.function,
-        String(row.connections),
-        linkState(row.up, row.connections),
-        String(row.reconnects),
-        row.queue === null ? '-' : String(row.queue.queued),
-        row.queue === null ? '-' : String(row.queue.running),
-        row.queue === null ? '-' : String(row.queue.workers),
-        row.lastError ?? '-',
-      ]),
-    ),
+  }`;
+  const head = `${width === undefined ? headLine : fitLines(headLine, width)}\n\n`;
+  const functions = statusTable(kFunctionColumns, status.functions, width, kNarrowFunctionColumns);
+  const servers = statusTable(
+    kServerColumns,
+    status.servers.flatMap((server) => server.functions.map((row) => ({ server: server.server, ...row }))),
+    width,
   );
   const notes = status.servers
     .filter((server) => server.adminError !== null)
@@ -126,14 +166,17 @@ export function renderStatus(status: StatusDocument): string {
         : `rejected, generation ${r.generation} keeps serving: ${r.error}`;
       return `  ${fn.name}: ${r.at} ${outcome}\n`;
     });
-  return [
+  const text = [
     head,
     functions,
     '\n',
     servers,
     ...notes,
     ...(reloads.length > 0 ? ['\nlast reloads:\n', ...reloads] : []),
+    // A supervisor older than the cgroup report sends none.
+    status.cgroup === undefined ? '' : `\n${describeCgroupLimits(status.cgroup)}\n`,
   ].join('');
+  return width === undefined ? text : fitLines(text, width);
 }
 
 export function formatMs(ms: number | null): string {

@@ -3,63 +3,85 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Priority } from '../../client/submit-options.js';
 import type { TlsOptions } from '../../net/address.js';
+import type { OptionSpecs, OptionValues } from '../args/option-spec.js';
 import { type BatchInput, BatchRun, type BatchRunOptions } from '../batch/batch-run.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 import { openClient } from '../submit-common.js';
 
-/** parseArgs config of the flags only `gworker submit --batch` takes. */
+const kBatch = 'batch mode (--batch FILE)';
+
+/** The options only `gworker submit --batch` takes, listed under their own heading in --help. */
 export const kBatchOptions = {
-  batch: { type: 'string' },
-  window: { type: 'string' },
-  'keep-empty': { type: 'boolean' },
-  'unique-from-line': { type: 'boolean' },
-  output: { type: 'string', short: 'o' },
-  results: { type: 'string' },
-  ordered: { type: 'boolean' },
-  'progress-interval': { type: 'string' },
-  quiet: { type: 'boolean', short: 'q' },
-  'max-failures': { type: 'string' },
-} as const;
+  batch: {
+    type: 'string',
+    value: 'FILE',
+    group: kBatch,
+    help: "submit each line of FILE ('-': standard input) as a job of --function, reading as it goes (files of any size)",
+  },
+  window: {
+    type: 'integer',
+    min: 1,
+    max: 100_000,
+    default: 64,
+    group: kBatch,
+    help: 'jobs in flight at most; reading waits while it is full',
+  },
+  'keep-empty': {
+    type: 'boolean',
+    group: kBatch,
+    help: 'submit blank lines too (as empty payloads; skipped by default)',
+  },
+  'unique-from-line': {
+    type: 'boolean',
+    group: kBatch,
+    help: "give each job a unique made from its line's hash (SHA-256), so a rerun, or a repeated line, joins the job already there",
+  },
+  results: {
+    type: 'string',
+    value: 'FILE',
+    group: kBatch,
+    help: `write one JSON line per job ('-': standard output):
+{"line":N,"handle":H,"ok":true,"result":"..."} or
+{"line":N,"handle":H,"ok":false,"error":"...","code":"..."}
+(data chunks the worker streams come before the result; a result that is not UTF-8 is "resultBase64")`,
+  },
+  ordered: { type: 'boolean', group: kBatch, help: 'write results in input order (default: as jobs finish)' },
+  output: {
+    type: 'string',
+    short: 'o',
+    value: 'FILE',
+    group: kBatch,
+    help: 'with --background: where the handles go, one per line in input order, an empty line for a refused job (default: standard output)',
+  },
+  'max-failures': {
+    type: 'integer',
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    group: kBatch,
+    help: 'stop submitting after N failures (jobs in flight still finish)',
+  },
+  'progress-interval': {
+    type: 'duration',
+    default: 10_000,
+    group: kBatch,
+    help: 'time between progress lines when stderr is not a terminal (a terminal gets a bar redrawn 10 times a second)',
+  },
+  quiet: {
+    type: 'boolean',
+    short: 'q',
+    group: kBatch,
+    help: 'no progress display (the summary is still printed)',
+  },
+} as const satisfies OptionSpecs;
 
-/** Their part of `gworker submit --help`. */
-export const kBatchUsage = `batch mode (--batch FILE):
-      --batch FILE          submit each line of FILE ('-': standard input) as a job of
-                            --function, reading as it goes (files of any size)
-      --window N            jobs in flight at most; reading waits while it is full (default 64)
-      --keep-empty          submit blank lines too (as empty payloads; skipped by default)
-      --unique-from-line    give each job a unique made from its line's hash (SHA-256), so
-                            a rerun, or a repeated line, joins the job already there
-      --results FILE        write one JSON line per job ('-': standard output):
-                            {"line":N,"handle":H,"ok":true,"result":"..."} or
-                            {"line":N,"handle":H,"ok":false,"error":"...","code":"..."}
-                            (data chunks the worker streams come before the result; a
-                            result that is not UTF-8 is "resultBase64")
-      --ordered             write results in input order (default: as jobs finish)
-  -o, --output FILE         with --background: where the handles go, one per line in input
-                            order, an empty line for a refused job (default: standard output)
-      --max-failures N      stop submitting after N failures (jobs in flight still finish)
-      --progress-interval S seconds between progress lines when stderr is not a terminal
-                            (default 10; a terminal gets a bar redrawn 10 times a second)
-  -q, --quiet               no progress display (the summary is still printed)
+/** What --help says of batch mode after the options. */
+export const kBatchNote = `In batch mode a summary goes to standard error at the end: jobs done, failed, jobs/s,
+p50 and p99 latency (to the result; to JOB_CREATED with --background). Exit status 0
+when every job succeeded, 1 when any failed, could not be submitted, or the input could
+not be read.`;
 
-  A summary goes to standard error at the end: jobs done, failed, jobs/s, p50 and p99
-  latency (to the result; to JOB_CREATED with --background). Exit status 0 when every job
-  succeeded, 1 when any failed, could not be submitted, or the input could not be read.
-`;
-
-export interface BatchValues {
-  readonly batch?: string | undefined;
-  readonly window?: string | undefined;
-  readonly 'keep-empty'?: boolean | undefined;
-  readonly 'unique-from-line'?: boolean | undefined;
-  readonly output?: string | undefined;
-  readonly results?: string | undefined;
-  readonly ordered?: boolean | undefined;
-  readonly 'progress-interval'?: string | undefined;
-  readonly quiet?: boolean | undefined;
-  readonly 'max-failures'?: string | undefined;
-}
+export type BatchValues = OptionValues<typeof kBatchOptions>;
 
 /** What the batch needs from `gworker submit`'s shared flags, already checked. */
 export interface BatchJobArgs {
@@ -77,52 +99,28 @@ interface BatchArgs extends BatchJobArgs, BatchRunOptions {
   readonly results: string | undefined;
 }
 
-const kMaxWindow = 100_000;
-
-/** True when any batch-only flag is set (they make no sense without --batch). */
-export function usesBatchFlags(values: BatchValues): boolean {
-  return Object.keys(kBatchOptions).some((name) => values[name as keyof BatchValues] !== undefined);
-}
-
-function positiveInteger(flag: string, text: string | undefined, fallback: number, max: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
-    throw new UsageError(`--${flag} must be an integer from 1 to ${max}, got "${text}"`);
-  }
-  return Number(text);
+/** The batch-only options on a command line (they make no sense without --batch). */
+export function batchFlagsGiven(given: ReadonlySet<string>): string[] {
+  return Object.keys(kBatchOptions).filter((name) => name !== 'batch' && given.has(name));
 }
 
 function checkArgs(job: BatchJobArgs, values: BatchValues): BatchArgs {
-  const input = values.batch as string;
-  if (input === '') throw new UsageError('--batch needs a file (or - for standard input)');
   if (values.output !== undefined && !job.background) throw new UsageError('--output goes with --background');
   if (values.output === '-' && values.results === '-') {
     throw new UsageError('--output and --results cannot both be standard output');
   }
-  for (const flag of ['output', 'results'] as const) {
-    if (values[flag] === '') throw new UsageError(`--${flag} needs a file (or - for standard output)`);
-  }
-  let progressIntervalMs = 10_000;
-  const interval = values['progress-interval'];
-  if (interval !== undefined) {
-    const seconds = Number(interval);
-    if (!(Number.isFinite(seconds) && seconds > 0)) {
-      throw new UsageError('--progress-interval must be a positive number of seconds');
-    }
-    progressIntervalMs = seconds * 1000;
-  }
   return {
     ...job,
-    input,
-    window: positiveInteger('window', values.window, 64, kMaxWindow),
-    keepEmpty: values['keep-empty'] === true,
-    uniqueFromLine: values['unique-from-line'] === true,
+    input: values.batch as string,
+    window: values.window,
+    keepEmpty: values['keep-empty'],
+    uniqueFromLine: values['unique-from-line'],
     output: values.output,
     results: values.results,
-    ordered: values.ordered === true,
-    progressIntervalMs,
-    quiet: values.quiet === true,
-    maxFailures: positiveInteger('max-failures', values['max-failures'], 0, Number.MAX_SAFE_INTEGER),
+    ordered: values.ordered,
+    progressIntervalMs: values['progress-interval'],
+    quiet: values.quiet,
+    maxFailures: values['max-failures'] ?? 0,
   };
 }
 

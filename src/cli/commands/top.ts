@@ -1,30 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { StatusDocument } from '../../supervisor/control/status-document.js';
+import { defineCommand } from '../args/define-command.js';
 import {
   ControlClient,
-  controlHelp,
-  controlOptions,
-  parseTimeout,
+  kControlAddressOptions,
+  kControlSynopsis,
   resolveControlTarget,
 } from '../control-client.js';
-import type { CliCommand, CliIo } from '../io.js';
-import { UsageError } from '../io.js';
+import type { CliIo } from '../io.js';
 import { renderStatus } from './status.js';
-
-const kUsage = `usage: gworker top [--interval MS] [-n N] [-c FILE | --control ADDR] [--token TOKEN]
-
-Shows what gworker status shows, redrawn every second until you press q or Ctrl-C. When
-the supervisor stops answering, the last error is shown and top keeps trying.
-
-options:
-      --interval MS   time between refreshes (default 1000)
-  -n, --iterations N  stop after N refreshes
-${controlHelp}
-
-Exit status: 0 after q, Ctrl-C or N refreshes; 1 when the first request fails; 2 on a
-usage error.
-`;
 
 // Alternate screen, hidden cursor; home and clear-to-end redraw without flicker.
 const kEnter = '\x1b[?1049h\x1b[?25l';
@@ -33,52 +17,66 @@ const kHome = '\x1b[H';
 const kClearLineEnd = '\x1b[K';
 const kClearBelow = '\x1b[J';
 
-export const topCommand: CliCommand = async (argv, io) => {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    options: { ...controlOptions, interval: { type: 'string' }, iterations: { type: 'string', short: 'n' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    io.stdout.write(kUsage);
-    return 0;
-  }
-  if (positionals.length > 0) throw new UsageError('top takes no arguments');
-  const intervalMs = parseTimeout(values.interval, 1000);
-  const iterations = values.iterations === undefined ? Number.POSITIVE_INFINITY : Number(values.iterations);
-  if (!(Number.isInteger(iterations) || iterations === Number.POSITIVE_INFINITY) || iterations < 1) {
-    throw new UsageError(`--iterations must be a whole number from 1, got "${values.iterations}"`);
-  }
-  const client = new ControlClient(await resolveControlTarget(values, io), {
-    timeoutMs: parseTimeout(values.timeout, Math.max(2000, intervalMs)),
-  });
-  // A wrong address or token is a mistake to report, not something to retry on screen.
-  let status: StatusDocument | Error = await client.get<StatusDocument>('/api/status');
-  const screen = new Screen(io);
-  let quitting = false;
-  const quit = screen.quitSignal().then(() => {
-    quitting = true;
-  });
-  try {
-    for (let n = 1; ; n++) {
-      screen.draw(frame(client.where, status));
-      if (n >= iterations) break;
-      await Promise.race([sleep(intervalMs), quit]);
-      if (quitting) break;
-      status = await client.get<StatusDocument>('/api/status').catch((err: Error) => err);
-      if (quitting) break;
+export const topCommand = defineCommand({
+  name: 'top',
+  synopsis: `[--interval DURATION] [-n N] ${kControlSynopsis}`,
+  description: `Shows what gworker status shows, redrawn every second until you press q or Ctrl-C. When
+the supervisor stops answering, the last error is shown and top keeps trying. It keeps
+to the terminal's width: on 80 columns, each function's state, busy slots over
+concurrency, queued jobs, jobs done, failed/excepted, jobs/s and p95; on a wide terminal,
+every column.`,
+  options: {
+    interval: { type: 'duration', default: 1000, help: 'time between refreshes' },
+    iterations: {
+      type: 'integer',
+      short: 'n',
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      help: 'stop after N refreshes',
+    },
+    ...kControlAddressOptions,
+    timeout: {
+      type: 'duration',
+      help: 'give up on a request after this long (default the longer of 2s and --interval)',
+    },
+  },
+  footer: `Exit status: 0 after q, Ctrl-C or N refreshes; 1 when the first request fails; 2 on a
+usage error.`,
+  async run({ values }, io) {
+    const intervalMs = values.interval;
+    const iterations = values.iterations ?? Number.POSITIVE_INFINITY;
+    const client = new ControlClient(await resolveControlTarget(values, io), {
+      timeoutMs: values.timeout ?? Math.max(2000, intervalMs),
+    });
+    // A wrong address or token is a mistake to report, not something to retry on screen.
+    let status: StatusDocument | Error = await client.get<StatusDocument>('/api/status');
+    const screen = new Screen(io);
+    let quitting = false;
+    const quit = screen.quitSignal().then(() => {
+      quitting = true;
+    });
+    try {
+      for (let n = 1; ; n++) {
+        screen.draw(frame(client.where, status, screen.width));
+        if (n >= iterations) break;
+        await Promise.race([sleep(intervalMs), quit]);
+        if (quitting) break;
+        status = await client.get<StatusDocument>('/api/status').catch((err: Error) => err);
+        if (quitting) break;
+      }
+    } finally {
+      screen.restore();
     }
-  } finally {
-    screen.restore();
-  }
-  return 0;
-};
+    return 0;
+  },
+});
 
-function frame(where: string, status: StatusDocument | Error): string {
+/** One screen: a head line, then the status tables kept to `width` columns when there is one. */
+export function frame(where: string, status: StatusDocument | Error, width?: number): string {
   const time = new Date().toTimeString().slice(0, 8);
   const head = `gworker top — ${where} — ${time} — q to quit\n`;
   if (status instanceof Error) return `${head}\n${status.message}\n`;
-  return `${head}${renderStatus(status)}`;
+  return `${head}${renderStatus(status, width === undefined ? {} : { width })}`;
 }
 
 /** The terminal: redraws in place on a TTY, prints frames one after another otherwise. */
@@ -91,6 +89,12 @@ class Screen {
     this.#io = io;
     this.#tty = io.stdout.isTTY === true;
     if (this.#tty) io.stdout.write(kEnter);
+  }
+
+  /** The terminal's width, read at each frame (it follows a resize); undefined in a pipe. */
+  get width(): number | undefined {
+    const columns = (this.#io.stdout as { columns?: number }).columns;
+    return this.#tty && typeof columns === 'number' && columns > 0 ? columns : undefined;
   }
 
   draw(text: string): void {

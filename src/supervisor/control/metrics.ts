@@ -35,6 +35,8 @@ export class SupervisorMetrics {
   readonly #watched = new Map<FunctionRuntime, (info: { cause: string }) => void>();
   readonly #onJobEnd: (...args: SupervisorEvents['jobEnd']) => void;
   readonly #onReload: (...args: SupervisorEvents['reload']) => void;
+  readonly #outputDropped: Counter<'function' | 'stream'>;
+  readonly #onOutputDropped: (...args: SupervisorEvents['outputDropped']) => void;
 
   constructor(supervisor: Supervisor, options: SupervisorMetricsOptions = {}) {
     this.#supervisor = supervisor;
@@ -99,6 +101,14 @@ export class SupervisorMetrics {
       labelNames: ['function', 'cause'],
       registers,
     });
+    this.#outputDropped = new Counter({
+      name: 'gworker_handler_output_dropped_bytes_total',
+      help: 'Bytes of handler stdout/stderr dropped because more than 1 MiB per thread was waiting to be written',
+      labelNames: ['function', 'stream'],
+      registers,
+    });
+    this.#onOutputDropped = (info) =>
+      this.#outputDropped.inc({ function: info.function, stream: info.stream }, info.bytes);
     this.#onJobEnd = (info) => {
       this.#jobs.inc({ function: info.function, outcome: info.result });
       if (info.threadEnded !== undefined)
@@ -111,6 +121,7 @@ export class SupervisorMetrics {
     };
     supervisor.on('jobEnd', this.#onJobEnd);
     supervisor.on('reload', this.#onReload);
+    supervisor.on('outputDropped', this.#onOutputDropped);
     this.#watchRuntimes();
   }
 
@@ -134,6 +145,7 @@ export class SupervisorMetrics {
   close(): void {
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.#supervisor.off('reload', this.#onReload);
+    this.#supervisor.off('outputDropped', this.#onOutputDropped);
     for (const [runtime, stop] of this.#watched) {
       runtime.off('generation', stop);
     }

@@ -12,10 +12,10 @@ export interface OpenControlOptions {
 }
 
 /**
- * Starts the control API the manifest asks for. Returns null when the manifest turns it
- * off, or when the default address is taken (another supervisor on this machine has it):
- * that costs only the control API and is logged. An address the manifest chose that
- * cannot be bound rejects, so that the operator's setting is never silently ignored.
+ * Starts the control API the manifest asks for; null when the manifest turns it off.
+ * An address that cannot be bound rejects with one line and a hint, the default one
+ * too: a second supervisor that ran without it (as it once did) left `gworker status`
+ * talking to the first one without a word.
  */
 export async function openControlServer(
   supervisor: Supervisor,
@@ -39,13 +39,13 @@ export async function openControlServer(
   } catch (err) {
     await server.close();
     const where = formatControlAddress(config.listen);
-    if (config.explicit) {
-      throw new Error(`control API cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
-    }
-    options.logger.warn(
-      { err },
-      `control API not started: ${where} is not available (set control.listen in the manifest to pick another)`,
-    );
-    return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'EADDRINUSE' ? 'the address is in use (another supervisor?)' : (err as Error).message;
+    const hint =
+      config.listen.kind === 'tcp'
+        ? 'set control.listen in the manifest to another port, or to 0 for a free one'
+        : 'set control.listen in the manifest to another socket path';
+    throw new Error(`control API cannot listen on ${where}: ${reason}; ${hint}`, { cause: err });
   }
 }

@@ -1,5 +1,7 @@
 import type { ServerAddress } from '../../net/address.js';
+import { type CgroupLimits, readCgroupLimits } from '../cgroup-limits.js';
 import type { FunctionSnapshot, Supervisor } from '../supervisor.js';
+import { manifestId } from './manifest-id.js';
 import type { ProbeResult, QueueDepth } from './queue-probe.js';
 
 /** A function as `GET /api/status` reports it. */
@@ -37,11 +39,19 @@ export interface StatusDocument {
   readonly pid: number;
   readonly startedAt: string;
   readonly uptimeMs: number;
+  /** The absolute path of the manifest it runs. */
   readonly manifest: string;
+  /** manifestId() of that file: the CLI checks it before it acts on `-c FILE`. */
+  readonly manifestId: string;
   /** A drain was asked for: no new jobs are taken, and the supervisor exits once running ones end. */
   readonly draining: boolean;
   readonly functions: readonly FunctionReport[];
   readonly servers: readonly ServerReport[];
+  /**
+   * The cgroup v2 limits the supervisor runs under, read now (they can change live);
+   * null when it is in no cgroup v2 hierarchy.
+   */
+  readonly cgroup: CgroupLimits | null;
 }
 
 /** Every job server the supervisor's functions connect to, with what is needed to reach it. */
@@ -96,11 +106,13 @@ export function buildStatus(
     startedAt: meta.startedAt.toISOString(),
     uptimeMs: Date.now() - meta.startedAt.getTime(),
     manifest: supervisor.manifest.file,
+    manifestId: manifestId(supervisor.manifest.file),
     draining: meta.draining,
     functions,
     servers: [...servers].map(([server, rows]) => {
       const probe = queues?.get(server);
       return { server, adminError: probe && !probe.ok ? probe.error : null, functions: rows };
     }),
+    cgroup: readCgroupLimits(),
   };
 }

@@ -229,11 +229,22 @@ function readCommand(reader: NodeReader, node: Node | null, where: string): stri
     return ['/bin/sh', '-c', node.value];
   }
   if (isSeq(node) && node.items.length > 0) {
-    const parts = node.items.map((item, i) => reader.string(item as Node, `${where}[${i}]`));
+    const parts = node.items.map((item, i) => readArgument(reader, item as Node, `${where}[${i}]`));
     return parts.every((p): p is string => p !== undefined) ? parts : undefined;
   }
   reader.report(node, where, 'expected a list such as [ls, -lh], or a shell command string');
   return undefined;
+}
+
+/**
+ * One program argument. YAML reads `-1`, `5`, `0x10` and `true` as numbers and booleans,
+ * but in `[ls, -1]` or `[sleep, 5]` they are arguments: the text as written is passed,
+ * not String(16) for `0x10` (issue 11).
+ */
+function readArgument(reader: NodeReader, node: Node | null, where: string): string | undefined {
+  const value = reader.scalar(node);
+  if (typeof value === 'number' || typeof value === 'boolean') return reader.sourceText(node);
+  return reader.string(node, where);
 }
 
 function readEnv(reader: NodeReader, node: Node | null | undefined, where: string): Record<string, string> {
@@ -245,8 +256,9 @@ function readEnv(reader: NodeReader, node: Node | null | undefined, where: strin
   }
   for (const [key, value] of reader.entries(node, where, [])) {
     const scalar = reader.scalar(value);
-    if (typeof scalar === 'string' || typeof scalar === 'number' || typeof scalar === 'boolean')
-      env[key] = String(scalar);
+    if (typeof scalar === 'string') env[key] = scalar;
+    // As written: `MODE: 0755` is "0755", not "755".
+    else if (typeof scalar === 'number' || typeof scalar === 'boolean') env[key] = reader.sourceText(value);
     else reader.report(value, `${where}.${key}`, 'expected a string value');
   }
   return env;

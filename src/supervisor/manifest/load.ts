@@ -4,6 +4,7 @@ import { LineCounter, type Node, parseDocument } from 'yaml';
 import { MAX_IDENTIFIER_SIZE } from '../../protocol/constants.js';
 import { readControl } from './control.js';
 import { readEmbedded } from './embedded.js';
+import { substituteEnv } from './env-substitution.js';
 import { ManifestError } from './errors.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
@@ -25,7 +26,7 @@ const kDefaultShutdownTimeoutMs = 30_000;
 const kDefaultConnections = 2;
 
 export interface LoadOptions {
-  /** Environment for overrides (GWORKER_SERVERS). @defaultValue process.env */
+  /** Environment for ${VAR} in values and for overrides (GWORKER_SERVERS). @defaultValue process.env */
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -69,6 +70,9 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   }
   const root = reader.map(doc.contents, '');
   if (!root) throw new ManifestError(reader.issues);
+  substituteEnv(reader, root, env, text);
+  // A value whose variable is missing would only be reported again as a bad value.
+  if (reader.issues.length > 0) throw new ManifestError(reader.issues);
   const settings = new Map(reader.entries(root, '', kTopKeys).map(([k, v]) => [k, v] as const));
 
   const connections = settings.has('connections')

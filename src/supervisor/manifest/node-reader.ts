@@ -16,8 +16,12 @@ export class NodeReader {
   }
 
   report(node: Node | null | undefined, path: string, message: string, fallback?: Node | null): void {
-    const at = node?.range?.[0] ?? fallback?.range?.[0] ?? 0;
-    const pos = this.#lines.linePos(at);
+    this.reportAt(node?.range?.[0] ?? fallback?.range?.[0] ?? 0, path, message);
+  }
+
+  /** A problem at a character offset in the file (inside a value, say). */
+  reportAt(offset: number, path: string, message: string): void {
+    const pos = this.#lines.linePos(offset);
     this.issues.push({ file: this.#file, line: pos.line, column: pos.col, path, message });
   }
 
@@ -77,6 +81,12 @@ export class NodeReader {
 
   scalar(node: Node | null): unknown {
     return isScalar(node) ? node.value : undefined;
+  }
+
+  /** A scalar's text as written in the file (`0x10`, not `16`); '' for other nodes. */
+  sourceText(node: Node | null): string {
+    if (!isScalar(node)) return '';
+    return node.source ?? String(node.value);
   }
 }
 

@@ -1,19 +1,30 @@
+const kFactors = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const kExample = 'expected a duration such as 30s, 500ms or 2m';
+
 /**
- * Durations in the manifest: a number is milliseconds; a string takes a unit,
- * `250ms`, `30s`, `5m`, `1h` (decimals allowed: `1.5s`). Units are required in strings
- * because Gearman's own timeouts have confused seconds and milliseconds for years.
+ * Reads a duration with its unit: `250ms`, `30s`, `5m`, `1h` (decimals allowed:
+ * `1.5s`), in milliseconds, or a message saying what is wrong. A bare number is refused
+ * ("add a unit: 30s or 30ms"), whether a YAML number or a flag's text: `timeout: 30`
+ * used to mean 30 ms where Celery and GearmanManager users mean seconds, and Gearman's
+ * own timeouts have confused the two for years. Zero is the same in every unit and
+ * needs none. The manifest's settings and the CLI's flags both read durations here.
  */
 export function parseDuration(value: unknown): number | string {
-  if (typeof value === 'number') {
-    return Number.isFinite(value) && value >= 0 ? value : 'a duration must be zero or more';
-  }
-  if (typeof value !== 'string') return 'expected a duration such as 30s, 500ms or 2m';
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value);
-  if (!match) return `expected a duration such as 30s, 500ms or 2m, got "${value}"`;
-  const amount = Number(match[1]);
-  const unit = match[2] as 'ms' | 's' | 'm' | 'h';
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit];
-  return Math.round(amount * factor);
+  if (typeof value === 'number') return bareNumber(value);
+  if (typeof value !== 'string') return kExample;
+  const text = value.trim();
+  if (/^[+-]?\d+(?:\.\d+)?$/.test(text)) return bareNumber(Number(text));
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(text);
+  if (!match) return `${kExample}, got "${value}"`;
+  const unit = match[2] as keyof typeof kFactors;
+  return Math.round(Number(match[1]) * kFactors[unit]);
+}
+
+function bareNumber(value: number): number | string {
+  if (value === 0) return 0;
+  if (!Number.isFinite(value) || value < 0)
+    return 'a duration must be zero or more, with a unit: 30s or 500ms';
+  return `add a unit: ${value}s or ${value}ms`;
 }
 
 /** `30000` → `30s`, `1500` → `1.5s`, `250` → `250ms`: for printing resolved settings. */

@@ -3,7 +3,14 @@ import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { msUntil, settlesBy } from '../deadline.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
-import type { JobMeta, SerializedError } from '../thread/messages.js';
+import { logError } from '../thread/log-error.js';
+import {
+  isOutputDropReport,
+  type JobMeta,
+  type OutputDropReport,
+  type SerializedError,
+} from '../thread/messages.js';
+import { kThreadOutputCapBytes } from '../thread/output-cap.js';
 import { handlerEntryFile } from './entry-file.js';
 import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
 import { threadCount } from './thread-count.js';
@@ -14,6 +21,16 @@ export type { ProgressSink } from './thread-stream.js';
 
 const kStopped: SerializedError = { name: 'Error', message: 'the handler pool has stopped' };
 const kCutShort = 'still running when the shutdown deadline passed: its thread was ended';
+/** Longest wait, after a failed load, for the thread that records modules to end too. */
+const kTrackerWaitMs = 2_000;
+
+/** What a pool tells its runtime as it happens. */
+export interface HandlerPoolEvents {
+  /** Files the handler loaded (node_modules left out), as they become known. */
+  modules?(files: readonly string[]): void;
+  /** A thread dropped handler output past its cap (thread/output-cap.ts); logged here already. */
+  outputDropped?(report: OutputDropReport): void;
+}
 
 /**
  * One generation of one function's handler code: a piscina pool whose threads have
@@ -47,6 +64,11 @@ export class HandlerPool {
   #stopping = false;
   /** The deadline passed with jobs running: the threads are being ended under them. */
   #cuttingShort = false;
+  readonly #events: HandlerPoolEvents;
+  readonly #modules = new Set<string>();
+  /** Settles once the thread that records modules has loaded the handler or failed to. */
+  readonly #trackerSettled: Promise<void>;
+  #trackerDone: () => void = () => {};
   readonly #owner: PoolJobOwner = {
     ended: (job) => {
       this.#running.delete(job);
@@ -56,8 +78,14 @@ export class HandlerPool {
     endThread: (stream) => this.#endThread(stream),
   };
 
-  constructor(config: ModuleFunctionConfig, generation: number, logger: Logger = silentLogger) {
+  constructor(
+    config: ModuleFunctionConfig,
+    generation: number,
+    logger: Logger = silentLogger,
+    events: HandlerPoolEvents = {},
+  ) {
     this.#config = config;
+    this.#events = events;
     this.generation = generation;
     this.#log = logger;
     this.threads = threadCount(config);
@@ -86,6 +114,12 @@ export class HandlerPool {
     });
     // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
     this.#piscina.on('error', (err: Error) => this.#log.warn({ err }, 'handler thread failed while idle'));
+    this.#piscina.on('message', (message: unknown) => {
+      if (isOutputDropReport(message)) this.#onOutputDropped(message);
+    });
+    this.#trackerSettled = new Promise((resolve) => {
+      this.#trackerDone = resolve;
+    });
     let firstReady: (error: SerializedError | null) => void = () => {};
     this.#checked = new Promise((resolve) => {
       firstReady = resolve;
@@ -94,7 +128,16 @@ export class HandlerPool {
     const onFirstRoom = (): void => {
       if (++ready === this.threads) firstReady(null);
     };
-    for (let i = 0; i < this.threads; i++) this.#startStream(onFirstRoom, firstReady);
+    for (let i = 0; i < this.threads; i++) this.#startStream(onFirstRoom, firstReady, i === 0);
+  }
+
+  /**
+   * The files the handler has loaded so far, as its first thread saw them (every
+   * thread loads the same code): the change watcher follows these. Known once check()
+   * settles, even when the load failed.
+   */
+  get modules(): ReadonlySet<string> {
+    return this.#modules;
   }
 
   /** Jobs started on this generation (the supervisor recycles it after maxJobsPerThread × threads). */
@@ -120,7 +163,15 @@ export class HandlerPool {
   async check(): Promise<void> {
     const error = await this.#checked;
     if (error !== null) {
-      throw new GearmanError(ErrorCode.HANDLER_LOAD, `cannot load ${this.#config.handler}: ${error.message}`);
+      // Another thread may have failed first: what the load read comes from the tracker.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#trackerSettled, new Promise((r) => (timer = setTimeout(r, kTrackerWaitMs)))]);
+      clearTimeout(timer);
+      const what = error.name === 'Error' ? error.message : `${error.name}: ${error.message}`;
+      throw new GearmanError(
+        ErrorCode.HANDLER_LOAD,
+        `cannot load ${error.at ?? this.#config.handler}: ${what}`,
+      );
     }
   }
 
@@ -228,22 +279,50 @@ export class HandlerPool {
     await this.destroy();
   }
 
-  #startStream(onFirstRoom?: () => void, onFirstFailure?: (error: SerializedError) => void): void {
+  #startStream(
+    onFirstRoom?: () => void,
+    onFirstFailure?: (error: SerializedError) => void,
+    trackModules = false,
+  ): void {
     let first = onFirstRoom;
-    const stream = new ThreadStream<PoolJob>(this.#piscina, this.#base, {
-      room: (s) => {
-        first?.();
-        first = undefined;
-        this.#fill(s);
+    const stream = new ThreadStream<PoolJob>(
+      this.#piscina,
+      this.#base,
+      {
+        room: (s) => {
+          if (trackModules) this.#trackerDone();
+          first?.();
+          first = undefined;
+          this.#fill(s);
+        },
+        ended: (s, ending) => {
+          if (trackModules) this.#trackerDone();
+          this.#onStreamEnded(s, ending);
+          // A stream that never became ready has set #loadError: the first check fails with it.
+          if (this.#loadError !== null) onFirstFailure?.(this.#loadError);
+        },
+        sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
+        stray: (error, failed) => this.#logStray(error, failed),
+        modules: (files) => {
+          for (const file of files) this.#modules.add(file);
+          this.#events.modules?.(files);
+        },
       },
-      ended: (s, ending) => {
-        this.#onStreamEnded(s, ending);
-        // A stream that never became ready has set #loadError: the first check fails with it.
-        if (this.#loadError !== null) onFirstFailure?.(this.#loadError);
-      },
-      sinkFailed: (err) => this.#log.warn({ err }, 'could not forward job progress'),
-    });
+      trackModules,
+    );
     this.#streams.add(stream);
+  }
+
+  /** A handler error outside a job's call (thread/job-stream.ts): logged, never silent. */
+  #logStray(error: SerializedError, failed: number): void {
+    const what =
+      failed === 0
+        ? 'after its job had ended (a timer or an unawaited promise); the thread serves on'
+        : `outside its job's call while ${failed} job(s) ran in the thread; they failed with it`;
+    this.#log.warn(
+      { function: this.#config.name, handlerError: true, err: logError(error) },
+      `${this.#config.name}: handler threw ${what}: ${error.name}: ${error.message}`,
+    );
   }
 
   /** Sends the job to the ready thread with the most room, or queues it until one has. */
@@ -314,6 +393,16 @@ export class HandlerPool {
     } else {
       for (const other of this.#streams) this.#fill(other);
     }
+  }
+
+  /** One line per episode: the thread reports when its backlog has drained (or every 5 s). */
+  #onOutputDropped(report: OutputDropReport): void {
+    const { stream, bytes, writes, threadId } = report;
+    this.#log.warn(
+      { stream, droppedBytes: bytes, droppedWrites: writes, threadId },
+      `handler output dropped: ${bytes} bytes of ${stream} in ${writes} write(s), past the ${kThreadOutputCapBytes / 1024 / 1024} MiB a thread may have waiting`,
+    );
+    this.#events.outputDropped?.(report);
   }
 
   /** Resolves when no job runs here, at the deadline, or when the deadline moves. */

@@ -50,9 +50,13 @@ export interface StreamHooks<J extends StreamJob> {
   ended(stream: ThreadStream<J>, ending: StreamEnding<J>): void;
   /** A progress sink threw. */
   sinkFailed(err: unknown): void;
+  /** The handler threw outside a job's call; `failed` jobs running then failed with it. */
+  stray(error: SerializedError, failed: number): void;
+  /** Files the thread's handler loaded (only from a stream whose task tracks them). */
+  modules?(files: readonly string[]): void;
 }
 
-export type StreamTaskBase = Omit<StreamTask, 'kind' | 'port'>;
+export type StreamTaskBase = Omit<StreamTask, 'kind' | 'port' | 'trackModules'>;
 
 /**
  * The main thread's end of one handler thread's job stream (see thread/messages.ts):
@@ -83,14 +87,14 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   /** Settles once the stream task has ended, however it ended. */
   readonly settled: Promise<void>;
 
-  constructor(piscina: Piscina, base: StreamTaskBase, hooks: StreamHooks<J>) {
+  constructor(piscina: Piscina, base: StreamTaskBase, hooks: StreamHooks<J>, trackModules = false) {
     this.#piscina = piscina;
     this.#hooks = hooks;
     this.#jobsAtOnce = base.jobsAtOnce;
     const channel = new MessageChannel();
     this.#port = channel.port1;
     this.#port.on('message', (message: FromThread) => this.#onMessage(message));
-    const task: StreamTask = { kind: 'stream', port: channel.port2, ...base };
+    const task: StreamTask = { kind: 'stream', port: channel.port2, ...base, trackModules };
     this.settled = piscina.run(task, { transferList: [channel.port2] }).then(
       (end: StreamEnd) => this.#onTaskEnd(end, null),
       (err: Error) => this.#onTaskEnd(null, err),
@@ -188,10 +192,17 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
         this.#hooks.room(this);
         return;
       }
+      case 'stray':
+        this.#hooks.stray(message.error, message.failed);
+        return;
       case 'ready':
         this.#ready = true;
         this.#threadId = message.threadId;
+        if (message.modules !== undefined) this.#hooks.modules?.(message.modules);
         this.#hooks.room(this);
+        return;
+      case 'modules':
+        this.#hooks.modules?.(message.files);
         return;
       default: {
         const job = this.jobs.get(message.id);
@@ -246,6 +257,7 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     if (err !== null) {
       this.#hooks.ended(this, { kind: 'died', error: err, wasReady: this.#threadId !== -1, jobs, unsent });
     } else if (end !== null && !end.ok) {
+      if (end.modules !== undefined) this.#hooks.modules?.(end.modules);
       this.#hooks.ended(this, { kind: 'load', error: end.error, jobs, unsent });
     } else {
       this.#hooks.ended(this, { kind: 'closed', jobs, unsent });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
+import { codeFilesOf } from './code-files.js';
 
 export interface ChangeWatcherEvents {
   /** Handler code changed: the functions whose code may be affected, after debouncing. */
@@ -14,26 +15,32 @@ export interface WatchedFunction {
   readonly name: string;
   /** Absolute path of the handler module. */
   readonly handler: string;
+  /**
+   * The files the function's code was loaded from, as its thread recorded them
+   * (Supervisor.codeFiles()); the handler is watched in any case.
+   */
+  readonly files: readonly string[];
 }
 
 /** Editors write a file in bursts (temp file, rename, chmod): one reload per burst. */
 const kDefaultDebounceMs = 150;
-const kIgnored = /(^|[/\\])(node_modules|\.git)([/\\]|$)|(~|\.sw[a-p]|\.tmp)$/;
 
 /**
- * Watches handler files, their folders (a handler may import siblings) and the
- * manifest, and reports debounced changes. A change to a handler file reloads that
- * function; a change to any other file in a handler's folder reloads every function
- * whose handler lives there, since it may be one of their imports.
+ * Watches the files each function's code was loaded from (reload/code-files.ts) and the
+ * manifest, and reports debounced changes: a change to one of a function's files
+ * reloads that function (and every other one that loaded the file). Nothing else is
+ * watched, so a handler may write logs and data next to itself.
  */
 export class ChangeWatcher extends EventEmitter<ChangeWatcherEvents> {
   readonly #manifest: string | null;
   readonly #debounceMs: number;
-  #functions: readonly WatchedFunction[] = [];
+  /** Each watched code file, with the functions that loaded it. */
+  #owners = new Map<string, string[]>();
   #watcher: FSWatcher | null = null;
   #pending = new Set<string>();
   #manifestPending = false;
   #timer: NodeJS.Timeout | null = null;
+  #closed = false;
 
   constructor(options: { manifest?: string; debounceMs?: number } = {}) {
     super();
@@ -41,30 +48,30 @@ export class ChangeWatcher extends EventEmitter<ChangeWatcherEvents> {
     this.#debounceMs = options.debounceMs ?? kDefaultDebounceMs;
   }
 
-  /** Starts watching, or re-targets the watch after the function list changed. */
+  /** Starts watching, or re-targets the watch after the functions or their files changed. */
   async watch(functions: readonly WatchedFunction[]): Promise<void> {
-    this.#functions = functions;
-    const wanted = new Set<string>();
-    for (const fn of functions) wanted.add(path.dirname(fn.handler));
+    // A late re-target (a handler's import on first use) may come in during shutdown.
+    if (this.#closed) return;
+    const before = new Set(this.#owners.keys());
+    this.#owners = ownersOf(functions);
+    const wanted = new Set(this.#owners.keys());
     if (this.#manifest !== null) wanted.add(this.#manifest);
     if (this.#watcher === null) {
-      this.#watcher = watch([...wanted], {
-        ignoreInitial: true,
-        ignored: (file: string) => kIgnored.test(file),
-        // Handlers import siblings; deeper folders are their own packages' business.
-        depth: 2,
-      });
+      this.#watcher = watch([...wanted], { ignoreInitial: true });
       this.#watcher.on('all', (_event, file) => this.#onChange(path.resolve(file)));
       this.#watcher.on('error', (err) => this.emit('error', err as Error));
       await new Promise<void>((resolve) => this.#watcher?.once('ready', () => resolve()));
       return;
     }
-    const current = new Set(Object.keys(this.#watcher.getWatched()).map((dir) => path.resolve(dir)));
-    const added = [...wanted].filter((p) => !current.has(p) && !current.has(path.dirname(p)));
+    if (this.#manifest !== null) before.add(this.#manifest);
+    const added = [...wanted].filter((file) => !before.has(file));
+    const dropped = [...before].filter((file) => !wanted.has(file));
+    if (dropped.length > 0) this.#watcher.unwatch(dropped);
     if (added.length > 0) this.#watcher.add(added);
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#watcher?.close();
@@ -75,11 +82,9 @@ export class ChangeWatcher extends EventEmitter<ChangeWatcherEvents> {
     if (file === this.#manifest) {
       this.#manifestPending = true;
     } else {
-      const exact = this.#functions.filter((fn) => fn.handler === file);
-      const affected =
-        exact.length > 0 ? exact : this.#functions.filter((fn) => isInside(file, path.dirname(fn.handler)));
-      for (const fn of affected) this.#pending.add(fn.name);
-      if (affected.length === 0) return;
+      const owners = this.#owners.get(file);
+      if (owners === undefined) return;
+      for (const name of owners) this.#pending.add(name);
     }
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => this.#flush(), this.#debounceMs);
@@ -99,7 +104,14 @@ export class ChangeWatcher extends EventEmitter<ChangeWatcherEvents> {
   }
 }
 
-function isInside(file: string, dir: string): boolean {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+function ownersOf(functions: readonly WatchedFunction[]): Map<string, string[]> {
+  const owners = new Map<string, string[]>();
+  for (const fn of functions) {
+    for (const file of codeFilesOf(fn.handler, fn.files)) {
+      const names = owners.get(file);
+      if (names === undefined) owners.set(file, [fn.name]);
+      else names.push(fn.name);
+    }
+  }
+  return owners;
 }

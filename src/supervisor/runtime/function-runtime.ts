@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../../log.js';
 import { settlesBy } from '../deadline.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
@@ -32,6 +33,8 @@ export interface JobEndInfo {
   readonly generation: number;
   /** The job's handler thread ended (and was replaced), and why. */
   readonly threadEnded?: ThreadEndCause;
+  /** What the handler threw (type, message, stack), when it threw. */
+  readonly error?: SerializedError;
 }
 
 export interface FunctionRuntimeEvents {
@@ -39,6 +42,10 @@ export interface FunctionRuntimeEvents {
   jobEnd: [info: JobEndInfo];
   /** A new generation took over (hot reload or thread recycling). */
   generation: [info: { generation: number; cause: string }];
+  /** codeFiles changed: a generation loaded, a load failed, or the handler imported more. */
+  codeFiles: [];
+  /** A handler thread dropped output past its cap (the pool has logged it). */
+  outputDropped: [info: { stream: 'stdout' | 'stderr'; bytes: number }];
 }
 
 interface Generation {
@@ -75,6 +82,8 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   readonly #cutoff = new AbortController();
   /** The configuration before start() and between a swap's check and its switch. */
   #pendingConfig: FunctionConfig;
+  /** What the last rejected load had read: fixing one of those files must reload. */
+  #rejectedFiles: ReadonlySet<string> = new Set();
 
   constructor(config: FunctionConfig, logger: Logger = silentLogger) {
     super();
@@ -120,6 +129,17 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   /** Handler threads of the current generation (0 for commands, which run processes). */
   get threads(): number {
     return this.#current?.pool?.threads ?? 0;
+  }
+
+  /**
+   * The files this function's code was loaded from (its handler and what the handler
+   * imported, node_modules left out), plus those a rejected reload had read; empty for
+   * commands. The change watcher reloads the function when one of them changes.
+   */
+  get codeFiles(): readonly string[] {
+    const config = this.config;
+    if (config.kind !== 'module') return [];
+    return [...new Set([config.handler, ...(this.#current?.pool?.modules ?? []), ...this.#rejectedFiles])];
   }
 
   /** Loads the first generation; throws HANDLER_LOAD when the code cannot serve. */
@@ -242,11 +262,20 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     const log = this.#log.child({ generation: id });
     let pool: HandlerPool | null = null;
     if (config.kind === 'module') {
-      pool = new HandlerPool(config, id, log);
+      const created: HandlerPool = new HandlerPool(config, id, log, {
+        // A late import on the serving generation; before its swap, the swap tells.
+        modules: () => {
+          if (this.#current?.pool === created) this.emit('codeFiles');
+        },
+        outputDropped: ({ stream, bytes }) => this.emit('outputDropped', { stream, bytes }),
+      });
+      pool = created;
       this.#loading = pool;
       try {
         await pool.check();
       } catch (err) {
+        this.#rejectedFiles = new Set(pool.modules);
+        this.emit('codeFiles');
         await pool.destroy().catch(() => {});
         throw err;
       } finally {
@@ -262,7 +291,9 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     this.#current = { id, config, pool };
     this.#pendingConfig = config;
     this.#recycling = false;
+    this.#rejectedFiles = new Set();
     this.emit('generation', { generation: id, cause });
+    this.emit('codeFiles');
     if (previous?.pool) this.#retire(previous.pool);
   }
 
@@ -323,6 +354,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       durationMs,
       generation: generation.id,
       ...(outcome.threadEnded === undefined ? {} : { threadEnded: outcome.threadEnded }),
+      ...(outcome.reason === 'handler' ? { error: outcome.error } : {}),
     });
   }
 }

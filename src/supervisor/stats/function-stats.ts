@@ -15,6 +15,8 @@ export class FunctionStats {
   failed = 0;
   excepted = 0;
   lastReload: ReloadRecord | null = null;
+  /** Bytes of handler stdout/stderr dropped past the threads' cap (thread/output-cap.ts). */
+  outputDroppedBytes = 0;
   readonly rate = new RateWindow(61);
   readonly durations = new DurationSample();
 

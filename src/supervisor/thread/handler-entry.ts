@@ -1,5 +1,9 @@
 import { serveJobStream } from './job-stream.js';
 import type { StreamEnd, StreamTask } from './messages.js';
+import { capThreadOutput } from './output-cap.js';
+
+// Before any handler runs: what a handler writes to stdout/stderr is bounded.
+capThreadOutput();
 
 /**
  * The only module piscina loads in handler threads. Its one task is a job stream

@@ -4,13 +4,29 @@ import { BatchWriter, readBatch } from './batch-codec.js';
 import { resultToBytes } from './bytes.js';
 import { ThreadJobContext } from './job-context.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
-import {
-  type FromThread,
-  type StreamEnd,
-  type StreamTask,
-  serializeError,
-  type ToThread,
-} from './messages.js';
+import type { FromThread, StreamEnd, StreamTask, ToThread } from './messages.js';
+import { ModuleGraph } from './module-graph.js';
+import { serializeError } from './serialize-error.js';
+
+/** The stream this thread serves: the one stray errors are reported on. */
+let current: ThreadJobStream | null = null;
+let strayWatch = false;
+
+/**
+ * Errors a handler throws outside a job's call (a timer that fires after its job
+ * returned, a promise nobody awaited) used to end the thread without a word. They go to
+ * the stream, which reports them; the thread serves on.
+ */
+function watchStrayErrors(): void {
+  if (strayWatch) return;
+  strayWatch = true;
+  const onStray = (err: unknown): void => {
+    if (current !== null) current.stray(err);
+    else process.stderr.write(`gworker: a handler error outside any job stream: ${String(err)}\n`);
+  };
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
+}
 
 /**
  * Serves one function's jobs in this thread until the main thread closes the stream:
@@ -19,15 +35,22 @@ import {
  * batches, one message per turn of this thread's event loop.
  */
 export async function serveJobStream(task: StreamTask): Promise<StreamEnd> {
+  const graph = task.trackModules ? ModuleGraph.track() : null;
   let handler: HandlerFunction;
   try {
     handler = await loadHandler(task.handler, task.exportName);
   } catch (err) {
     task.port.close();
-    return { ok: false, error: serializeError(err) };
+    const error = serializeError(err);
+    return graph === null ? { ok: false, error } : { ok: false, error, modules: graph.collect() };
   }
+  watchStrayErrors();
   return new Promise<StreamEnd>((resolve) => {
-    new ThreadJobStream(task, handler, resolve).start();
+    current = new ThreadJobStream(task, handler, (end) => {
+      current = null;
+      resolve(end);
+    });
+    current.start(graph);
   });
 }
 
@@ -50,9 +73,26 @@ class ThreadJobStream {
     this.#done = ended;
   }
 
-  start(): void {
+  start(graph: ModuleGraph | null): void {
     this.#port.on('message', (message: ToThread) => this.#onMessage(message));
-    this.#post({ kind: 'ready', threadId });
+    if (graph === null) {
+      this.#post({ kind: 'ready', threadId });
+      return;
+    }
+    this.#post({ kind: 'ready', threadId, modules: graph.collect() });
+    graph.onLater((files) => this.#post({ kind: 'modules', files }));
+  }
+
+  /**
+   * The handler threw outside a job's call. Jobs running now may be the ones whose
+   * callback threw, and would then never end: they fail with the error (whatever they
+   * return later is dropped). With none running it is reported as a stray error.
+   */
+  stray(err: unknown): void {
+    const error = serializeError(err);
+    const running = [...this.#running.keys()];
+    for (const id of running) this.#fail(id, err);
+    this.#post({ kind: 'stray', error, failed: running.length });
   }
 
   #onMessage(message: ToThread): void {
@@ -98,9 +138,11 @@ class ThreadJobStream {
   #run(id: number, handle: string, unique: string, payload: Buffer): void {
     const context = new ThreadJobContext(id, handle, unique, this.#task.functionName, this.#port);
     this.#running.set(id, context);
+    const handler = this.#handler;
     let returned: unknown;
     try {
-      returned = this.#handler(this.#decode(payload), context);
+      // Called as a plain function: `this` in a handler is not the stream.
+      returned = handler(this.#decode(payload), context);
     } catch (err) {
       this.#fail(id, err);
       return;
@@ -129,6 +171,8 @@ class ThreadJobStream {
   }
 
   #complete(id: number, value: unknown): void {
+    // Failed already by a stray error while it ran.
+    if (!this.#running.has(id)) return;
     let bytes: Uint8Array;
     try {
       bytes = resultToBytes(value);
@@ -142,6 +186,7 @@ class ThreadJobStream {
   }
 
   #fail(id: number, err: unknown): void {
+    if (!this.#running.has(id)) return;
     this.#results.addError(id, serializeError(err));
     this.#ended(id);
   }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { HandlerLoadFailure, locateLoadFailure } from './load-location.js';
 
 export type HandlerFunction = (payload: unknown, job: unknown) => unknown;
 
@@ -14,17 +15,23 @@ const kTypeScript = new Set(['.ts', '.mts', '.cts']);
 export async function loadHandler(file: string, exportName: string): Promise<HandlerFunction> {
   const url = pathToFileURL(file).href;
   let mod: Record<string, unknown>;
-  if (kTypeScript.has(path.extname(file))) {
-    const { tsImport } = await import('tsx/esm/api');
-    mod = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  } else {
-    mod = (await import(url)) as Record<string, unknown>;
+  try {
+    if (kTypeScript.has(path.extname(file))) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+    } else {
+      mod = (await import(url)) as Record<string, unknown>;
+    }
+  } catch (err) {
+    throw locateLoadFailure(err, file);
   }
   const found = pick(mod, exportName) ?? pick(mod.default as Record<string, unknown> | undefined, exportName);
   if (typeof found !== 'function') {
     const names = Object.keys(mod).filter((k) => k !== '__esModule');
-    throw new TypeError(
-      `${file} has no function export "${exportName}" (it exports: ${names.length > 0 ? names.join(', ') : 'nothing'})`,
+    throw new HandlerLoadFailure(
+      'TypeError',
+      `no function export "${exportName}" (it exports: ${names.length > 0 ? names.join(', ') : 'nothing'})`,
+      file,
     );
   }
   return found as HandlerFunction;

@@ -34,10 +34,18 @@ export interface StreamTask {
    * the next on its port at once, instead of after this turn of its event loop.
    */
   readonly prefetch: number;
+  /**
+   * Record the files the handler loads and send them with `ready` (and later imports
+   * as `modules`), for the change watcher. One thread per generation does.
+   */
+  readonly trackModules: boolean;
 }
 
 /** How a stream task ends: closed when asked, or the handler never loaded. */
-export type StreamEnd = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
+export type StreamEnd =
+  | { readonly ok: true }
+  /** `modules`: what the failed load had read, so that fixing any of those files reloads. */
+  | { readonly ok: false; readonly error: SerializedError; readonly modules?: readonly string[] };
 
 /** Main → thread. */
 export type ToThread =
@@ -53,7 +61,10 @@ export type ToThread =
 
 /** Thread → main. */
 export type FromThread =
-  | { readonly kind: 'ready'; readonly threadId: number }
+  /** `modules`: the files the handler loaded, when the task asked to track them. */
+  | { readonly kind: 'ready'; readonly threadId: number; readonly modules?: readonly string[] }
+  /** Files the handler imported after it loaded (an import on first use). */
+  | { readonly kind: 'modules'; readonly files: readonly string[] }
   /** Results: entries with the result bytes, or the handler's error. */
   | { readonly kind: 'results'; readonly batch: WireBatch }
   | {
@@ -62,18 +73,43 @@ export type FromThread =
       readonly numerator: number;
       readonly denominator: number;
     }
-  | { readonly kind: 'data' | 'warning'; readonly id: number; readonly chunk: Uint8Array };
+  | { readonly kind: 'data' | 'warning'; readonly id: number; readonly chunk: Uint8Array }
+  /**
+   * The handler threw outside any job's call (a timer, an unhandled rejection). `failed`
+   * jobs were running in the thread then and have failed with this error (their own
+   * results, if they come later, are dropped); with none running, the thread serves on.
+   */
+  | { readonly kind: 'stray'; readonly error: SerializedError; readonly failed: number };
 
 export interface SerializedError {
+  /** The type: the error's name or class, `string`, `undefined`, `Object`... */
   readonly name: string;
+  /** Never empty: says what was thrown when the error itself says nothing. */
   readonly message: string;
+  /** The stack without gworker's frames below the handler's. */
   readonly stack?: string;
+  /** FILE:LINE:COLUMN of a handler that failed to load, when known. */
+  readonly at?: string;
 }
 
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const base = { name: err.name, message: err.message };
-    return err.stack === undefined ? base : { ...base, stack: err.stack };
-  }
-  return { name: 'Error', message: String(err) };
+/**
+ * Thread → main, on the thread's parentPort (piscina passes it on as a 'message'
+ * event): handler output dropped because more than the cap was waiting to be written
+ * (thread/output-cap.ts). One report per episode, when the backlog has drained, and one
+ * every few seconds while it lasts.
+ */
+export interface OutputDropReport {
+  readonly kind: 'gworker:output-dropped';
+  readonly threadId: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly bytes: number;
+  readonly writes: number;
+}
+
+export function isOutputDropReport(message: unknown): message is OutputDropReport {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { kind?: unknown }).kind === 'gworker:output-dropped'
+  );
 }

@@ -1,0 +1,86 @@
+import { parseDuration } from '../../supervisor/manifest/units.js';
+import type { OptionSpec } from './option-spec.js';
+
+/** The longest a Node timer can wait (2^31-1 ms); a longer one fires at once. */
+export const kMaxDurationMs = 0x7fffffff;
+
+/** A bad value: the message says what was expected; the caller names the option. */
+export class OptionValueError extends Error {
+  override readonly name = 'OptionValueError';
+}
+
+/**
+ * A duration flag's value in milliseconds. A bare number is refused: `--timeout 30` has
+ * meant seconds to some tools and milliseconds to others, so the unit must be written.
+ */
+export function durationValue(text: string, min = 1, max = kMaxDurationMs): number {
+  const bare = text.trim();
+  let ms: number | string;
+  if (/^\d+(\.\d+)?$/.test(bare)) {
+    ms = Number(bare) === 0 ? 0 : `add a unit: ${bare}s or ${bare}ms`;
+  } else {
+    ms = parseDuration(bare);
+  }
+  if (typeof ms === 'string') throw new OptionValueError(ms);
+  if (ms < min) throw new OptionValueError(`expected a duration of at least ${min}ms, got "${text}"`);
+  if (ms > max) throw new OptionValueError(`expected a duration of at most 24 days, got "${text}"`);
+  return ms;
+}
+
+export function integerValue(text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new OptionValueError(`expected an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+const kSizeUnits: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+export function sizeValue(text: string): number {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const factor = match === null ? undefined : kSizeUnits[(match[2] as string).toLowerCase()];
+  const bytes = factor === undefined ? Number.NaN : Number(match?.[1]) * factor;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new OptionValueError(`expected a size such as 1048576, 512KiB or 64MiB, got "${text}"`);
+  }
+  return bytes;
+}
+
+/** The value an option's text stands for; throws OptionValueError saying what was expected. */
+export function optionValue(spec: Exclude<OptionSpec, { type: 'boolean' | 'list' }>, text: string): unknown {
+  switch (spec.type) {
+    case 'duration':
+      return durationValue(text, spec.min);
+    case 'integer':
+      return integerValue(text, spec.min, spec.max);
+    case 'size':
+      return sizeValue(text);
+    case 'string': {
+      if (text === '') throw new OptionValueError(`expected ${article(spec.value ?? 'VALUE')}, got ""`);
+      if (spec.choices !== undefined && !spec.choices.includes(text)) {
+        throw new OptionValueError(`expected one of ${spec.choices.join(', ')}, got "${text}"`);
+      }
+      if (spec.parse === undefined) return text;
+      try {
+        return spec.parse(text);
+      } catch (err) {
+        throw new OptionValueError((err as Error).message);
+      }
+    }
+  }
+}
+
+/** `FILE` -> `a FILE`, `ADDR` -> `an ADDR`. */
+function article(word: string): string {
+  return /^[AEIOU]/i.test(word) ? `an ${word}` : `a ${word}`;
+}
