@@ -1,20 +1,12 @@
 import Database from 'better-sqlite3';
 import { JobStoreError, type JobStoreFailure } from '../errors.js';
+import type { SqliteSync } from './sqlite-sync.js';
 import { SERVER_VERSION } from './version.js';
 
 /** The schema this gworker writes; a store with a higher number was written by a newer one. */
 export const SCHEMA_VERSION = 1;
 
-/**
- * How hard a commit tries to reach the disk. In WAL mode (always used here) both survive a
- * crash of the process, `kill -9` included: a commit is in the WAL file (in the kernel's
- * page cache at least) before JOB_CREATED goes out, and the next open replays it.
- * - `full`: the WAL is fsync'ed at every commit, so acknowledged jobs also survive a power
- *   loss or a kernel crash (on a disk that honours fsync). One fsync per tick, not per job.
- * - `normal`: no fsync at commit, only at checkpoints; a power loss may take back the last
- *   commits (the database stays consistent), in exchange for cheaper commits.
- */
-export type SqliteSync = 'normal' | 'full';
+export type { SqliteSync } from './sqlite-sync.js';
 
 /** SQLite's result codes, mapped to why the store is unusable. */
 function failureOf(err: unknown): JobStoreFailure {

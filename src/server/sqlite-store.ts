@@ -2,11 +2,12 @@ import type Database from 'better-sqlite3';
 import { JobStoreError } from '../errors.js';
 import { DoneJournal } from './done-journal.js';
 import type { JobPriority } from './job.js';
-import { openDatabase, type SqliteSync, storeError } from './sqlite-schema.js';
+import { openDatabase, storeError } from './sqlite-schema.js';
+import type { SqliteSync } from './sqlite-sync.js';
 import { kDatabases } from './sqlite-test-access.js';
 import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
 
-export type { SqliteSync } from './sqlite-schema.js';
+export type { SqliteSync } from './sqlite-sync.js';
 
 export interface SqliteStoreOptions {
   /**

@@ -61,6 +61,11 @@ export interface SupervisorEvents {
   codeFiles: [];
   /** A function's handler thread dropped output past its cap. */
   outputDropped: [info: { function: string; stream: 'stdout' | 'stderr'; bytes: number }];
+  /**
+   * The box as a service manager sees it: a new manifest is being applied ('reloading'),
+   * it has been ('reloaded'), or a stop began ('stopping'). sd_notify and the probes follow it.
+   */
+  lifecycle: [state: 'reloading' | 'reloaded' | 'stopping'];
 }
 
 /** A module function's code, as the change watcher follows it. */
@@ -131,6 +136,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * server list changes.
    */
   async applyManifest(next: Manifest): Promise<void> {
+    this.emit('lifecycle', 'reloading');
     const previous = this.#manifest;
     this.#manifest = next;
     const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
@@ -160,6 +166,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     await Promise.allSettled(tasks);
+    this.emit('lifecycle', 'reloaded');
   }
 
   /**
@@ -244,6 +251,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   close(options: { timeoutMs?: number; force?: boolean } = {}): Promise<ShutdownSummary> {
     this.#closing ??= (async () => {
+      this.emit('lifecycle', 'stopping');
       const timeoutMs = options.force ? 0 : (options.timeoutMs ?? this.#manifest.shutdownTimeoutMs);
       const deadline = performance.now() + timeoutMs;
       const bindings = [...this.#bindings.values()];

@@ -27,12 +27,13 @@ export default (s) => { let o = ''; let w = true; for (const c of s) { const l =
 `;
 
 describe('gworker start', () => {
-  it('rejects an invalid manifest with every problem and runs nothing', async () => {
+  it('rejects an invalid manifest with every problem, exit 78 (EX_CONFIG), and runs nothing', async () => {
     const dir = project({
       'gworker.yaml': 'functions:\n  a:\n    handler: ./missing.js\n    concurrency: 0\n',
     });
     const proc = spawnGworker(['start', path.join(dir, 'gworker.yaml')]);
-    expect(await proc.exited).toBe(1);
+    // Distinct from 1: the systemd unit's RestartPreventExitStatus=78 (issue 12).
+    expect(await proc.exited).toBe(78);
     expect(proc.stderr()).toContain(
       `${path.join(dir, 'gworker.yaml')}:3:14: functions.a.handler: handler file not found`,
     );

@@ -32,7 +32,17 @@ export function hasPhpGearman(): boolean {
   }
 }
 
-export type Peer = 'gearmand' | 'gearman' | 'gearadmin' | 'php' | 'curl' | 'openssl';
+export type Peer =
+  | 'gearmand'
+  | 'gearman'
+  | 'gearadmin'
+  | 'php'
+  | 'curl'
+  | 'openssl'
+  | 'python3'
+  | 'systemd-notify'
+  | 'systemd-analyze'
+  | 'tini';
 
 function peerAvailable(peer: Peer): boolean {
   return peer === 'php' ? hasPhpGearman() : hasCommand(peer);

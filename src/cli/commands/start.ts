@@ -6,9 +6,11 @@ import { settlesBy } from '../../supervisor/deadline.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
 import type { Manifest, ServerConfig } from '../../supervisor/manifest/types.js';
+import { ServiceNotifier } from '../../supervisor/notify/service-notifier.js';
 import { ChangeWatcher } from '../../supervisor/reload/change-watcher.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
 import { defineCommand } from '../args/define-command.js';
+import { EXIT_INVALID_MANIFEST } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createLogger, kLogLevelOption, logLevel } from '../logger.js';
 import { writeRunFile } from '../run-file.js';
@@ -47,8 +49,9 @@ signals:
   },
   arguments: { min: 0, max: 1, shape: 'one manifest file' },
   footer: `Exit status: 0 after a clean stop (every running job finished); 3 when jobs were cut
-short at shutdownTimeout; 1 when the manifest is invalid or a handler cannot load; 2 on a
-usage error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.`,
+short at shutdownTimeout; 78 when the manifest is invalid (the systemd unit does not
+restart on it); 1 when a handler cannot load or another start-up step fails; 2 on a usage
+error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.`,
   async run({ values, positionals }, io) {
     const level = logLevel(values['log-level'], io);
     let manifest: Manifest;
@@ -57,7 +60,7 @@ usage error; 130 or 143 when a second SIGINT or SIGTERM forced the exit.`,
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;
       io.stderr.write(`${err.message}\n`);
-      return 1;
+      return EXIT_INVALID_MANIFEST;
     }
     const log = createLogger(io, level, 'gworker');
     const pidFile = values['pid-file'];
@@ -76,6 +79,8 @@ async function run(
   io: CliIo,
   options: { watch: boolean; logLevel: string },
 ): Promise<number> {
+  // Taken from the environment before any job can spawn a command that would inherit it.
+  const notifier = ServiceNotifier.fromEnvironment(io.env, log);
   let embedded: EmbeddedServer | null = null;
   if (manifest.servers === null) {
     try {
@@ -189,6 +194,7 @@ async function run(
     { manifest: manifest.file, functions: manifest.functions.map((fn) => fn.name) },
     embedded ? `gworker started with the embedded job server on ${embedded.name}` : 'gworker started',
   );
+  notifier?.start(supervisor);
 
   await stopRequested;
   // shutdownTimeout is the whole budget, from the signal to the exit (issue 10).
@@ -209,6 +215,7 @@ async function run(
   await control?.close();
   unpublish?.();
   await embedded?.close();
+  await notifier?.close();
   if (jobsCutShort > 0) {
     log.warn(
       { jobsCutShort },

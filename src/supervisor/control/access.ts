@@ -57,6 +57,17 @@ export function checkAccess(req: IncomingMessage, policy: AccessPolicy, needsTok
 }
 
 /**
+ * May this caller read the box's state without having been asked for the token? A Unix
+ * socket's peer (its file mode let it in), a loopback peer, or anyone holding the token.
+ * The probes answer everyone their status; only trusted callers read why.
+ */
+export function isTrustedCaller(req: IncomingMessage, policy: AccessPolicy): boolean {
+  const peer = req.socket.remoteAddress;
+  if (peer === undefined || isLoopback(peer)) return true;
+  return policy.token !== undefined && tokenMatches(req.headers.authorization, policy.token);
+}
+
+/**
  * Compares in constant time: both sides are hashed first, so neither the token's length
  * nor its prefix leaks through how long a wrong guess takes.
  */

@@ -1,3 +1,5 @@
+import { LoopMonitor, type LoopMonitorOptions } from '../health/loop-monitor.js';
+import { healthChecks, type ProbeCheck, readinessChecks } from '../health/readiness.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
 import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history.js';
 import { ApiError } from './http-io.js';
@@ -23,6 +25,8 @@ export interface ControlApiOptions {
   readonly queueTimeoutMs?: number;
   readonly history?: JobHistoryOptions;
   readonly metrics?: SupervisorMetricsOptions;
+  /** What /healthz counts as a stalled event loop (tests shorten it). */
+  readonly loop?: LoopMonitorOptions;
 }
 
 export type ReloadEvent = SupervisorEvents['reload'][0];
@@ -60,6 +64,8 @@ export class ControlApi {
   readonly #history: JobHistory;
   readonly #startedAt = new Date();
   readonly #onJobEnd: (...args: SupervisorEvents['jobEnd']) => void;
+  readonly #onLifecycle: (...args: SupervisorEvents['lifecycle']) => void;
+  readonly #loop: LoopMonitor;
   #draining = false;
 
   constructor(supervisor: Supervisor, options: ControlApiOptions = {}) {
@@ -70,6 +76,12 @@ export class ControlApi {
     this.#history = new JobHistory(options.history);
     this.#onJobEnd = (info) => this.#history.record(info.function, info.result, info.durationMs);
     supervisor.on('jobEnd', this.#onJobEnd);
+    // A stop the owner began without telling the API (an embedder's close()) drains too.
+    this.#onLifecycle = (state) => {
+      if (state === 'stopping') this.#draining = true;
+    };
+    supervisor.on('lifecycle', this.#onLifecycle);
+    this.#loop = new LoopMonitor(options.loop);
   }
 
   /** True once a drain was asked for, here or by the owner (a signal). */
@@ -88,6 +100,20 @@ export class ControlApi {
     );
     if (queues !== null) for (const fn of status.functions) this.metrics.setQueued(fn.name, fn.queued);
     return status;
+  }
+
+  /** /healthz: the process answers and its event loop has not stalled lately. */
+  health(): ProbeCheck[] {
+    return healthChecks(this.#loop.health());
+  }
+
+  /** /readyz: healthy, not draining, every function connected to at least one job server. */
+  readiness(): ProbeCheck[] {
+    return readinessChecks({
+      functions: this.#supervisor.functions(),
+      draining: this.#draining,
+      loop: this.#loop.health(),
+    });
   }
 
   /** Jobs and run times of the last minutes per function, in buckets, for charts. */
@@ -180,6 +206,8 @@ export class ControlApi {
   /** Stops following the supervisor and closes the admin connections to the job servers. */
   async close(): Promise<void> {
     this.#supervisor.off('jobEnd', this.#onJobEnd);
+    this.#supervisor.off('lifecycle', this.#onLifecycle);
+    this.#loop.close();
     this.metrics.close();
     await this.#probe.close();
   }

@@ -3,12 +3,12 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { type Logger, silentLogger } from '../../log.js';
 import type { Supervisor } from '../supervisor.js';
-import { type AccessPolicy, checkAccess } from './access.js';
+import { type AccessPolicy, checkAccess, isTrustedCaller } from './access.js';
 import { ControlApi, type ControlApiOptions } from './control-api.js';
 import { DashboardFiles } from './dashboard-files.js';
 import { ApiError, sendError } from './http-io.js';
 import { type ControlListen, formatControlAddress, isLoopback } from './listen-address.js';
-import { findRoute } from './routes.js';
+import { findRoute, kProbePaths } from './routes.js';
 
 export interface ControlServerOptions extends ControlApiOptions {
   /** Where to listen: a TCP host and port (0 picks a free one) or a Unix socket path. */
@@ -125,13 +125,15 @@ export class ControlServer {
       pathname = new URL(req.url ?? '/', 'http://control').pathname;
       const isFile = method === 'GET' && this.#files.has(pathname);
       // The dashboard's files hold no data: the page asks for the token, then the API checks it.
-      checkAccess(req, this.#policy, !isFile);
+      // The probes tell untrusted callers only a status (routes.ts): a kubelet has no token.
+      checkAccess(req, this.#policy, !isFile && !kProbePaths.has(pathname));
       if (isFile) {
         this.#sendFile(res, pathname);
         return;
       }
       const { route, params } = findRoute(method, pathname);
-      await route.handle(this.api, req, res, params, new URL(req.url ?? '/', 'http://control'));
+      const caller = { trusted: isTrustedCaller(req, this.#policy) };
+      await route.handle(this.api, req, res, params, new URL(req.url ?? '/', 'http://control'), caller);
       this.#log.debug({ method, path: pathname, status: res.statusCode }, 'control request');
     } catch (err) {
       const error =

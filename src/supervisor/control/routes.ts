@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { probeReply } from '../health/probe-reply.js';
 import type { ControlApi } from './control-api.js';
-import { ApiError, readJsonBody, sendJson } from './http-io.js';
+import { ApiError, readJsonBody, sendJson, sendText } from './http-io.js';
+
+/** Who asks: `trusted` callers (loopback, the Unix socket, or the token) may read the box's state. */
+export interface Caller {
+  readonly trusted: boolean;
+}
 
 type Handler = (
   api: ControlApi,
@@ -8,6 +14,7 @@ type Handler = (
   res: ServerResponse,
   params: readonly string[],
   url: URL,
+  caller: Caller,
 ) => Promise<void>;
 
 interface Route {
@@ -18,6 +25,9 @@ interface Route {
 
 /** A function name in a path: percent-encoded, any byte but `/` (Gearman allows nearly anything). */
 const kName = '([^/]+)';
+
+/** The probes' paths: open to callers without the token (see below). */
+export const kProbePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 /**
  * The control API. Reads are GET; commands are POST with a JSON body, and answer the
@@ -31,6 +41,12 @@ const kName = '([^/]+)';
  *   POST /api/reload                    re-read the manifest, reload handler code
  *   POST /api/drain                     stop taking jobs, finish running ones, exit
  *   GET  /metrics                       Prometheus text format
+ *   GET  /healthz[?verbose]             200 "ok" while the event loop runs; 503 and why not
+ *   GET  /readyz[?verbose]              200 "ok" while connected (a server per function) and
+ *                                       not draining; 503 and why not
+ *
+ * The probes need no token: a kubelet or a load balancer rarely has one. Untrusted
+ * callers get the status and the names of the failed checks, with the reasons withheld.
  */
 export const routes: readonly Route[] = [
   {
@@ -95,7 +111,29 @@ export const routes: readonly Route[] = [
       res.end(text);
     },
   },
+  {
+    method: 'GET',
+    path: /^\/healthz$/,
+    handle: async (api, _req, res, _params, url, caller) => {
+      const reply = probeReply('healthz', api.health(), probeOptions(url, caller));
+      sendText(res, reply.status, reply.body);
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/readyz$/,
+    handle: async (api, _req, res, _params, url, caller) => {
+      const reply = probeReply('readyz', api.readiness(), probeOptions(url, caller));
+      sendText(res, reply.status, reply.body);
+    },
+  },
 ];
+
+/** `?verbose` (any value but 0 or false) lists every check, as Kubernetes' probes do. */
+function probeOptions(url: URL, caller: Caller): { verbose: boolean; withhold: boolean } {
+  const verbose = url.searchParams.get('verbose');
+  return { verbose: verbose !== null && verbose !== '0' && verbose !== 'false', withhold: !caller.trusted };
+}
 
 /** The route for a request, or an ApiError: 404 for an unknown path, 405 for a known one with the wrong method. */
 export function findRoute(method: string, pathname: string): { route: Route; params: string[] } {
