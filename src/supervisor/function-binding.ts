@@ -7,6 +7,8 @@ import { prefetchSlots } from './pool/thread-count.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { SlotGate } from './slot-gate.js';
 
+const kResolved = Promise.resolve();
+
 export interface BindingOptions {
   readonly servers: readonly ServerConfig[];
   readonly clientId?: string;
@@ -41,6 +43,7 @@ export class FunctionBinding {
   readonly #regrabIntervalMs: number | undefined;
   #workers: Array<{ server: ServerConfig; worker: Worker; stats: ConnectionStats }> = [];
   #closing: Promise<void> | null = null;
+  #refillScheduled = false;
 
   constructor(runtime: FunctionRuntime, options: BindingOptions) {
     this.runtime = runtime;
@@ -50,7 +53,7 @@ export class FunctionBinding {
     this.#regrabIntervalMs = options.regrabIntervalMs;
     this.#workers = options.servers.map((server) => this.#connect(server));
     // Deferred a tick: the release comes from inside one connection's packet handling.
-    this.gate.onFree(() => queueMicrotask(() => this.#refill()));
+    this.gate.onFree(() => this.#refillSoon());
   }
 
   get name(): string {
@@ -160,14 +163,33 @@ export class FunctionBinding {
     }
   }
 
+  /** The gate counts the job already: from the answer that brought it (SlotGate.release). */
   #run(job: Job): Promise<void> {
-    this.gate.jobStarted();
     return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded);
   }
 
-  /** A job ended: free its slot and let the connections grab again. */
+  /**
+   * A job ended, just before its result is sent: its slot frees now, so the connection
+   * that sends the result grabs for it behind the result, in the same write (the job
+   * server then sees the job end before the next one starts). The others are refilled
+   * once that has happened, for what that connection did not take (it may be asleep, or
+   * the job lost with its connection).
+   */
   readonly #jobEnded = (): void => {
     this.gate.jobEnded();
+    this.#refillSoon();
+  };
+
+  /** Refills every connection once this turn's job ends and answers are through. */
+  #refillSoon(): void {
+    if (this.#refillScheduled) return;
+    this.#refillScheduled = true;
+    // A promise reaction rather than queueMicrotask, which builds an AsyncResource per call.
+    void kResolved.then(this.#refillNow);
+  }
+
+  readonly #refillNow = (): void => {
+    this.#refillScheduled = false;
     this.#refill();
   };
 

@@ -142,7 +142,6 @@ export class WorkerConnection implements JobHost {
     await this.#conn.close();
     // A closed Connection emits no 'disconnect': hand back what the grabs still reserve.
     this.#slots.answerAll();
-    this.#slots.checkDrained();
   }
 
   // --- packets and jobs ------------------------------------------------------------
@@ -186,13 +185,14 @@ export class WorkerConnection implements JobHost {
   ): void {
     const name = functionName.toString('utf8');
     const registration = this.#ctx.registry.lookup(name);
-    const confirmed = this.#grabs.answeredWithJob(registration === undefined ? null : name);
     if (registration === undefined) {
+      this.#grabs.answeredWithJob(null);
       this.#refuse(handle, name);
       return;
     }
     const job = new Job(this, handle, name, unique, reducer, payload);
-    this.#slots.add(job);
+    // From here the job holds its slot, in the shared gate too: grabs may follow.
+    const confirmed = this.#grabs.answeredWithJob(job);
     if (registration.timeoutMs !== undefined) jobControl.armTimeout(job, registration.timeoutMs);
     this.#ctx.jobStarted(job);
     // A job that confirmed GRAB_JOB_ALL holds its slot now: grab for the others.
@@ -229,7 +229,6 @@ export class WorkerConnection implements JobHost {
     this.#slots.remove(job);
     // Same tick as the terminal packet: the coalescer sends both in one write.
     this.#grabs.fill();
-    this.#slots.checkDrained();
   }
 
   /** A job for a function never registered here: nobody can run it, so fail it rather than hold it. */
@@ -272,6 +271,5 @@ export class WorkerConnection implements JobHost {
     );
     this.#slots.abandonAll(reason);
     this.#ctx.disconnected(this.name, error);
-    this.#slots.checkDrained();
   }
 }

@@ -123,8 +123,11 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   /**
    * Runs one job to its end; the promise never rejects. `whenLost` tells of the job
    * becoming useless more cheaply than its signal (the library's Job offers it); without
-   * it the job's signal is watched. `onEnd` is called as the job ends, before the
-   * promise settles (the binding frees the job's slot there).
+   * it the job's signal is watched. `onEnd` is called as the job ends, before its
+   * result is sent: the binding frees the job's slot there, so the connection that sends
+   * the result takes the slot with a grab behind it in the same write, and the job
+   * server sees the job end before the next one starts (a grab on another connection
+   * could overtake it).
    */
   run(job: RunnableJob, whenLost: LossWatch = signalWatch(job), onEnd?: () => void): Promise<void> {
     const generation = this.#current;
@@ -137,11 +140,11 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     return new Promise<void>((resolve) => {
       const end = (outcome: RunOutcome): void => {
         this.#running--;
+        onEnd?.();
         try {
           this.#finish(job, generation, outcome, performance.now() - started);
           this.#maybeRecycle(generation);
         } finally {
-          onEnd?.();
           resolve();
         }
       };
