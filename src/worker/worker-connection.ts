@@ -30,6 +30,8 @@ export interface GrabLoopOptions {
   readonly regrabIntervalMs: number;
   /** Thrown errors become WORK_EXCEPTION (true) or WORK_FAIL (false). */
   readonly exceptions: boolean;
+  /** Largest frame data sent: a job whose result or update is bigger fails instead. */
+  readonly maxFrameSize: number;
   readonly gate: GrabGate | undefined;
   readonly logger: Logger;
 }
@@ -48,10 +50,11 @@ export interface GrabLoopOptions {
  */
 export class WorkerConnection implements JobHost {
   readonly name: string;
+  readonly exceptions: boolean;
+  readonly maxFrameSize: number;
   readonly #conn: Connection;
   readonly #ctx: WorkerContext;
   readonly #log: Logger;
-  readonly #exceptions: boolean;
   readonly #slots: JobSlots;
   readonly #grabs: GrabScheduler;
 
@@ -59,7 +62,8 @@ export class WorkerConnection implements JobHost {
     this.#conn = conn;
     this.name = conn.name;
     this.#ctx = ctx;
-    this.#exceptions = options.exceptions;
+    this.exceptions = options.exceptions;
+    this.maxFrameSize = options.maxFrameSize;
     this.#log = options.logger.child({ component: 'worker', server: conn.name });
     this.#slots = new JobSlots(options.maxJobs, options.gate);
     this.#grabs = new GrabScheduler(conn, this.#slots, ctx.registry, options, this.#log);
@@ -89,6 +93,13 @@ export class WorkerConnection implements JobHost {
 
   writeJobFrame(frame: Buffer): void {
     this.#conn.send(frame);
+  }
+
+  frameRefused(job: Job, error: GearmanError, bytes: number): void {
+    this.#log.warn(
+      { jobHandle: job.handle, function: job.functionName, bytes, limit: this.maxFrameSize },
+      error.message,
+    );
   }
 
   jobEnded(job: Job, outcome: JobOutcome): void {
@@ -221,7 +232,7 @@ export class WorkerConnection implements JobHost {
   }
 
   #settleError(job: Job, err: unknown): void {
-    replyWithError(job, err, this.#exceptions, this.#log);
+    replyWithError(job, err, this.exceptions, this.#log);
     this.#release(job);
   }
 
