@@ -1,8 +1,10 @@
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { type Job, jobControl } from '../worker/job.js';
 import { Worker } from '../worker/worker.js';
-import type { ServerConfig } from './manifest/types.js';
+import { DEFAULT_MAX_RESULT_SIZE } from './manifest/result-size.js';
+import type { FunctionConfig, ServerConfig } from './manifest/types.js';
 import { prefetchSlots } from './pool/thread-count.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { SlotGate } from './slot-gate.js';
@@ -136,6 +138,7 @@ export class FunctionBinding {
       maxJobs: this.gate.limit,
       gate: this.gate,
       logger: this.#log,
+      maxFrameSize: frameLimit(this.runtime.config),
       ...(this.#clientId === undefined ? {} : { clientId: this.#clientId }),
       ...(this.#regrabIntervalMs === undefined ? {} : { regrabIntervalMs: this.#regrabIntervalMs }),
     });
@@ -197,6 +200,20 @@ export class FunctionBinding {
   #refill(): void {
     for (const { worker } of this.#workers) worker.refill();
   }
+}
+
+/** Room in a frame beyond its result: the job handle (at most 64 bytes) and its NUL. */
+const kFrameOverhead = 1024;
+
+/**
+ * The connections' frame limit: the library's default, or more when the function's
+ * maxResultSize asks for it, so that the runtime's check is the one that applies (a
+ * later reload that raises maxResultSize further gets the library's own refusal, with
+ * its reason, until the next start).
+ */
+function frameLimit(config: FunctionConfig): number {
+  const wanted = (config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE) + kFrameOverhead;
+  return Math.max(DEFAULT_MAX_FRAME_SIZE, wanted);
 }
 
 interface ConnectionStats {

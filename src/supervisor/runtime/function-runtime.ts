@@ -1,8 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
+import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
 import { runCommand } from './command-runner.js';
+import { failJob } from './job-failure.js';
+import { ResultLimit } from './result-limit.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
 export interface RunnableJob {
@@ -137,29 +140,37 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     }
     const started = performance.now();
     this.#running++;
+    const { config } = generation;
+    const limit = new ResultLimit(
+      job,
+      config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE,
+      config.exceptions,
+      this.#log,
+    );
     return new Promise<void>((resolve) => {
       const end = (outcome: RunOutcome): void => {
         this.#running--;
         onEnd?.();
         try {
-          this.#finish(job, generation, outcome, performance.now() - started);
+          this.#finish(job, generation, outcome, performance.now() - started, limit);
           this.#maybeRecycle(generation);
         } finally {
           resolve();
         }
       };
-      const { config, pool } = generation;
-      // The job is its own metadata and progress sink: no per-job wrappers.
+      const { pool } = generation;
+      // The job is its own metadata; its progress goes out through its size limit.
       if (config.kind === 'command') {
-        runCommand(config, job, job.payload, job, job.signal).then(end, (err: Error) =>
+        runCommand(config, job, job.payload, limit, job.signal).then(end, (err: Error) =>
           end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
         );
         return;
       }
+      const watch = limit.watch(whenLost);
       (pool as HandlerPool).start(
         job,
         job.payload,
-        job,
+        limit,
         (outcome) => {
           // Its thread was ended for another job's timeout: nothing was wrong with this
           // one. Run it again on the current generation (this one may be retiring).
@@ -170,13 +181,13 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
             current?.pool &&
             current.config.kind === 'module'
           ) {
-            current.pool.start(job, job.payload, job, end, current.config.timeoutMs, whenLost);
+            current.pool.start(job, job.payload, limit, end, current.config.timeoutMs, watch);
           } else {
             end(outcome);
           }
         },
         config.timeoutMs,
-        whenLost,
+        watch,
       );
     });
   }
@@ -240,8 +251,25 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     });
   }
 
-  #finish(job: RunnableJob, generation: Generation, outcome: RunOutcome, durationMs: number): void {
+  #finish(
+    job: RunnableJob,
+    generation: Generation,
+    outcome: RunOutcome,
+    durationMs: number,
+    limit: ResultLimit,
+  ): void {
+    const { config } = generation;
+    if (limit.failedAs !== null) {
+      // A chunk over maxResultSize failed the job while its handler ran: nothing more goes.
+      this.#failed(job, generation, durationMs, limit.failedAs, limit.refusal as string);
+      return;
+    }
     if (outcome.ok) {
+      const refusal = limit.refuseResult(outcome.result);
+      if (refusal !== null) {
+        this.#failed(job, generation, durationMs, failJob(job, refusal, config.exceptions), refusal);
+        return;
+      }
       job.complete(outcome.result);
       const info: JobEndInfo = {
         function: this.name,
@@ -254,19 +282,20 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       return;
     }
     const reason = outcome.error.message;
-    let result: JobResultKind;
-    if (
-      // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
-      (generation.config.kind === 'command' && outcome.reason === 'handler') ||
-      !generation.config.exceptions
-    ) {
-      job.warning(Buffer.from(reason));
-      job.fail();
-      result = 'fail';
-    } else {
-      job.exception(reason);
-      result = 'exception';
-    }
+    // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
+    const exceptions = config.exceptions && !(config.kind === 'command' && outcome.reason === 'handler');
+    const result = failJob(job, reason, exceptions);
+    this.#failed(job, generation, durationMs, result, reason, outcome.threadEnded);
+  }
+
+  #failed(
+    job: RunnableJob,
+    generation: Generation,
+    durationMs: number,
+    result: JobResultKind,
+    reason: string,
+    threadEnded?: ThreadEndCause,
+  ): void {
     this.emit('jobEnd', {
       function: this.name,
       handle: job.handle,
@@ -274,7 +303,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       reason,
       durationMs,
       generation: generation.id,
-      ...(outcome.threadEnded === undefined ? {} : { threadEnded: outcome.threadEnded }),
+      ...(threadEnded === undefined ? {} : { threadEnded }),
     });
   }
 }
