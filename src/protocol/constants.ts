@@ -55,7 +55,11 @@ export const MAGIC_RES = 0x00524553;
 export type Magic = 'REQ' | 'RES';
 
 export const HEADER_SIZE = 12;
-/** gearmand's default; anything bigger is refused before a byte of it is buffered. */
+/**
+ * The default limit on a frame's data, read (refused before a byte of it is buffered)
+ * and, by the Worker, written; `gworker server`'s default too. gearmand 1.1.20 has none:
+ * it took a 300 MiB WORK_COMPLETE and passed it on.
+ */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
 /** Limits from libgearman-1.0/limits.h (1.1.20). */

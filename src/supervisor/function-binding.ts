@@ -1,11 +1,15 @@
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { type Job, jobControl } from '../worker/job.js';
 import { Worker } from '../worker/worker.js';
-import type { ServerConfig } from './manifest/types.js';
+import { DEFAULT_MAX_RESULT_SIZE } from './manifest/result-size.js';
+import type { FunctionConfig, ServerConfig } from './manifest/types.js';
 import { prefetchSlots } from './pool/thread-count.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { SlotGate } from './slot-gate.js';
+
+const kResolved = Promise.resolve();
 
 export interface BindingOptions {
   readonly servers: readonly ServerConfig[];
@@ -41,6 +45,7 @@ export class FunctionBinding {
   readonly #regrabIntervalMs: number | undefined;
   #workers: Array<{ server: ServerConfig; worker: Worker; stats: ConnectionStats }> = [];
   #closing: Promise<void> | null = null;
+  #refillScheduled = false;
 
   constructor(runtime: FunctionRuntime, options: BindingOptions) {
     this.runtime = runtime;
@@ -50,7 +55,7 @@ export class FunctionBinding {
     this.#regrabIntervalMs = options.regrabIntervalMs;
     this.#workers = options.servers.map((server) => this.#connect(server));
     // Deferred a tick: the release comes from inside one connection's packet handling.
-    this.gate.onFree(() => queueMicrotask(() => this.#refill()));
+    this.gate.onFree(() => this.#refillSoon());
   }
 
   get name(): string {
@@ -138,6 +143,7 @@ export class FunctionBinding {
       maxJobs: this.gate.limit,
       gate: this.gate,
       logger: this.#log,
+      maxFrameSize: frameLimit(this.runtime.config),
       ...(this.#clientId === undefined ? {} : { clientId: this.#clientId }),
       ...(this.#regrabIntervalMs === undefined ? {} : { regrabIntervalMs: this.#regrabIntervalMs }),
     });
@@ -165,14 +171,33 @@ export class FunctionBinding {
     }
   }
 
+  /** The gate counts the job already: from the answer that brought it (SlotGate.release). */
   #run(job: Job): Promise<void> {
-    this.gate.jobStarted();
     return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded);
   }
 
-  /** A job ended: free its slot and let the connections grab again. */
+  /**
+   * A job ended, just before its result is sent: its slot frees now, so the connection
+   * that sends the result grabs for it behind the result, in the same write (the job
+   * server then sees the job end before the next one starts). The others are refilled
+   * once that has happened, for what that connection did not take (it may be asleep, or
+   * the job lost with its connection).
+   */
   readonly #jobEnded = (): void => {
     this.gate.jobEnded();
+    this.#refillSoon();
+  };
+
+  /** Refills every connection once this turn's job ends and answers are through. */
+  #refillSoon(): void {
+    if (this.#refillScheduled) return;
+    this.#refillScheduled = true;
+    // A promise reaction rather than queueMicrotask, which builds an AsyncResource per call.
+    void kResolved.then(this.#refillNow);
+  }
+
+  readonly #refillNow = (): void => {
+    this.#refillScheduled = false;
     this.#refill();
   };
 
@@ -180,6 +205,20 @@ export class FunctionBinding {
   #refill(): void {
     for (const { worker } of this.#workers) worker.refill();
   }
+}
+
+/** Room in a frame beyond its result: the job handle (at most 64 bytes) and its NUL. */
+const kFrameOverhead = 1024;
+
+/**
+ * The connections' frame limit: the library's default, or more when the function's
+ * maxResultSize asks for it, so that the runtime's check is the one that applies (a
+ * later reload that raises maxResultSize further gets the library's own refusal, with
+ * its reason, until the next start).
+ */
+function frameLimit(config: FunctionConfig): number {
+  const wanted = (config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE) + kFrameOverhead;
+  return Math.max(DEFAULT_MAX_FRAME_SIZE, wanted);
 }
 
 interface ConnectionStats {

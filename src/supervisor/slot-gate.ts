@@ -28,6 +28,7 @@ export class SlotGate implements GrabGate {
     return this.#concurrency + this.#ahead;
   }
 
+  /** Jobs held: counted from the answer that brought them until their handler ends. */
   get running(): number {
     return this.#running;
   }
@@ -66,14 +67,18 @@ export class SlotGate implements GrabGate {
   }
 
   /**
-   * A grab was answered. With a job, it starts in the same tick (jobStarted), so the slot
-   * is never seen free. Without one (NO_JOB, a dropped connection), the slot is free
-   * again: connections the gate refused meanwhile must hear of it, or their servers'
-   * jobs would wait (they sent no PRE_SLEEP, so those servers will not NOOP them).
+   * A grab was answered. With a job, its reservation becomes the job in the same step:
+   * the connection grabs for its other slots right after this, and a job counted only
+   * once its handler starts would leave its slot looking free to those grabs (issue 10
+   * item 4: 5 running at gearmand with concurrency 4). Without one (NO_JOB, a dropped
+   * connection), the slot is free again: connections the gate refused meanwhile must
+   * hear of it, or their servers' jobs would wait (they sent no PRE_SLEEP, so those
+   * servers will not NOOP them).
    */
   release(functionName?: string | null): void {
     if (this.#reserved > 0) this.#reserved--;
     if (functionName === null || functionName === undefined) this.#onFree?.();
+    else this.#running++;
   }
 
   /** Called when a reservation ends without a job; the binding refills its connections. */
@@ -81,10 +86,7 @@ export class SlotGate implements GrabGate {
     this.#onFree = listener;
   }
 
-  jobStarted(): void {
-    this.#running++;
-  }
-
+  /** A job the gate counted (from its grab's answer) has ended: its handler returned. */
   jobEnded(): void {
     if (this.#running > 0) this.#running--;
   }

@@ -8,6 +8,12 @@
 export interface GrabGate {
   /** May one more grab be sent? A `true` reserves a slot for whatever it brings. */
   tryReserve(): boolean;
-  /** A reserved grab was answered: with a job of `functionName`, or with nothing (null). */
+  /**
+   * A reserved grab was answered: with a job of `functionName`, or with nothing (null).
+   * With a job, the reservation becomes that job, held from this call on: its handler
+   * starts in the same tick, and the connection may grab for its other slots right after
+   * this returns, so a gate that counted the job any later would grant one slot twice.
+   * The gate's owner hears of the job's end itself (and then calls `worker.refill()`).
+   */
   release(functionName: string | null): void;
 }

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Connection } from '../net/connection.js';
 import { FRAME_PRE_SLEEP } from '../protocol/frames.js';
 import { GrabAllProbe } from './grab-all-probe.js';
+import type { Job } from './job.js';
 import type { JobSlots } from './job-slots.js';
 import type { GrabMode } from './options.js';
 import type { FunctionRegistry } from './registry.js';
@@ -91,25 +92,26 @@ export class GrabScheduler {
   }
 
   /**
-   * A grab brought a job, of `functionName` (null: one not registered here). Returns
+   * A grab brought `job`, or a job of a function not registered here (null). Returns
    * whether that confirmed GRAB_JOB_ALL, so the other slots may be grabbed for now.
    */
-  answeredWithJob(functionName: string | null): boolean {
-    // The gate hears of the job before its handler runs, in the same tick.
-    this.#slots.answered(functionName);
+  answeredWithJob(job: Job | null): boolean {
+    // The job holds its slot, here and in the shared gate, before anything can grab
+    // again: the gate hears of it before its handler runs, in the same step.
+    if (job === null) this.#slots.answered();
+    else this.#slots.assigned(job);
     this.#sleep.jobAssigned();
     // While probing GRAB_JOB_ALL only one grab was out; the answer confirms it, so the
-    // other slots can be grabbed for as soon as this job holds its own.
+    // other slots can be grabbed for now that this job holds its own.
     const confirmed = this.#probe.probing;
     this.#probe.confirm();
     return confirmed;
   }
 
   noJob(): void {
-    this.#slots.answered(null);
+    this.#slots.answered();
     this.#probe.confirm();
     if (this.#sleep.noJob(this.#slots.outstanding)) this.#preSleep();
-    this.#slots.checkDrained();
   }
 
   noop(): void {
@@ -121,10 +123,9 @@ export class GrabScheduler {
   probeRefused(code: string): boolean {
     if (!(this.#probe.probing && this.#slots.outstanding > 0)) return false;
     // The only thing on the wire was our first GRAB_JOB_ALL: this server refuses it.
-    this.#slots.answered(null);
+    this.#slots.answered();
     this.#probe.refused(code);
     this.fill();
-    this.#slots.checkDrained();
     return true;
   }
 

@@ -4,7 +4,9 @@ import { type Job, jobControl } from './job.js';
 /**
  * The job slots of one worker connection: handlers running plus grabs awaiting their
  * answer stay within maxJobs, and a shared gate, when there is one, holds a reservation
- * for each grab until it is answered. Also who waits for them all to be empty.
+ * for each grab until it is answered. A grab answered with a job becomes that job in one
+ * step, here and in the gate, so no grab sent after it can see its slot as free. It also
+ * keeps its own drain waiters: they resolve once nothing runs and no grab is out.
  */
 export class JobSlots {
   readonly #gate: GrabGate | undefined;
@@ -14,6 +16,7 @@ export class JobSlots {
   /** Jobs whose handlers have not returned yet (lost ones included: they still hold a slot). */
   readonly #running = new Set<Job>();
   #drainWaiters: Array<() => void> = [];
+  #drainCheckQueued = false;
 
   constructor(maxJobs: number, gate: GrabGate | undefined) {
     this.#maxJobs = maxJobs;
@@ -51,25 +54,32 @@ export class JobSlots {
     this.#outstanding++;
   }
 
-  /** One grab was answered (with a job of `functionName`, or with nothing). */
-  answered(functionName: string | null): void {
+  /** A grab brought `job`: its grab's slot (and the gate's reservation) becomes the job's. */
+  assigned(job: Job): void {
+    // With no grab out (a server that assigns unasked), the gate still counts the job.
+    if (this.#outstanding > 0) this.#outstanding--;
+    this.#running.add(job);
+    this.#gate?.release(job.functionName);
+  }
+
+  /** One grab was answered with nothing (NO_JOB, a refused probe, a job nobody here runs). */
+  answered(): void {
     if (this.#outstanding === 0) return;
     this.#outstanding--;
-    this.#gate?.release(functionName);
+    this.#gate?.release(null);
+    this.#changed();
   }
 
   /** No grab sent so far will be answered (the connection closed or dropped). */
   answerAll(): void {
-    while (this.#outstanding > 0) this.answered(null);
-  }
-
-  add(job: Job): void {
-    this.#running.add(job);
+    while (this.#outstanding > 0) this.answered();
   }
 
   /** Frees the job's slot; false when it held none any more. */
   remove(job: Job): boolean {
-    return this.#running.delete(job);
+    if (!this.#running.delete(job)) return false;
+    this.#changed();
+    return true;
   }
 
   /** Aborts every running job: its result will not be sent. */
@@ -83,12 +93,24 @@ export class JobSlots {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
-  checkDrained(): void {
-    if (this.#drainWaiters.length === 0 || !this.#isDrained()) return;
+  /**
+   * A slot came free: drain waiters are checked once the current packet or job has been
+   * handled, since the grab that refills the slot follows in the same tick (a waiter must
+   * not hear "drained" with that grab on the wire). Free when nobody waits.
+   */
+  #changed(): void {
+    if (this.#drainWaiters.length === 0 || this.#drainCheckQueued) return;
+    this.#drainCheckQueued = true;
+    queueMicrotask(this.#checkDrained);
+  }
+
+  readonly #checkDrained = (): void => {
+    this.#drainCheckQueued = false;
+    if (!this.#isDrained()) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
-  }
+  };
 
   #isDrained(): boolean {
     return this.#running.size === 0 && this.#outstanding === 0;

@@ -1,5 +1,5 @@
 import { ErrorCode, GearmanError, TimeoutError } from '../errors.js';
-import { PacketType } from '../protocol/constants.js';
+import { PacketType, packetTypeName } from '../protocol/constants.js';
 import { type Arg, encodeRequest } from '../protocol/encoder.js';
 
 /** How a job ended; `'lost'` means it can no longer be answered and the server requeues it. */
@@ -9,6 +9,15 @@ export type JobOutcome = 'complete' | 'fail' | 'exception' | 'lost';
 export interface JobHost {
   /** The server's `host:port`. */
   readonly name: string;
+  /**
+   * Largest frame data the connection sends (the Worker's maxFrameSize): a bigger update
+   * or result is not sent, and the job fails instead (see Job).
+   */
+  readonly maxFrameSize: number;
+  /** Whether a job that fails here says why with WORK_EXCEPTION (else a bare WORK_FAIL). */
+  readonly exceptions: boolean;
+  /** A frame was refused as too large and the job failed instead: log it. */
+  frameRefused(job: Job, error: GearmanError, bytes: number): void;
   /** Queues a frame on the job's connection; throws when that connection is down. */
   writeJobFrame(frame: Buffer): void;
   /** Called exactly once per job, as soon as its outcome is known. */
@@ -51,6 +60,12 @@ function onTimeout(job: Job, ms: number): void {
  * dropped, its timeout passed, the worker was force-closed) its `signal` aborts and
  * every call returns `false` without sending: the server requeues such a job, so its
  * result would be refused anyway.
+ *
+ * A result or update larger than the connection's frame limit (the Worker's
+ * maxFrameSize) is never sent: a job server with a smaller limit would drop the
+ * connection and requeue the job, which would then fail the same way forever. The job
+ * fails instead, at once (WORK_EXCEPTION saying why, or WORK_FAIL with exceptions off),
+ * its `signal` aborts with code FRAME_TOO_LARGE, and later calls return `false`.
  */
 export class Job {
   /** The function the client asked for. */
@@ -199,6 +214,8 @@ export class Job {
       );
     }
     if (this.#done) return false;
+    const chunk = args[args.length - 1] as Arg;
+    if (type !== PacketType.WORK_STATUS && this.#tooLarge(chunk)) return this.#refuse(type, chunk);
     try {
       this.#host.writeJobFrame(encodeRequest(type, args));
       return true;
@@ -214,6 +231,7 @@ export class Job {
     }
     this.#ended = true;
     if (this.#done) return false;
+    if (data !== undefined && this.#tooLarge(data)) return this.#refuse(type, data);
     const frame =
       data === undefined
         ? encodeRequest(type, [this.#handleBytes])
@@ -228,6 +246,46 @@ export class Job {
     }
     this.#host.jobEnded(this, outcome);
     return true;
+  }
+
+  /** Whether a frame of the handle and `data` would be over the connection's limit. */
+  #tooLarge(data: Arg): boolean {
+    const room = this.#host.maxFrameSize - this.#handleBytes.length - 1;
+    // A string's UTF-8 is at most 3 bytes per UTF-16 unit: most need no counting.
+    if (typeof data === 'string') return data.length * 3 > room && Buffer.byteLength(data) > room;
+    return data.byteLength > room;
+  }
+
+  /** Fails the job instead of sending a frame over the limit (see the class comment). */
+  #refuse(type: PacketType, data: Arg): false {
+    const bytes =
+      this.#handleBytes.length + 1 + (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+    const limit = this.#host.maxFrameSize;
+    const error = new GearmanError(
+      ErrorCode.FRAME_TOO_LARGE,
+      `${packetTypeName(type)} of ${bytes} bytes for job ${this.handle} is over the connection's frame limit of ${limit} bytes (maxFrameSize); the job fails instead`,
+    );
+    this.#done = true;
+    this.#clearTimer();
+    // The reason itself always fits a real limit (it is some 150 bytes); a bare WORK_FAIL if not.
+    const exceptions = this.#host.exceptions && !this.#tooLarge(error.message);
+    try {
+      this.#host.writeJobFrame(
+        exceptions
+          ? encodeRequest(PacketType.WORK_EXCEPTION, [this.#handleBytes, error.message])
+          : encodeRequest(PacketType.WORK_FAIL, [this.#handleBytes]),
+      );
+    } catch (err) {
+      this.#lose(asError(err));
+      return false;
+    }
+    this.#host.frameRefused(this, error, bytes);
+    // Its result can no longer reach anyone: a handler still at work may stop.
+    this.#lostReason = error;
+    this.#controller?.abort(error);
+    this.#lostListener?.(error);
+    this.#host.jobEnded(this, exceptions ? 'exception' : 'fail');
+    return false;
   }
 
   #abandon(reason: Error): void {

@@ -87,7 +87,13 @@ export interface WorkerOptions {
   readonly connectTimeoutMs?: number;
   /** Reconnect policy, or `false` to stay down after a drop. @defaultValue exponential backoff, 100 ms to 10 s */
   readonly reconnect?: BackoffPolicy | false;
-  /** Largest frame accepted from a server (a job's payload plus its header fields). */
+  /**
+   * Largest frame data accepted from a server (a job's payload plus its header fields),
+   * and sent to one: a result, WORK_DATA or WORK_WARNING that would make a bigger frame
+   * is not sent, and its job fails instead (WORK_EXCEPTION saying why, or WORK_FAIL with
+   * `exceptions: false`), since a server with a lower limit drops the connection and
+   * requeues the job, which then fails the same way forever. @defaultValue 64 MiB
+   */
   readonly maxFrameSize?: number;
   readonly logger?: Logger;
 }

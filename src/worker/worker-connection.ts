@@ -30,6 +30,8 @@ export interface GrabLoopOptions {
   readonly regrabIntervalMs: number;
   /** Thrown errors become WORK_EXCEPTION (true) or WORK_FAIL (false). */
   readonly exceptions: boolean;
+  /** Largest frame data sent: a job whose result or update is bigger fails instead. */
+  readonly maxFrameSize: number;
   readonly gate: GrabGate | undefined;
   readonly logger: Logger;
 }
@@ -48,10 +50,11 @@ export interface GrabLoopOptions {
  */
 export class WorkerConnection implements JobHost {
   readonly name: string;
+  readonly exceptions: boolean;
+  readonly maxFrameSize: number;
   readonly #conn: Connection;
   readonly #ctx: WorkerContext;
   readonly #log: Logger;
-  readonly #exceptions: boolean;
   readonly #slots: JobSlots;
   readonly #grabs: GrabScheduler;
 
@@ -59,7 +62,8 @@ export class WorkerConnection implements JobHost {
     this.#conn = conn;
     this.name = conn.name;
     this.#ctx = ctx;
-    this.#exceptions = options.exceptions;
+    this.exceptions = options.exceptions;
+    this.maxFrameSize = options.maxFrameSize;
     this.#log = options.logger.child({ component: 'worker', server: conn.name });
     this.#slots = new JobSlots(options.maxJobs, options.gate);
     this.#grabs = new GrabScheduler(conn, this.#slots, ctx.registry, options, this.#log);
@@ -89,6 +93,13 @@ export class WorkerConnection implements JobHost {
 
   writeJobFrame(frame: Buffer): void {
     this.#conn.send(frame);
+  }
+
+  frameRefused(job: Job, error: GearmanError, bytes: number): void {
+    this.#log.warn(
+      { jobHandle: job.handle, function: job.functionName, bytes, limit: this.maxFrameSize },
+      error.message,
+    );
   }
 
   jobEnded(job: Job, outcome: JobOutcome): void {
@@ -142,7 +153,6 @@ export class WorkerConnection implements JobHost {
     await this.#conn.close();
     // A closed Connection emits no 'disconnect': hand back what the grabs still reserve.
     this.#slots.answerAll();
-    this.#slots.checkDrained();
   }
 
   // --- packets and jobs ------------------------------------------------------------
@@ -186,13 +196,14 @@ export class WorkerConnection implements JobHost {
   ): void {
     const name = functionName.toString('utf8');
     const registration = this.#ctx.registry.lookup(name);
-    const confirmed = this.#grabs.answeredWithJob(registration === undefined ? null : name);
     if (registration === undefined) {
+      this.#grabs.answeredWithJob(null);
       this.#refuse(handle, name);
       return;
     }
     const job = new Job(this, handle, name, unique, reducer, payload);
-    this.#slots.add(job);
+    // From here the job holds its slot, in the shared gate too: grabs may follow.
+    const confirmed = this.#grabs.answeredWithJob(job);
     if (registration.timeoutMs !== undefined) jobControl.armTimeout(job, registration.timeoutMs);
     this.#ctx.jobStarted(job);
     // A job that confirmed GRAB_JOB_ALL holds its slot now: grab for the others.
@@ -221,7 +232,7 @@ export class WorkerConnection implements JobHost {
   }
 
   #settleError(job: Job, err: unknown): void {
-    replyWithError(job, err, this.#exceptions, this.#log);
+    replyWithError(job, err, this.exceptions, this.#log);
     this.#release(job);
   }
 
@@ -229,7 +240,6 @@ export class WorkerConnection implements JobHost {
     this.#slots.remove(job);
     // Same tick as the terminal packet: the coalescer sends both in one write.
     this.#grabs.fill();
-    this.#slots.checkDrained();
   }
 
   /** A job for a function never registered here: nobody can run it, so fail it rather than hold it. */
@@ -272,6 +282,5 @@ export class WorkerConnection implements JobHost {
     );
     this.#slots.abandonAll(reason);
     this.#ctx.disconnected(this.name, error);
-    this.#slots.checkDrained();
   }
 }

@@ -3,6 +3,7 @@ import { ConnectionError, ErrorCode, GearmanError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
 import { Connection, type ConnectionOptions } from '../net/connection.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import type { Job, JobOutcome } from './job.js';
 import {
   type CloseOptions,
@@ -62,6 +63,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             grab: this.#options.grab,
             regrabIntervalMs: this.#options.regrabIntervalMs,
             exceptions: this.#options.exceptions,
+            maxFrameSize: this.#options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
             gate: this.#options.gate,
             logger,
           }),

@@ -29,8 +29,8 @@ describe('gworker check', () => {
     );
     const { code, stdout } = await runCliCaptured(['check', file]);
     expect(code).toBe(0);
-    expect(stdout).toContain('output result, at most 64 MiB');
-    expect(stdout).toContain('output result, at most 8 MiB');
+    expect(stdout).toContain('output result, at most 64MiB');
+    expect(stdout).toContain('output result, at most 8MiB');
   });
 
   it('never prints secrets in --json', async () => {

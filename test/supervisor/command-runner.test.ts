@@ -135,7 +135,7 @@ describe('runCommand: output and process groups (issue 10)', () => {
     expect(outcome).toMatchObject({
       ok: false,
       reason: 'handler',
-      error: { message: 'cat: its output passed maxOutput (1 MiB); the command was killed' },
+      error: { message: 'cat: its output passed maxOutput (1MiB); the command was killed' },
     });
     expect(Date.now() - started).toBeLessThan(5000);
     // Without the cap cat /dev/zero grows the collected output by GBs a second.

@@ -102,6 +102,74 @@ describe('FunctionRuntime', () => {
     expect(job.sent).toEqual(['warning /bin/sh exited with code 2: oops', 'fail']);
   });
 
+  // Issue 10 item 3: a result over the job server's frame limit made the server drop the
+  // connection and requeue the job, which then ran again and again.
+  it('fails a job whose result is over maxResultSize with the reason, instead of sending it', async () => {
+    const runtime = await start(
+      moduleConfig(handlerFile('export default (p) => "x".repeat(Number(p));'), { maxResultSize: 1000 }),
+    );
+    const ends: unknown[] = [];
+    runtime.on('jobEnd', (info) => ends.push(info));
+    const fits = fakeJob('1000', 'H:t:fits');
+    await runtime.run(fits);
+    expect(fits.sent).toEqual([`complete ${'x'.repeat(1000)}`]);
+    const big = fakeJob('1001', 'H:t:big');
+    await runtime.run(big);
+    const reason = 'the result of 1001 bytes is over maxResultSize (1000 bytes); the job fails instead';
+    expect(big.sent).toEqual([`exception ${reason}`]);
+    expect(ends[1]).toMatchObject({ handle: 'H:t:big', result: 'exception', reason });
+  });
+
+  it("fails a command's oversized stdout the same way: with exceptions off, a warning and WORK_FAIL", async () => {
+    const runtime = await start({
+      name: 'f',
+      kind: 'command',
+      command: ['/bin/sh', '-c', 'head -c 5000 /dev/zero'],
+      cwd: tmpdir(),
+      env: {},
+      output: 'result',
+      concurrency: 1,
+      payload: 'buffer',
+      exceptions: false,
+      maxResultSize: 4096,
+    });
+    const job = fakeJob('');
+    await runtime.run(job);
+    expect(job.sent).toEqual([
+      'warning the result of 5000 bytes is over maxResultSize (4096 bytes); the job fails instead',
+      'fail',
+    ]);
+  });
+
+  it('fails the job at a WORK_DATA chunk over maxResultSize, aborts the handler and sends nothing after', async () => {
+    const runtime = await start(
+      moduleConfig(
+        handlerFile(`export default async (p, job) => {
+  job.data("small");
+  job.data("y".repeat(2000));
+  await new Promise((resolve) => {
+    if (job.signal.aborted) resolve();
+    job.signal.addEventListener("abort", resolve);
+    setTimeout(resolve, 5000);
+  });
+  job.warning("after");
+  return job.signal.aborted ? "stopped" : "ran on";
+};`),
+        { maxResultSize: 1000 },
+      ),
+    );
+    const job = fakeJob('');
+    const started = Date.now();
+    await runtime.run(job);
+    expect(job.sent).toEqual([
+      'data small',
+      'exception a WORK_DATA chunk of 2000 bytes is over maxResultSize (1000 bytes); the job fails instead',
+    ]);
+    // The abort reached the handler: it returned long before its 5 s wait ran out.
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(runtime.running).toBe(0);
+  });
+
   it('reloads: running jobs finish on the old code, new jobs run the new code', async () => {
     const file = handlerFile(
       'export default async (p) => { await new Promise((r) => setTimeout(r, Number(p))); return "v1"; };',

@@ -69,6 +69,7 @@ functions:
         concurrency: 4,
         payload: 'text',
         exceptions: true,
+        maxResultSize: 32 * 1024 * 1024,
         timeoutMs: 1500,
         maxJobsPerThread: 10000,
         maxMemoryMb: 512,
@@ -85,6 +86,7 @@ functions:
         concurrency: 1,
         payload: 'buffer',
         exceptions: false,
+        maxResultSize: 32 * 1024 * 1024,
       },
     ]);
   });
@@ -181,9 +183,36 @@ functions:
       'functions:\n  a: { command: [ls], maxOutput: lots }\n  b: { command: [ls], maxOutput: 0 }\n  t: { handler: ./title.js, maxOutput: 1MiB }\n',
     );
     expect(issues.map((i) => [i.path, i.line, i.message])).toEqual([
-      ['functions.a.maxOutput', 2, 'expected a size such as 65536, 512KiB or 64MiB, got "lots"'],
-      ['functions.b.maxOutput', 3, 'a size must be a whole number of bytes, 1 or more'],
+      ['functions.a.maxOutput', 2, 'expected a size such as 64MiB, 512KiB or 65536 (bytes), got "lots"'],
+      ['functions.b.maxOutput', 3, 'expected a size of 1B or more, got 0B'],
       ['functions.t.maxOutput', 4, '"maxOutput" does not apply to a module function'],
+    ]);
+  });
+
+  it('takes maxResultSize at the top level and per function, in bytes or with a unit', () => {
+    const manifest = parse(
+      'maxResultSize: 8MiB\nfunctions:\n  a:\n    command: [ls]\n  b:\n    command: [ls]\n    maxResultSize: 512KiB\n' +
+        '  c:\n    command: [ls]\n    maxResultSize: 1000\n  d:\n    command: [ls]\n    maxResultSize: 1.5 MB\n',
+    );
+    expect(manifest.functions.map((f) => f.maxResultSize)).toEqual([
+      8 * 1024 ** 2,
+      512 * 1024,
+      1000,
+      1_500_000,
+    ]);
+    const issues = issuesOf(
+      'maxResultSize: lots\nfunctions:\n  a:\n    command: [ls]\n    maxResultSize: 0\n' +
+        '  b:\n    command: [ls]\n    maxResultSize: 2GiB\n  c:\n    command: [ls]\n    maxResultSize: 1.5B\n',
+    );
+    expect(issues.map((i) => [i.path, i.line, i.message])).toEqual([
+      ['maxResultSize', 1, 'expected a size such as 64MiB, 512KiB or 65536 (bytes), got "lots"'],
+      ['functions.a.maxResultSize', 5, 'expected a size from 1B to 1GiB, got 0B'],
+      ['functions.b.maxResultSize', 8, 'expected a size from 1B to 1GiB, got 2GiB'],
+      [
+        'functions.c.maxResultSize',
+        11,
+        'expected a size such as 64MiB, 512KiB or 65536 (bytes), got "1.5B" (not a whole number of bytes)',
+      ],
     ]);
   });
 

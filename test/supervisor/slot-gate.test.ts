@@ -7,10 +7,11 @@ describe('SlotGate', () => {
     expect(gate.tryReserve()).toBe(true);
     expect(gate.tryReserve()).toBe(true);
     expect(gate.tryReserve()).toBe(false);
-    // One grab brings a job (it starts in the same tick), the other NO_JOB.
-    gate.release();
-    gate.jobStarted();
-    gate.release();
+    // One grab brings a job (the gate holds it from that answer on), the other NO_JOB.
+    gate.release('f');
+    expect(gate.running).toBe(1);
+    expect(gate.free).toBe(0);
+    gate.release(null);
     expect(gate.free).toBe(1);
     expect(gate.tryReserve()).toBe(true);
     expect(gate.tryReserve()).toBe(false);
@@ -20,8 +21,10 @@ describe('SlotGate', () => {
 
   it('grants nothing while paused, and a lower concurrency applies as jobs end', () => {
     const gate = new SlotGate(3);
-    gate.jobStarted();
-    gate.jobStarted();
+    for (let i = 0; i < 2; i++) {
+      gate.tryReserve();
+      gate.release('f');
+    }
     gate.pause();
     expect(gate.tryReserve()).toBe(false);
     gate.resume();
@@ -40,7 +43,6 @@ describe('SlotGate', () => {
     expect(gate.tryReserve()).toBe(false);
     for (let i = 0; i < 4; i++) {
       gate.release('f');
-      gate.jobStarted();
     }
     expect(gate.free).toBe(0);
     // A resize keeps the jobs held ahead unless it says otherwise.

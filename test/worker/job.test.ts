@@ -6,7 +6,9 @@ import type { Packet } from '../../src/protocol/packet.js';
 import { Job, type JobHost, type JobOutcome, jobControl } from '../../src/worker/job.js';
 
 /** A host that decodes what the job writes, as the server would read it. */
-function recordingHost(): JobHost & { packets: Packet[]; outcomes: JobOutcome[]; down: boolean } {
+function recordingHost(
+  limits: { maxFrameSize?: number; exceptions?: boolean } = {},
+): JobHost & { packets: Packet[]; outcomes: JobOutcome[]; down: boolean; refused: string[] } {
   const packets: Packet[] = [];
   const decoder = new PacketDecoder(
     (frame) => {
@@ -16,9 +18,15 @@ function recordingHost(): JobHost & { packets: Packet[]; outcomes: JobOutcome[];
   );
   const host = {
     name: '127.0.0.1:4730',
+    maxFrameSize: limits.maxFrameSize ?? 64 * 1024 * 1024,
+    exceptions: limits.exceptions ?? true,
     packets,
     outcomes: [] as JobOutcome[],
+    refused: [] as string[],
     down: false,
+    frameRefused(_job: Job, error: GearmanError, bytes: number) {
+      host.refused.push(`${error.code} ${bytes}`);
+    },
     writeJobFrame(frame: Buffer) {
       if (host.down) throw new GearmanError(ErrorCode.CONNECTION_CLOSED, 'not connected');
       decoder.push(frame);
@@ -105,6 +113,56 @@ describe('Job', () => {
     }
     expect(host.packets).toHaveLength(1);
     expect(host.outcomes).toEqual(['complete']);
+  });
+
+  // Issue 10 item 3: a result over a server's frame limit made it drop the connection and
+  // requeue the job, which then ran again and again.
+  it('fails a job whose result is over the frame limit, once, instead of sending it', () => {
+    // 'H:box:7' + NUL leaves 292 bytes of the 300 for the result.
+    const host = recordingHost({ maxFrameSize: 300 });
+    const job = makeJob(host);
+    let aborted: unknown;
+    job.signal.addEventListener('abort', () => {
+      aborted = job.signal.reason;
+    });
+    expect(job.complete('x'.repeat(293))).toBe(false);
+    expect(host.packets.map((p) => p.type)).toEqual([PacketType.WORK_EXCEPTION]);
+    expect(strings(host.packets[0] as Packet)[1]).toMatch(
+      /WORK_COMPLETE of 301 bytes for job H:box:7 is over the connection's frame limit of 300 bytes/,
+    );
+    expect(host.outcomes).toEqual(['exception']);
+    expect(host.refused).toEqual([`${ErrorCode.FRAME_TOO_LARGE} 301`]);
+    expect(aborted).toMatchObject({ code: ErrorCode.FRAME_TOO_LARGE });
+    // Multi-byte text is counted in bytes: 98 x 3 bytes = 294 is over, 97 x 3 = 291 is not.
+    const host2 = recordingHost({ maxFrameSize: 300, exceptions: false });
+    expect(makeJob(host2).complete('€'.repeat(97))).toBe(true);
+    expect(makeJob(host2).complete('€'.repeat(98))).toBe(false);
+    expect(host2.packets.map((p) => p.type)).toEqual([PacketType.WORK_COMPLETE, PacketType.WORK_FAIL]);
+    expect(strings(host2.packets[1] as Packet)).toEqual(['H:box:7']);
+    expect(host2.outcomes).toEqual(['complete', 'fail']);
+  });
+
+  it('fails the job on a WORK_DATA or WORK_WARNING chunk over the limit; later calls send nothing', () => {
+    const host = recordingHost({ maxFrameSize: 300 });
+    const job = makeJob(host);
+    expect(job.data('small')).toBe(true);
+    expect(job.warning(Buffer.alloc(293))).toBe(false);
+    expect(job.data('more')).toBe(false);
+    expect(job.status(1, 2)).toBe(false);
+    expect(job.complete('done')).toBe(false);
+    expect(host.packets.map((p) => p.type)).toEqual([PacketType.WORK_DATA, PacketType.WORK_EXCEPTION]);
+    expect(strings(host.packets[1] as Packet)[1]).toMatch(/^WORK_WARNING of 301 bytes/);
+    expect(host.outcomes).toEqual(['exception']);
+    expect(job.signal.aborted).toBe(true);
+    // An exception payload over the limit is refused the same way: the reason goes instead.
+    const big = makeJob(host);
+    expect(big.exception('e'.repeat(300))).toBe(false);
+    expect(strings(host.packets[2] as Packet)[1]).toMatch(/^WORK_EXCEPTION of 308 bytes/);
+    // A limit too small for the reason itself: a bare WORK_FAIL.
+    const tiny = recordingHost({ maxFrameSize: 50 });
+    expect(makeJob(tiny).complete('x'.repeat(50))).toBe(false);
+    expect(tiny.packets.map((p) => p.type)).toEqual([PacketType.WORK_FAIL]);
+    expect(tiny.outcomes).toEqual(['fail']);
   });
 
   it('checks status numbers against the uint32 gearmand parses them into', () => {

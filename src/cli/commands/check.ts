@@ -4,6 +4,7 @@ import { typeCheckHandlers } from '../../supervisor/checks/type-check.js';
 import { formatControlAddress } from '../../supervisor/control/listen-address.js';
 import { ManifestError } from '../../supervisor/manifest/errors.js';
 import { loadManifest } from '../../supervisor/manifest/load.js';
+import { DEFAULT_MAX_RESULT_SIZE } from '../../supervisor/manifest/result-size.js';
 import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.js';
 import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
 import { kDefaultMaxOutputBytes } from '../../supervisor/runtime/command-runner.js';
@@ -109,6 +110,7 @@ function describeFunction(fn: FunctionConfig): string[] {
     `concurrency ${fn.concurrency}`,
     `payload ${fn.payload}`,
     fn.timeoutMs === undefined ? 'no timeout' : `timeout ${formatDuration(fn.timeoutMs)}`,
+    `results up to ${formatSize(fn.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE)}`,
   ];
   if (fn.kind === 'command') {
     return [

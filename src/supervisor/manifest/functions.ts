@@ -3,10 +3,11 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
 import type { NodeReader } from './node-reader.js';
+import { readMaxResultSize } from './result-size.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
-import { parseDuration, parseSize } from './units.js';
+import { formatSize, parseDuration, parseSize } from './units.js';
 
-const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions'] as const;
+const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions', 'maxResultSize'] as const;
 const kModuleKeys = [
   'handler',
   'export',
@@ -17,6 +18,12 @@ const kModuleKeys = [
 ] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
+/** Top-level settings every function takes unless it sets its own. */
+interface FunctionDefaults {
+  readonly exceptions: boolean;
+  readonly maxResultSize: number;
+}
+
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
 
@@ -25,7 +32,7 @@ export function readFunctions(
   reader: NodeReader,
   node: Node | null,
   baseDir: string,
-  defaults: { readonly exceptions: boolean },
+  defaults: FunctionDefaults,
 ): FunctionConfig[] {
   const map = reader.map(node, 'functions');
   if (!map) return [];
@@ -44,7 +51,7 @@ function readFunction(
   node: Node | null,
   keyNode: Node,
   baseDir: string,
-  defaults: { readonly exceptions: boolean },
+  defaults: FunctionDefaults,
 ): FunctionConfig | undefined {
   const where = `functions.${name}`;
   const before = reader.issues.length;
@@ -76,11 +83,18 @@ function readFunction(
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, `${where}.exceptions`)
     : defaults.exceptions;
+  const maxResultSize = readMaxResultSize(
+    reader,
+    settings.get('maxResultSize'),
+    `${where}.maxResultSize`,
+    defaults.maxResultSize,
+  );
   const common = {
     name,
     concurrency,
     payload,
     exceptions,
+    maxResultSize,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
   };
 
@@ -177,6 +191,10 @@ function optionalSize(
   const parsed = parseSize(reader.scalar(node));
   if (typeof parsed === 'string') {
     reader.report(node, `${where}.${key}`, parsed);
+    return undefined;
+  }
+  if (parsed < 1) {
+    reader.report(node, `${where}.${key}`, `expected a size of 1B or more, got ${formatSize(parsed)}`);
     return undefined;
   }
   return parsed;

@@ -8,6 +8,7 @@ import { substituteEnv } from './env-substitution.js';
 import { ManifestError } from './errors.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
+import { DEFAULT_MAX_RESULT_SIZE, readMaxResultSize } from './result-size.js';
 import { readServers, serversFromEnv } from './servers.js';
 import type { Manifest, ServerConfig } from './types.js';
 import { parseDuration } from './units.js';
@@ -19,6 +20,7 @@ const kTopKeys = [
   'shutdownTimeout',
   'embeddedServer',
   'exceptions',
+  'maxResultSize',
   'control',
   'functions',
 ] as const;
@@ -102,8 +104,14 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
     : true;
+  const maxResultSize = readMaxResultSize(
+    reader,
+    settings.get('maxResultSize'),
+    'maxResultSize',
+    DEFAULT_MAX_RESULT_SIZE,
+  );
   const functions = settings.has('functions')
-    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, { exceptions })
+    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, { exceptions, maxResultSize })
     : [];
 
   if (reader.issues.length > 0) throw new ManifestError(reader.issues);

@@ -30,6 +30,13 @@ interface FunctionConfigBase {
    * @defaultValue true
    */
   readonly exceptions: boolean;
+  /**
+   * Largest result, WORK_DATA or WORK_WARNING chunk sent for a job, in bytes: a bigger one
+   * fails the job with the reason instead (as a thrown error does), since a job server
+   * with a lower frame limit drops the connection and requeues the job, forever.
+   * @defaultValue the top-level `maxResultSize`, 32 MiB (DEFAULT_MAX_RESULT_SIZE)
+   */
+  readonly maxResultSize?: number;
 }
 
 export interface ModuleFunctionConfig extends FunctionConfigBase {

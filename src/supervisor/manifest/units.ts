@@ -35,43 +35,47 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
-const kSizeUnits: Readonly<Record<string, number>> = {
+const kSizeFactors: Readonly<Record<string, number>> = {
   b: 1,
   k: 1024,
   kib: 1024,
+  kb: 1000,
   m: 1024 ** 2,
   mib: 1024 ** 2,
+  mb: 1000 ** 2,
   g: 1024 ** 3,
   gib: 1024 ** 3,
+  gb: 1000 ** 3,
 };
 
 /**
  * Sizes in the manifest: a whole number is bytes; a string takes a unit, `512KiB`,
- * `64MiB`, `1GiB` (powers of 1024; `K`, `M`, `G` mean the same). Returns the bytes, or
- * the problem as a string.
+ * `64MiB`, `1GiB` (powers of 1024; `K`, `M`, `G` mean the same; decimal `kB`, `MB`, `GB`;
+ * case does not matter). Whole bytes only; the caller checks its own range. Returns the
+ * bytes, or the problem as a string.
  */
 export function parseSize(value: unknown): number | string {
   if (typeof value === 'number') {
-    return Number.isSafeInteger(value) && value >= 1
-      ? value
-      : 'a size must be a whole number of bytes, 1 or more';
+    return Number.isSafeInteger(value) && value >= 0 ? value : 'a size must be a whole number of bytes';
   }
-  const hint = 'expected a size such as 65536, 512KiB or 64MiB';
+  const hint = 'expected a size such as 64MiB, 512KiB or 65536 (bytes)';
   if (typeof value !== 'string') return hint;
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)?\s*$/i.exec(value);
-  const factor = match === null ? undefined : kSizeUnits[(match[2] ?? 'b').toLowerCase()];
-  const bytes = factor === undefined ? Number.NaN : Math.round(Number(match?.[1]) * factor);
-  return Number.isSafeInteger(bytes) && bytes >= 1 ? bytes : `${hint}, got "${value}"`;
+  const factor = match === null ? undefined : kSizeFactors[(match[2] ?? 'b').toLowerCase()];
+  if (match === null || factor === undefined) return `${hint}, got "${value}"`;
+  const bytes = Number(match[1]) * factor;
+  if (!Number.isSafeInteger(bytes)) return `${hint}, got "${value}" (not a whole number of bytes)`;
+  return bytes;
 }
 
-/** `67108864` → `64 MiB`, `1536` → `1.5 KiB`: for log lines and failure reasons. */
+/** `33554432` → `32MiB`, `1536` → `1.5KiB`, `100` → `100B`: as a manifest writes it, for logs and reasons. */
 export function formatSize(bytes: number): string {
   for (const [unit, factor] of [
     ['GiB', 1024 ** 3],
     ['MiB', 1024 ** 2],
     ['KiB', 1024],
   ] as const) {
-    if (bytes >= factor) return `${Math.round((bytes / factor) * 10) / 10} ${unit}`;
+    if (bytes >= factor) return `${Math.round((bytes / factor) * 100) / 100}${unit}`;
   }
-  return `${bytes} B`;
+  return `${bytes}B`;
 }

@@ -1,10 +1,13 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
 import { settlesBy } from '../deadline.js';
+import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
 import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
+import { failJob } from './job-failure.js';
+import { ResultLimit } from './result-limit.js';
 
 /** The parts of a worker Job the runtime uses (the library's Job fits). */
 export interface RunnableJob {
@@ -162,8 +165,11 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   /**
    * Runs one job to its end; the promise never rejects. `whenLost` tells of the job
    * becoming useless more cheaply than its signal (the library's Job offers it); without
-   * it the job's signal is watched. `onEnd` is called as the job ends, before the
-   * promise settles (the binding frees the job's slot there).
+   * it the job's signal is watched. `onEnd` is called as the job ends, before its
+   * result is sent: the binding frees the job's slot there, so the connection that sends
+   * the result takes the slot with a grab behind it in the same write, and the job
+   * server sees the job end before the next one starts (a grab on another connection
+   * could overtake it).
    */
   run(job: RunnableJob, whenLost: LossWatch = signalWatch(job), onEnd?: () => void): Promise<void> {
     const generation = this.#current;
@@ -173,22 +179,29 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     }
     const started = performance.now();
     this.#running++;
+    const { config } = generation;
+    const limit = new ResultLimit(
+      job,
+      config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE,
+      config.exceptions,
+      this.#log,
+    );
     return new Promise<void>((resolve) => {
       const end = (outcome: RunOutcome): void => {
         this.#running--;
+        onEnd?.();
         try {
-          this.#finish(job, generation, outcome, performance.now() - started);
+          this.#finish(job, generation, outcome, performance.now() - started, limit);
           this.#maybeRecycle(generation);
         } finally {
-          onEnd?.();
           resolve();
         }
       };
-      const { config, pool } = generation;
-      // The job is its own metadata and progress sink: no per-job wrappers.
+      const { pool } = generation;
+      // The job is its own metadata; its progress goes out through its size limit.
       if (config.kind === 'command') {
         const stops = { signal: job.signal, cutoff: this.#cutoff.signal };
-        const running: Promise<void> = runCommand(config, job, job.payload, job, stops)
+        const running: Promise<void> = runCommand(config, job, job.payload, limit, stops)
           .then(end, (err: Error) =>
             end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
           )
@@ -196,10 +209,11 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
         this.#commands.add(running);
         return;
       }
+      const watch = limit.watch(whenLost);
       (pool as HandlerPool).start(
         job,
         job.payload,
-        job,
+        limit,
         (outcome) => {
           // Its thread was ended for another job's timeout: nothing was wrong with this
           // one. Run it again on the current generation (this one may be retiring).
@@ -210,13 +224,13 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
             current?.pool &&
             current.config.kind === 'module'
           ) {
-            current.pool.start(job, job.payload, job, end, current.config.timeoutMs, whenLost);
+            current.pool.start(job, job.payload, limit, end, current.config.timeoutMs, watch);
           } else {
             end(outcome);
           }
         },
         config.timeoutMs,
-        whenLost,
+        watch,
       );
     });
   }
@@ -319,8 +333,27 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     });
   }
 
-  #finish(job: RunnableJob, generation: Generation, outcome: RunOutcome, durationMs: number): void {
+  #finish(
+    job: RunnableJob,
+    generation: Generation,
+    outcome: RunOutcome,
+    durationMs: number,
+    limit: ResultLimit,
+  ): void {
+    const { config } = generation;
+    if (limit.failedAs !== null) {
+      // A chunk over maxResultSize failed the job while its handler ran: nothing more goes.
+      this.#failed(job, generation, durationMs, limit.failedAs, limit.refusal as string);
+      return;
+    }
     if (outcome.ok) {
+      const refusal = limit.refuseResult(outcome.result);
+      if (refusal !== null) {
+        const failure = failJob(job, refusal, config.exceptions);
+        if (!failure.answered) this.#unanswered++;
+        this.#failed(job, generation, durationMs, failure.result, refusal);
+        return;
+      }
       if (!job.complete(outcome.result)) this.#unanswered++;
       const info: JobEndInfo = {
         function: this.name,
@@ -333,19 +366,30 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       return;
     }
     const reason = outcome.error.message;
-    let result: JobResultKind;
-    if (
-      // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
-      (generation.config.kind === 'command' && outcome.reason === 'handler') ||
-      !generation.config.exceptions
-    ) {
-      job.warning(Buffer.from(reason));
-      if (!job.fail()) this.#unanswered++;
-      result = 'fail';
-    } else {
-      if (!job.exception(reason)) this.#unanswered++;
-      result = 'exception';
-    }
+    // Like `gearman -w`: a failing command is a WORK_FAIL; the warning carries why.
+    const exceptions = config.exceptions && !(config.kind === 'command' && outcome.reason === 'handler');
+    const failure = failJob(job, reason, exceptions);
+    if (!failure.answered) this.#unanswered++;
+    this.#failed(
+      job,
+      generation,
+      durationMs,
+      failure.result,
+      reason,
+      outcome.threadEnded,
+      outcome.reason === 'handler' ? outcome.error : undefined,
+    );
+  }
+
+  #failed(
+    job: RunnableJob,
+    generation: Generation,
+    durationMs: number,
+    result: JobResultKind,
+    reason: string,
+    threadEnded?: ThreadEndCause,
+    error?: SerializedError,
+  ): void {
     this.emit('jobEnd', {
       function: this.name,
       handle: job.handle,
@@ -353,8 +397,8 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       reason,
       durationMs,
       generation: generation.id,
-      ...(outcome.threadEnded === undefined ? {} : { threadEnded: outcome.threadEnded }),
-      ...(outcome.reason === 'handler' ? { error: outcome.error } : {}),
+      ...(threadEnded === undefined ? {} : { threadEnded }),
+      ...(error === undefined ? {} : { error }),
     });
   }
 }
