@@ -162,7 +162,7 @@ describe('runCommand: output and process groups (issue 10)', () => {
     );
     expect(outcome).toMatchObject({
       ok: false,
-      error: { message: expect.stringMatching(/maxOutput \(256 KiB\)/) },
+      error: { message: expect.stringMatching(/maxOutput \(256KiB\)/) },
     });
     expect(s.chunks.join('').length).toBeLessThanOrEqual(256 * 1024);
   });
