@@ -79,7 +79,7 @@ function readFunction(
   }
   const concurrency = optionalInt(reader, settings, where, 'concurrency', 1, 100_000) ?? 1;
   const payload = readPayload(reader, settings.get('payload'), `${where}.payload`);
-  const timeoutMs = optionalDuration(reader, settings, where, 'timeout');
+  const timeoutMs = optionalParsed(reader, settings, where, 'timeout', parseDuration);
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, `${where}.exceptions`)
     : defaults.exceptions;
@@ -134,7 +134,7 @@ function readFunction(
     reader.report(cwdNode, `${where}.cwd`, `not a directory: ${cwd}`);
   const env = readEnv(reader, settings.get('env'), `${where}.env`);
   const output = readOutput(reader, settings.get('output'), `${where}.output`);
-  const maxOutputBytes = optionalSize(reader, settings, where, 'maxOutput');
+  const maxOutputBytes = optionalParsed(reader, settings, where, 'maxOutput', positiveSize);
   if (reader.issues.length > before || command === undefined) return undefined;
   return {
     ...common,
@@ -164,15 +164,17 @@ function optionalInt(
   return reader.integer(settings.get(key) ?? null, `${where}.${key}`, min, max);
 }
 
-function optionalDuration(
+/** A setting read with `parse` (a duration, a size), reported where it is when wrong. */
+function optionalParsed(
   reader: NodeReader,
   settings: Map<string, Node | null>,
   where: string,
   key: string,
+  parse: (value: unknown) => number | string,
 ): number | undefined {
   if (!settings.has(key)) return undefined;
   const node = settings.get(key) ?? null;
-  const parsed = parseDuration(reader.scalar(node));
+  const parsed = parse(reader.scalar(node));
   if (typeof parsed === 'string') {
     reader.report(node, `${where}.${key}`, parsed);
     return undefined;
@@ -180,25 +182,12 @@ function optionalDuration(
   return parsed;
 }
 
-function optionalSize(
-  reader: NodeReader,
-  settings: Map<string, Node | null>,
-  where: string,
-  key: string,
-): number | undefined {
-  if (!settings.has(key)) return undefined;
-  const node = settings.get(key) ?? null;
-  const parsed = parseSize(reader.scalar(node));
-  if (typeof parsed === 'string') {
-    reader.report(node, `${where}.${key}`, parsed);
-    return undefined;
-  }
-  if (parsed < 1) {
-    reader.report(node, `${where}.${key}`, `expected a size of 1B or more, got ${formatSize(parsed)}`);
-    return undefined;
-  }
-  return parsed;
-}
+const positiveSize = (value: unknown): number | string => {
+  const bytes = parseSize(value);
+  return typeof bytes === 'number' && bytes < 1
+    ? `expected a size of 1B or more, got ${formatSize(bytes)}`
+    : bytes;
+};
 
 function readPayload(reader: NodeReader, node: Node | null | undefined, where: string): PayloadEncoding {
   if (node === undefined) return 'buffer';
