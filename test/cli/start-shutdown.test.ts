@@ -6,6 +6,7 @@ import { Client } from '../../src/client/client.js';
 import { type GearmandHandle, startGearmand } from '../helpers/gearmand.js';
 import { type GworkerProcess, spawnGworker } from '../helpers/gworker-process.js';
 import { describeWithPeers, freePort, killAll } from '../helpers/peers.js';
+import { alive } from '../helpers/processes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,16 +58,6 @@ async function appears(file: string, ms = 15_000): Promise<void> {
   while (!existsSync(file)) {
     if (Date.now() > deadline) throw new Error(`${file} did not appear within ${ms} ms`);
     await sleep(20);
-  }
-}
-
-/** Whether `pid` is a running process (a zombie waiting to be reaped counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
   }
 }
 

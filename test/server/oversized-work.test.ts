@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import { ErrorCode, JobExceptionError, JobFailedError } from '../../src/errors.js';
 import { PacketType } from '../../src/protocol/constants.js';
+import { type LogEntry, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
 import { RawClient, texts } from './helpers/raw-client.js';
-import { type LogEntry, recordingLogger } from './helpers/recording-logger.js';
 
 const kLimit = 1024 * 1024;
 

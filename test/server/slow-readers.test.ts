@@ -5,10 +5,10 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/protocol/constants.js';
 import { encodeRequest } from '../../src/protocol/encoder.js';
+import { type LogEntry, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
 import { RawClient, texts } from './helpers/raw-client.js';
-import { type LogEntry, recordingLogger } from './helpers/recording-logger.js';
 
 const kMiB = 1024 * 1024;
 const sockets: net.Socket[] = [];

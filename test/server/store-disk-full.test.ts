@@ -10,10 +10,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/protocol/constants.js';
 import { openSqliteStore } from '../../src/server/sqlite-store.js';
 import { killAll, spawnTracked } from '../helpers/peers.js';
+import { type LogEntry, linesWith, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
 import { RawClient, texts } from './helpers/raw-client.js';
-import { type LogEntry, linesWith, recordingLogger } from './helpers/recording-logger.js';
 
 const bin = fileURLToPath(new URL('../../bin/gworker.js', import.meta.url));
 

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DoneJournal } from '../../src/server/done-journal.js';
 import { openSqliteStore } from '../../src/server/sqlite-store.js';
+import { type LogEntry, linesWith, recordingLogger } from '../helpers/recording-logger.js';
 import { startServer } from './helpers/own-server.js';
-import { type LogEntry, linesWith, recordingLogger } from './helpers/recording-logger.js';
 
 let dir = '';
 const journals: DoneJournal[] = [];

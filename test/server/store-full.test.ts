@@ -11,11 +11,11 @@ import type { GearmanServer } from '../../src/server/server.js';
 import { openSqliteStore, type SqliteJobStore } from '../../src/server/sqlite-store.js';
 import { kDatabases } from '../../src/server/sqlite-test-access.js';
 import { killAll, spawnTracked } from '../helpers/peers.js';
+import { type LogEntry, linesWith, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
 import { parsePromText, sampleValue } from './helpers/prom-text.js';
 import { RawClient, texts } from './helpers/raw-client.js';
-import { type LogEntry, linesWith, recordingLogger } from './helpers/recording-logger.js';
 
 const kCannotWrite = 'job store cannot write';
 const kCanWrite = 'job store can write again';

@@ -7,9 +7,9 @@ import { Client } from '../../src/client/client.js';
 import { Worker } from '../../src/worker/worker.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { describeWithPeers } from '../helpers/peers.js';
+import { type LogEntry, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
-import { type LogEntry, recordingLogger } from './helpers/recording-logger.js';
 
 let certs: TestCerts;
 const open: Array<{ close(): Promise<void> }> = [];

@@ -8,10 +8,10 @@ import { GearmanServer } from '../../src/server/server.js';
 import { Worker } from '../../src/worker/worker.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { describeWithPeers, killAll } from '../helpers/peers.js';
+import { type LogEntry, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { curl } from './helpers/curl.js';
 import { startServer } from './helpers/own-server.js';
-import { type LogEntry, recordingLogger } from './helpers/recording-logger.js';
 
 let certs: TestCerts;
 const open: Array<{ close(): Promise<void> }> = [];

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CommandFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import type { ProgressSink } from '../../src/supervisor/pool/handler-pool.js';
 import { runCommand } from '../../src/supervisor/runtime/command-runner.js';
+import { alive } from '../helpers/processes.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gworker-cmd-'));
 writeFileSync(path.join(dir, 'a.txt'), 'hello');
@@ -104,16 +105,6 @@ describe('runCommand', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 });
-
-/** Whether `pid` is a running process (a zombie waiting to be reaped counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Waits up to `ms` for `pid` to be gone; true when it is. */
 async function gone(pid: number, ms = 2000): Promise<boolean> {

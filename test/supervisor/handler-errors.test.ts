@@ -12,6 +12,7 @@ import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.j
 import { HandlerPool, type RunOutcome } from '../../src/supervisor/pool/handler-pool.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { locateLoadFailure } from '../../src/supervisor/thread/load-location.js';
+import { type LogEntry, recordingLogger } from '../helpers/recording-logger.js';
 
 // What a user reads when a handler throws (issue 11, "The handler loop"): the type,
 // a message that says what was thrown, the handler's own stack; errors after a job
@@ -22,29 +23,6 @@ const pools: HandlerPool[] = [];
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.destroy()));
 });
-
-interface Line {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly msg: string;
-}
-
-function recordingLogger(lines: Line[]): Logger {
-  const at =
-    (level: string) =>
-    (fields: unknown, msg?: string): void => {
-      lines.push({ level, fields: (fields ?? {}) as Record<string, unknown>, msg: msg ?? '' });
-    };
-  const logger: Logger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
 
 function poolFor(file: string, logger?: Logger): HandlerPool {
   const config: ModuleFunctionConfig = {
@@ -128,7 +106,7 @@ describe('a thrown error says what was thrown', () => {
 
 describe('errors after a job ended', () => {
   it('logs a timer that throws after its job answered, with the function name, and the thread serves on', async () => {
-    const lines: Line[] = [];
+    const lines: LogEntry[] = [];
     const pool = poolFor('stray.js', recordingLogger(lines));
     const first = await run(pool, 'timer');
     expect(first.ok).toBe(true);
@@ -136,7 +114,7 @@ describe('errors after a job ended', () => {
     const [line] = lines;
     expect(line?.level).toBe('warn');
     expect(line?.msg).toMatch(/^stray: handler threw after its job had ended .*: RangeError: late timer$/);
-    expect(line?.fields).toMatchObject({
+    expect(line?.obj).toMatchObject({
       function: 'stray',
       err: { type: 'RangeError', message: 'late timer' },
     });
@@ -148,7 +126,7 @@ describe('errors after a job ended', () => {
   });
 
   it('logs an unhandled rejection the same way', async () => {
-    const lines: Line[] = [];
+    const lines: LogEntry[] = [];
     const pool = poolFor('stray.js', recordingLogger(lines));
     await run(pool, 'rejection');
     await expect.poll(() => lines.length, { timeout: 5000 }).toBeGreaterThan(0);
@@ -157,7 +135,7 @@ describe('errors after a job ended', () => {
   });
 
   it('fails a job that is still running when an error escapes its callbacks, instead of leaving it hanging', async () => {
-    const lines: Line[] = [];
+    const lines: LogEntry[] = [];
     const pool = poolFor('stray.js', recordingLogger(lines));
     const outcome = await run(pool, 'hang');
     expect(outcome).toMatchObject({ ok: false, error: { message: 'thrown from its own callback' } });
@@ -195,7 +173,7 @@ describe("the supervisor's log line for a failed job", () => {
   it('carries the thrown type, message and stack', async () => {
     const server = new GearmanServer({ host: '127.0.0.1', port: 0 });
     const { port } = await server.listen();
-    const lines: Line[] = [];
+    const lines: LogEntry[] = [];
     const file = path.join(fixtures, 'gworker.yaml');
     const manifest = parseManifest(
       `servers: ["127.0.0.1:${port}"]\nconnections: 1\nfunctions:\n  odd: { handler: ./throws-odd.js, payload: text }\n`,
@@ -207,13 +185,13 @@ describe("the supervisor's log line for a failed job", () => {
     try {
       await supervisor.start();
       await expect(client.run('odd', 'null-property')).rejects.toThrow(/Cannot read properties of null/);
-      const failed = () => lines.find((l) => l.msg.includes('did not complete'));
+      const failed = () => lines.find((l) => l.msg?.includes('did not complete') === true);
       await expect.poll(failed, { timeout: 5000 }).toBeDefined();
-      const line = failed() as Line;
+      const line = failed() as LogEntry;
       expect(line.msg).toMatch(
         /^odd: job H:\S+ did not complete \(exception\): TypeError: Cannot read properties of null \(reading 'missing'\)$/,
       );
-      expect(line.fields.err).toMatchObject({
+      expect((line.obj as { err: unknown }).err).toMatchObject({
         type: 'TypeError',
         message: "Cannot read properties of null (reading 'missing')",
         stack: expect.stringContaining('throws-odd.js:'),

@@ -1,4 +1,4 @@
-import type { Logger } from '../../../src/log.js';
+import type { Logger } from '../../src/log.js';
 
 export interface LogEntry {
   readonly level: string;
