@@ -61,7 +61,7 @@ function handlerFile(body: string): string {
 
 describe('FunctionRuntime', () => {
   it('sends exactly one WORK_COMPLETE with the result', async () => {
-    const runtime = await start(moduleConfig(handlerFile('export default (p) => `v1:${p}`;')));
+    const runtime = await start(moduleConfig(handlerFile("export default (p) => 'v1:' + p;")));
     const job = fakeJob('x');
     await runtime.run(job);
     expect(job.sent).toEqual(['complete v1:x']);
