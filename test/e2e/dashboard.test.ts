@@ -149,8 +149,11 @@ describeWithChromium('dashboard in headless Chromium', () => {
           names.map(async (fn) => {
             const stroke = await page
               .locator(`#throughput-chart path[data-series="${fn}"]`)
-              .getAttribute('stroke');
-            const swatch = await page.locator(`#legend li[data-function="${fn}"] rect`).getAttribute('fill');
+              .getAttribute('stroke', { timeout: 2000 });
+            const swatch = await page
+              .locator('#legend li', { hasText: new RegExp(`^${fn}$`) })
+              .locator('rect')
+              .getAttribute('fill', { timeout: 2000 });
             return `${fn} ${stroke} ${swatch}`;
           }),
         );
