@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log.js';
+import { defaultClientId } from './default-client-id.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
@@ -93,6 +94,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Functions dropped from the manifest, finishing their jobs, each with its close. */
   readonly #removing = new Map<FunctionBinding, Promise<void>>();
   #closing: Promise<ShutdownSummary> | null = null;
+  readonly #defaultClientId = defaultClientId();
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -104,6 +106,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   get manifest(): Manifest {
     return this.#manifest;
+  }
+
+  /** The client id every connection sends (SET_CLIENT_ID): the manifest's, else `gworker-HOST-PID`. */
+  get clientId(): string {
+    return this.#manifest.clientId ?? this.#defaultClientId;
   }
 
   /** Loads every function's code (throws HANDLER_LOAD naming the first that cannot), then connects. */
@@ -302,7 +309,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const binding = new FunctionBinding(runtime, {
       servers: this.#servers(),
       logger: this.#root,
-      ...(this.#manifest.clientId === undefined ? {} : { clientId: this.#manifest.clientId }),
+      clientId: this.clientId,
       ...(this.#options.regrabIntervalMs === undefined
         ? {}
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),

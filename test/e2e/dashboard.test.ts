@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdminClient } from '../../src/client/admin-client.js';
+import { Worker } from '../../src/worker/worker.js';
 import { peersRequired } from '../helpers/peers.js';
 import { type Controlled, startControlled } from '../supervisor/control-fixture.js';
 
@@ -78,12 +79,14 @@ describeWithChromium('dashboard in headless Chromium', () => {
 
     for (let i = 0; i < 5; i++) await setup.client.run('echo', `job ${i}`);
     await expect.poll(() => cell(page, 'echo', 'done').textContent(), { timeout: 10_000 }).toBe('5');
-    expect(await cell(page, 'echo', 'p50Ms').textContent()).toMatch(/ms$/);
+    expect(await cell(page, 'echo', 'p50Ms').textContent()).toMatch(/^[\d.]+ (µs|ms|s)$/);
     // The chart draws a line once the bucket holding the jobs is complete (2 s buckets, polled every 2 s).
     const line = page.locator('#throughput-chart path[data-series="echo"]');
     await expect.poll(() => line.count(), { timeout: 15_000 }).toBe(1);
     expect(await line.getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
-    await expect.poll(() => page.locator('#latency-chart path[data-series="echo p95"]').count()).toBe(1);
+    await expect
+      .poll(() => page.locator('#latency-chart path[data-series="echo p95"]').count(), { timeout: 10_000 })
+      .toBe(1);
 
     const toggle = page.locator('#functions tr[data-function="echo"] button[data-action="toggle"]');
     expect(await toggle.textContent()).toBe('Pause');
@@ -112,6 +115,150 @@ describeWithChromium('dashboard in headless Chromium', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  // Issue 11, the dashboard bullet of "What the operator reads".
+  it('reads well at 800 and 1280 px: duration axes, stable colours, burst scales, queues, errors, workers', async () => {
+    setup = await startControlled(
+      [
+        '  echo: { handler: $FIXTURES/echo.js, payload: text }',
+        '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text }',
+        '  broken: { handler: $FIXTURES/type-error.js, payload: text }',
+        '  shared: { handler: $FIXTURES/echo.js, payload: text }',
+        '',
+      ].join('\n'),
+      // 200 ms buckets: enough of them fill in a few seconds for the burst to stand out.
+      { history: { bucketMs: 200 }, queueSampleMs: 100, workers: { cacheMs: 1000 } },
+    );
+    const names = ['echo', 'sleeps', 'broken', 'shared'];
+    // A plain library worker on another "box" serves one of the functions too.
+    const other = new Worker({ servers: [setup.gearman], clientId: 'other-box' });
+    other.register('shared', async (job) => job.payload);
+    await other.start();
+    try {
+      const page = await context.newPage();
+      page.on('pageerror', (error) => problems.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      await page.setViewportSize({ width: 800, height: 900 });
+      const openedAt = Date.now();
+      await page.goto(`${setup.base}/`);
+
+      const colours = () =>
+        Promise.all(
+          names.map(async (fn) => {
+            const stroke = await page
+              .locator(`#throughput-chart path[data-series="${fn}"]`)
+              .getAttribute('stroke', { timeout: 2000 });
+            const swatch = await page
+              .locator('#legend li', { hasText: new RegExp(`^${fn}$`) })
+              .locator('rect')
+              .getAttribute('fill', { timeout: 2000 });
+            return `${fn} ${stroke} ${swatch}`;
+          }),
+        );
+      await page.waitForTimeout(Math.max(0, 500 - (Date.now() - openedAt)));
+      const early = await colours();
+      expect(early.every((line) => !line.includes('null'))).toBe(true);
+      expect(new Set(early.map((line) => line.split(' ')[1])).size).toBe(names.length);
+
+      // At 800 px the page itself does not overflow: the wide table scrolls in its box.
+      // A string: this project's types have no DOM, the page has.
+      const pageWidth = () => page.evaluate<number>('document.documentElement.scrollWidth');
+      expect(await pageWidth()).toBeLessThanOrEqual(800);
+      const scale = page.locator('#functions tr[data-function="echo"] button[data-action="scale"]');
+      await scale.scrollIntoViewIfNeeded();
+      const box = await scale.boundingBox();
+      expect(box !== null && box.x >= 0 && box.x + box.width <= 800).toBe(true);
+      await page.screenshot({ path: '/tmp/gworker-dashboard-800-early.png' });
+
+      // Steady traffic, one job about every bucket, then one burst.
+      for (let i = 0; i < 20; i++) {
+        await setup.client.run('echo', `steady ${i}`);
+        await page.waitForTimeout(220);
+      }
+      expect(Date.now() - openedAt).toBeGreaterThan(3000);
+      expect(await colours()).toEqual(early);
+      await Promise.all(Array.from({ length: 60 }, (_, i) => setup?.client.run('echo', `burst ${i}`)));
+
+      await setup.client.run('sleeps', '1100');
+      await expect(setup.client.run('broken', 'p1')).rejects.toThrow();
+      setup.supervisor.pause('sleeps');
+      for (let i = 0; i < 2; i++) await setup.client.submitBackground('sleeps', '10');
+
+      // Run-time axis: µs, ms or s, never "1.0kms".
+      await expect
+        .poll(() => page.locator('#latency-chart path[data-series="sleeps p95"]').count(), {
+          timeout: 10_000,
+        })
+        .toBe(1);
+      const ticks = await page.locator('#latency-chart text.tick').allTextContents();
+      expect(ticks.join(' ')).not.toMatch(/k\s*ms/);
+      for (const tick of ticks) expect(tick).toMatch(/^(0|[\d.]+ (µs|ms|s|min))$/);
+      expect(ticks).toContain('2 s');
+
+      // Queue depth from the job server: the paused function's two waiting jobs.
+      // (The burst may have queued echo jobs too: the line's title tells the values its height shows.)
+      await expect
+        .poll(() => page.locator('#queue-chart path[data-series="sleeps"] title').textContent(), {
+          timeout: 10_000,
+        })
+        .toBe('sleeps: latest 2, peak 2');
+
+      // The last error, with its type and message.
+      const error = page.locator('#errors tbody tr[data-function="broken"] td.message');
+      await expect
+        .poll(() => error.first().textContent(), { timeout: 10_000 })
+        .toBe('TypeError: expected a JSON object, got "p1"');
+
+      // Who serves each function: this supervisor everywhere, and the other box on "shared".
+      const workerRows = async (fn: string) => {
+        const rows = await page.locator(`#workers tbody tr[data-function="${fn}"]`).all();
+        return Promise.all(
+          rows.map(
+            async (row) =>
+              `${await row.getAttribute('data-self')} ${await row.locator('td').nth(2).textContent()}`,
+          ),
+        );
+      };
+      await expect.poll(() => workerRows('shared'), { timeout: 10_000 }).toHaveLength(2);
+      const shared = await workerRows('shared');
+      expect(shared[0]).toMatch(/^true gworker-\S+ this supervisor$/);
+      expect(shared[1]).toBe('false other-box');
+      expect(await workerRows('echo')).toEqual([shared[0]]);
+
+      // The burst flattens the linear chart; clipped, it is cut and says so; log keeps both.
+      const throughputTicks = () => page.locator('#throughput-chart text.tick').allTextContents();
+      await expect
+        .poll(async () => Number.parseFloat((await throughputTicks()).at(-1) ?? '0'), { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(50);
+      await page.selectOption('#throughput-scale', 'clip');
+      await expect.poll(() => page.locator('#throughput-chart text.clip-note').count()).toBe(1);
+      expect(await page.locator('#throughput-chart text.clip-note').textContent()).toMatch(
+        /^clipped at [\d.]+\/s · peak [\d.]+k?\/s$/,
+      );
+      expect(Number.parseFloat((await throughputTicks()).at(-1) ?? '')).toBeLessThanOrEqual(20);
+      expect(await page.locator('#throughput-clip').textContent()).toMatch(/^one burst reached [\d.]+k?\/s$/);
+      expect(await page.locator('#throughput-chart path[data-clipped="echo"]').count()).toBeGreaterThan(0);
+      await page.screenshot({ path: '/tmp/gworker-dashboard-800.png', fullPage: true });
+
+      await page.selectOption('#throughput-scale', 'log');
+      await expect.poll(() => page.locator('#throughput-chart text.clip-note').count()).toBe(0);
+      expect(await throughputTicks()).toEqual(expect.arrayContaining(['0/s', '1/s', '10/s', '100/s']));
+
+      // At 1280 px the tables fit without scrolling.
+      await page.setViewportSize({ width: 1280, height: 900 });
+      const overflow = await page.evaluate<number[]>(
+        "[...document.querySelectorAll('.table-wrap')].map((wrap) => wrap.scrollWidth - wrap.clientWidth)",
+      );
+      expect(overflow.map((extra) => Math.max(0, extra))).toEqual([0, 0, 0, 0]);
+      expect(await pageWidth()).toBeLessThanOrEqual(1280);
+      await page.screenshot({ path: '/tmp/gworker-dashboard-1280.png', fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await other.close({ force: true });
+    }
+  }, 60_000);
 
   it('scales a function from the page', async () => {
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');

@@ -1,11 +1,24 @@
 import { LoopMonitor, type LoopMonitorOptions } from '../health/loop-monitor.js';
 import { healthChecks, type ProbeCheck, readinessChecks } from '../health/readiness.js';
+import {
+  type FunctionFailures,
+  RecentFailures,
+  type RecentFailuresOptions,
+} from '../stats/recent-failures.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
 import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history.js';
 import { ApiError } from './http-io.js';
 import { SupervisorMetrics, type SupervisorMetricsOptions } from './metrics.js';
-import { QueueProbe } from './queue-probe.js';
-import { buildStatus, type FunctionReport, type StatusDocument, serverAddresses } from './status-document.js';
+import { QueueHistory, type QueuePoint } from './queue-history.js';
+import { type ProbeResult, QueueProbe } from './queue-probe.js';
+import {
+  buildStatus,
+  type FunctionReport,
+  queuedJobs,
+  type StatusDocument,
+  serverAddresses,
+} from './status-document.js';
+import { WorkerDirectory, type WorkerDirectoryOptions, type WorkersReply } from './worker-directory.js';
 
 /** How re-reading the manifest went. */
 export type ManifestReloadOutcome = { readonly ok: true } | { readonly ok: false; readonly error: string };
@@ -23,10 +36,21 @@ export interface ControlApiOptions {
   readonly drain?: () => void;
   /** Longest wait for a job server's admin status. @defaultValue 2000 */
   readonly queueTimeoutMs?: number;
+  /**
+   * How often the job servers' queue depths are sampled for the queue history, whether
+   * or not anyone reads the status; 0 samples only when the status is asked for. Half
+   * the history's bucket, so that every bucket gets a sample despite timer jitter.
+   * @defaultValue 1000
+   */
+  readonly queueSampleMs?: number;
   readonly history?: JobHistoryOptions;
   readonly metrics?: SupervisorMetricsOptions;
   /** What /healthz counts as a stalled event loop (tests shorten it). */
   readonly loop?: LoopMonitorOptions;
+  /** The ring of recent failures per function (`GET /api/errors`). */
+  readonly failures?: RecentFailuresOptions;
+  /** Who else serves each function (`GET /api/workers`). */
+  readonly workers?: WorkerDirectoryOptions;
 }
 
 export type ReloadEvent = SupervisorEvents['reload'][0];
@@ -49,6 +73,13 @@ export interface DrainReply {
 export interface HistoryReply {
   readonly bucketMs: number;
   readonly functions: Readonly<Record<string, readonly HistoryPoint[]>>;
+  /** Per function, its queue on the job servers over the same minutes (sampled every `queueSampleMs`). */
+  readonly queues: Readonly<Record<string, readonly QueuePoint[]>>;
+}
+
+export interface ErrorsReply {
+  /** Per function of the manifest, its most recent failures with their messages, newest first. */
+  readonly functions: Readonly<Record<string, FunctionFailures>>;
 }
 
 /**
@@ -62,10 +93,18 @@ export class ControlApi {
   readonly #options: ControlApiOptions;
   readonly #probe: QueueProbe;
   readonly #history: JobHistory;
+  readonly #queues: QueueHistory;
+  readonly #failures: RecentFailures;
+  readonly #workers: WorkerDirectory;
   readonly #startedAt = new Date();
   readonly #onJobEnd: (...args: SupervisorEvents['jobEnd']) => void;
   readonly #onLifecycle: (...args: SupervisorEvents['lifecycle']) => void;
   readonly #loop: LoopMonitor;
+  readonly #sampler: NodeJS.Timeout | null;
+  /** When the queues were last probed, so the sampler does not ask again right after a status did. */
+  #probedAt = 0;
+  #sampling = false;
+  #closed = false;
   #draining = false;
 
   constructor(supervisor: Supervisor, options: ControlApiOptions = {}) {
@@ -74,7 +113,13 @@ export class ControlApi {
     this.#probe = new QueueProbe(options.queueTimeoutMs);
     this.metrics = new SupervisorMetrics(supervisor, options.metrics);
     this.#history = new JobHistory(options.history);
-    this.#onJobEnd = (info) => this.#history.record(info.function, info.result, info.durationMs);
+    this.#queues = new QueueHistory({ bucketMs: this.#history.bucketMs, ...options.history });
+    this.#failures = new RecentFailures(options.failures);
+    this.#workers = new WorkerDirectory(this.#probe, options.workers);
+    this.#onJobEnd = (info) => {
+      this.#history.record(info.function, info.result, info.durationMs);
+      this.#failures.record(info);
+    };
     supervisor.on('jobEnd', this.#onJobEnd);
     // A stop the owner began without telling the API (an embedder's close()) drains too.
     this.#onLifecycle = (state) => {
@@ -82,6 +127,9 @@ export class ControlApi {
     };
     supervisor.on('lifecycle', this.#onLifecycle);
     this.#loop = new LoopMonitor(options.loop);
+    const sampleMs = options.queueSampleMs ?? 1000;
+    // unref: sampling alone never keeps the process alive.
+    this.#sampler = sampleMs > 0 ? setInterval(() => this.#sample(sampleMs), sampleMs).unref() : null;
   }
 
   /** True once a drain was asked for, here or by the owner (a signal). */
@@ -91,15 +139,8 @@ export class ControlApi {
 
   /** Functions and servers now; with `queues`, the job servers' queue depths too. */
   async status(options: { queues?: boolean } = {}): Promise<StatusDocument> {
-    const queues =
-      options.queues === false ? null : await this.#probe.probe(serverAddresses(this.#supervisor));
-    const status = buildStatus(
-      this.#supervisor,
-      { startedAt: this.#startedAt, draining: this.#draining },
-      queues,
-    );
-    if (queues !== null) for (const fn of status.functions) this.metrics.setQueued(fn.name, fn.queued);
-    return status;
+    const queues = options.queues === false ? null : await this.#probeQueues();
+    return buildStatus(this.#supervisor, { startedAt: this.#startedAt, draining: this.#draining }, queues);
   }
 
   /** /healthz: the process answers and its event loop has not stalled lately. */
@@ -116,13 +157,36 @@ export class ControlApi {
     });
   }
 
-  /** Jobs and run times of the last minutes per function, in buckets, for charts. */
+  /** Jobs, run times and queue depths of the last minutes per function, in buckets, for charts. */
   history(): HistoryReply {
-    const names = new Set(this.#supervisor.functions().map((fn) => fn.name));
+    const names = this.#names();
     this.#history.retain(names);
+    this.#queues.retain(names);
     const functions: Record<string, readonly HistoryPoint[]> = {};
-    for (const name of names) functions[name] = this.#history.series(name);
-    return { bucketMs: this.#history.bucketMs, functions };
+    const queues: Record<string, readonly QueuePoint[]> = {};
+    for (const name of names) {
+      functions[name] = this.#history.series(name);
+      queues[name] = this.#queues.series(name);
+    }
+    return { bucketMs: this.#history.bucketMs, functions, queues };
+  }
+
+  /** The most recent failures of every function, with their messages. */
+  errors(): ErrorsReply {
+    const names = this.#names();
+    this.#failures.retain(names);
+    const functions: Record<string, FunctionFailures> = {};
+    for (const name of names) functions[name] = this.#failures.of(name);
+    return { functions };
+  }
+
+  /** Which connections, this supervisor's and others', serve each function on the job servers (cached a few seconds). */
+  workers(): Promise<WorkersReply> {
+    return this.#workers.lookup({
+      servers: serverAddresses(this.#supervisor),
+      functions: [...this.#names()],
+      clientId: this.#supervisor.clientId,
+    });
   }
 
   /** Stops taking jobs of `fn`; running ones finish. Throws ApiError 404 for an unknown function. */
@@ -205,11 +269,41 @@ export class ControlApi {
 
   /** Stops following the supervisor and closes the admin connections to the job servers. */
   async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#sampler !== null) clearInterval(this.#sampler);
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.#supervisor.off('lifecycle', this.#onLifecycle);
     this.#loop.close();
     this.metrics.close();
     await this.#probe.close();
+  }
+
+  #names(): Set<string> {
+    return new Set(this.#supervisor.functions().map((fn) => fn.name));
+  }
+
+  /** Asks every job server for its queues; the answer feeds the queue history and the metrics. */
+  async #probeQueues(): Promise<Map<string, ProbeResult>> {
+    this.#probedAt = Date.now();
+    const queues = await this.#probe.probe(serverAddresses(this.#supervisor));
+    const functions = this.#supervisor.functions();
+    this.#queues.record(
+      functions.map((fn) => fn.name),
+      queues,
+    );
+    for (const fn of functions) this.metrics.setQueued(fn.name, queuedJobs(fn, queues));
+    return queues;
+  }
+
+  /** The sampler's tick: one probe at a time, and none when a status just probed. */
+  #sample(sampleMs: number): void {
+    if (this.#closed || this.#sampling || Date.now() - this.#probedAt < sampleMs / 2) return;
+    this.#sampling = true;
+    this.#probeQueues()
+      .catch(() => {}) // a server's failure is in its ProbeResult; nothing else can throw here
+      .finally(() => {
+        this.#sampling = false;
+      });
   }
 
   #function(fn: string): FunctionReport {

@@ -10,11 +10,12 @@ const kFiles: Readonly<Record<string, { file: string; type: string }>> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/charts.js': { file: 'charts.js', type: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 
 /**
- * The dashboard's files (plain HTML, one script, one stylesheet: nothing to build and
+ * The dashboard's files (plain HTML, two script modules, one stylesheet: nothing to build and
  * nothing fetched from elsewhere, so it works on a closed network). They sit next to
  * this module in a checkout; a compiled package finds them under src/ when its build
  * did not copy them beside the compiled code.

@@ -116,7 +116,8 @@ export class JobHistory {
   }
 }
 
-function modulo(a: number, n: number): number {
+/** `a` mod `n`, never negative: the ring slot of a bucket number. */
+export function modulo(a: number, n: number): number {
   return ((a % n) + n) % n;
 }
 

@@ -15,6 +15,11 @@ export type ProbeResult =
   | { readonly ok: true; readonly rows: ReadonlyMap<string, QueueDepth> }
   | { readonly ok: false; readonly error: string };
 
+/** One server's answer to an admin command, or why there is none. */
+export type AdminAnswer<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: string };
+
 /**
  * Asks job servers for their queue depths over the text admin protocol. The supervisor
  * asks, not the CLI: it already knows every server's address and TLS settings and can
@@ -32,14 +37,31 @@ export class QueueProbe {
 
   /** Queue depths per server name; a server that does not answer in time gets its error. */
   async probe(servers: ReadonlyMap<string, ServerAddress>): Promise<Map<string, ProbeResult>> {
+    const answers = await this.ask(servers, async (client) => depths(await client.status()));
+    return new Map(
+      [...answers].map(([name, answer]): [string, ProbeResult] =>
+        answer.ok ? [name, { ok: true, rows: answer.value }] : [name, answer],
+      ),
+    );
+  }
+
+  /**
+   * Runs one admin command on every server, over the connections kept here (so the
+   * queue depths and the `workers` listing share one admin connection per server).
+   * Connections to servers not named any more are closed.
+   */
+  async ask<T>(
+    servers: ReadonlyMap<string, ServerAddress>,
+    command: (client: AdminClient) => Promise<T>,
+  ): Promise<Map<string, AdminAnswer<T>>> {
     for (const [name, client] of this.#clients) {
       if (!servers.has(name)) this.#drop(name, client);
     }
     const entries = await Promise.all(
-      [...servers].map(async ([name, address]): Promise<[string, ProbeResult]> => {
+      [...servers].map(async ([name, address]): Promise<[string, AdminAnswer<T>]> => {
         const client = this.#client(name, address);
         try {
-          return [name, { ok: true, rows: depths(await client.status()) }];
+          return [name, { ok: true, value: await command(client) }];
         } catch (err) {
           this.#drop(name, client);
           return [name, { ok: false, error: (err as Error).message }];

@@ -34,7 +34,9 @@ export const kProbePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
  * state they left behind (the function after pause, resume or scale).
  *
  *   GET  /api/status[?queues=0]         functions, servers, queue depths (StatusDocument)
- *   GET  /api/history                   per-function job counts and run times in buckets
+ *   GET  /api/history                   per-function job counts, run times and queue depths in buckets
+ *   GET  /api/errors                    per-function recent failures with their messages
+ *   GET  /api/workers                   who serves each function on the job servers (cached 5 s)
  *   POST /api/functions/NAME/pause      stop taking jobs of NAME; running ones finish
  *   POST /api/functions/NAME/resume     take jobs again
  *   POST /api/functions/NAME/scale      { "concurrency": N }
@@ -60,6 +62,16 @@ export const routes: readonly Route[] = [
     method: 'GET',
     path: /^\/api\/history$/,
     handle: async (api, _req, res) => sendJson(res, 200, api.history()),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/errors$/,
+    handle: async (api, _req, res) => sendJson(res, 200, api.errors()),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/workers$/,
+    handle: async (api, _req, res) => sendJson(res, 200, await api.workers()),
   },
   {
     method: 'POST',

@@ -74,6 +74,16 @@ export function serverAddresses(supervisor: Supervisor): Map<string, ServerAddre
   return out;
 }
 
+/** Jobs of a function waiting on the servers it connects to that answered; null when none did. */
+export function queuedJobs(fn: FunctionSnapshot, queues: ReadonlyMap<string, ProbeResult>): number | null {
+  let queued: number | null = null;
+  for (const c of fn.connections) {
+    const probe = queues.get(c.server);
+    if (probe?.ok) queued = (queued ?? 0) + (probe.rows.get(fn.name)?.queued ?? 0);
+  }
+  return queued;
+}
+
 export function buildStatus(
   supervisor: Supervisor,
   meta: { readonly startedAt: Date; readonly draining: boolean },

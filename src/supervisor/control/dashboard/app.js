@@ -1,18 +1,31 @@
 // The gworker dashboard: polls the control API and draws what it answers. Plain DOM and
 // inline SVG, nothing to build and nothing loaded from elsewhere. Every value from the
 // server goes in through textContent or an attribute, never as markup (function names
-// are whatever the manifest says).
+// and error messages are whatever handlers and manifests say).
+
+import { drawChart, formatCount, formatDuration, svg } from './charts.js';
 
 const kStatusEveryMs = 1000;
 const kHistoryEveryMs = 2000;
+/** The server caches its `workers` answer for 5 s: polling faster would only reread it. */
+const kWorkersEveryMs = 5000;
+/** Failures listed in the last-errors panel, newest first over every function. */
+const kErrorsShown = 30;
 const kColors = ['#3366cc', '#dc3912', '#ff9900', '#109618', '#990099', '#0099c6', '#dd4477', '#66aa00'];
-const kSvg = 'http://www.w3.org/2000/svg';
 
 const state = {
   // A token in the address's fragment (#token=...) never reaches the server's logs.
   token: tokenFromHash() ?? sessionStorage.getItem('gworker-token'),
   status: null,
   history: null,
+  /**
+   * Each function's colour, given on first sight and kept for the page's life. The status
+   * and the history list functions in the manifest's order, so whichever answers first
+   * gives the same colours (issue 11: they were taken from the status alone, and the
+   * charts drawn before it answered had every line in the first colour for 2 s).
+   */
+  colors: new Map(),
+  throughputScale: localStorage.getItem('gworker-throughput-scale') ?? 'linear',
   /** Scale inputs being edited are not overwritten by the next refresh. */
   editing: new Set(),
 };
@@ -66,13 +79,6 @@ function showTokenForm() {
   $('token-form').hidden = false;
 }
 
-function formatMs(ms) {
-  if (ms === null || ms === undefined) return '–';
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${ms.toFixed(0)} ms`;
-  return `${(ms / 1000).toFixed(2)} s`;
-}
-
 function formatUptime(ms) {
   const s = Math.floor(ms / 1000);
   const h = Math.floor(s / 3600);
@@ -80,10 +86,16 @@ function formatUptime(ms) {
   return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s}s`;
 }
 
+/** Gives every name not seen yet the next colour, in the order given. */
+function learnColors(names) {
+  for (const name of names) {
+    if (!state.colors.has(name)) state.colors.set(name, kColors[state.colors.size % kColors.length]);
+  }
+}
+
 function colorOf(name) {
-  const names = (state.status?.functions ?? []).map((fn) => fn.name);
-  const index = Math.max(0, names.indexOf(name));
-  return kColors[index % kColors.length];
+  learnColors([name]);
+  return state.colors.get(name);
 }
 
 // ---- functions table -------------------------------------------------------------
@@ -109,9 +121,9 @@ function renderFunctions(functions) {
     cell('failed').textContent = fn.failed;
     cell('excepted').textContent = fn.excepted;
     cell('jobsPerSecond').textContent = fn.jobsPerSecond.toFixed(2);
-    cell('p50Ms').textContent = formatMs(fn.p50Ms);
-    cell('p95Ms').textContent = formatMs(fn.p95Ms);
-    cell('p99Ms').textContent = formatMs(fn.p99Ms);
+    cell('p50Ms').textContent = formatDuration(fn.p50Ms);
+    cell('p95Ms').textContent = formatDuration(fn.p95Ms);
+    cell('p99Ms').textContent = formatDuration(fn.p99Ms);
     const toggle = row.querySelector('[data-action="toggle"]');
     toggle.textContent = fn.paused ? 'Resume' : 'Pause';
     toggle.dataset.next = fn.paused ? 'resume' : 'pause';
@@ -135,7 +147,9 @@ function createFunctionRow(body, name) {
     td.dataset.field = field;
     row.append(td);
   }
-  const actions = el('td', undefined, 'actions');
+  const cell = el('td');
+  // The flex box sits inside the cell: a flex cell leaves the table's row layout.
+  const actions = el('div', undefined, 'actions');
   const toggle = el('button', 'Pause');
   toggle.type = 'button';
   toggle.dataset.action = 'toggle';
@@ -153,7 +167,8 @@ function createFunctionRow(body, name) {
   scale.dataset.action = 'scale';
   scale.addEventListener('click', () => command(name, 'scale', scale, { concurrency: Number(input.value) }));
   actions.append(toggle, input, scale);
-  row.append(actions);
+  cell.append(actions);
+  row.append(cell);
   return row;
 }
 
@@ -213,80 +228,14 @@ function renderReloads(functions) {
 
 // ---- charts -----------------------------------------------------------------------
 
-function svg(tag, attributes) {
-  const node = document.createElementNS(kSvg, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  return node;
-}
-
-/** Draws one line per series on a 600×200 chart; points are [t, value|null]. */
-function drawChart(chart, series, unit) {
-  const width = 600;
-  const height = 200;
-  const pad = { left: 44, right: 8, top: 8, bottom: 20 };
-  const all = series.flatMap((s) => s.points).filter(([, v]) => v !== null);
-  const times = series.flatMap((s) => s.points.map(([t]) => t));
-  const t0 = Math.min(...times);
-  const t1 = Math.max(...times);
-  const top = niceCeiling(Math.max(0, ...all.map(([, v]) => v)));
-  const x = (t) => pad.left + ((t - t0) / Math.max(1, t1 - t0)) * (width - pad.left - pad.right);
-  const y = (v) => height - pad.bottom - (v / top) * (height - pad.top - pad.bottom);
-  const nodes = [];
-  for (const fraction of [0, 0.5, 1]) {
-    const value = top * fraction;
-    nodes.push(
-      svg('line', { class: 'axis', x1: pad.left, x2: width - pad.right, y1: y(value), y2: y(value) }),
-    );
-    const label = svg('text', { x: pad.left - 4, y: y(value) + 3, 'text-anchor': 'end' });
-    label.textContent = `${formatNumber(value)}${unit}`;
-    nodes.push(label);
-  }
-  if (times.length > 0) {
-    const minutes = Math.round((t1 - t0) / 60_000);
-    const label = svg('text', { x: pad.left, y: height - 4 });
-    label.textContent = `${minutes} min ago`;
-    const now = svg('text', { x: width - pad.right, y: height - 4, 'text-anchor': 'end' });
-    now.textContent = 'now';
-    nodes.push(label, now);
-  }
-  for (const s of series) {
-    let d = '';
-    let pen = false;
-    for (const [t, v] of s.points) {
-      if (v === null) {
-        pen = false;
-        continue;
-      }
-      d += `${pen ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
-    }
-    if (d === '') continue;
-    const path = svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.8 });
-    path.dataset.series = s.name;
-    if (s.dashed) path.setAttribute('stroke-dasharray', '4 3');
-    nodes.push(path);
-  }
-  chart.replaceChildren(...nodes);
-}
-
-function niceCeiling(value) {
-  if (value <= 0) return 1;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
-  return 10 * magnitude;
-}
-
-function formatNumber(value) {
-  if (value >= 1000) return `${(value / 1000).toFixed(value >= 10_000 ? 0 : 1)}k`;
-  return Number.isInteger(value) ? String(value) : value.toFixed(1);
-}
-
 function renderCharts() {
   const history = state.history;
   if (!history) return;
+  learnColors(Object.keys(history.functions));
   const perSecond = 1000 / history.bucketMs;
   const throughput = [];
   const latency = [];
+  const queues = [];
   for (const [name, points] of Object.entries(history.functions)) {
     const color = colorOf(name);
     throughput.push({
@@ -297,16 +246,111 @@ function renderCharts() {
     latency.push({ name: `${name} p95`, color, points: points.map((p) => [p.t, p.p95Ms]) });
     latency.push({ name: `${name} p50`, color, dashed: true, points: points.map((p) => [p.t, p.p50Ms]) });
   }
-  drawChart($('throughput-chart'), throughput, '/s');
-  drawChart($('latency-chart'), latency, 'ms');
+  for (const [name, points] of Object.entries(history.queues ?? {})) {
+    const color = colorOf(name);
+    queues.push({ name, color, points: points.map((p) => [p.t, p.queued]) });
+    queues.push({
+      name: `${name} running`,
+      color,
+      dashed: true,
+      points: points.map((p) => [p.t, p.running]),
+    });
+  }
+  const clip = drawChart($('throughput-chart'), throughput, {
+    format: (v) => `${formatCount(v)}/s`,
+    scale: state.throughputScale,
+  });
+  $('throughput-clip').textContent = clip ? `one burst reached ${formatCount(clip.peak)}/s` : '';
+  drawChart($('latency-chart'), latency, { format: formatDuration });
+  drawChart($('queue-chart'), queues, { format: formatCount });
   const legend = Object.keys(history.functions).map((name) => {
     const item = el('li');
+    item.dataset.function = name;
     const swatch = svg('svg', { width: 14, height: 4 });
     swatch.append(svg('rect', { width: 14, height: 4, fill: colorOf(name) }));
     item.append(swatch, document.createTextNode(name));
     return item;
   });
   $('legend').replaceChildren(...legend);
+}
+
+const scaleChoice = $('throughput-scale');
+scaleChoice.value = ['linear', 'log', 'clip'].includes(state.throughputScale)
+  ? state.throughputScale
+  : 'linear';
+state.throughputScale = scaleChoice.value;
+scaleChoice.addEventListener('change', () => {
+  state.throughputScale = scaleChoice.value;
+  localStorage.setItem('gworker-throughput-scale', scaleChoice.value);
+  renderCharts();
+});
+
+// ---- last errors and other workers -------------------------------------------------
+
+function renderErrors(reply) {
+  const all = Object.values(reply.functions).flatMap((fn) => fn.recent);
+  all.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  const rows = all.slice(0, kErrorsShown).map((failure) => {
+    const row = document.createElement('tr');
+    row.dataset.function = failure.function;
+    const what = failure.type ? `${failure.type}: ${failure.message}` : failure.message;
+    const message = el('td', what, 'message');
+    message.title = what;
+    row.append(
+      el('td', new Date(failure.at).toLocaleTimeString()),
+      el('td', failure.function),
+      el('td', failure.handle, 'handle'),
+      el('td', failure.kind === 'exception' ? 'exception' : 'fail'),
+      message,
+    );
+    return row;
+  });
+  if (rows.length === 0) {
+    const row = document.createElement('tr');
+    const none = el('td', 'no failures since the supervisor started', 'muted');
+    none.colSpan = 5;
+    row.append(none);
+    rows.push(row);
+  }
+  $('errors').tBodies[0].replaceChildren(...rows);
+  const totals = Object.entries(reply.functions)
+    .filter(([, fn]) => fn.total > fn.recent.length)
+    .map(([name, fn]) => `${name}: ${fn.total} in all, the last ${fn.recent.length} kept`);
+  $('errors-notes').textContent = totals.join('; ');
+}
+
+function renderWorkers(reply) {
+  const rows = [];
+  for (const [name, fn] of Object.entries(reply.functions)) {
+    for (const worker of fn.workers) {
+      const row = document.createElement('tr');
+      row.dataset.function = name;
+      row.dataset.self = String(worker.self);
+      const who = el('td', worker.clientId);
+      if (worker.self) who.append(' ', el('span', 'this supervisor', 'badge ok'));
+      row.append(
+        el('td', name),
+        el('td', worker.server),
+        who,
+        el('td', worker.address),
+        el('td', worker.fd, 'num'),
+      );
+      rows.push(row);
+    }
+    if (fn.more > 0) {
+      const row = document.createElement('tr');
+      const more = el('td', `${name}: ${fn.more} more not listed`, 'muted');
+      more.colSpan = 5;
+      row.append(more);
+      rows.push(row);
+    }
+  }
+  $('workers').tBodies[0].replaceChildren(...rows);
+  const notes = reply.servers.filter((s) => s.error).map((s) => `${s.server}: not listed (${s.error})`);
+  $('workers-notes').textContent = [
+    ...notes,
+    `as the job servers listed them at ${new Date(reply.fetchedAt).toLocaleTimeString()}`,
+  ].join('; ');
 }
 
 // ---- polling ----------------------------------------------------------------------
@@ -320,6 +364,7 @@ function setLink(ok, text) {
 async function refreshStatus() {
   const status = await api('GET', '/api/status');
   state.status = status;
+  learnColors(status.functions.map((fn) => fn.name));
   $('summary').textContent =
     `pid ${status.pid} · up ${formatUptime(status.uptimeMs)} · ${status.functions.length} function(s) · ${status.manifest}`;
   $('draining').hidden = !status.draining;
@@ -332,6 +377,14 @@ async function refreshStatus() {
 async function refreshHistory() {
   state.history = await api('GET', '/api/history');
   renderCharts();
+}
+
+async function refreshErrors() {
+  renderErrors(await api('GET', '/api/errors'));
+}
+
+async function refreshWorkers() {
+  renderWorkers(await api('GET', '/api/workers'));
 }
 
 /** Polls with setTimeout after each answer, so a slow server is never asked twice at once. */
@@ -357,3 +410,5 @@ $('token-form').addEventListener('submit', (event) => {
 
 poll(refreshStatus, kStatusEveryMs);
 poll(refreshHistory, kHistoryEveryMs);
+poll(refreshErrors, kHistoryEveryMs);
+poll(refreshWorkers, kWorkersEveryMs);
