@@ -1,3 +1,4 @@
+import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../../limits.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
 import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history.js';
 import { ApiError } from './http-io.js';
@@ -116,13 +117,12 @@ export class ControlApi {
   /** New concurrency; resolves once the new threads serve (running jobs finish on the old ones). */
   async scale(fn: string, concurrency: unknown): Promise<FunctionReport> {
     this.#refuseWhileDraining();
-    if (
-      typeof concurrency !== 'number' ||
-      !Number.isInteger(concurrency) ||
-      concurrency < 1 ||
-      concurrency > 100_000
-    ) {
-      throw new ApiError(400, 'bad_concurrency', 'concurrency must be a whole number from 1 to 100000');
+    if (!isConcurrency(concurrency)) {
+      throw new ApiError(
+        400,
+        'bad_concurrency',
+        `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}`,
+      );
     }
     let found: boolean;
     try {
