@@ -4,7 +4,7 @@ import { FRAME_PRE_SLEEP } from '../protocol/frames.js';
 import { GrabAllProbe } from './grab-all-probe.js';
 import type { JobSlots } from './job-slots.js';
 import type { GrabMode } from './options.js';
-import type { FunctionRegistry } from './registry.js';
+import type { AnnouncedFunctions } from './registry.js';
 import { SleepState } from './sleep-state.js';
 
 /**
@@ -17,7 +17,7 @@ import { SleepState } from './sleep-state.js';
 export class GrabScheduler {
   readonly #conn: Connection;
   readonly #slots: JobSlots;
-  readonly #registry: FunctionRegistry;
+  readonly #registry: AnnouncedFunctions;
   readonly #probe: GrabAllProbe;
   readonly #sleep: SleepState;
   #paused = false;
@@ -26,7 +26,7 @@ export class GrabScheduler {
   constructor(
     conn: Connection,
     slots: JobSlots,
-    registry: FunctionRegistry,
+    registry: AnnouncedFunctions,
     options: { readonly grab: GrabMode; readonly regrabIntervalMs: number },
     log: Logger,
   ) {
