@@ -4,8 +4,6 @@ import type { ForegroundReply } from './job-reply.js';
 
 /** What a pending reply may ask of the connection its answer came on (a ServerLink). */
 export interface ReplyLink {
-  /** The server's `host:port`. */
-  readonly name: string;
   /** A foreground job was created here: route its WORK_* packets to it by handle. */
   track(handle: string, job: ForegroundReply): void;
   /** Stop tracking a job that ended on its own (timeout, abort). */

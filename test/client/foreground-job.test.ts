@@ -11,7 +11,6 @@ const owner = (): ReplyLink & { tracked: string[]; detached: ForegroundReply[] }
   const tracked: string[] = [];
   const detached: ForegroundReply[] = [];
   return {
-    name: '127.0.0.1:4730',
     tracked,
     detached,
     track: (handle) => tracked.push(handle),
@@ -83,7 +82,18 @@ describe('ForegroundJob', () => {
     reply.update({ type: 'data', data: Buffer.from('late data') });
     expect((await job.result).toString()).toBe('first');
     expect(await collect(job)).toEqual([{ type: 'created', handle: 'H:x:3' }]);
+    expect(tracker.tracked).toEqual(['H:x:3']);
     expect(tracker.detached).toEqual([reply]);
+  });
+
+  it('drops a JOB_CREATED that comes after it gave up: its connection does not track it', async () => {
+    const { job, reply } = newJob();
+    const tracker = owner();
+    reply.arm(undefined, AbortSignal.abort('no'));
+    reply.accept(jobCreated('H:x:7'), tracker);
+    expect(tracker.tracked).toEqual([]);
+    expect(job.handle).toBeUndefined();
+    await expect(job.created).rejects.toMatchObject({ code: ErrorCode.ABORTED });
   });
 
   it('fails with TimeoutError when its timeout passes, and detaches from its connection', async () => {
