@@ -1,3 +1,4 @@
+import { MAX_FRAME_SIZE_LIMIT } from '../limits.js';
 import type { Logger } from '../log.js';
 import { parseServerAddress, type ServerAddress } from '../net/address.js';
 import type { BackoffPolicy } from '../net/backoff.js';
@@ -41,13 +42,15 @@ export function checkClientOptions(options: ClientOptions): ServerAddress[] {
   if (options.exceptions !== undefined && typeof options.exceptions !== 'boolean') {
     throw new TypeError('exceptions must be a boolean');
   }
-  if (options.connectTimeoutMs !== undefined) checkTimeout(options.connectTimeoutMs);
+  if (options.connectTimeoutMs !== undefined) checkTimeout(options.connectTimeoutMs, 'connectTimeoutMs');
   const maxFrameSize = options.maxFrameSize;
   if (
     maxFrameSize !== undefined &&
-    !(Number.isInteger(maxFrameSize) && maxFrameSize > 0 && maxFrameSize <= 0xffffffff)
+    !(Number.isInteger(maxFrameSize) && maxFrameSize > 0 && maxFrameSize <= MAX_FRAME_SIZE_LIMIT)
   ) {
-    throw new RangeError(`maxFrameSize must be an integer from 1 to 4294967295, got ${maxFrameSize}`);
+    throw new RangeError(
+      `maxFrameSize must be an integer from 1 to ${MAX_FRAME_SIZE_LIMIT}, got ${maxFrameSize}`,
+    );
   }
   return specs.map((spec) => parseServerAddress(spec));
 }

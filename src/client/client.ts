@@ -5,9 +5,12 @@ import { Connection } from '../net/connection.js';
 import { PacketType } from '../protocol/constants.js';
 import { encodeRequest } from '../protocol/encoder.js';
 import { type ClientOptions, checkClientOptions, type ServerOption } from './client-options.js';
-import { ForegroundJob } from './job.js';
+import { type ForegroundJob, foregroundJobOf } from './job.js';
+import { ForegroundReply } from './job-reply.js';
+import type { PendingReply } from './pending-reply.js';
 import {
   type JobStatus,
+  onBackgroundCreated,
   parseEcho,
   parseJobCreated,
   parseStatus,
@@ -15,7 +18,7 @@ import {
   Request,
   type UniqueJobStatus,
 } from './request.js';
-import { failPending, type Outgoing, type Pending, ServerLink } from './server-link.js';
+import { type Outgoing, ServerLink } from './server-link.js';
 import { serverIndexForUnique } from './server-picker.js';
 import {
   type BackgroundOptions,
@@ -122,18 +125,19 @@ export class Client {
     if (unique !== '') checkUnique(unique);
     const type = submitPacketType(options.priority, false);
     checkTimeout(options.timeoutMs);
-    const job = new ForegroundJob(fn, unique);
+    const reply = new ForegroundReply(fn);
+    const job = foregroundJobOf(reply, unique);
     if (this.#closing !== null) {
-      job._fail(closedError());
+      reply.fail(closedError());
       return job;
     }
     if (options.timeoutMs !== undefined || options.signal !== undefined) {
-      job._arm(options.timeoutMs, options.signal);
-      if (job.settled) return job; // the signal was already aborted
+      reply.arm(options.timeoutMs, options.signal);
+      if (reply.settled) return job; // the signal was already aborted
     }
     this.#route(
       encodeRequest(type, [fn, unique, payload]),
-      job,
+      reply,
       this.#startFor(unique, payload),
       0,
       undefined,
@@ -185,7 +189,7 @@ export class Client {
       return Promise.reject(err);
     }
     if (this.#closing !== null) return Promise.reject(closedError());
-    const request = new Request<string>(PacketType.JOB_CREATED, parseJobCreated);
+    const request = new Request<string>(PacketType.JOB_CREATED, parseJobCreated, onBackgroundCreated);
     if (options.timeoutMs !== undefined || options.signal !== undefined) {
       request.arm(options.timeoutMs, options.signal, `background submit to ${fn}`);
       if (request.settled) return request.promise; // the signal was already aborted: send nothing
@@ -295,13 +299,13 @@ export class Client {
    */
   #route(
     frame: Buffer,
-    reply: Pending,
+    reply: PendingReply,
     start: number,
     pos: number,
     lastError: GearmanError | undefined,
   ): void {
     if (this.#closing !== null) {
-      failPending(reply, closedError());
+      reply.fail(closedError());
       return;
     }
     const links = this.#links;
@@ -317,8 +321,7 @@ export class Client {
       (links[(start + pos) % count] as ServerLink).enqueue(frame, reply, start, pos);
       return;
     }
-    failPending(
-      reply,
+    reply.fail(
       new ConnectionError(
         ErrorCode.NO_SERVERS,
         `no job server is reachable (tried ${count})${lastError ? `: ${lastError.message}` : ''}`,
@@ -330,7 +333,7 @@ export class Client {
 
   #reroute(items: Outgoing[], error: GearmanError): void {
     for (const item of items) {
-      if (item.start < 0) failPending(item.reply, error);
+      if (item.start < 0) item.reply.fail(error);
       else this.#route(item.frame, item.reply, item.start, item.pos + 1, error);
     }
   }

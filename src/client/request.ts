@@ -2,6 +2,8 @@ import { ErrorCode, GearmanError, TimeoutError } from '../errors.js';
 import type { PacketType } from '../protocol/constants.js';
 import type { Packet } from '../protocol/packet.js';
 import { type Deferred, deferred } from './deferred.js';
+import { GiveUp } from './give-up.js';
+import type { PendingReply, ReplyLink } from './pending-reply.js';
 
 /** What GET_STATUS answers (STATUS_RES). */
 export interface JobStatus {
@@ -27,25 +29,27 @@ export interface UniqueJobStatus {
 }
 
 type Parse<T> = (packet: Packet) => T;
+/** Runs once the answer is accepted, with the link it came on (no closure per request). */
+type OnAnswer<T> = (value: T, link: ReplyLink) => void;
 
 /**
  * A request that expects one reply on its connection (JOB_CREATED for a background
  * submit, STATUS_RES, STATUS_RES_UNIQUE, ECHO_RES, OPTION_RES), or ERROR instead. gearmand
  * answers the requests of one connection in order, so replies are matched by position.
  */
-export class Request<T> {
+export class Request<T> implements PendingReply {
   /** The packet type that answers this request. */
   readonly answer: PacketType;
   readonly #parse: Parse<T>;
+  readonly #onAnswer: OnAnswer<T> | undefined;
   readonly #deferred: Deferred<T>;
   #settled = false;
-  #timer: NodeJS.Timeout | null = null;
-  #signal: AbortSignal | null = null;
-  #onAbort: (() => void) | null = null;
+  #wait: GiveUp | null = null;
 
-  constructor(answer: PacketType, parse: Parse<T>) {
+  constructor(answer: PacketType, parse: Parse<T>, onAnswer?: OnAnswer<T>) {
     this.answer = answer;
     this.#parse = parse;
+    this.#onAnswer = onAnswer;
     this.#deferred = deferred<T>();
   }
 
@@ -60,26 +64,19 @@ export class Request<T> {
 
   /** Fails the request after `timeoutMs` or when `signal` aborts. */
   arm(timeoutMs: number | undefined, signal: AbortSignal | undefined, what: string): void {
-    if (timeoutMs !== undefined) {
-      this.#timer = setTimeout(
-        () => this.fail(new TimeoutError(`${what} got no answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    }
-    if (signal !== undefined) {
-      const onAbort = (): void =>
-        this.fail(new GearmanError(ErrorCode.ABORTED, `${what} was aborted`, { cause: signal.reason }));
-      if (signal.aborted) {
-        onAbort();
-        return;
-      }
-      this.#signal = signal;
-      this.#onAbort = onAbort;
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
+    this.#wait = GiveUp.arm(timeoutMs, signal, (cause) =>
+      this.fail(
+        cause === 'timeout'
+          ? new TimeoutError(`${what} got no answer within ${timeoutMs} ms`)
+          : new GearmanError(ErrorCode.ABORTED, `${what} was aborted`, { cause: signal?.reason }),
+      ),
+    );
   }
 
-  accept(packet: Packet): void {
+  /** A request is not told where it went: only a foreground job reports its server. */
+  sent(): void {}
+
+  accept(packet: Packet, link: ReplyLink): void {
     if (this.#settled) return;
     let value: T;
     try {
@@ -90,6 +87,7 @@ export class Request<T> {
     }
     this.#settle();
     this.#deferred.resolve(value);
+    this.#onAnswer?.(value, link);
   }
 
   fail(error: Error): void {
@@ -100,8 +98,10 @@ export class Request<T> {
 
   #settle(): void {
     this.#settled = true;
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    if (this.#onAbort !== null) this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#wait !== null) {
+      this.#wait.cancel();
+      this.#wait = null;
+    }
   }
 }
 
@@ -122,6 +122,9 @@ function int(arg: Buffer | undefined): number {
 }
 
 export const parseJobCreated: Parse<string> = handleOf;
+
+/** A background job was created: its link remembers it for getStatus. */
+export const onBackgroundCreated: OnAnswer<string> = (handle, link) => link.backgroundCreated(handle);
 
 export const parseStatus: Parse<JobStatus> = (packet) => ({
   handle: handleOf(packet),

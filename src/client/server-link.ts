@@ -12,25 +12,15 @@ import { PacketType, packetTypeName } from '../protocol/constants.js';
 import { encodeRequest } from '../protocol/encoder.js';
 import type { Packet } from '../protocol/packet.js';
 import { type Deferred, deferred } from './deferred.js';
-import { ForegroundJob, type JobOwner } from './job.js';
+import type { ForegroundReply } from './job-reply.js';
+import type { PendingReply, ReplyLink } from './pending-reply.js';
 import { Queue } from './queue.js';
 import { handleOf, parseOption, Request } from './request.js';
-
-/** A request's view as its connection sees it (Request<T> for any T). */
-export interface PendingRequest {
-  readonly answer: PacketType;
-  readonly settled: boolean;
-  accept(packet: Packet): void;
-  fail(error: Error): void;
-}
-
-/** Something waiting for its reply on a connection: a foreground job (JOB_CREATED) or a request. */
-export type Pending = ForegroundJob | PendingRequest;
 
 /** A frame not yet written, with where it is in its failover walk (see Client). */
 export interface Outgoing {
   readonly frame: Buffer;
-  readonly reply: Pending;
+  readonly reply: PendingReply;
   /** Index of the first server tried, or -1 for a request pinned to one server. */
   readonly start: number;
   /** How far along the server list (from `start`) this link is. */
@@ -51,11 +41,6 @@ const kOptionExceptions = encodeRequest(PacketType.OPTION_REQ, ['exceptions']);
 /** Results this small are copied out of the socket chunk rather than pinning the whole chunk. */
 const kCopyBelow = 64 * 1024;
 
-export function failPending(reply: Pending, error: Error): void {
-  if (reply instanceof ForegroundJob) reply._fail(error);
-  else reply.fail(error);
-}
-
 /** Data arg of a WORK_* packet, copied when it is a small view into a larger socket chunk. */
 function dataOf(packet: Packet, index: number): Buffer {
   const view = packet.args[index] as Buffer;
@@ -68,13 +53,13 @@ function dataOf(packet: Packet, index: number): Buffer {
  * belongs to the oldest submit), the created foreground jobs by handle, and a backlog of
  * frames held back while the socket is not connected or is over its high-water mark.
  */
-export class ServerLink implements JobOwner {
+export class ServerLink implements ReplyLink {
   readonly connection: Connection;
   readonly name: string;
   readonly #options: ServerLinkOptions;
   readonly #log: Logger;
-  readonly #replies = new Queue<Pending>();
-  readonly #jobs = new Map<string, ForegroundJob | ForegroundJob[]>();
+  readonly #replies = new Queue<PendingReply>();
+  readonly #jobs = new Map<string, ForegroundReply | ForegroundReply[]>();
   readonly #backlog = new Queue<Outgoing>();
   /** The last connect attempt failed (or the connection dropped) and none has succeeded since. */
   #failed = false;
@@ -111,8 +96,8 @@ export class ServerLink implements JobOwner {
   }
 
   /** Sends a frame now if the socket takes it, else holds it back and (re)connects as needed. */
-  enqueue(frame: Buffer, reply: Pending, start: number, pos: number): void {
-    if (reply instanceof ForegroundJob) reply._sent(this.name);
+  enqueue(frame: Buffer, reply: PendingReply, start: number, pos: number): void {
+    reply.sent(this.name);
     const conn = this.connection;
     if (this.#backlog.length === 0 && !conn.needDrain && conn.connected) {
       conn.send(frame);
@@ -130,8 +115,20 @@ export class ServerLink implements JobOwner {
     return this.#drainWaiter.promise;
   }
 
+  track(handle: string, job: ForegroundReply): void {
+    const existing = this.#jobs.get(handle);
+    // Unique coalescing: a second submit can get the handle of a job we already track.
+    if (existing === undefined) this.#jobs.set(handle, job);
+    else if (Array.isArray(existing)) existing.push(job);
+    else this.#jobs.set(handle, [existing, job]);
+  }
+
+  backgroundCreated(handle: string): void {
+    this.#options.backgroundCreated(handle, this);
+  }
+
   /** Stops tracking a job that ended on its own (timeout, abort). */
-  detach(job: ForegroundJob): void {
+  detach(job: ForegroundReply): void {
     const handle = job.handle;
     if (handle === undefined) return;
     const entry = this.#jobs.get(handle);
@@ -139,7 +136,7 @@ export class ServerLink implements JobOwner {
     else if (Array.isArray(entry)) {
       const rest = entry.filter((other) => other !== job);
       if (rest.length === 0) this.#jobs.delete(handle);
-      else this.#jobs.set(handle, rest.length === 1 ? (rest[0] as ForegroundJob) : rest);
+      else this.#jobs.set(handle, rest.length === 1 ? (rest[0] as ForegroundReply) : rest);
     }
   }
 
@@ -206,14 +203,14 @@ export class ServerLink implements JobOwner {
   }
 
   #failAll(error: GearmanError, includeBacklog: boolean): void {
-    for (const reply of this.#replies.takeAll()) failPending(reply, error);
+    for (const reply of this.#replies.takeAll()) reply.fail(error);
     const jobs = [...this.#jobs.values()];
     this.#jobs.clear();
     for (const entry of jobs) {
-      if (Array.isArray(entry)) for (const job of entry) job._fail(error);
-      else entry._fail(error);
+      if (Array.isArray(entry)) for (const job of entry) job.fail(error);
+      else entry.fail(error);
     }
-    if (includeBacklog) for (const item of this.#takeBacklog()) failPending(item.reply, error);
+    if (includeBacklog) for (const item of this.#takeBacklog()) item.reply.fail(error);
   }
 
   #takeBacklog(): Outgoing[] {
@@ -243,26 +240,16 @@ export class ServerLink implements JobOwner {
 
   #onPacket(packet: Packet): void {
     switch (packet.type) {
-      case PacketType.JOB_CREATED: {
+      case PacketType.JOB_CREATED:
+      case PacketType.STATUS_RES:
+      case PacketType.STATUS_RES_UNIQUE:
+      case PacketType.ECHO_RES:
+      case PacketType.OPTION_RES: {
+        // The oldest request waiting here is the one answered; a reply that settled early
+        // (timed out, aborted) still takes its answer, and drops it.
         const reply = this.#replies.shift();
-        if (reply instanceof ForegroundJob) {
-          if (reply.settled) return; // timed out or aborted before the server answered
-          const handle = handleOf(packet);
-          const existing = this.#jobs.get(handle);
-          // Unique coalescing: a second submit can get the handle of a job we already track.
-          if (existing === undefined) this.#jobs.set(handle, reply);
-          else if (Array.isArray(existing)) existing.push(reply);
-          else this.#jobs.set(handle, [existing, reply]);
-          reply._created(handle, this);
-          return;
-        }
-        if (reply !== undefined && reply.answer === PacketType.JOB_CREATED) {
-          if (reply.settled) return;
-          reply.accept(packet);
-          this.#options.backgroundCreated(handleOf(packet), this);
-          return;
-        }
-        this.#desync(packet, reply);
+        if (reply !== undefined && reply.answer === packet.type) reply.accept(packet, this);
+        else this.#desync(packet, reply);
         return;
       }
       case PacketType.WORK_COMPLETE:
@@ -279,18 +266,6 @@ export class ServerLink implements JobOwner {
       case PacketType.WORK_STATUS:
         this.#update(packet);
         return;
-      case PacketType.STATUS_RES:
-      case PacketType.STATUS_RES_UNIQUE:
-      case PacketType.ECHO_RES:
-      case PacketType.OPTION_RES: {
-        const reply = this.#replies.shift();
-        if (reply !== undefined && !(reply instanceof ForegroundJob) && reply.answer === packet.type) {
-          reply.accept(packet);
-          return;
-        }
-        this.#desync(packet, reply);
-        return;
-      }
       case PacketType.ERROR: {
         const code = (packet.args[0] as Buffer).toString('utf8');
         const text = (packet.args[1] as Buffer).toString('utf8');
@@ -299,7 +274,7 @@ export class ServerLink implements JobOwner {
           this.#log.warn({ server: this.name, code, text }, 'unsolicited ERROR from server');
           return;
         }
-        failPending(reply, new ServerError(code, text));
+        reply.fail(new ServerError(code, text));
         return;
       }
       default:
@@ -324,8 +299,8 @@ export class ServerLink implements JobOwner {
             type: packet.type === PacketType.WORK_DATA ? ('data' as const) : ('warning' as const),
             data: dataOf(packet, 1),
           };
-    if (Array.isArray(entry)) for (const job of entry) job._update(update);
-    else entry._update(update);
+    if (Array.isArray(entry)) for (const job of entry) job.update(update);
+    else entry.update(update);
   }
 
   #finish(packet: Packet, failure: 'fail' | 'exception' | null): void {
@@ -335,34 +310,28 @@ export class ServerLink implements JobOwner {
     this.#jobs.delete(handle);
     if (failure === null) {
       const data = dataOf(packet, 1);
-      if (Array.isArray(entry)) for (const job of entry) job._complete(data);
-      else entry._complete(data);
+      if (Array.isArray(entry)) for (const job of entry) job.complete(data);
+      else entry.complete(data);
       return;
     }
     const error =
       failure === 'fail' ? new JobFailedError(handle) : new JobExceptionError(handle, dataOf(packet, 1));
-    if (Array.isArray(entry)) for (const job of entry) job._fail(error);
-    else entry._fail(error);
+    if (Array.isArray(entry)) for (const job of entry) job.fail(error);
+    else entry.fail(error);
   }
 
   /** A reply that matches nothing we sent: the stream cannot be trusted any more. */
-  #desync(packet: Packet, reply: Pending | undefined): void {
+  #desync(packet: Packet, reply: PendingReply | undefined): void {
     this.#log.error(
       {
         server: this.name,
         type: packetTypeName(packet.type),
-        expected:
-          reply === undefined
-            ? 'nothing'
-            : reply instanceof ForegroundJob
-              ? 'JOB_CREATED'
-              : packetTypeName(reply.answer),
+        expected: reply === undefined ? 'nothing' : packetTypeName(reply.answer),
       },
       'reply does not match the request it answers; dropping the connection',
     );
     if (reply !== undefined) {
-      failPending(
-        reply,
+      reply.fail(
         new ConnectionError(
           ErrorCode.PROTOCOL,
           `unexpected ${packetTypeName(packet.type)} from server`,

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../limits.js';
 import { MAX_FUNCTION_SIZE, MAX_UNIQUE_SIZE, PacketType } from '../protocol/constants.js';
 
 /** Gearman's three queue levels: within a function, high jobs run first, then normal, then low. */
@@ -96,9 +97,19 @@ export function checkPayload(payload: unknown): asserts payload is string | Uint
   }
 }
 
-export function checkTimeout(timeoutMs: number | undefined): void {
-  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+/**
+ * Checks a timeout: any positive number of milliseconds up to MAX_TIMER_MS. Past that Node
+ * would fire the timer after 1 ms, so a job asked to wait 30 days would time out at once.
+ */
+export function checkTimeout(timeoutMs: number | undefined, what = 'timeoutMs'): void {
+  if (timeoutMs === undefined) return;
+  if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+    throw new RangeError(`${what} must be a positive number, got ${timeoutMs}`);
+  }
+  if (timeoutMs > MAX_TIMER_MS) {
+    throw new RangeError(
+      `${what} is ${timeoutMs} ms; the limit is ${MAX_TIMER_MS} ms (MAX_TIMER_MS, about 24.8 days: the longest a Node timer waits)`,
+    );
   }
 }
 

@@ -1,5 +1,4 @@
-/** Longest setTimeout Node takes: a longer one fires after 1 ms instead (TimeoutOverflowWarning). */
-const kMaxTimerMs = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from '../limits.js';
 
 /**
  * Milliseconds from now until `deadline` (a performance.now() time), as a setTimeout
@@ -8,7 +7,7 @@ const kMaxTimerMs = 2 ** 31 - 1;
  */
 export function msUntil(deadline: number): number | null {
   if (deadline === Number.POSITIVE_INFINITY) return null;
-  return Math.min(kMaxTimerMs, Math.max(0, deadline - performance.now()));
+  return Math.min(MAX_TIMER_MS, Math.max(0, deadline - performance.now()));
 }
 
 /**

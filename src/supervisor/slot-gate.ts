@@ -33,10 +33,6 @@ export class SlotGate implements GrabGate {
     return this.#running;
   }
 
-  get reserved(): number {
-    return this.#reserved;
-  }
-
   get paused(): boolean {
     return this.#paused;
   }

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
 import { defaultClientId } from './default-client-id.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
@@ -182,8 +183,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * Resolves false for an unknown function; rejects when the new threads cannot load.
    */
   async scale(fn: string, concurrency: number): Promise<boolean> {
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100_000) {
-      throw new RangeError(`concurrency must be a whole number from 1 to 100000, got ${concurrency}`);
+    if (!isConcurrency(concurrency)) {
+      throw new RangeError(
+        `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}, got ${concurrency}`,
+      );
     }
     const binding = this.#bindings.get(fn);
     if (binding === undefined) return false;

@@ -5,7 +5,7 @@ import { GrabAllProbe } from './grab-all-probe.js';
 import type { Job } from './job.js';
 import type { JobSlots } from './job-slots.js';
 import type { GrabMode } from './options.js';
-import type { FunctionRegistry } from './registry.js';
+import type { AnnouncedFunctions } from './registry.js';
 import { SleepState } from './sleep-state.js';
 
 /**
@@ -18,7 +18,7 @@ import { SleepState } from './sleep-state.js';
 export class GrabScheduler {
   readonly #conn: Connection;
   readonly #slots: JobSlots;
-  readonly #registry: FunctionRegistry;
+  readonly #registry: AnnouncedFunctions;
   readonly #probe: GrabAllProbe;
   readonly #sleep: SleepState;
   #paused = false;
@@ -27,7 +27,7 @@ export class GrabScheduler {
   constructor(
     conn: Connection,
     slots: JobSlots,
-    registry: FunctionRegistry,
+    registry: AnnouncedFunctions,
     options: { readonly grab: GrabMode; readonly regrabIntervalMs: number },
     log: Logger,
   ) {

@@ -1,4 +1,5 @@
 import type { GearmanError } from '../errors.js';
+import { MAX_TIMER_MS } from '../limits.js';
 import type { Logger } from '../log.js';
 import { parseServerAddress, type ServerAddress } from '../net/address.js';
 import type { BackoffPolicy } from '../net/backoff.js';
@@ -146,8 +147,6 @@ export interface ResolvedWorkerOptions {
 
 export const kDefaultRegrabIntervalMs = 5000;
 export const kDefaultCloseTimeoutMs = 30_000;
-/** setTimeout's ceiling: larger delays fire at once. */
-const kMaxTimerMs = 2 ** 31 - 1;
 
 /** Checks every public option up front so mistakes fail at construction, not mid-job. */
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
@@ -204,9 +203,9 @@ function checkName(value: string, what: string, maxBytes: number): void {
 }
 
 function checkDelay(value: number, what: string, zeroAllowed: boolean): void {
-  if (!Number.isInteger(value) || value < (zeroAllowed ? 0 : 1) || value > kMaxTimerMs) {
+  if (!Number.isInteger(value) || value < (zeroAllowed ? 0 : 1) || value > MAX_TIMER_MS) {
     throw new RangeError(
-      `${what} must be an integer number of milliseconds from ${zeroAllowed ? 0 : 1} to ${kMaxTimerMs}, got ${value}`,
+      `${what} must be an integer number of milliseconds from ${zeroAllowed ? 0 : 1} to ${MAX_TIMER_MS}, got ${value}`,
     );
   }
 }

@@ -21,7 +21,7 @@ interface Entry extends Registration {
  * returns the frames to send at once on each live connection; `replayFrames()` is what
  * a fresh connection needs (SET_CLIENT_ID first, then every active CAN_DO).
  */
-export class FunctionRegistry {
+export class AnnouncedFunctions {
   readonly #entries = new Map<string, Entry>();
   readonly #clientIdFrame: Buffer | undefined;
   #replay: readonly Buffer[] | null = null;

@@ -9,12 +9,12 @@ import { GrabScheduler } from './grab-scheduler.js';
 import { Job, type JobHost, type JobOutcome, jobControl } from './job.js';
 import { JobSlots } from './job-slots.js';
 import type { GrabMode, JobResult } from './options.js';
-import type { FunctionRegistry } from './registry.js';
+import type { AnnouncedFunctions } from './registry.js';
 import { isThenable, replyWithError, replyWithResult } from './reply.js';
 
 /** What one grab loop reports to its Worker. */
 export interface WorkerContext {
-  readonly registry: FunctionRegistry;
+  readonly registry: AnnouncedFunctions;
   jobStarted(job: Job): void;
   jobEnded(job: Job, outcome: JobOutcome, durationMs: number): void;
   error(error: GearmanError, server: string): void;

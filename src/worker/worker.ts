@@ -18,7 +18,7 @@ import {
   type WorkerEvents,
   type WorkerOptions,
 } from './options.js';
-import { FunctionRegistry } from './registry.js';
+import { AnnouncedFunctions } from './registry.js';
 import { WorkerConnection, type WorkerContext } from './worker-connection.js';
 
 /**
@@ -38,7 +38,7 @@ import { WorkerConnection, type WorkerContext } from './worker-connection.js';
  */
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly #options: ResolvedWorkerOptions;
-  readonly #registry: FunctionRegistry;
+  readonly #registry: AnnouncedFunctions;
   readonly #loops: WorkerConnection[] = [];
   readonly #log: Logger;
   #maxJobs: number;
@@ -52,7 +52,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#maxJobs = this.#options.maxJobs;
     const logger = options.logger ?? silentLogger;
     this.#log = logger.child({ component: 'worker' });
-    this.#registry = new FunctionRegistry(this.#options.clientId);
+    this.#registry = new AnnouncedFunctions(this.#options.clientId);
     const ctx = this.#context();
     for (const address of this.#options.servers) {
       for (let i = 0; i < this.#options.connectionsPerServer; i++) {

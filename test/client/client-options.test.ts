@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import { ErrorCode } from '../../src/errors.js';
+import { MAX_TIMER_MS } from '../../src/limits.js';
 
 /** A port where nothing listens (bound, then released). */
 async function deadPort(): Promise<number> {
@@ -43,6 +44,20 @@ describe('Client options and argument checks', () => {
     await expect(c.submitBackground('fn', 'x', { epoch: -5 })).rejects.toBeInstanceOf(RangeError);
     await expect(c.getStatus('')).rejects.toBeInstanceOf(TypeError);
     await expect(c.getStatus('H:x:1', { server: '10.0.0.1:4730' })).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('refuses a timeout past 2^31-1 ms, which Node would fire after 1 ms, naming the limit', async () => {
+    const c = new Client({ servers: [`127.0.0.1:${await deadPort()}`] });
+    clients.push(c);
+    const tooLong = MAX_TIMER_MS + 1;
+    expect(() => c.submit('fn', 'x', { timeoutMs: tooLong })).toThrow(RangeError);
+    expect(() => c.submit('fn', 'x', { timeoutMs: 30 * 24 * 3600 * 1000 })).toThrow(/2147483647 ms/);
+    await expect(c.run('fn', 'x', { timeoutMs: tooLong })).rejects.toThrow(/timeoutMs .*2147483647 ms/);
+    await expect(c.submitBackground('fn', 'x', { timeoutMs: tooLong })).rejects.toBeInstanceOf(RangeError);
+    expect(() => new Client({ connectTimeoutMs: tooLong })).toThrow(/connectTimeoutMs .*2147483647 ms/);
+    // The limit itself is a delay Node keeps, so it is allowed.
+    const job = c.submit('fn', 'x', { timeoutMs: MAX_TIMER_MS });
+    expect(await job.result.catch((err: unknown) => err)).toMatchObject({ code: ErrorCode.NO_SERVERS });
   });
 
   it('fails with NO_SERVERS when no server can be reached, without waiting for backoff', async () => {

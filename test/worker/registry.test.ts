@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/protocol/constants.js';
-import { FunctionRegistry } from '../../src/worker/registry.js';
+import { AnnouncedFunctions } from '../../src/worker/registry.js';
 
 const handler = () => 'ok';
 
@@ -14,15 +14,15 @@ function parse(frame: Buffer): { magic: string; type: number; body: string } {
   };
 }
 
-describe('FunctionRegistry', () => {
+describe('AnnouncedFunctions', () => {
   it('announces a plain function with CAN_DO', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     const [frame] = registry.register('resize', handler, undefined);
     expect(parse(frame as Buffer)).toEqual({ magic: '\0REQ', type: PacketType.CAN_DO, body: 'resize' });
   });
 
   it('sends a timeout as CAN_DO_TIMEOUT with decimal ASCII milliseconds', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     const [frame] = registry.register('slow', handler, 1500);
     // gearmand >= 1.1.19 reads "1500" with strtol as milliseconds; 4 binary bytes would read as 0.
     expect((frame as Buffer).toString('hex')).toBe(
@@ -35,7 +35,7 @@ describe('FunctionRegistry', () => {
   });
 
   it('replays SET_CLIENT_ID first, then every active function in registration order', () => {
-    const registry = new FunctionRegistry('box-1');
+    const registry = new AnnouncedFunctions('box-1');
     registry.register('a', handler, undefined);
     registry.register('b', handler, 250);
     registry.register('c', handler, undefined);
@@ -50,7 +50,7 @@ describe('FunctionRegistry', () => {
   });
 
   it('swaps the handler of a registered function without a second CAN_DO', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     registry.register('a', handler, undefined);
     const other = () => 'other';
     expect(registry.register('a', other, undefined)).toEqual([]);
@@ -58,7 +58,7 @@ describe('FunctionRegistry', () => {
   });
 
   it('withdraws before announcing a changed timeout, so gearmand lists the function once', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     registry.register('a', handler, undefined);
     const frames = registry.register('a', handler, 2000).map(parse);
     expect(frames.map((f) => f.type)).toEqual([PacketType.CANT_DO, PacketType.CAN_DO_TIMEOUT]);
@@ -66,7 +66,7 @@ describe('FunctionRegistry', () => {
   });
 
   it('answers CANT_DO once and keeps the handler for jobs already on their way', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     registry.register('a', handler, undefined);
     expect(parse(registry.unregister('a') as Buffer)).toMatchObject({ type: PacketType.CANT_DO, body: 'a' });
     expect(registry.unregister('a')).toBeUndefined();
@@ -75,7 +75,7 @@ describe('FunctionRegistry', () => {
   });
 
   it('reset withdraws everything with RESET_ABILITIES', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     registry.register('a', handler, undefined);
     registry.register('b', handler, undefined);
     expect(parse(registry.reset()).type).toBe(PacketType.RESET_ABILITIES);
@@ -84,7 +84,7 @@ describe('FunctionRegistry', () => {
   });
 
   it('knows while an announced function has a server-side timeout', () => {
-    const registry = new FunctionRegistry(undefined);
+    const registry = new AnnouncedFunctions(undefined);
     registry.register('plain', handler, undefined);
     expect(registry.timed).toBe(false);
     registry.register('slow', handler, 1500);

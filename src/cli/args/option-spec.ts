@@ -42,6 +42,8 @@ export interface DurationOption extends OptionBase {
   readonly type: 'duration';
   /** @defaultValue 1 (a zero wait is a mistake unless the option says what 0 means) */
   readonly min?: number;
+  /** @defaultValue MAX_TIMER_MS from src/limits.ts (2^31-1 ms, the longest a Node timer waits) */
+  readonly max?: number;
   readonly default?: number;
 }
 

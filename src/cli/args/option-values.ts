@@ -1,8 +1,6 @@
+import { MAX_TIMER_MS } from '../../limits.js';
 import { parseDuration } from '../../supervisor/manifest/units.js';
 import type { OptionSpec } from './option-spec.js';
-
-/** The longest a Node timer can wait (2^31-1 ms); a longer one fires at once. */
-export const kMaxDurationMs = 0x7fffffff;
 
 /** A bad value: the message says what was expected; the caller names the option. */
 export class OptionValueError extends Error {
@@ -13,7 +11,7 @@ export class OptionValueError extends Error {
  * A duration flag's value in milliseconds. A bare number is refused: `--timeout 30` has
  * meant seconds to some tools and milliseconds to others, so the unit must be written.
  */
-export function durationValue(text: string, min = 1, max = kMaxDurationMs): number {
+export function durationValue(text: string, min = 1, max = MAX_TIMER_MS): number {
   const bare = text.trim();
   let ms: number | string;
   if (/^\d+(\.\d+)?$/.test(bare)) {
@@ -23,7 +21,11 @@ export function durationValue(text: string, min = 1, max = kMaxDurationMs): numb
   }
   if (typeof ms === 'string') throw new OptionValueError(ms);
   if (ms < min) throw new OptionValueError(`expected a duration of at least ${min}ms, got "${text}"`);
-  if (ms > max) throw new OptionValueError(`expected a duration of at most 24 days, got "${text}"`);
+  if (ms > max) {
+    // The usual bound is a Node timer's longest wait (MAX_TIMER_MS); a longer one fires at once.
+    const most = max === MAX_TIMER_MS ? '24 days' : `${max}ms`;
+    throw new OptionValueError(`expected a duration of at most ${most}, got "${text}"`);
+  }
   return ms;
 }
 
@@ -60,7 +62,7 @@ export function sizeValue(text: string): number {
 export function optionValue(spec: Exclude<OptionSpec, { type: 'boolean' | 'list' }>, text: string): unknown {
   switch (spec.type) {
     case 'duration':
-      return durationValue(text, spec.min);
+      return durationValue(text, spec.min, spec.max);
     case 'integer':
       return integerValue(text, spec.min, spec.max);
     case 'size':

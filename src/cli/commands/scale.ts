@@ -1,3 +1,4 @@
+import { MAX_CONCURRENCY, MIN_CONCURRENCY } from '../../limits.js';
 import type { FunctionReport } from '../../supervisor/control/status-document.js';
 import { defineCommand } from '../args/define-command.js';
 import { integerValue, OptionValueError } from '../args/option-values.js';
@@ -22,7 +23,7 @@ threads cannot start, or the supervisor cannot be reached; 2 on a usage error.`,
     const [fn, count] = positionals as [string, string];
     let concurrency: number;
     try {
-      concurrency = integerValue(count, 1, 100_000);
+      concurrency = integerValue(count, MIN_CONCURRENCY, MAX_CONCURRENCY);
     } catch (err) {
       if (!(err instanceof OptionValueError)) throw err;
       throw new UsageError(`concurrency: ${err.message}`);

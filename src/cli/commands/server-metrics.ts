@@ -1,3 +1,4 @@
+import { MAX_PORT } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import { MetricsEndpoint } from '../../server/metrics/metrics-endpoint.js';
 import { ServerMetrics } from '../../server/metrics/server-metrics.js';
@@ -10,7 +11,7 @@ export const kMetricsOptions = {
   'metrics-port': {
     type: 'integer',
     min: 0,
-    max: 65535,
+    max: MAX_PORT,
     help: 'serve Prometheus metrics at http://HOST:N/metrics (0 picks a port)',
   },
   'metrics-host': {

@@ -1,3 +1,4 @@
+import { MAX_PORT } from '../../limits.js';
 import type { GearmanServerOptions } from '../../server/options.js';
 import type { OptionSpecs } from '../args/option-spec.js';
 import { UsageError } from '../io.js';
@@ -8,7 +9,7 @@ export const kNetworkOptions = {
   'http-port': {
     type: 'integer',
     min: 0,
-    max: 65535,
+    max: MAX_PORT,
     help: 'serve the HTTP gateway on this port (POST /FUNCTION; 0 picks one)',
   },
   'http-host': {

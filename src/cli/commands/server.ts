@@ -1,4 +1,5 @@
 import { JobStoreError } from '../../errors.js';
+import { MAX_PORT } from '../../limits.js';
 import type { MetricsEndpoint } from '../../server/metrics/metrics-endpoint.js';
 import { GearmanServer } from '../../server/server.js';
 import { defineCommand } from '../args/define-command.js';
@@ -15,7 +16,7 @@ const kOptions = {
     type: 'integer',
     short: 'p',
     min: 0,
-    max: 65535,
+    max: MAX_PORT,
     default: 4730,
     help: 'TCP port (0 picks a free one)',
   },

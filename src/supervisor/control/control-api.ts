@@ -1,3 +1,4 @@
+import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../../limits.js';
 import { LoopMonitor, type LoopMonitorOptions } from '../health/loop-monitor.js';
 import { healthChecks, type ProbeCheck, readinessChecks } from '../health/readiness.js';
 import {
@@ -206,13 +207,12 @@ export class ControlApi {
   /** New concurrency; resolves once the new threads serve (running jobs finish on the old ones). */
   async scale(fn: string, concurrency: unknown): Promise<FunctionReport> {
     this.#refuseWhileDraining();
-    if (
-      typeof concurrency !== 'number' ||
-      !Number.isInteger(concurrency) ||
-      concurrency < 1 ||
-      concurrency > 100_000
-    ) {
-      throw new ApiError(400, 'bad_concurrency', 'concurrency must be a whole number from 1 to 100000');
+    if (!isConcurrency(concurrency)) {
+      throw new ApiError(
+        400,
+        'bad_concurrency',
+        `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}`,
+      );
     }
     let found: boolean;
     try {

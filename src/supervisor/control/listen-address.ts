@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { MAX_PORT } from '../../limits.js';
 
 /** Where the control API listens: a TCP host and port, or a Unix socket file. */
 export type ControlListen =
@@ -59,6 +60,6 @@ function unixSocket(file: string, baseDir: string): ControlListen {
 
 function port(digits: string, text: string): number {
   const value = Number(digits);
-  if (value > 65535) throw new TypeError(`port must be from 0 to 65535, got "${text}"`);
+  if (value > MAX_PORT) throw new TypeError(`port must be from 0 to ${MAX_PORT}, got "${text}"`);
   return value;
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
+import { MAX_PORT } from '../../limits.js';
 import type { NodeReader } from './node-reader.js';
 import type { EmbeddedServerConfig } from './types.js';
 import { parseDuration } from './units.js';
@@ -29,7 +30,7 @@ export function readEmbedded(
       const file = reader.string(value, at);
       if (file !== undefined) config = { ...config, store: path.resolve(baseDir, file) };
     } else if (key === 'httpPort') {
-      const port = reader.integer(value, at, 0, 65535);
+      const port = reader.integer(value, at, 0, MAX_PORT);
       if (port !== undefined) config = { ...config, httpPort: port };
     } else {
       const ttl = parseDuration(reader.scalar(value));
@@ -46,12 +47,12 @@ function readListen(
   where: string,
 ): { host: string; port: number } | null {
   const value = isScalar(node) ? node.value : undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_PORT) {
     return { host: kDefault.host, port: value };
   }
   const match = typeof value === 'string' ? /^([^:\s]+):(\d+)$/.exec(value) : null;
   const port = match ? Number(match[2]) : Number.NaN;
-  if (match && port <= 65535) return { host: match[1] as string, port };
+  if (match && port <= MAX_PORT) return { host: match[1] as string, port };
   reader.report(node, where, 'expected "host:port" or a port number (0 picks a free port)');
   return null;
 }

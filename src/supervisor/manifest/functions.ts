@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { MAX_CONCURRENCY, MAX_TIMER_MS, MIN_CONCURRENCY } from '../../limits.js';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
 import type { NodeReader } from './node-reader.js';
 import { readMaxResultSize } from './result-size.js';
@@ -77,7 +78,8 @@ function readFunction(
     if (settings.has(key))
       reader.report(keyOf(map, key), `${where}.${key}`, `"${key}" does not apply to a ${kind} function`);
   }
-  const concurrency = optionalInt(reader, settings, where, 'concurrency', 1, 100_000) ?? 1;
+  const concurrency =
+    optionalInt(reader, settings, where, 'concurrency', MIN_CONCURRENCY, MAX_CONCURRENCY) ?? 1;
   const payload = readPayload(reader, settings.get('payload'), `${where}.payload`);
   const timeoutMs = optionalParsed(reader, settings, where, 'timeout', parseDuration);
   const exceptions = settings.has('exceptions')
@@ -177,6 +179,15 @@ function optionalParsed(
   const parsed = parse(reader.scalar(node));
   if (typeof parsed === 'string') {
     reader.report(node, `${where}.${key}`, parsed);
+    return undefined;
+  }
+  if (parsed > MAX_TIMER_MS) {
+    // Node fires a longer timer after 1 ms: every job of the function would time out at once.
+    reader.report(
+      node,
+      `${where}.${key}`,
+      `expected at most 24 days (${MAX_TIMER_MS}ms, the longest a Node timer waits), got "${String(reader.scalar(node))}"`,
+    );
     return undefined;
   }
   return parsed;

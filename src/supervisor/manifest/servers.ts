@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
+import { MAX_PORT } from '../../limits.js';
 import { parseServerAddress, type TlsOptions } from '../../net/address.js';
 import type { NodeReader } from './node-reader.js';
 import type { ServerConfig } from './types.js';
@@ -45,7 +46,7 @@ export function readServers(
     for (const [key, value] of reader.entries(item, where, kServerKeys)) {
       if (key === 'host') host = reader.string(value, `${where}.host`);
       else if (key === 'port') {
-        const parsed = reader.integer(value, `${where}.port`, 1, 65535);
+        const parsed = reader.integer(value, `${where}.port`, 1, MAX_PORT);
         if (parsed === undefined) portOk = false;
         else port = parsed;
       } else if (key === 'connections') {
