@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, type GearmanError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FunctionConfig, ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import {
@@ -162,6 +163,44 @@ describe('isolation: process', () => {
       expect(await pidOf(other)).toBe(otherPid);
     });
   }
+
+  it('a handler that exits fails its job naming the exit code, and the next job runs', async () => {
+    const runtime = await start(processConfig(path.join(threadFixtures, 'exits.js')));
+    const done = await run(runtime, '');
+    expect(done.last).toMatch(/^exception the handler's process \(pid \d+\) exited with code 3$/);
+    expect((await run(runtime, '')).last).toMatch(/exited with code 3$/);
+  });
+
+  it.each([
+    ['syntax-error.js', /cannot load .*syntax-error\.js:\d+:\d+: SyntaxError/],
+    [
+      'throws-at-import.js',
+      /cannot load .*throws-at-import\.js:\d+:\d+: cannot start: missing configuration/,
+    ],
+    [
+      'exits-at-import.js',
+      /cannot load .*exits-at-import\.js: the handler's process \(pid \d+\) exited with code 4 while loading/,
+    ],
+  ])('refuses code that cannot load in a process (%s), with where', async (fixture, reason) => {
+    const runtime = new FunctionRuntime(processConfig(path.join(threadFixtures, fixture)));
+    runtimes.push(runtime);
+    const err = (await runtime.start().catch((e: unknown) => e)) as GearmanError;
+    expect(err.code).toBe(ErrorCode.HANDLER_LOAD);
+    expect(err.message).toMatch(reason);
+  });
+
+  it('aborts the signal of a job whose client went away', async () => {
+    const runtime = await start(processConfig(path.join(threadFixtures, 'waits-for-abort.js')));
+    const job = fakeJob('');
+    let lose: (reason: unknown) => void = () => {};
+    const running = runtime.run(job, (listener) => {
+      lose = listener;
+    });
+    expect(await until(() => job.sent.length > 0)).toBe(true);
+    lose(new Error('the connection closed'));
+    await running;
+    expect(job.sent.at(-1)).toMatch(/the connection closed/);
+  });
 
   it('ends a process whose resident set passes maxRssMb: its job fails naming the limit, the next gets a fresh process', async () => {
     const runtime = await start(processConfig('hoards-buffers.js', { maxRssMb: 160, timeoutMs: 15_000 }));

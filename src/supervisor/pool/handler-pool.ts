@@ -11,6 +11,7 @@ import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './p
 import { threadCount } from './thread-count.js';
 import { ThreadHost, type WorkerHost } from './thread-host.js';
 import { type ProgressSink, type StreamEnding, type StreamTaskBase, ThreadStream } from './thread-stream.js';
+import { WorkerEnded } from './worker-ended.js';
 
 export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
 export type { ProgressSink } from './thread-stream.js';
@@ -388,7 +389,12 @@ export class HandlerPool {
     this.#streams.delete(stream);
     if (ending.kind === 'load') this.#loadError = ending.error;
     else if (ending.kind === 'died' && !ending.wasReady) {
-      this.#loadError = { name: 'Error', message: `its thread died while loading: ${ending.error.message}` };
+      // A process's own wording names it already (pool/worker-ended.ts).
+      const message =
+        ending.error instanceof WorkerEnded
+          ? `${ending.error.message} while loading`
+          : `its thread died while loading: ${ending.error.message}`;
+      this.#loadError = { name: 'Error', message };
     } else if (ending.kind === 'died' && !this.#stopping && !this.#retired.has(stream)) {
       // piscina replaces the dead thread (a process host forks a fresh process); this
       // serves on it once it has loaded the code.
