@@ -30,10 +30,12 @@ export interface HandlerPoolEvents {
 }
 
 /**
- * One generation of one function's handler code: a piscina pool whose threads have
- * loaded that code, each serving a job stream (pool/thread-stream.ts). Hot reload builds
- * a new HandlerPool and closes the old one once its jobs are done. Jobs go to the
- * thread with the most room; a thread that dies is replaced and its stream restarted.
+ * One generation of one function's handler code: workers that have loaded that code,
+ * each serving a job stream (pool/thread-stream.ts). The workers are piscina threads
+ * (pool/thread-host.ts) or, with `isolation: process`, child processes
+ * (process/process-host.ts); `threads` counts them either way. Hot reload builds a new
+ * HandlerPool and closes the old one once its jobs are done. Jobs go to the worker with
+ * the most room; a worker that dies is replaced and its stream restarted.
  */
 export class HandlerPool {
   readonly generation: number;
