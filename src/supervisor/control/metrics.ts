@@ -101,7 +101,7 @@ export class SupervisorMetrics {
     });
     this.#threadRestarts = new Counter({
       name: 'gworker_thread_restarts_total',
-      help: 'Handler threads ended under a job and replaced, by function and cause (crash, oom, timeout)',
+      help: 'Handler threads (or processes) ended under a job and replaced, by function and cause (crash, oom, timeout)',
       labelNames: ['function', 'cause'],
       registers,
     });
