@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,31 @@ function isGone(pid: number): boolean {
     return false;
   } catch {
     return true;
+  }
+}
+
+/** The pids of a process's children, from /proc. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1')
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s !== '')
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Polls `read` every 100 ms until `done` holds (or 10 s): the last value read. */
+async function until<T>(read: () => T, done: (value: T) => boolean = Boolean): Promise<T> {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const value = read();
+    if (done(value) || performance.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -83,5 +108,39 @@ describeWithPeers(['gearmand'], 'gworker start with isolation: process against g
     gworker.child.kill('SIGTERM');
     expect(await gworker.exited).toBe(0);
     expect(isGone(otherPid) && isGone(freshPid)).toBe(true);
+  });
+
+  it('a supervisor killed with SIGKILL leaves no handler process behind, even one stuck in a loop', async () => {
+    copyFileSync(path.join(fixtures, 'spins-with-pid.js'), path.join(dir, 'spins-with-pid.js'));
+    const manifest = path.join(dir, 'gworker.yaml');
+    writeFileSync(
+      manifest,
+      [
+        `servers: ["${gearmand.address}"]`,
+        'connections: 1',
+        'control: false',
+        'functions:',
+        '  spin: { handler: ./spins-with-pid.js, isolation: process }',
+        '  pid: { handler: ./pid.js, isolation: process }',
+        '',
+      ].join('\n'),
+    );
+    gworker = spawnGworker(['start', manifest]);
+    await gworker.waitForLog((l) => l.msg === 'gworker started');
+    const idlePid = Number((await client.run('pid', 'x')).toString());
+    const spinning = client.run('spin', '').catch(() => {});
+    const children = await until(
+      () => childrenOf(gworker.child.pid as number),
+      (pids) => pids.length >= 2,
+    );
+    expect(children).toContain(idlePid);
+    gworker.child.kill('SIGKILL');
+    await gworker.exited;
+    const left = await until(
+      () => children.filter((pid) => !isGone(pid)),
+      (pids) => pids.length === 0,
+    );
+    expect(left).toEqual([]);
+    void spinning;
   });
 });

@@ -2,6 +2,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { serveJobStream } from '../thread/job-stream.js';
 import type { FromThread, StreamEnd } from '../thread/messages.js';
 import type { FromProcess, ToProcess } from './messages.js';
+import { endWithParent } from './parent-watch.js';
 
 /**
  * The program a handler process runs (process/process-host.ts forks it). It serves one
@@ -38,3 +39,4 @@ process.on('message', (message: ToProcess) => {
 
 // The supervisor went away (killed, say): a handler process never outlives it.
 process.on('disconnect', () => process.exit(0));
+endWithParent();
