@@ -268,9 +268,12 @@ describe('isolation: process', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gworker-proc-reload-'));
     const file = path.join(dir, 'handler.js');
     const version = (v: string) =>
-      `export default async (p) => { await new Promise((r) => setTimeout(r, Number(p))); return '${v}:' + process.pid; };\n`;
+      `import { wait } from './helper.js';\nexport default async (p) => { await wait(Number(p)); return '${v}:' + process.pid; };\n`;
+    writeFileSync(path.join(dir, 'helper.js'), 'export const wait = (ms) => new Promise((r) => setTimeout(r, ms));\n');
     writeFileSync(file, version('v1'));
     const runtime = await start(processConfig(file, { concurrency: 2 }));
+    // The change watcher follows what the process loaded, as for a thread.
+    expect(runtime.codeFiles).toContain(path.join(dir, 'helper.js'));
     const inFlight = [run(runtime, '600'), run(runtime, '600')];
     await new Promise((r) => setTimeout(r, 100));
     writeFileSync(file, version('v2'));
