@@ -142,6 +142,22 @@ describe('isolation: process', () => {
     expect(runtime.threads).toBe(1);
   });
 
+  it('passes large payloads and results through the IPC channel intact', async () => {
+    const runtime = await start(processConfig(path.join(threadFixtures, 'echo.js'), { payload: 'buffer' }));
+    const payload = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4096) payload[i] = i % 251;
+    // The payload's buffer moves on its way (as to a thread): compare with a copy.
+    const expected = Buffer.from(payload);
+    let result: Buffer | undefined;
+    const complete = (r: Uint8Array): boolean => {
+      result = Buffer.from(r);
+      return true;
+    };
+    await runtime.run({ ...fakeJob(''), payload, complete });
+    expect(result?.length).toBe(expected.length);
+    expect(result?.equals(expected)).toBe(true);
+  });
+
   for (const [fixture, signal] of [
     ['aborts.js', 'SIGABRT'],
     ['segfaults.js', 'SIGSEGV'],
@@ -269,7 +285,10 @@ describe('isolation: process', () => {
     const file = path.join(dir, 'handler.js');
     const version = (v: string) =>
       `import { wait } from './helper.js';\nexport default async (p) => { await wait(Number(p)); return '${v}:' + process.pid; };\n`;
-    writeFileSync(path.join(dir, 'helper.js'), 'export const wait = (ms) => new Promise((r) => setTimeout(r, ms));\n');
+    writeFileSync(
+      path.join(dir, 'helper.js'),
+      'export const wait = (ms) => new Promise((r) => setTimeout(r, ms));\n',
+    );
     writeFileSync(file, version('v1'));
     const runtime = await start(processConfig(file, { concurrency: 2 }));
     // The change watcher follows what the process loaded, as for a thread.
