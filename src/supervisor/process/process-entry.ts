@@ -18,6 +18,23 @@ function send(message: FromProcess, done?: () => void): void {
   process.send?.(message, undefined, undefined, done);
 }
 
+/** Longest wait for the handler's output to reach the supervisor before the process exits. */
+const kFlushMs = 1_000;
+
+/**
+ * Writes to a pipe are asynchronous here, and process.exit drops what is still queued
+ * (1,587 of 5,000 lines arrived without this): an empty write calls back once everything
+ * before it has been written.
+ */
+function flushOutput(): Promise<void> {
+  const flushed = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => stream.write('', () => resolve()));
+  return Promise.race([
+    Promise.all([flushed(process.stdout), flushed(process.stderr)]).then(() => {}),
+    new Promise<void>((resolve) => setTimeout(resolve, kFlushMs).unref()),
+  ]);
+}
+
 let inbound: MessagePort | null = null;
 
 process.on('message', (message: ToProcess) => {
@@ -33,7 +50,7 @@ process.on('message', (message: ToProcess) => {
     inbound?.close();
     // The process serves one stream: once its end is sent it has nothing left to do,
     // whatever timers a handler left behind.
-    send({ kind: 'end', end }, () => process.exit(0));
+    send({ kind: 'end', end }, () => flushOutput().then(() => process.exit(0)));
   });
 });
 
