@@ -280,6 +280,17 @@ describe('isolation: process', () => {
     expect(performance.now() - started).toBeLessThan(1_500);
   });
 
+  it('supports prefetch: a process holds the next job while it runs one', async () => {
+    const runtime = await start(processConfig(path.join(threadFixtures, 'sleeps.js'), { prefetch: 1 }));
+    const jobs = [run(runtime, '400'), run(runtime, '400')];
+    expect(await until(() => runtime.waiting === 1)).toBe(true);
+    expect((await Promise.all(jobs)).map((j) => j.last)).toEqual([
+      'complete slept 400',
+      'complete slept 400',
+    ]);
+    expect(runtime.waiting).toBe(0);
+  });
+
   it('hot reload by generation: running jobs finish on the old processes, new ones load the new code', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gworker-proc-reload-'));
     const file = path.join(dir, 'handler.js');
