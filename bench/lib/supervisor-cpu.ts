@@ -20,7 +20,7 @@ import {
   writeManifest,
 } from './supervisor-process.js';
 import { finishSectionRows, type Section } from './supervisor-report.js';
-import { StatusPoller, totalCpuUs } from './supervisor-watch.js';
+import { StatusPoller, totalCpuUs, withChildren } from './supervisor-watch.js';
 import type { LibraryBenchOptions } from './types.js';
 
 /** What the jobs compute. */
@@ -88,7 +88,7 @@ function nodeJobMs(loop: Loop, rounds: number, samples: number): number {
 }
 
 /** The rounds that take about 20 ms in Node here (scaled from a guess, three times). */
-async function calibrateNode(workload: CpuWorkload): Promise<Calibration> {
+export async function calibrateNode(workload: CpuWorkload): Promise<Calibration> {
   const loop = await loopOf(workload);
   // Warm up first: the first calls run unoptimised and would scale the guess down.
   nodeJobMs(loop, 5000, 5);
@@ -107,7 +107,7 @@ async function phpResult<T>(workload: CpuWorkload, args: string[]): Promise<T> {
   }
 }
 
-interface CpuRun {
+export interface CpuRun {
   readonly wallMs: number;
   /** The ideal for this run: one job's time (measured just before) x jobs / cores. */
   readonly idealMs: number;
@@ -140,18 +140,19 @@ async function timeDrain(
  */
 export const kCpuPrefetch = 1;
 
-async function supervisorRun(
+export async function supervisorRun(
   workload: CpuWorkload,
   run: number,
   calibration: Calibration,
   options: LibraryBenchOptions,
   prefetch: number,
+  isolation: 'thread' | 'process' = 'thread',
 ): Promise<CpuRun> {
   const jobMs = nodeJobMs(await loopOf(workload), calibration.rounds, 7);
   const gearmand = await startGearmand();
   const poller = new StatusPoller(gearmand.port);
   const scratch = scratchDir('cpu');
-  const fn = `sv_cpu_${workload.key}_${run}_p${prefetch}`;
+  const fn = `sv_cpu_${workload.key}_${run}_p${prefetch}_${isolation}`;
   let supervisor: SupervisorChild | null = null;
   let batch: ForegroundBatch | null = null;
   try {
@@ -166,13 +167,14 @@ async function supervisorRun(
           concurrency: kCores,
           jobsPerThread: 1,
           ...(prefetch > 0 ? { prefetch } : {}),
+          ...(isolation === 'process' ? { isolation } : {}),
           payload: 'text',
         },
       ],
     });
     collectHarnessGarbage();
     supervisor = await startSupervisor(manifest, {
-      label: `gworker start (cpu, prefetch ${prefetch})`,
+      label: `gworker start (cpu, prefetch ${prefetch}, ${isolation}s)`,
       profileDir: options.profileDir,
       watch: false,
     });
@@ -180,7 +182,7 @@ async function supervisorRun(
       poller,
       batch,
       fn,
-      [supervisor.pid],
+      withChildren(supervisor.pid),
       options.runTimeoutMs,
     );
     const counts = (await controlCounts(controlPort)).get(fn);
@@ -245,6 +247,7 @@ export async function supervisorCpuSection(
   );
   const ours: CpuRun[] = [];
   const oursAhead: CpuRun[] = [];
+  const oursInProcesses: CpuRun[] = [];
   const theirs: CpuRun[] = [];
   for (let run = 1; run <= options.runs; run++) {
     const a = await withTimeout(
@@ -259,6 +262,12 @@ export async function supervisorCpuSection(
       'cpu run with prefetch',
     );
     oursAhead.push(ahead);
+    const inProcesses = await withTimeout(
+      supervisorRun(workload, run, node, options, 0, 'process'),
+      options.runTimeoutMs + 60_000,
+      'cpu run with isolation: process',
+    );
+    oursInProcesses.push(inProcesses);
     const b = await withTimeout(
       phpRun(workload, run, php, options),
       options.runTimeoutMs + 60_000,
@@ -266,7 +275,7 @@ export async function supervisorCpuSection(
     );
     theirs.push(b);
     options.progress(
-      `sv-cpu   ${workload.key} run ${run}/${options.runs}  gworker start ${Math.round(a.wallMs)} ms (ideal ${Math.round(a.idealMs)}), with prefetch ${Math.round(ahead.wallMs)} ms (ideal ${Math.round(ahead.idealMs)}), PHP x2 ${Math.round(b.wallMs)} ms (ideal ${Math.round(b.idealMs)})`,
+      `sv-cpu   ${workload.key} run ${run}/${options.runs}  gworker start ${Math.round(a.wallMs)} ms (ideal ${Math.round(a.idealMs)}), with prefetch ${Math.round(ahead.wallMs)} ms (ideal ${Math.round(ahead.idealMs)}), in processes ${Math.round(inProcesses.wallMs)} ms (ideal ${Math.round(inProcesses.idealMs)}), PHP x2 ${Math.round(b.wallMs)} ms (ideal ${Math.round(b.idealMs)})`,
     );
   }
   // Per run: ideal/wall, CPU per job, and the share of the 2 cores the workers got (below
@@ -302,6 +311,14 @@ export async function supervisorCpuSection(
         versus: 'ideal-node',
         values: oursAhead.map((r) => r.wallMs),
         metrics: workerMetrics(oursAhead),
+      },
+      {
+        peer: 'supervisor-process',
+        label: `gworker start, concurrency ${kCores}, isolation: process (2 handler processes)`,
+        side: 'ours',
+        versus: 'ideal-node',
+        values: oursInProcesses.map((r) => r.wallMs),
+        metrics: workerMetrics(oursInProcesses),
       },
       {
         peer: 'ideal-php',

@@ -20,7 +20,7 @@ import {
   writeManifest,
 } from './supervisor-process.js';
 import { finishSectionRows, type Section, type SectionRow } from './supervisor-report.js';
-import { StatusPoller, totalCpuUs } from './supervisor-watch.js';
+import { StatusPoller, totalCpuUs, withChildren } from './supervisor-watch.js';
 import { fmtRatio } from './table.js';
 import type { LibraryBenchOptions } from './types.js';
 
@@ -40,11 +40,12 @@ interface Run {
   readonly cpuUsPerJob: number;
 }
 
-export type PeerKind = 'php-4' | 'bare' | 'supervisor';
+/** supervisor-process: the same manifest with isolation: process (one handler process). */
+export type PeerKind = 'php-4' | 'bare' | 'supervisor' | 'supervisor-process';
 
 /** Workers that report their counts on `stop` (PHP worker.php, bench/lib/worker-peer.ts). */
 function linePeers(
-  kind: Exclude<PeerKind, 'supervisor'>,
+  kind: Exclude<PeerKind, 'supervisor' | 'supervisor-process'>,
   port: number,
   fn: string,
   s: SupervisorDrainSettings,
@@ -87,7 +88,7 @@ export async function drainOnce(
     if (queued.total !== all) throw new Error(`queued ${queued.total} jobs, expected ${all}`);
     let pids: number[];
     let controlPort = 0;
-    if (kind === 'supervisor') {
+    if (kind === 'supervisor' || kind === 'supervisor-process') {
       const written = await writeManifest(scratch.path, {
         gearmandPort: gearmand.port,
         connections: settings.connections,
@@ -97,6 +98,7 @@ export async function drainOnce(
             handler: kEchoHandler,
             concurrency: settings.concurrency,
             jobsPerThread: settings.jobsPerThread,
+            ...(kind === 'supervisor-process' ? { isolation: 'process' as const } : {}),
           },
         ],
       });
@@ -107,7 +109,8 @@ export async function drainOnce(
         profileDir: options.profileDir,
         watch: false,
       });
-      pids = [supervisor.pid];
+      // Its handler processes, if any, are up once it has started: their CPU counts too.
+      pids = withChildren(supervisor.pid);
     } else {
       peers = linePeers(kind, gearmand.port, fn, settings);
       pids = peers.map((peer) => peer.child.pid ?? -1);
@@ -149,7 +152,7 @@ export async function supervisorDrainSection(
   settings: SupervisorDrainSettings,
   options: LibraryBenchOptions,
 ): Promise<Section> {
-  const kinds: PeerKind[] = ['php-4', 'supervisor', 'bare'];
+  const kinds: PeerKind[] = ['php-4', 'supervisor', 'supervisor-process', 'bare'];
   const runs = new Map<PeerKind, Run[]>(kinds.map((kind) => [kind, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const kind of kinds) {
@@ -169,6 +172,7 @@ export async function supervisorDrainSection(
   const labels: Record<PeerKind, string> = {
     'php-4': 'PHP pecl worker, 4 processes',
     supervisor: `gworker start, 1 process (concurrency ${settings.concurrency}, jobsPerThread ${settings.jobsPerThread}, connections ${settings.connections})`,
+    'supervisor-process': `the same with isolation: process (1 handler process, jobsPerProcess ${settings.jobsPerThread})`,
     bare: `bare Worker, 1 process, no threads (maxJobs ${perConnection} x ${settings.connections} connections = ${inFlight})`,
   };
   const rows: SectionRow[] = finishSectionRows(
@@ -194,6 +198,7 @@ export async function supervisorDrainSection(
       `each run: fresh gearmand (default threads); ${warm} warm-up jobs of the same function queued ahead of the timed ones;`,
       'timed from the `status` reply showing only the timed jobs left to the one showing none (polled every 2 ms);',
       'supervisor: handler bench/fixtures/echo-handler.mjs returns its payload; counts checked through its control API;',
+      `process hop: isolation: process / threads = ${fmtRatio(ratio(rowOf(rows, 'supervisor-process'), rowOf(rows, 'supervisor')))} (medians): batches over the IPC channel instead of a MessagePort; CPU includes the handler process;`,
       `thread hop: supervisor / bare Worker = ${fmtRatio(ratio(rowOf(rows, 'supervisor'), rowOf(rows, 'bare')))} (medians): the same grabs in flight, handlers in worker threads vs on the socket's thread;`,
       'worker CPU us/job: user + system CPU of the worker process(es), all threads, from /proc (10 ms ticks)',
     ],

@@ -16,8 +16,11 @@ export interface BenchFunction {
   readonly name: string;
   readonly handler: string;
   readonly concurrency: number;
+  /** Jobs one thread runs at once; with isolation: process, one process (jobsPerProcess). */
   readonly jobsPerThread?: number;
   readonly prefetch?: number;
+  /** Handlers in child processes (issue 17) instead of threads. */
+  readonly isolation?: 'process';
   readonly payload?: 'buffer' | 'text' | 'json';
 }
 
@@ -44,7 +47,9 @@ export function manifestYaml(manifest: BenchManifest): string {
     lines.push(`  ${fn.name}:`);
     lines.push(`    handler: ${JSON.stringify(fn.handler)}`);
     lines.push(`    concurrency: ${fn.concurrency}`);
-    if (fn.jobsPerThread !== undefined) lines.push(`    jobsPerThread: ${fn.jobsPerThread}`);
+    if (fn.isolation !== undefined) lines.push(`    isolation: ${fn.isolation}`);
+    const perWorker = fn.isolation === 'process' ? 'jobsPerProcess' : 'jobsPerThread';
+    if (fn.jobsPerThread !== undefined) lines.push(`    ${perWorker}: ${fn.jobsPerThread}`);
     if (fn.prefetch !== undefined) lines.push(`    prefetch: ${fn.prefetch}`);
     if (fn.payload !== undefined) lines.push(`    payload: ${fn.payload}`);
   }

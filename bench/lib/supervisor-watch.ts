@@ -3,7 +3,7 @@
  * command: how many jobs it holds (queued + running) and how many run, polled every few
  * milliseconds. Also the CPU time of processes, read from /proc, for "CPU per job".
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { AdminClient } from '../../src/client/admin-client.js';
 import { nowNs, sleep } from './stats.js';
 
@@ -80,6 +80,23 @@ export function processCpuUs(pid: number): number {
 }
 
 /** Summed CPU time of several processes, in microseconds. */
+/**
+ * A process and its children (the supervisor and its handler processes, with
+ * isolation: process), from /proc: their CPU time counts as the worker's.
+ */
+export function withChildren(pid: number): number[] {
+  const pids = [pid];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'latin1').trim();
+      if (children !== '') pids.push(...children.split(/\s+/).map(Number));
+    }
+  } catch {
+    // Gone, or no /proc: the supervisor alone.
+  }
+  return pids;
+}
+
 export function totalCpuUs(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + processCpuUs(pid), 0);
 }

@@ -28,8 +28,10 @@ export interface FunctionSnapshot {
   /** Jobs taken ahead (the function's `prefetch`), waiting here for a slot. */
   readonly prefetched: number;
   readonly paused: boolean;
-  /** Handler threads of the current generation (0 for commands). */
+  /** Handler threads of the current generation, or processes with `isolation` process (0 for commands). */
   readonly threads: number;
+  /** Whether `threads` counts threads or processes (issue 17); null for commands. */
+  readonly isolation: 'thread' | 'process' | null;
   readonly generation: number;
   readonly done: number;
   readonly failed: number;
@@ -223,6 +225,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         prefetched,
         paused: binding.gate.paused,
         threads: binding.runtime.threads,
+        isolation: binding.runtime.isolation,
         generation: binding.runtime.generation,
         done: stats.done,
         failed: stats.failed,

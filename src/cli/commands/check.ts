@@ -118,11 +118,14 @@ function describeFunction(fn: FunctionConfig): string[] {
       `    ${[...common, `output ${fn.output}, at most ${formatSize(fn.maxOutputBytes ?? kDefaultMaxOutputBytes)}`].join(', ')}`,
     ];
   }
+  const worker = fn.isolation === 'process' ? 'process' : 'thread';
   const limits = [
-    `${fn.jobsPerThread} job(s) per thread`,
-    (fn.prefetch ?? 0) === 0 ? null : `${fn.prefetch} more taken ahead per thread`,
+    `${fn.jobsPerThread} job(s) per ${worker}`,
+    (fn.prefetch ?? 0) === 0 ? null : `${fn.prefetch} more taken ahead per ${worker}`,
     fn.maxJobsPerThread === undefined ? null : `recycle after ${fn.maxJobsPerThread} jobs`,
+    fn.maxJobsPerProcess === undefined ? null : `recycle a process after ${fn.maxJobsPerProcess} jobs`,
     fn.maxMemoryMb === undefined ? null : `heap ${fn.maxMemoryMb} MB`,
+    fn.maxRssMb === undefined ? null : `resident set ${fn.maxRssMb} MB`,
   ].filter((x): x is string => x !== null);
   const exportName = fn.export === 'default' ? '' : ` (export ${fn.export})`;
   return [`  ${fn.name}: handler ${fn.handler}${exportName}`, `    ${[...common, ...limits].join(', ')}`];

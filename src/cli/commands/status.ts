@@ -9,8 +9,8 @@ export const statusCommand = defineCommand({
   synopsis: `[--json] [--no-queues] ${kControlSynopsis}`,
   description: `Prints one snapshot of a running supervisor: per function its state, concurrency, busy
 slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the job
-servers, threads, code generation, jobs done, failed and excepted, jobs/s over the last
-minute and p50/p95/p99 run time; per job server each function's connections,
+servers, threads (2p: processes, for isolation: process), code generation, jobs done,
+failed and excepted, jobs/s over the last minute and p50/p95/p99 run time; per job server each function's connections,
 reconnects and last error, with the server's queue for it (from its admin protocol);
 and the last reload of each function that reloaded. On a terminal narrower than all the
 columns, the tables keep to its width with the columns watched most.`,
@@ -59,7 +59,12 @@ const kFunctionColumns: ReadonlyArray<StatusColumn<FunctionRow>> = [
   { header: 'CONC', align: 'right', cell: (fn) => String(fn.concurrency) },
   { header: 'BUSY', align: 'right', cell: busy },
   { header: 'QUEUED', align: 'right', cell: (fn) => (fn.queued === null ? '-' : String(fn.queued)) },
-  { header: 'THREADS', align: 'right', cell: (fn) => String(fn.threads) },
+  // Processes (isolation: process) show as 2p.
+  {
+    header: 'THREADS',
+    align: 'right',
+    cell: (fn) => `${fn.threads}${fn.isolation === 'process' ? 'p' : ''}`,
+  },
   { header: 'GEN', align: 'right', cell: (fn) => String(fn.generation) },
   { header: 'DONE', align: 'right', cell: (fn) => String(fn.done) },
   { header: 'FAILED', align: 'right', cell: (fn) => String(fn.failed) },

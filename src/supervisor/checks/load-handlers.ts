@@ -9,9 +9,9 @@ export interface HandlerLoadProblem {
 
 /**
  * Loads every handler module of the manifest as `gworker start` would: a HandlerPool of
- * one scratch thread per function, running the same thread entry and loader, so a
- * syntax error, a missing export or a throw at import is found here and not at start.
- * The threads end once loaded. Commands are not run.
+ * one scratch thread per function (a scratch process with `isolation: process`),
+ * running the same entry and loader, so a syntax error, a missing export or a throw at
+ * import is found here and not at start. The workers end once loaded. Commands are not run.
  */
 export async function loadHandlers(manifest: Manifest): Promise<HandlerLoadProblem[]> {
   const modules = manifest.functions.flatMap((fn) => (fn.kind === 'module' ? [fn] : []));

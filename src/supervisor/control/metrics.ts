@@ -26,7 +26,7 @@ export class SupervisorMetrics {
   readonly #generations: Counter<'function' | 'cause'>;
   readonly #threadRestarts: Counter<'function' | 'cause'>;
   readonly #gauges: Record<
-    'inFlight' | 'concurrency' | 'paused' | 'threads' | 'generation' | 'queued',
+    'inFlight' | 'concurrency' | 'paused' | 'threads' | 'processes' | 'generation' | 'queued',
     Gauge<'function'>
   >;
   readonly #connectionUp: Gauge<'server' | 'function'>;
@@ -75,7 +75,11 @@ export class SupervisorMetrics {
       paused: gauge('gworker_function_paused', '1 while the function is paused (takes no new jobs)'),
       threads: gauge(
         'gworker_function_threads',
-        'Handler threads of the current generation (0 for commands)',
+        'Handler threads of the current generation (0 for commands and isolation: process)',
+      ),
+      processes: gauge(
+        'gworker_function_processes',
+        'Handler processes of the current generation (isolation: process; 0 otherwise)',
       ),
       generation: gauge('gworker_function_generation', 'Number of the code generation serving the function'),
       queued: gauge(
@@ -97,7 +101,7 @@ export class SupervisorMetrics {
     });
     this.#threadRestarts = new Counter({
       name: 'gworker_thread_restarts_total',
-      help: 'Handler threads ended under a job and replaced, by function and cause (crash, oom, timeout)',
+      help: 'Handler threads (or processes) ended under a job and replaced, by function and cause (crash, oom, timeout)',
       labelNames: ['function', 'cause'],
       registers,
     });
@@ -154,15 +158,17 @@ export class SupervisorMetrics {
 
   #refresh(): void {
     this.#watchRuntimes();
-    const { inFlight, concurrency, paused, threads, generation } = this.#gauges;
-    for (const g of [inFlight, concurrency, paused, threads, generation, this.#connectionUp]) g.reset();
+    const { inFlight, concurrency, paused, threads, processes, generation } = this.#gauges;
+    for (const g of [inFlight, concurrency, paused, threads, processes, generation, this.#connectionUp])
+      g.reset();
     this.#reconnects.reset();
     for (const fn of this.#supervisor.functions()) {
       const labels = { function: fn.name };
       inFlight.set(labels, fn.running);
       concurrency.set(labels, fn.concurrency);
       paused.set(labels, fn.paused ? 1 : 0);
-      threads.set(labels, fn.threads);
+      threads.set(labels, fn.isolation === 'process' ? 0 : fn.threads);
+      processes.set(labels, fn.isolation === 'process' ? fn.threads : 0);
       generation.set(labels, fn.generation);
       for (const c of fn.connections) {
         const connection = { server: c.server, function: fn.name };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { MAX_CONCURRENCY, MAX_TIMER_MS, MIN_CONCURRENCY } from '../../limits.js';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
+import { kIsolationKeys, readIsolation } from './isolation.js';
 import type { NodeReader } from './node-reader.js';
 import { readMaxResultSize } from './result-size.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
@@ -16,6 +17,7 @@ const kModuleKeys = [
   'maxMemoryMb',
   'jobsPerThread',
   'prefetch',
+  ...kIsolationKeys,
 ] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
@@ -116,14 +118,16 @@ function readFunction(
     const maxMemoryMb = optionalInt(reader, settings, where, 'maxMemoryMb', 16, 1_048_576);
     const jobsPerThread = optionalInt(reader, settings, where, 'jobsPerThread', 1, 10_000) ?? 1;
     const prefetch = optionalInt(reader, settings, where, 'prefetch', 0, 10_000) ?? 0;
+    const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
     if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;
     return {
       ...common,
       kind,
       handler,
       export: exportName,
-      jobsPerThread,
+      jobsPerThread: jobsPerProcess ?? jobsPerThread,
       prefetch,
+      ...isolation,
       ...(maxJobsPerThread === undefined ? {} : { maxJobsPerThread }),
       ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
     };

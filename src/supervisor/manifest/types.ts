@@ -45,11 +45,21 @@ export interface ModuleFunctionConfig extends FunctionConfigBase {
   readonly handler: string;
   /** Which export is the handler. @defaultValue 'default' */
   readonly export: string;
+  /**
+   * Where the handler runs: `thread` (a worker thread of the supervisor) or `process` (a
+   * child process of its own, which contains native crashes, memory outside the V8 heap
+   * and process-wide state, at the cost of a process per worker). @defaultValue 'thread'
+   */
+  readonly isolation?: 'thread' | 'process';
+  /** `isolation: process`: end a process whose resident set passes this many MB. */
+  readonly maxRssMb?: number;
+  /** `isolation: process`: replace a process after this many jobs. */
+  readonly maxJobsPerProcess?: number;
   /** Recycle a thread after this many jobs (guards against slow leaks). */
   readonly maxJobsPerThread?: number;
   /** The thread's old-generation heap limit. */
   readonly maxMemoryMb?: number;
-  /** Jobs one thread runs at once: raise it for I/O-bound handlers. */
+  /** Jobs one thread (or process, with `isolation: process`) runs at once: raise it for I/O-bound handlers. */
   readonly jobsPerThread: number;
   /**
    * Jobs each thread holds ready behind those it runs, so the next one starts the moment

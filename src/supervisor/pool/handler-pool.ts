@@ -1,20 +1,17 @@
-import { Piscina } from 'piscina';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { msUntil, settlesBy } from '../deadline.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
+import { ProcessHost } from '../process/process-host.js';
+import { residentSetMb } from '../process/resident-set.js';
 import { logError } from '../thread/log-error.js';
-import {
-  isOutputDropReport,
-  type JobMeta,
-  type OutputDropReport,
-  type SerializedError,
-} from '../thread/messages.js';
+import type { JobMeta, OutputDropReport, SerializedError } from '../thread/messages.js';
 import { kThreadOutputCapBytes } from '../thread/output-cap.js';
-import { handlerEntryFile } from './entry-file.js';
 import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
 import { threadCount } from './thread-count.js';
+import { ThreadHost, type WorkerHost } from './thread-host.js';
 import { type ProgressSink, type StreamEnding, type StreamTaskBase, ThreadStream } from './thread-stream.js';
+import { WorkerEnded } from './worker-ended.js';
 
 export type { LossWatch, RunOutcome, ThreadEndCause } from './pool-job.js';
 export type { ProgressSink } from './thread-stream.js';
@@ -33,16 +30,22 @@ export interface HandlerPoolEvents {
 }
 
 /**
- * One generation of one function's handler code: a piscina pool whose threads have
- * loaded that code, each serving a job stream (pool/thread-stream.ts). Hot reload builds
- * a new HandlerPool and closes the old one once its jobs are done. Jobs go to the
- * thread with the most room; a thread that dies is replaced and its stream restarted.
+ * One generation of one function's handler code: workers that have loaded that code,
+ * each serving a job stream (pool/thread-stream.ts). The workers are piscina threads
+ * (pool/thread-host.ts) or, with `isolation: process`, child processes
+ * (process/process-host.ts); `threads` counts them either way. Hot reload builds a new
+ * HandlerPool and closes the old one once its jobs are done. Jobs go to the worker with
+ * the most room; a worker that dies is replaced and its stream restarted.
  */
 export class HandlerPool {
   readonly generation: number;
   readonly threads: number;
   readonly #config: ModuleFunctionConfig;
-  readonly #piscina: Piscina;
+  readonly #host: WorkerHost;
+  /** maxJobsPerProcess: a process that has been sent this many jobs is retired. */
+  readonly #jobsPerWorker: number;
+  /** Streams closed to recycle their process: a replacement was started already. */
+  readonly #retired = new WeakSet<ThreadStream<PoolJob>>();
   readonly #log: Logger;
   readonly #base: StreamTaskBase;
   /** Jobs each thread may hold beyond those it runs. */
@@ -98,25 +101,11 @@ export class HandlerPool {
       jobsAtOnce: config.jobsPerThread,
       prefetch: this.#prefetch,
     };
-    this.#piscina = new Piscina({
-      filename: handlerEntryFile(),
-      name: 'default',
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      // One task per thread: its job stream, which lives as long as the thread serves.
-      concurrentTasksPerWorker: 1,
-      idleTimeout: 2 ** 31 - 1,
-      // Tasks are rare (one per thread start), so piscina's Atomics.wait fast path buys nothing.
-      atomics: 'disabled',
-      ...(config.maxMemoryMb === undefined
-        ? {}
-        : { resourceLimits: { maxOldGenerationSizeMb: config.maxMemoryMb } }),
-    });
-    // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
-    this.#piscina.on('error', (err: Error) => this.#log.warn({ err }, 'handler thread failed while idle'));
-    this.#piscina.on('message', (message: unknown) => {
-      if (isOutputDropReport(message)) this.#onOutputDropped(message);
-    });
+    this.#jobsPerWorker = config.maxJobsPerProcess ?? Number.POSITIVE_INFINITY;
+    this.#host =
+      config.isolation === 'process'
+        ? new ProcessHost(config, logger, (report) => this.#events.outputDropped?.(report))
+        : new ThreadHost(config, this.threads, logger, (report) => this.#onOutputDropped(report));
     this.#trackerSettled = new Promise((resolve) => {
       this.#trackerDone = resolve;
     });
@@ -143,6 +132,11 @@ export class HandlerPool {
   /** Jobs started on this generation (the supervisor recycles it after maxJobsPerThread × threads). */
   get jobsStarted(): number {
     return this.#jobsStarted;
+  }
+
+  /** Where the handlers run: threads, or child processes (`isolation: process`). */
+  get isolation(): 'thread' | 'process' {
+    return this.#host.kind;
   }
 
   get busy(): number {
@@ -248,7 +242,7 @@ export class HandlerPool {
     }
     const streams = [...this.#streams];
     for (const stream of streams) stream.close();
-    const closed = Promise.all(streams.map((stream) => stream.settled)).then(() => this.#piscina.close());
+    const closed = Promise.all(streams.map((stream) => stream.settled)).then(() => this.#host.close());
     if (!(await settlesBy(closed, this.#deadline))) await this.#cutShort();
   }
 
@@ -256,7 +250,7 @@ export class HandlerPool {
   async destroy(): Promise<void> {
     this.#stopping = true;
     const streams = [...this.#streams];
-    await this.#piscina.destroy();
+    await this.#host.destroy();
     // Every job has its outcome once each stream has settled (ended with its thread).
     await Promise.all(streams.map((stream) => stream.settled));
     const waiting = this.#waiting;
@@ -286,14 +280,15 @@ export class HandlerPool {
   ): void {
     let first = onFirstRoom;
     const stream = new ThreadStream<PoolJob>(
-      this.#piscina,
+      this.#host,
       this.#base,
       {
         room: (s) => {
           if (trackModules) this.#trackerDone();
           first?.();
           first = undefined;
-          this.#fill(s);
+          if (s.jobs.size === 0 && this.#overRss(s)) this.#retireStream(s);
+          else this.#fill(s);
         },
         ended: (s, ending) => {
           if (trackModules) this.#trackerDone();
@@ -328,8 +323,24 @@ export class HandlerPool {
   /** Sends the job to the ready thread with the most room, or queues it until one has. */
   #dispatch(job: PoolJob): void {
     const stream = this.#roomiest();
-    if (stream === null) this.#waiting.push(job);
-    else job.sendTo(stream);
+    if (stream === null) {
+      this.#waiting.push(job);
+      return;
+    }
+    job.sendTo(stream);
+    if (stream.sent >= this.#jobsPerWorker) this.#retireStream(stream);
+  }
+
+  /**
+   * maxJobsPerProcess: the worker has had its share. It finishes what it holds and
+   * ends; a fresh one, started now, takes the next jobs.
+   */
+  #retireStream(stream: ThreadStream<PoolJob>): void {
+    if (this.#stopping || this.#retired.has(stream)) return;
+    this.#retired.add(stream);
+    this.#log.debug({ function: this.#config.name, pid: stream.workerId }, 'recycling a handler process');
+    stream.close();
+    this.#startStream();
   }
 
   /** The ready thread with the fewest jobs, if one has room (jobsPerThread + prefetch). */
@@ -342,6 +353,19 @@ export class HandlerPool {
     return best;
   }
 
+  /** maxRssMb, checked between jobs: a process past it is recycled, not killed. */
+  #overRss(stream: ThreadStream<PoolJob>): boolean {
+    const limit = this.#config.maxRssMb;
+    if (limit === undefined || stream.workerId <= 0) return false;
+    const rss = residentSetMb(stream.workerId);
+    if (rss === null || rss <= limit) return false;
+    this.#log.info(
+      { function: this.#config.name, pid: stream.workerId, rssMb: rss, maxRssMb: limit },
+      `${this.#config.name}: handler process ${stream.workerId} holds ${rss} MB between jobs, past maxRssMb ${limit} MB; recycling it`,
+    );
+    return true;
+  }
+
   get #capacity(): number {
     return this.#config.jobsPerThread + this.#prefetch;
   }
@@ -349,6 +373,7 @@ export class HandlerPool {
   #fill(stream: ThreadStream<PoolJob>): void {
     while (this.#waiting.length > 0 && stream.accepting && stream.jobs.size < this.#capacity) {
       (this.#waiting.shift() as PoolJob).sendTo(stream);
+      if (stream.sent >= this.#jobsPerWorker) this.#retireStream(stream);
     }
   }
 
@@ -366,9 +391,15 @@ export class HandlerPool {
     this.#streams.delete(stream);
     if (ending.kind === 'load') this.#loadError = ending.error;
     else if (ending.kind === 'died' && !ending.wasReady) {
-      this.#loadError = { name: 'Error', message: `its thread died while loading: ${ending.error.message}` };
-    } else if (ending.kind === 'died' && !this.#stopping) {
-      // piscina replaces the dead thread; this serves on it once it has loaded the code.
+      // A process's own wording names it already (pool/worker-ended.ts).
+      const message =
+        ending.error instanceof WorkerEnded
+          ? `${ending.error.message} while loading`
+          : `its thread died while loading: ${ending.error.message}`;
+      this.#loadError = { name: 'Error', message };
+    } else if (ending.kind === 'died' && !this.#stopping && !this.#retired.has(stream)) {
+      // piscina replaces the dead thread (a process host forks a fresh process); this
+      // serves on it once it has loaded the code.
       // Started first, so the jobs settled below can be run again here.
       this.#startStream();
     }

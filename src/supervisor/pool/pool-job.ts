@@ -1,5 +1,6 @@
 import type { JobMeta, SerializedError } from '../thread/messages.js';
 import type { ProgressSink, StreamJob, ThreadStream } from './thread-stream.js';
+import { WorkerEnded } from './worker-ended.js';
 
 /** Why a handler thread ended under a job: it died, ran out of memory, or was ended for a timeout. */
 export type ThreadEndCause = 'crash' | 'oom' | 'timeout';
@@ -145,6 +146,12 @@ export class PoolJob implements StreamJob {
   died(error: Error, onPurpose: boolean, maxMemoryMb?: number): void {
     if (this.#timedOut) {
       this.#finish(timeoutOutcome(this.#timeoutMs, onPurpose));
+      return;
+    }
+    if (error instanceof WorkerEnded) {
+      // A handler process: its host said how it ended (a signal, an exit code, maxRssMb).
+      const { name, message, cause } = error;
+      this.#finish({ ok: false, reason: 'crash', error: { name, message }, threadEnded: cause });
       return;
     }
     const oom = /out of memory/i.test(error.message);

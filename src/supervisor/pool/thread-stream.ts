@@ -1,5 +1,9 @@
-import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import type { Piscina } from 'piscina';
+import {
+  MessageChannel,
+  type MessagePort,
+  receiveMessageOnPort,
+  type TransferListItem,
+} from 'node:worker_threads';
 import { BatchWriter, readBatch } from '../thread/batch-codec.js';
 import type { FromThread, SerializedError, StreamEnd, StreamTask, ToThread } from '../thread/messages.js';
 
@@ -59,6 +63,23 @@ export interface StreamHooks<J extends StreamJob> {
 export type StreamTaskBase = Omit<StreamTask, 'kind' | 'port' | 'trackModules'>;
 
 /**
+ * Where stream tasks run: piscina threads (pool/thread-host.ts) or child processes
+ * (process/process-host.ts). The stream neither knows nor cares which.
+ */
+export interface StreamHost {
+  /** Starts a stream task on a worker of its own; `transfer` holds the task's port. */
+  run(task: StreamTask, transfer: TransferListItem[]): StreamRun;
+}
+
+/** One stream task running on a worker. */
+export interface StreamRun {
+  /** Settles as the task ends: its StreamEnd, or rejected with why its worker died. */
+  readonly ended: Promise<StreamEnd>;
+  /** Ends the worker at once (a job ignored its timeout); `workerId` came with 'ready'. */
+  terminate(workerId: number): boolean;
+}
+
+/**
  * The main thread's end of one handler thread's job stream (see thread/messages.ts):
  * jobs sent during one turn of the event loop leave as one message; results arrive the
  * same way and go to their jobs.
@@ -66,7 +87,7 @@ export type StreamTaskBase = Omit<StreamTask, 'kind' | 'port' | 'trackModules'>;
 export class ThreadStream<J extends StreamJob = StreamJob> {
   readonly #port: MessagePort;
   readonly #hooks: StreamHooks<J>;
-  readonly #piscina: Piscina;
+  readonly #run: StreamRun;
   /** Jobs sent to the thread and not answered yet. */
   readonly jobs = new Map<number, J>();
   /**
@@ -84,18 +105,19 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   /** The thread was ended on purpose for a job's timeout. */
   #terminating = false;
   #closing = false;
+  #sent = 0;
   /** Settles once the stream task has ended, however it ended. */
   readonly settled: Promise<void>;
 
-  constructor(piscina: Piscina, base: StreamTaskBase, hooks: StreamHooks<J>, trackModules = false) {
-    this.#piscina = piscina;
+  constructor(host: StreamHost, base: StreamTaskBase, hooks: StreamHooks<J>, trackModules = false) {
     this.#hooks = hooks;
     this.#jobsAtOnce = base.jobsAtOnce;
     const channel = new MessageChannel();
     this.#port = channel.port1;
     this.#port.on('message', (message: FromThread) => this.#onMessage(message));
     const task: StreamTask = { kind: 'stream', port: channel.port2, ...base, trackModules };
-    this.settled = piscina.run(task, { transferList: [channel.port2] }).then(
+    this.#run = host.run(task, [channel.port2]);
+    this.settled = this.#run.ended.then(
       (end: StreamEnd) => this.#onTaskEnd(end, null),
       (err: Error) => this.#onTaskEnd(null, err),
     );
@@ -116,8 +138,19 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     return this.#notStarted.length;
   }
 
+  /** Jobs sent to this stream so far (maxJobsPerProcess counts them). */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** The worker's id as its 'ready' gave it: a thread id, or a process id. */
+  get workerId(): number {
+    return this.#threadId;
+  }
+
   /** Queues a job for the thread; it leaves with the others of this turn. */
   send(job: J): void {
+    this.#sent++;
     this.jobs.set(job.id, job);
     if (this.#runningCount < this.#jobsAtOnce) {
       this.#runningCount++;
@@ -144,6 +177,7 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
    * leave first: the port keeps order, so the thread runs them before it closes.
    */
   close(): void {
+    if (this.#closing) return;
     this.#closing = true;
     this.#flush();
     this.#post({ kind: 'close' });
@@ -151,10 +185,8 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
 
   /** Ends the thread at once (a job ignored its timeout); its jobs die with it. */
   terminate(): boolean {
-    const thread = this.#piscina.threads.find((worker) => worker.threadId === this.#threadId);
-    if (thread === undefined) return false;
+    if (this.#threadId === -1 || !this.#run.terminate(this.#threadId)) return false;
     this.#terminating = true;
-    thread.terminate().catch(() => {});
     return true;
   }
 

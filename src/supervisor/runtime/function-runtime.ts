@@ -129,7 +129,15 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     return waiting;
   }
 
-  /** Handler threads of the current generation (0 for commands, which run processes). */
+  /** Where the current generation's handlers run; null for commands. */
+  get isolation(): 'thread' | 'process' | null {
+    return this.#current?.pool?.isolation ?? null;
+  }
+
+  /**
+   * Handler threads of the current generation, or its handler processes with
+   * `isolation: process` (0 for commands, which run a process per job).
+   */
   get threads(): number {
     return this.#current?.pool?.threads ?? 0;
   }

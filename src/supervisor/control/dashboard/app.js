@@ -115,7 +115,7 @@ function renderFunctions(functions) {
     cell('concurrency').textContent = fn.concurrency;
     cell('running').textContent = fn.prefetched > 0 ? `${fn.running}+${fn.prefetched}` : fn.running;
     cell('queued').textContent = fn.queued ?? '–';
-    cell('threads').textContent = fn.threads;
+    cell('threads').textContent = fn.isolation === 'process' ? `${fn.threads} proc` : fn.threads;
     cell('generation').textContent = fn.generation;
     cell('done').textContent = fn.done;
     cell('failed').textContent = fn.failed;
