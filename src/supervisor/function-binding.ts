@@ -153,7 +153,8 @@ export class FunctionBinding {
     worker.on('error', (error) => {
       stats.lastError = error.message;
     });
-    worker.register(this.runtime.name, (job) => this.#run(job));
+    // The job's server goes with it: its retries and dead letter are submitted there.
+    worker.register(this.runtime.name, (job) => this.#run(job, server));
     return { server, worker, stats };
   }
 
@@ -165,9 +166,9 @@ export class FunctionBinding {
     }
   }
 
-  #run(job: Job): Promise<void> {
+  #run(job: Job, server: ServerConfig): Promise<void> {
     this.gate.jobStarted();
-    return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded);
+    return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded, server);
   }
 
   /** A job ended: free its slot and let the connections grab again. */

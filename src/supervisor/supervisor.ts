@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
 import { logError } from './thread/log-error.js';
@@ -88,6 +89,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Functions dropped from the manifest, finishing their jobs, each with its close. */
   readonly #removing = new Map<FunctionBinding, Promise<void>>();
   #closing: Promise<ShutdownSummary> | null = null;
+  /** Retries and dead letters: a client connection per job server, opened on first use. */
+  readonly retries: RetryService;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -95,6 +98,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#options = options;
     this.#root = options.logger ?? silentLogger;
     this.#log = this.#root.child({ component: 'supervisor' });
+    this.retries = new RetryService({
+      logger: this.#root,
+      ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
+    });
   }
 
   get manifest(): Manifest {
@@ -250,12 +257,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const all = [...bindings, ...this.#removing.keys()];
       const unanswered = () => all.reduce((sum, binding) => sum + binding.runtime.unanswered, 0);
       const before = unanswered();
+      this.retries.stop();
       for (const binding of bindings) binding.pause();
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
         // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
         ...this.#removing.values(),
       ]);
+      await this.retries.close();
       const jobsCutShort = unanswered() - before;
       this.#log.info({ jobsCutShort }, 'stopped');
       return { jobsCutShort };
@@ -265,7 +274,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #runtime(config: FunctionConfig): FunctionRuntime {
     const log = this.#root.child({ component: 'runtime', function: config.name });
-    const runtime = new FunctionRuntime(config, log);
+    const runtime = new FunctionRuntime(config, log, this.retries);
     runtime.on('codeFiles', () => this.emit('codeFiles'));
     const stats = this.#statsFor(config.name);
     runtime.on('outputDropped', ({ stream, bytes }) => {

@@ -33,6 +33,7 @@ const kRuntimeExports = [
   'MemoryJobStore',
   'MetricsEndpoint',
   'PacketType',
+  'PermanentError',
   'ProtocolError',
   'ServerError',
   'ServerMetrics',

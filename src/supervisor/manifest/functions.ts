@@ -2,11 +2,13 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
+import type { RetryPolicy } from '../retry/policy.js';
 import type { NodeReader } from './node-reader.js';
+import { readDeadLetter, readRetry } from './retry.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
 import { parseDuration, parseSize } from './units.js';
 
-const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions'] as const;
+const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions', 'retry', 'deadLetter'] as const;
 const kModuleKeys = [
   'handler',
   'export',
@@ -20,12 +22,18 @@ const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
 
+/** Top-level settings a function takes unless it sets its own. */
+export interface FunctionDefaults {
+  readonly exceptions: boolean;
+  readonly retry?: RetryPolicy;
+}
+
 /** Reads the `functions` mapping: each a handler module or a command. */
 export function readFunctions(
   reader: NodeReader,
   node: Node | null,
   baseDir: string,
-  defaults: { readonly exceptions: boolean },
+  defaults: FunctionDefaults,
 ): FunctionConfig[] {
   const map = reader.map(node, 'functions');
   if (!map) return [];
@@ -44,7 +52,7 @@ function readFunction(
   node: Node | null,
   keyNode: Node,
   baseDir: string,
-  defaults: { readonly exceptions: boolean },
+  defaults: FunctionDefaults,
 ): FunctionConfig | undefined {
   const where = `functions.${name}`;
   const before = reader.issues.length;
@@ -76,12 +84,20 @@ function readFunction(
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, `${where}.exceptions`)
     : defaults.exceptions;
+  const retry = settings.has('retry')
+    ? readRetry(reader, settings.get('retry') ?? null, `${where}.retry`)
+    : defaults.retry;
+  const deadLetter = settings.has('deadLetter')
+    ? readDeadLetter(reader, settings.get('deadLetter') ?? null, `${where}.deadLetter`, name)
+    : undefined;
   const common = {
     name,
     concurrency,
     payload,
     exceptions,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(retry ? { retry } : {}),
+    ...(deadLetter === undefined ? {} : { deadLetter }),
   };
 
   if (kind === 'module') {

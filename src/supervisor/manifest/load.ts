@@ -8,6 +8,7 @@ import { substituteEnv } from './env-substitution.js';
 import { ManifestError } from './errors.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
+import { readRetry } from './retry.js';
 import { readServers, serversFromEnv } from './servers.js';
 import type { Manifest, ServerConfig } from './types.js';
 import { parseDuration } from './units.js';
@@ -19,6 +20,7 @@ const kTopKeys = [
   'shutdownTimeout',
   'embeddedServer',
   'exceptions',
+  'retry',
   'control',
   'functions',
 ] as const;
@@ -102,8 +104,13 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
     : true;
+  // A default every function takes unless it sets its own (or `retry: false`).
+  const retry = settings.has('retry') ? readRetry(reader, settings.get('retry') ?? null, 'retry') : undefined;
   const functions = settings.has('functions')
-    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, { exceptions })
+    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, {
+        exceptions,
+        ...(retry ? { retry } : {}),
+      })
     : [];
 
   if (reader.issues.length > 0) throw new ManifestError(reader.issues);

@@ -1,5 +1,6 @@
 import type { TlsOptions } from '../../net/address.js';
 import type { ControlListen } from '../control/listen-address.js';
+import type { RetryPolicy } from '../retry/policy.js';
 
 /** How a job's payload reaches the handler and how the result is encoded. */
 export type PayloadEncoding = 'buffer' | 'text' | 'json';
@@ -30,6 +31,10 @@ interface FunctionConfigBase {
    * @defaultValue true
    */
   readonly exceptions: boolean;
+  /** Runs again after a failure (docs/retries.md). @defaultValue none: a failure is final */
+  readonly retry?: RetryPolicy;
+  /** Receives the final failure as a background job (a JSON document; docs/retries.md). */
+  readonly deadLetter?: string;
 }
 
 export interface ModuleFunctionConfig extends FunctionConfigBase {

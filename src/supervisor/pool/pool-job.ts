@@ -48,6 +48,7 @@ export class PoolJob implements StreamJob {
   readonly id: number;
   readonly handle: string;
   readonly unique: string;
+  readonly attempt: number;
   readonly payload: Uint8Array;
   readonly movable: boolean;
   readonly sink: ProgressSink;
@@ -72,6 +73,7 @@ export class PoolJob implements StreamJob {
     this.id = id;
     this.handle = meta.handle;
     this.unique = meta.unique;
+    this.attempt = meta.attempt ?? 1;
     this.payload = payload;
     this.sink = sink;
     this.movable = movable;

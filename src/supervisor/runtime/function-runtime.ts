@@ -1,8 +1,10 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
 import { settlesBy } from '../deadline.js';
-import type { FunctionConfig } from '../manifest/types.js';
+import type { FunctionConfig, ServerConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import type { RetryService } from '../retry/retry-service.js';
+import { TrackedJob, trackJob } from '../retry/tracked-job.js';
 import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
 
@@ -84,11 +86,14 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   #pendingConfig: FunctionConfig;
   /** What the last rejected load had read: fixing one of those files must reload. */
   #rejectedFiles: ReadonlySet<string> = new Set();
+  /** Where retries and dead letters go (none: a failure is final, as without `retry`). */
+  readonly #retries: RetryService | undefined;
 
-  constructor(config: FunctionConfig, logger: Logger = silentLogger) {
+  constructor(config: FunctionConfig, logger: Logger = silentLogger, retries?: RetryService) {
     super();
     this.name = config.name;
     this.#log = logger;
+    this.#retries = retries;
     this.#pendingConfig = config;
     // One listener per running command (concurrency may be thousands).
     setMaxListeners(0, this.#cutoff.signal);
@@ -163,9 +168,15 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
    * Runs one job to its end; the promise never rejects. `whenLost` tells of the job
    * becoming useless more cheaply than its signal (the library's Job offers it); without
    * it the job's signal is watched. `onEnd` is called as the job ends, before the
-   * promise settles (the binding frees the job's slot there).
+   * promise settles (the binding frees the job's slot there). `server` is where the job
+   * came from: its retries and dead letter go there (retry/tracked-job.ts).
    */
-  run(job: RunnableJob, whenLost: LossWatch = signalWatch(job), onEnd?: () => void): Promise<void> {
+  run(
+    job: RunnableJob,
+    whenLost: LossWatch = signalWatch(job),
+    onEnd?: () => void,
+    server?: ServerConfig,
+  ): Promise<void> {
     const generation = this.#current;
     if (generation === null) {
       onEnd?.();
@@ -173,52 +184,84 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     }
     const started = performance.now();
     this.#running++;
+    const tracked = trackJob(job, generation.config, server, this.#retries);
     return new Promise<void>((resolve) => {
-      const end = (outcome: RunOutcome): void => {
+      const finish = (outcome: RunOutcome): void => {
         this.#running--;
         try {
-          this.#finish(job, generation, outcome, performance.now() - started);
+          this.#finish(tracked, generation, outcome, performance.now() - started);
           this.#maybeRecycle(generation);
         } finally {
           onEnd?.();
           resolve();
         }
       };
-      const { config, pool } = generation;
-      // The job is its own metadata and progress sink: no per-job wrappers.
-      if (config.kind === 'command') {
-        const stops = { signal: job.signal, cutoff: this.#cutoff.signal };
-        const running: Promise<void> = runCommand(config, job, job.payload, job, stops)
-          .then(end, (err: Error) =>
-            end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
-          )
-          .finally(() => this.#commands.delete(running));
-        this.#commands.add(running);
-        return;
-      }
-      (pool as HandlerPool).start(
-        job,
-        job.payload,
-        job,
-        (outcome) => {
-          // Its thread was ended for another job's timeout: nothing was wrong with this
-          // one. Run it again on the current generation (this one may be retiring).
-          const current = this.#current;
-          if (
-            !outcome.ok &&
-            outcome.reason === 'collateral' &&
-            current?.pool &&
-            current.config.kind === 'module'
-          ) {
-            current.pool.start(job, job.payload, job, end, current.config.timeoutMs, whenLost);
-          } else {
-            end(outcome);
-          }
-        },
-        config.timeoutMs,
-        whenLost,
-      );
+      const end = !(tracked instanceof TrackedJob)
+        ? finish
+        : (outcome: RunOutcome): void => {
+            if (outcome.ok) {
+              finish(outcome);
+              return;
+            }
+            // The job's one terminal packet waits for what follows the failure: a retry
+            // at the job server must have its JOB_CREATED first (docs/retries.md).
+            tracked.afterFailure(outcome).then((step) => {
+              const current = this.#current;
+              if (step.kind === 'again' && current !== null && this.#closing === null) {
+                this.#attempt(current, tracked, whenLost, end, step.timeoutMs);
+              } else {
+                finish(step.kind === 'end' && step.note ? withNote(outcome, step.note) : outcome);
+              }
+            });
+          };
+      this.#attempt(generation, tracked, whenLost, end, generation.config.timeoutMs);
     });
+  }
+
+  /** Starts one attempt of a job on `generation`; `end` gets its outcome. */
+  #attempt(
+    generation: Generation,
+    job: RunnableJob,
+    whenLost: LossWatch,
+    end: (outcome: RunOutcome) => void,
+    timeoutMs: number | undefined,
+  ): void {
+    const { config, pool } = generation;
+    // The job is its own metadata and progress sink: no per-job wrappers.
+    if (config.kind === 'command') {
+      const stops = { signal: job.signal, cutoff: this.#cutoff.signal };
+      const limited =
+        timeoutMs === undefined || timeoutMs === config.timeoutMs ? config : { ...config, timeoutMs };
+      const running: Promise<void> = runCommand(limited, job, job.payload, job, stops)
+        .then(end, (err: Error) =>
+          end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
+        )
+        .finally(() => this.#commands.delete(running));
+      this.#commands.add(running);
+      return;
+    }
+    (pool as HandlerPool).start(
+      job,
+      job.payload,
+      job,
+      (outcome) => {
+        // Its thread was ended for another job's timeout: nothing was wrong with this
+        // one. Run it again on the current generation (this one may be retiring).
+        const current = this.#current;
+        if (
+          !outcome.ok &&
+          outcome.reason === 'collateral' &&
+          current?.pool &&
+          current.config.kind === 'module'
+        ) {
+          current.pool.start(job, job.payload, job, end, timeoutMs, whenLost);
+        } else {
+          end(outcome);
+        }
+      },
+      timeoutMs,
+      whenLost,
+    );
   }
 
   /**
@@ -357,6 +400,12 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       ...(outcome.reason === 'handler' ? { error: outcome.error } : {}),
     });
   }
+}
+
+/** The failure's reason with what followed it (its retry, its dead letter) said after it. */
+function withNote(outcome: RunOutcome, note: string): RunOutcome {
+  if (outcome.ok) return outcome;
+  return { ...outcome, error: { ...outcome.error, message: `${outcome.error.message} (${note})` } };
 }
 
 /** A LossWatch on the job's AbortSignal, for jobs other than the library's. */
