@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../log.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
@@ -110,11 +111,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Loads every function's code (throws HANDLER_LOAD naming the first that cannot), then connects. */
   async start(): Promise<void> {
+    const { failures } = this.#manifest;
+    // Opened before any job can fail (better-sqlite3 loads only here).
+    if (failures !== undefined)
+      this.retries.failures = await FailureStore.open(failures.store, failures.keep);
     const runtimes = this.#manifest.functions.map((config) => this.#runtime(config));
     const started = await Promise.allSettled(runtimes.map((runtime) => runtime.start()));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
+      this.retries.failures?.close();
+      this.retries.failures = null;
       throw failed.reason;
     }
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
@@ -238,6 +245,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
+  /** The job servers every function takes jobs from (the embedded one when the manifest names none). */
+  servers(): readonly ServerConfig[] {
+    return this.#servers();
+  }
+
   bindings(): FunctionBinding[] {
     return [...this.#bindings.values()];
   }
@@ -265,6 +277,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         ...this.#removing.values(),
       ]);
       await this.retries.close();
+      this.retries.failures?.close();
       const jobsCutShort = unanswered() - before;
       this.#log.info({ jobsCutShort }, 'stopped');
       return { jobsCutShort };

@@ -1,4 +1,5 @@
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
+import { FailureControl } from './failure-control.js';
 import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history.js';
 import { ApiError } from './http-io.js';
 import { SupervisorMetrics, type SupervisorMetricsOptions } from './metrics.js';
@@ -54,6 +55,8 @@ export interface HistoryReply {
  */
 export class ControlApi {
   readonly metrics: SupervisorMetrics;
+  /** The failure records (`gworker failed`). */
+  readonly failures: FailureControl;
   readonly #supervisor: Supervisor;
   readonly #options: ControlApiOptions;
   readonly #probe: QueueProbe;
@@ -67,6 +70,7 @@ export class ControlApi {
     this.#options = options;
     this.#probe = new QueueProbe(options.queueTimeoutMs);
     this.metrics = new SupervisorMetrics(supervisor, options.metrics);
+    this.failures = new FailureControl(supervisor);
     this.#history = new JobHistory(options.history);
     this.#onJobEnd = (info) => this.#history.record(info.function, info.result, info.durationMs);
     supervisor.on('jobEnd', this.#onJobEnd);

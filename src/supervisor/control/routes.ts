@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ControlApi } from './control-api.js';
+import { failureRoutes } from './failure-routes.js';
 import { ApiError, readJsonBody, sendJson } from './http-io.js';
 
 type Handler = (
@@ -31,6 +32,7 @@ const kName = '([^/]+)';
  *   POST /api/reload                    re-read the manifest, reload handler code
  *   POST /api/drain                     stop taking jobs, finish running ones, exit
  *   GET  /metrics                       Prometheus text format
+ *   .../api/failures...                 the failure records (failure-routes.ts)
  */
 export const routes: readonly Route[] = [
   {
@@ -95,6 +97,7 @@ export const routes: readonly Route[] = [
       res.end(text);
     },
   },
+  ...failureRoutes,
 ];
 
 /** The route for a request, or an ApiError: 404 for an unknown path, 405 for a known one with the wrong method. */

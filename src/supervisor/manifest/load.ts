@@ -6,6 +6,7 @@ import { readControl } from './control.js';
 import { readEmbedded } from './embedded.js';
 import { substituteEnv } from './env-substitution.js';
 import { ManifestError } from './errors.js';
+import { readFailures } from './failures.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
 import { readRetry } from './retry.js';
@@ -21,6 +22,7 @@ const kTopKeys = [
   'embeddedServer',
   'exceptions',
   'retry',
+  'failures',
   'control',
   'functions',
 ] as const;
@@ -100,6 +102,9 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const shutdownTimeoutMs = readShutdownTimeout(reader, settings.get('shutdownTimeout'));
   const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'), baseDir);
   const control = readControl(reader, settings.get('control'), baseDir);
+  const failures = settings.has('failures')
+    ? readFailures(reader, settings.get('failures') ?? null, baseDir)
+    : undefined;
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
@@ -122,6 +127,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     ...(clientId === undefined ? {} : { clientId }),
     shutdownTimeoutMs,
     control,
+    ...(failures === undefined ? {} : { failures }),
     functions,
   };
 }

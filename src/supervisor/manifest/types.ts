@@ -104,6 +104,14 @@ export interface EmbeddedServerConfig {
   readonly resultCacheMs?: number;
 }
 
+/** Final failures kept on this box (docs/retries.md#failure-records). */
+export interface FailuresConfig {
+  /** The SQLite file (absolute path). */
+  readonly store: string;
+  /** Most records kept; the oldest go first. @defaultValue 10000 */
+  readonly keep: number;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
@@ -117,5 +125,7 @@ export interface Manifest {
   readonly shutdownTimeoutMs: number;
   /** Changes need a restart: a live reload keeps the address it started with. */
   readonly control: ControlConfig;
+  /** Changes need a restart. */
+  readonly failures?: FailuresConfig;
   readonly functions: readonly FunctionConfig[];
 }

@@ -40,7 +40,6 @@ export function deadLetterDocument(parts: {
   readonly clientId: string | undefined;
   readonly hostname: string;
 }): DeadLetterDocument {
-  const text = utf8(parts.payload);
   const errors = parts.errors.map((error) => ({ ...error, at: new Date(error.at).toISOString() }));
   const first = parts.errors[0]?.at ?? Date.now();
   const last = parts.errors[parts.errors.length - 1]?.at ?? first;
@@ -50,12 +49,7 @@ export function deadLetterDocument(parts: {
     unique: parts.unique,
     handle: parts.handle,
     server: parts.server,
-    payloadEncoding: text === null ? 'base64' : 'utf8',
-    payload:
-      text ??
-      Buffer.from(parts.payload.buffer, parts.payload.byteOffset, parts.payload.byteLength).toString(
-        'base64',
-      ),
+    ...payloadText(parts.payload),
     attempts: parts.attempts,
     errors,
     box: { clientId: parts.clientId ?? null, hostname: parts.hostname },
@@ -63,6 +57,17 @@ export function deadLetterDocument(parts: {
     lastFailedAt: new Date(last).toISOString(),
     deadLetteredAt: new Date().toISOString(),
   };
+}
+
+/** A payload as JSON carries it: the text when it is UTF-8, else base64, and which. */
+export function payloadText(bytes: Uint8Array): { payloadEncoding: 'utf8' | 'base64'; payload: string } {
+  const text = utf8(bytes);
+  return text === null
+    ? {
+        payloadEncoding: 'base64',
+        payload: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+      }
+    : { payloadEncoding: 'utf8', payload: text };
 }
 
 function utf8(bytes: Uint8Array): string | null {

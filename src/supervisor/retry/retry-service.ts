@@ -5,6 +5,7 @@ import { type Logger, silentLogger } from '../../log.js';
 import type { ServerAddress } from '../../net/address.js';
 import { settlesBy } from '../deadline.js';
 import type { ServerConfig } from '../manifest/types.js';
+import type { FailureStore, NewFailure } from './failure-store.js';
 import type { RetryCause } from './policy.js';
 
 /** How long a retry or dead-letter submit may wait for its JOB_CREATED. */
@@ -44,6 +45,7 @@ export class RetryService extends EventEmitter<RetryServiceEvents> {
   readonly #log: Logger;
   readonly #clients = new Map<string, Client>();
   readonly #stopping = new AbortController();
+  #failures: FailureStore | null = null;
 
   constructor(options: { clientId?: string; logger?: Logger } = {}) {
     super();
@@ -51,6 +53,28 @@ export class RetryService extends EventEmitter<RetryServiceEvents> {
     this.clientId = options.clientId;
     this.box = options.clientId ?? this.hostname;
     this.#log = (options.logger ?? silentLogger).child({ component: 'retry' });
+  }
+
+  /** The failure records (`failures:` in the manifest), once the supervisor has opened them. */
+  get failures(): FailureStore | null {
+    return this.#failures;
+  }
+
+  set failures(store: FailureStore | null) {
+    this.#failures = store;
+  }
+
+  /** Keeps a final failure, when the box keeps them; a store that fails is logged, never the job's problem. */
+  recordFailure(failure: NewFailure): void {
+    if (this.#failures === null) return;
+    try {
+      this.#failures.record(failure);
+    } catch (err) {
+      this.#log.error(
+        { err, function: failure.function, jobHandle: failure.handle },
+        `could not record the failure of job ${failure.handle} in ${this.#failures.file}`,
+      );
+    }
   }
 
   /** Aborted when the supervisor starts to stop: retries waiting in place give up. */

@@ -143,7 +143,26 @@ export class TrackedJob implements InnerJob {
       if (typeof step !== 'string') return step;
       note = step;
     }
-    return { kind: 'end', ...(await this.#deadLetter(cause, note)) };
+    const ending = await this.#deadLetter(cause, note);
+    this.#record(run, ending.note);
+    return { kind: 'end', ...ending };
+  }
+
+  /** The final failure goes into the box's failure records, when it keeps them. */
+  #record(run: FailedRun, note: string | undefined): void {
+    const service = this.#service;
+    if (service?.failures == null) return;
+    service.recordFailure({
+      function: this.functionName,
+      unique: this.unique,
+      handle: this.handle,
+      server: this.#server === undefined ? '' : `${this.#server.host}:${this.#server.port}`,
+      payload: this.payload,
+      attempts: this.attempt,
+      errors: this.#errors,
+      reason: note === undefined ? run.error.message : `${run.error.message} (${note})`,
+      box: service.box,
+    });
   }
 
   /** The retry itself, or why none could be made. */
@@ -270,7 +289,8 @@ export class TrackedJob implements InnerJob {
 
 /**
  * The job as the runtime should run it: tracked when its function retries or
- * dead-letters or when it arrived as a retry; else the job itself, at no cost.
+ * dead-letters, when the box keeps failure records, or when it arrived as a retry;
+ * else the job itself, at no cost.
  */
 export function trackJob<J extends InnerJob>(
   job: J,
@@ -279,12 +299,12 @@ export function trackJob<J extends InnerJob>(
   service: RetryService | undefined,
 ): J | TrackedJob {
   const carried = job.payload.byteLength > 0 && job.payload[0] === 0;
-  if (config.retry === undefined && config.deadLetter === undefined && !carried) return job;
+  // With failure records, every job's final failure is kept, whatever its function says.
+  const wanted = config.retry !== undefined || config.deadLetter !== undefined || service?.failures != null;
+  if (!wanted && !carried) return job;
   const tracked = new TrackedJob(job, config, server, service);
   // A payload starting with NUL that is no carrier, on a function that neither retries nor dead-letters.
-  return config.retry === undefined && config.deadLetter === undefined && tracked.attempt === 1
-    ? job
-    : tracked;
+  return !wanted && tracked.attempt === 1 ? job : tracked;
 }
 
 /** What the manifest's `retry.on` calls this ending; null for endings that are no failure of the job. */

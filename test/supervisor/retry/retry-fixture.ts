@@ -53,7 +53,7 @@ export class RetryScratch {
     return supervisor;
   }
 
-  task(fields: { fail: number; how?: string; holdMs?: number; tag?: string }): string {
+  task(fields: { fail?: number; failRuns?: number; how?: string; holdMs?: number; tag?: string }): string {
     return JSON.stringify({ log: this.log, ...fields });
   }
 

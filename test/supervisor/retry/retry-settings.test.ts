@@ -85,6 +85,19 @@ describe('retry and deadLetter settings', () => {
   });
 });
 
+describe('failures settings', () => {
+  it('resolves the store against the manifest folder, keeps 10000 by default, and refuses what is wrong', () => {
+    expect(parse('failures: { store: f.db }\nfunctions:\n  a: { handler: h.js }\n').failures).toEqual({
+      store: path.join(dir, 'f.db'),
+      keep: 10_000,
+    });
+    expect(problems('failures: { keep: 0 }\nfunctions:\n  a: { handler: h.js }\n')).toEqual([
+      `${file}:1:11: failures.store: missing setting "store" (an SQLite file)`,
+      `${file}:1:19: failures.keep: expected a whole number from 1 to 10000000, got 0`,
+    ]);
+  });
+});
+
 describe('retry delays', () => {
   const policy = { attempts: 10, delayMs: 1000, maxDelayMs: 5000, jitter: 0, on: [] } as const;
 
