@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { FunctionConfig } from '../../../src/supervisor/manifest/types.js';
+import type { CommandFunctionConfig, FunctionConfig } from '../../../src/supervisor/manifest/types.js';
 import { wrapPayload } from '../../../src/supervisor/retry/carrier.js';
 import { RetryService } from '../../../src/supervisor/retry/retry-service.js';
 import { type InnerJob, TrackedJob, trackJob } from '../../../src/supervisor/retry/tracked-job.js';
+import { runCommand } from '../../../src/supervisor/runtime/command-runner.js';
 
 const config: FunctionConfig = {
   kind: 'module',
@@ -76,5 +77,25 @@ describe('a tracked job', () => {
       'order-1',
       'the payload',
     ]);
+  });
+});
+
+describe('a command function', () => {
+  it('gets the attempt as GWORKER_ATTEMPT', async () => {
+    const command: CommandFunctionConfig = {
+      kind: 'command',
+      name: 'attempt',
+      command: ['/bin/sh', '-c', 'printf %s "$GWORKER_ATTEMPT"'],
+      cwd: '/',
+      env: {},
+      output: 'result',
+      concurrency: 1,
+      payload: 'buffer',
+      exceptions: true,
+    };
+    const sink = { status() {}, data() {}, warning() {} };
+    const meta = { handle: 'H:t:1', unique: 'u', functionName: 'attempt', attempt: 2 };
+    const outcome = await runCommand(command, meta, new Uint8Array(0), sink);
+    expect(outcome.ok && Buffer.from(outcome.result).toString()).toBe('2');
   });
 });
