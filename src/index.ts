@@ -61,6 +61,8 @@ export type { ManifestIssue } from './supervisor/manifest/errors.js';
 export { ManifestError } from './supervisor/manifest/errors.js';
 export { loadManifest } from './supervisor/manifest/load.js';
 export type { FunctionConfig, Manifest, ServerConfig } from './supervisor/manifest/types.js';
+export { PermanentError } from './supervisor/retry/permanent-error.js';
+export type { RetryCause, RetryPolicy } from './supervisor/retry/policy.js';
 export type { SupervisorOptions } from './supervisor/supervisor.js';
 export { Supervisor } from './supervisor/supervisor.js';
 export type { GrabGate } from './worker/grab-gate.js';

@@ -49,6 +49,10 @@ const commands: Record<string, { summary: string; load: () => Promise<CliCommand
     summary: "reload a running supervisor's manifest and handler code",
     load: async () => (await import('./commands/reload.js')).reloadCommand,
   },
+  failed: {
+    summary: "list, show, retry or purge a running supervisor's failure records",
+    load: async () => (await import('./commands/failed.js')).failedCommand,
+  },
   drain: {
     summary: 'stop a running supervisor gracefully: no new jobs, finish, exit',
     load: async () => (await import('./commands/drain.js')).drainCommand,

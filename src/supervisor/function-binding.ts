@@ -159,7 +159,8 @@ export class FunctionBinding {
     worker.on('error', (error) => {
       stats.lastError = error.message;
     });
-    worker.register(this.runtime.name, (job) => this.#run(job));
+    // The job's server goes with it: its retries and dead letter are submitted there.
+    worker.register(this.runtime.name, (job) => this.#run(job, server));
     return { server, worker, stats };
   }
 
@@ -172,8 +173,8 @@ export class FunctionBinding {
   }
 
   /** The gate counts the job already: from the answer that brought it (SlotGate.release). */
-  #run(job: Job): Promise<void> {
-    return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded);
+  #run(job: Job, server: ServerConfig): Promise<void> {
+    return this.runtime.run(job, (listener) => jobControl.onLost(job, listener), this.#jobEnded, server);
   }
 
   /**

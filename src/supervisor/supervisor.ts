@@ -4,6 +4,8 @@ import { type Logger, silentLogger } from '../log.js';
 import { defaultClientId } from './default-client-id.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import { FailureStore } from './retry/failure-store.js';
+import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
 import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
 import { logError } from './thread/log-error.js';
@@ -98,6 +100,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #removing = new Map<FunctionBinding, Promise<void>>();
   #closing: Promise<ShutdownSummary> | null = null;
   readonly #defaultClientId = defaultClientId();
+  /** Retries and dead letters: a client connection per job server, opened on first use. */
+  readonly retries: RetryService;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -105,6 +109,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#options = options;
     this.#root = options.logger ?? silentLogger;
     this.#log = this.#root.child({ component: 'supervisor' });
+    this.retries = new RetryService({
+      logger: this.#root,
+      ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
+    });
   }
 
   get manifest(): Manifest {
@@ -118,11 +126,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Loads every function's code (throws HANDLER_LOAD naming the first that cannot), then connects. */
   async start(): Promise<void> {
+    const { failures } = this.#manifest;
+    // Opened before any job can fail (better-sqlite3 loads only here).
+    if (failures !== undefined)
+      this.retries.failures = await FailureStore.open(failures.store, failures.keep);
     const runtimes = this.#manifest.functions.map((config) => this.#runtime(config));
     const started = await Promise.allSettled(runtimes.map((runtime) => runtime.start()));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
+      this.retries.failures?.close();
+      this.retries.failures = null;
       throw failed.reason;
     }
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
@@ -251,6 +265,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
   }
 
+  /** The job servers every function takes jobs from (the embedded one when the manifest names none). */
+  servers(): readonly ServerConfig[] {
+    return this.#servers();
+  }
+
   bindings(): FunctionBinding[] {
     return [...this.#bindings.values()];
   }
@@ -271,12 +290,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const all = [...bindings, ...this.#removing.keys()];
       const unanswered = () => all.reduce((sum, binding) => sum + binding.runtime.unanswered, 0);
       const before = unanswered();
+      this.retries.stop();
       for (const binding of bindings) binding.pause();
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
         // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
         ...this.#removing.values(),
       ]);
+      await this.retries.close();
+      this.retries.failures?.close();
       const jobsCutShort = unanswered() - before;
       this.#log.info({ jobsCutShort }, 'stopped');
       return { jobsCutShort };
@@ -286,7 +308,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #runtime(config: FunctionConfig): FunctionRuntime {
     const log = this.#root.child({ component: 'runtime', function: config.name });
-    const runtime = new FunctionRuntime(config, log);
+    const runtime = new FunctionRuntime(config, log, this.retries);
     runtime.on('codeFiles', () => this.emit('codeFiles'));
     const stats = this.#statsFor(config.name);
     runtime.on('outputDropped', ({ stream, bytes }) => {

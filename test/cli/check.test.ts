@@ -51,3 +51,28 @@ describe('gworker check', () => {
     expect(stderr).toContain(`${file}:2:`);
   });
 });
+
+describe('gworker check with retries', () => {
+  it('prints each function retry and dead letter, and the failure store', async () => {
+    const file = manifest(
+      'failures: { store: f.db, keep: 50 }\nretry: { attempts: 4, backoff: fixed, delay: 2s }\nfunctions:\n  a: { handler: ./h.js, deadLetter: a.dead }\n  b: { handler: ./h.js, retry: { jitter: 0.5, on: [timeout] } }\n  c: { handler: ./h.js, retry: false }\n',
+    );
+    const { code, stdout } = await runCliCaptured(['check', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`failures: ${path.join(path.dirname(file), 'f.db')} (keep 50)`);
+    expect(stdout).toContain(
+      '    retry: 4 attempts, every 2s, on exception, fail, timeout, crash; dead letter to a.dead\n',
+    );
+    expect(stdout).toContain('    retry: 3 attempts, from 1s doubling up to 1h, jitter 0.5, on timeout\n');
+    expect(stdout).not.toMatch(/c: handler [^\n]+\n[^\n]+\n {4}retry/);
+  });
+
+  it('refuses a retry that makes no sense at its line and column', async () => {
+    const file = manifest('functions:\n  a: { handler: ./h.js, retry: { attempts: 0 } }\n');
+    const { code, stderr } = await runCliCaptured(['check', file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      ':2:44: functions.a.retry.attempts: expected a whole number from 1 to 100, got 0',
+    );
+  });
+});

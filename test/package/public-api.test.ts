@@ -34,6 +34,7 @@ const kRuntimeExports = [
   'MemoryJobStore',
   'MetricsEndpoint',
   'PacketType',
+  'PermanentError',
   'ProtocolError',
   'ServerError',
   'ServerMetrics',

@@ -100,9 +100,28 @@ export function describeManifest(manifest: Manifest): string {
       ? 'control: off'
       : `control: ${formatControlAddress(listen)}${token === undefined ? '' : ' (token required)'}`,
   );
+  if (manifest.failures !== undefined) {
+    lines.push(`failures: ${manifest.failures.store} (keep ${manifest.failures.keep})`);
+  }
   lines.push(`shutdownTimeout: ${formatDuration(manifest.shutdownTimeoutMs)}`, 'functions:');
-  for (const fn of manifest.functions) lines.push(...describeFunction(fn));
+  for (const fn of manifest.functions) lines.push(...describeFunction(fn), ...describeRetry(fn));
   return `${lines.join('\n')}\n`;
+}
+
+/** The function's retry and dead letter, when it has them (docs/retries.md). */
+function describeRetry(fn: FunctionConfig): string[] {
+  const parts: string[] = [];
+  const { retry } = fn;
+  if (retry !== undefined) {
+    const wait =
+      retry.backoff === 'fixed'
+        ? `every ${formatDuration(retry.delayMs)}`
+        : `from ${formatDuration(retry.delayMs)} doubling up to ${formatDuration(retry.maxDelayMs)}`;
+    const jitter = retry.jitter === 0 ? '' : `, jitter ${retry.jitter}`;
+    parts.push(`retry: ${retry.attempts} attempts, ${wait}${jitter}, on ${retry.on.join(', ')}`);
+  }
+  if (fn.deadLetter !== undefined) parts.push(`dead letter to ${fn.deadLetter}`);
+  return parts.length === 0 ? [] : [`    ${parts.join('; ')}`];
 }
 
 function describeFunction(fn: FunctionConfig): string[] {

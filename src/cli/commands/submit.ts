@@ -2,6 +2,7 @@ import type { Client } from '../../client/client.js';
 import type { Priority } from '../../client/submit-options.js';
 import type { TlsOptions } from '../../net/address.js';
 import { defineCommand } from '../args/define-command.js';
+import { timeValue, waitValue } from '../args/time-value.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 import { needsFinalNewline, watchForNoWorker } from '../no-worker-hint.js';
@@ -16,6 +17,8 @@ interface SubmitArgs {
   readonly priority: Priority | undefined;
   readonly unique: string | undefined;
   readonly timeoutMs: number | undefined;
+  /** Run no earlier than this (SUBMIT_JOB_EPOCH; background only). */
+  readonly epoch: Date | undefined;
   readonly status: boolean;
   readonly payload: string | undefined;
   readonly tls: TlsOptions | undefined;
@@ -35,7 +38,11 @@ async function runJob(client: Client, args: SubmitArgs, payload: string | Buffer
     ...(args.timeoutMs === undefined ? {} : { timeoutMs: args.timeoutMs }),
   };
   if (args.background) {
-    const handle = await client.submitBackground(args.fn, payload, options);
+    const handle = await client.submitBackground(
+      args.fn,
+      payload,
+      args.epoch === undefined ? options : { ...options, epoch: args.epoch },
+    );
     await write(io.stdout, `${handle}\n`);
     return;
   }
@@ -64,6 +71,35 @@ async function runJob(client: Client, args: SubmitArgs, payload: string | Buffer
 }
 
 /**
+ * When a job sent with --at or --in may run. Only a background job can wait at the
+ * server (SUBMIT_JOB_EPOCH has no foreground form), epoch jobs have normal priority, and
+ * a batch submits its lines now.
+ */
+function delayedUntil(
+  at: Date | undefined,
+  wait: number | undefined,
+  background: boolean,
+  priority: string | undefined,
+  batch: string | undefined,
+): Date | undefined {
+  if (at === undefined && wait === undefined) return undefined;
+  const flag = at === undefined ? '--in' : '--at';
+  if (at !== undefined && wait !== undefined) throw new UsageError('give --at or --in, not both');
+  if (!background) {
+    throw new UsageError(
+      `${flag} needs --background: a job for later waits at the server, with no client attached`,
+    );
+  }
+  if (priority !== undefined && priority !== 'normal') {
+    throw new UsageError(
+      `${flag} jobs have normal priority (SUBMIT_JOB_EPOCH has no other); leave out --priority`,
+    );
+  }
+  if (batch !== undefined) throw new UsageError(`${flag} applies to one job, not to --batch`);
+  return at ?? new Date(Date.now() + (wait as number));
+}
+
+/**
  * `gworker submit`: submits one job, streams its output, exits non-zero on any failure;
  * with --batch, one job per line of a file (submit-batch.ts).
  */
@@ -86,6 +122,18 @@ a job, many in flight at once (see batch mode below).`,
       help: "the unique id (jobs with the same one are coalesced; '-' means the payload itself)",
     },
     status: { type: 'boolean', help: 'print status updates (WORK_STATUS) to standard error' },
+    at: {
+      type: 'string',
+      value: 'TIME',
+      parse: timeValue,
+      help: 'run no earlier than TIME: ISO 8601 (2026-12-24T18:00:00Z) or seconds since the epoch; with --background (SUBMIT_JOB_EPOCH)',
+    },
+    in: {
+      type: 'string',
+      value: 'DURATION',
+      parse: waitValue,
+      help: 'run no earlier than DURATION from now (90s, 15m, 2h); with --background (SUBMIT_JOB_EPOCH)',
+    },
     ...kBatchOptions,
   },
   arguments: { min: 0, max: 1, shape: 'at most one PAYLOAD (quote it if it has spaces)' },
@@ -95,6 +143,7 @@ be reached or the timeout passes (one line on standard error); 2 on a usage erro
 ${kBatchNote}`,
   async run({ values, positionals, given }, io) {
     if (values.function === undefined) throw new UsageError('--function is required');
+    const epoch = delayedUntil(values.at, values.in, values.background, values.priority, values.batch);
     if (values.batch !== undefined) {
       if (positionals.length > 0)
         throw new UsageError('--batch reads the payloads from its file: give no PAYLOAD');
@@ -113,6 +162,7 @@ ${kBatchNote}`,
       priority: values.priority as Priority | undefined,
       unique: values.unique,
       timeoutMs: values.timeout,
+      epoch,
       status: values.status,
       payload: positionals[0],
       tls: clientTls(values),

@@ -7,6 +7,7 @@ import {
   type RecentFailuresOptions,
 } from '../stats/recent-failures.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
+import { FailureControl } from './failure-control.js';
 import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history.js';
 import { ApiError } from './http-io.js';
 import { SupervisorMetrics, type SupervisorMetricsOptions } from './metrics.js';
@@ -90,6 +91,8 @@ export interface ErrorsReply {
  */
 export class ControlApi {
   readonly metrics: SupervisorMetrics;
+  /** The failure records (`gworker failed`). */
+  readonly failures: FailureControl;
   readonly #supervisor: Supervisor;
   readonly #options: ControlApiOptions;
   readonly #probe: QueueProbe;
@@ -113,6 +116,7 @@ export class ControlApi {
     this.#options = options;
     this.#probe = new QueueProbe(options.queueTimeoutMs);
     this.metrics = new SupervisorMetrics(supervisor, options.metrics);
+    this.failures = new FailureControl(supervisor);
     this.#history = new JobHistory(options.history);
     this.#queues = new QueueHistory({ bucketMs: this.#history.bucketMs, ...options.history });
     this.#failures = new RecentFailures(options.failures);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../../process-metrics.js';
+import type { RetryServiceEvents } from '../retry/retry-service.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
 
@@ -37,6 +38,10 @@ export class SupervisorMetrics {
   readonly #onReload: (...args: SupervisorEvents['reload']) => void;
   readonly #outputDropped: Counter<'function' | 'stream'>;
   readonly #onOutputDropped: (...args: SupervisorEvents['outputDropped']) => void;
+  readonly #retries: Counter<'function' | 'cause' | 'via'>;
+  readonly #deadLettered: Counter<'function' | 'cause'>;
+  readonly #onRetry: (...args: RetryServiceEvents['retry']) => void;
+  readonly #onDeadLetter: (...args: RetryServiceEvents['deadLetter']) => void;
 
   constructor(supervisor: Supervisor, options: SupervisorMetricsOptions = {}) {
     this.#supervisor = supervisor;
@@ -111,6 +116,23 @@ export class SupervisorMetrics {
       labelNames: ['function', 'stream'],
       registers,
     });
+    this.#retries = new Counter({
+      name: 'gworker_job_retries_total',
+      help: 'Retries made after a failed attempt, by function, cause (exception, fail, timeout, crash) and via (server: an epoch job at the job server; in-place: run again here while the client waits)',
+      labelNames: ['function', 'cause', 'via'],
+      registers,
+    });
+    this.#deadLettered = new Counter({
+      name: 'gworker_jobs_dead_lettered_total',
+      help: "Final failures submitted to the function's deadLetter function, by function and the last attempt's cause",
+      labelNames: ['function', 'cause'],
+      registers,
+    });
+    this.#onRetry = (event) =>
+      this.#retries.inc({ function: event.function, cause: event.cause, via: event.via });
+    this.#onDeadLetter = (event) => this.#deadLettered.inc({ function: event.function, cause: event.cause });
+    supervisor.retries.on('retry', this.#onRetry);
+    supervisor.retries.on('deadLetter', this.#onDeadLetter);
     this.#onOutputDropped = (info) =>
       this.#outputDropped.inc({ function: info.function, stream: info.stream }, info.bytes);
     this.#onJobEnd = (info) => {
@@ -150,6 +172,8 @@ export class SupervisorMetrics {
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.#supervisor.off('reload', this.#onReload);
     this.#supervisor.off('outputDropped', this.#onOutputDropped);
+    this.#supervisor.retries.off('retry', this.#onRetry);
+    this.#supervisor.retries.off('deadLetter', this.#onDeadLetter);
     for (const [runtime, stop] of this.#watched) {
       runtime.off('generation', stop);
     }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { probeReply } from '../health/probe-reply.js';
 import type { ControlApi } from './control-api.js';
+import { failureRoutes } from './failure-routes.js';
 import { ApiError, readJsonBody, sendJson, sendText } from './http-io.js';
 
 /** Who asks: `trusted` callers (loopback, the Unix socket, or the token) may read the box's state. */
@@ -46,6 +47,7 @@ export const kProbePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
  *   GET  /healthz[?verbose]             200 "ok" while the event loop runs; 503 and why not
  *   GET  /readyz[?verbose]              200 "ok" while connected (a server per function) and
  *                                       not draining; 503 and why not
+ *   .../api/failures...                 the failure records (failure-routes.ts)
  *
  * The probes need no token: a kubelet or a load balancer rarely has one. Untrusted
  * callers get the status and the names of the failed checks, with the reasons withheld.
@@ -139,6 +141,7 @@ export const routes: readonly Route[] = [
       sendText(res, reply.status, reply.body);
     },
   },
+  ...failureRoutes,
 ];
 
 /** `?verbose` (any value but 0 or false) lists every check, as Kubernetes' probes do. */

@@ -3,13 +3,23 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { MAX_CONCURRENCY, MAX_TIMER_MS, MIN_CONCURRENCY } from '../../limits.js';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
+import type { RetryPolicy } from '../retry/policy.js';
 import { kIsolationKeys, readIsolation } from './isolation.js';
 import type { NodeReader } from './node-reader.js';
 import { readMaxResultSize } from './result-size.js';
+import { readDeadLetter, readRetry } from './retry.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
 import { formatSize, parseDuration, parseSize } from './units.js';
 
-const kCommonKeys = ['concurrency', 'payload', 'timeout', 'exceptions', 'maxResultSize'] as const;
+const kCommonKeys = [
+  'concurrency',
+  'payload',
+  'timeout',
+  'exceptions',
+  'maxResultSize',
+  'retry',
+  'deadLetter',
+] as const;
 const kModuleKeys = [
   'handler',
   'export',
@@ -21,14 +31,15 @@ const kModuleKeys = [
 ] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
-/** Top-level settings every function takes unless it sets its own. */
-interface FunctionDefaults {
-  readonly exceptions: boolean;
-  readonly maxResultSize: number;
-}
-
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
+
+/** Top-level settings a function takes unless it sets its own. */
+export interface FunctionDefaults {
+  readonly exceptions: boolean;
+  readonly maxResultSize: number;
+  readonly retry?: RetryPolicy;
+}
 
 /** Reads the `functions` mapping: each a handler module or a command. */
 export function readFunctions(
@@ -93,6 +104,12 @@ function readFunction(
     `${where}.maxResultSize`,
     defaults.maxResultSize,
   );
+  const retry = settings.has('retry')
+    ? readRetry(reader, settings.get('retry') ?? null, `${where}.retry`)
+    : defaults.retry;
+  const deadLetter = settings.has('deadLetter')
+    ? readDeadLetter(reader, settings.get('deadLetter') ?? null, `${where}.deadLetter`, name)
+    : undefined;
   const common = {
     name,
     concurrency,
@@ -100,6 +117,8 @@ function readFunction(
     exceptions,
     maxResultSize,
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(retry ? { retry } : {}),
+    ...(deadLetter === undefined ? {} : { deadLetter }),
   };
 
   if (kind === 'module') {

@@ -6,9 +6,11 @@ import { readControl } from './control.js';
 import { readEmbedded } from './embedded.js';
 import { substituteEnv } from './env-substitution.js';
 import { ManifestError } from './errors.js';
+import { readFailures } from './failures.js';
 import { readFunctions } from './functions.js';
 import { NodeReader } from './node-reader.js';
 import { DEFAULT_MAX_RESULT_SIZE, readMaxResultSize } from './result-size.js';
+import { readRetry } from './retry.js';
 import { readServers, serversFromEnv } from './servers.js';
 import type { Manifest, ServerConfig } from './types.js';
 import { parseDuration } from './units.js';
@@ -21,6 +23,8 @@ const kTopKeys = [
   'embeddedServer',
   'exceptions',
   'maxResultSize',
+  'retry',
+  'failures',
   'control',
   'functions',
 ] as const;
@@ -100,6 +104,9 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const shutdownTimeoutMs = readShutdownTimeout(reader, settings.get('shutdownTimeout'));
   const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'), baseDir);
   const control = readControl(reader, settings.get('control'), baseDir);
+  const failures = settings.has('failures')
+    ? readFailures(reader, settings.get('failures') ?? null, baseDir)
+    : undefined;
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
@@ -110,8 +117,14 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     'maxResultSize',
     DEFAULT_MAX_RESULT_SIZE,
   );
+  // A default every function takes unless it sets its own (or `retry: false`).
+  const retry = settings.has('retry') ? readRetry(reader, settings.get('retry') ?? null, 'retry') : undefined;
   const functions = settings.has('functions')
-    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, { exceptions, maxResultSize })
+    ? readFunctions(reader, settings.get('functions') ?? null, baseDir, {
+        exceptions,
+        maxResultSize,
+        ...(retry ? { retry } : {}),
+      })
     : [];
 
   if (reader.issues.length > 0) throw new ManifestError(reader.issues);
@@ -123,6 +136,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     ...(clientId === undefined ? {} : { clientId }),
     shutdownTimeoutMs,
     control,
+    ...(failures === undefined ? {} : { failures }),
     functions,
   };
 }

@@ -1,5 +1,6 @@
 import type { TlsOptions } from '../../net/address.js';
 import type { ControlListen } from '../control/listen-address.js';
+import type { RetryPolicy } from '../retry/policy.js';
 
 /** How a job's payload reaches the handler and how the result is encoded. */
 export type PayloadEncoding = 'buffer' | 'text' | 'json';
@@ -37,6 +38,10 @@ interface FunctionConfigBase {
    * @defaultValue the top-level `maxResultSize`, 32 MiB (DEFAULT_MAX_RESULT_SIZE)
    */
   readonly maxResultSize?: number;
+  /** Runs again after a failure (docs/retries.md). @defaultValue none: a failure is final */
+  readonly retry?: RetryPolicy;
+  /** Receives the final failure as a background job (a JSON document; docs/retries.md). */
+  readonly deadLetter?: string;
 }
 
 export interface ModuleFunctionConfig extends FunctionConfigBase {
@@ -116,6 +121,14 @@ export interface EmbeddedServerConfig {
   readonly resultCacheMs?: number;
 }
 
+/** Final failures kept on this box (docs/retries.md#failure-records). */
+export interface FailuresConfig {
+  /** The SQLite file (absolute path). */
+  readonly store: string;
+  /** Most records kept; the oldest go first. @defaultValue 10000 */
+  readonly keep: number;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
@@ -129,5 +142,7 @@ export interface Manifest {
   readonly shutdownTimeoutMs: number;
   /** Changes need a restart: a live reload keeps the address it started with. */
   readonly control: ControlConfig;
+  /** Changes need a restart. */
+  readonly failures?: FailuresConfig;
   readonly functions: readonly FunctionConfig[];
 }

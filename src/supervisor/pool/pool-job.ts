@@ -49,6 +49,7 @@ export class PoolJob implements StreamJob {
   readonly id: number;
   readonly handle: string;
   readonly unique: string;
+  readonly attempt: number;
   readonly payload: Uint8Array;
   readonly movable: boolean;
   readonly sink: ProgressSink;
@@ -73,6 +74,7 @@ export class PoolJob implements StreamJob {
     this.id = id;
     this.handle = meta.handle;
     this.unique = meta.unique;
+    this.attempt = meta.attempt ?? 1;
     this.payload = payload;
     this.sink = sink;
     this.movable = movable;

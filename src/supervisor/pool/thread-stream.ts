@@ -19,6 +19,8 @@ export interface StreamJob {
   readonly id: number;
   readonly handle: string;
   readonly unique: string;
+  /** Which run of the job this is (1 for the first). */
+  readonly attempt: number;
   readonly payload: Uint8Array;
   /**
    * The payload's buffer may be moved to the thread (no copy; the view here is left
@@ -196,7 +198,8 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     if (batch.length === 0) return;
     this.#outbox = [];
     const writer = new BatchWriter();
-    for (const job of batch) writer.addJob(job.id, job.handle, job.unique, job.payload, job.movable);
+    for (const job of batch)
+      writer.addJob(job.id, job.handle, job.unique, job.attempt, job.payload, job.movable);
     const { batch: wire, transfer } = writer.finish();
     this.#post({ kind: 'jobs', batch: wire }, transfer);
   }

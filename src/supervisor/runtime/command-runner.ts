@@ -51,6 +51,7 @@ export function runCommand(
         GEARMAN_FUNCTION: meta.functionName,
         GEARMAN_JOB_HANDLE: meta.handle,
         GEARMAN_UNIQUE: meta.unique,
+        GWORKER_ATTEMPT: String(meta.attempt ?? 1),
       },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,

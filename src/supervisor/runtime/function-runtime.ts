@@ -2,8 +2,10 @@ import { EventEmitter, setMaxListeners } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
 import { settlesBy } from '../deadline.js';
 import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
-import type { FunctionConfig } from '../manifest/types.js';
+import type { FunctionConfig, ServerConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import type { RetryService } from '../retry/retry-service.js';
+import { TrackedJob, trackJob } from '../retry/tracked-job.js';
 import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
 import { failJob } from './job-failure.js';
@@ -87,11 +89,14 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
   #pendingConfig: FunctionConfig;
   /** What the last rejected load had read: fixing one of those files must reload. */
   #rejectedFiles: ReadonlySet<string> = new Set();
+  /** Where retries and dead letters go (none: a failure is final, as without `retry`). */
+  readonly #retries: RetryService | undefined;
 
-  constructor(config: FunctionConfig, logger: Logger = silentLogger) {
+  constructor(config: FunctionConfig, logger: Logger = silentLogger, retries?: RetryService) {
     super();
     this.name = config.name;
     this.#log = logger;
+    this.#retries = retries;
     this.#pendingConfig = config;
     // One listener per running command (concurrency may be thousands).
     setMaxListeners(0, this.#cutoff.signal);
@@ -177,9 +182,15 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
    * result is sent: the binding frees the job's slot there, so the connection that sends
    * the result takes the slot with a grab behind it in the same write, and the job
    * server sees the job end before the next one starts (a grab on another connection
-   * could overtake it).
+   * could overtake it). `server` is where the job came from: its retries and dead
+   * letter go there (retry/tracked-job.ts).
    */
-  run(job: RunnableJob, whenLost: LossWatch = signalWatch(job), onEnd?: () => void): Promise<void> {
+  run(
+    job: RunnableJob,
+    whenLost: LossWatch = signalWatch(job),
+    onEnd?: () => void,
+    server?: ServerConfig,
+  ): Promise<void> {
     const generation = this.#current;
     if (generation === null) {
       onEnd?.();
@@ -188,59 +199,95 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     const started = performance.now();
     this.#running++;
     const { config } = generation;
+    const tracked = trackJob(job, config, server, this.#retries);
     const limit = new ResultLimit(
-      job,
+      tracked,
       config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE,
       config.exceptions,
       this.#log,
     );
+    const watch = limit.watch(whenLost);
     return new Promise<void>((resolve) => {
-      const end = (outcome: RunOutcome): void => {
+      const finish = (outcome: RunOutcome): void => {
         this.#running--;
         onEnd?.();
         try {
-          this.#finish(job, generation, outcome, performance.now() - started, limit);
+          this.#finish(tracked, generation, outcome, performance.now() - started, limit);
           this.#maybeRecycle(generation);
         } finally {
           resolve();
         }
       };
-      const { pool } = generation;
-      // The job is its own metadata; its progress goes out through its size limit.
-      if (config.kind === 'command') {
-        const stops = { signal: job.signal, cutoff: this.#cutoff.signal };
-        const running: Promise<void> = runCommand(config, job, job.payload, limit, stops)
-          .then(end, (err: Error) =>
-            end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
-          )
-          .finally(() => this.#commands.delete(running));
-        this.#commands.add(running);
-        return;
-      }
-      const watch = limit.watch(whenLost);
-      (pool as HandlerPool).start(
-        job,
-        job.payload,
-        limit,
-        (outcome) => {
-          // Its thread was ended for another job's timeout: nothing was wrong with this
-          // one. Run it again on the current generation (this one may be retiring).
-          const current = this.#current;
-          if (
-            !outcome.ok &&
-            outcome.reason === 'collateral' &&
-            current?.pool &&
-            current.config.kind === 'module'
-          ) {
-            current.pool.start(job, job.payload, limit, end, current.config.timeoutMs, watch);
-          } else {
-            end(outcome);
-          }
-        },
-        config.timeoutMs,
-        watch,
-      );
+      const end = !(tracked instanceof TrackedJob)
+        ? finish
+        : (outcome: RunOutcome): void => {
+            // A chunk over maxResultSize failed the job already: nothing follows it.
+            if (outcome.ok || limit.failedAs !== null) {
+              finish(outcome);
+              return;
+            }
+            // The job's one terminal packet waits for what follows the failure: a retry
+            // at the job server must have its JOB_CREATED first (docs/retries.md).
+            tracked.afterFailure(outcome).then((step) => {
+              const current = this.#current;
+              if (step.kind === 'again' && current !== null && this.#closing === null) {
+                this.#attempt(current, tracked, limit, watch, end, step.timeoutMs);
+              } else {
+                finish(step.kind === 'end' && step.note ? withNote(outcome, step.note) : outcome);
+              }
+            });
+          };
+      this.#attempt(generation, tracked, limit, watch, end, config.timeoutMs);
     });
+  }
+
+  /**
+   * Starts one attempt of a job on `generation`; `end` gets its outcome. Its progress
+   * goes out through `limit`, the job's size limit.
+   */
+  #attempt(
+    generation: Generation,
+    job: RunnableJob,
+    limit: ResultLimit,
+    watch: LossWatch,
+    end: (outcome: RunOutcome) => void,
+    timeoutMs: number | undefined,
+  ): void {
+    const { config, pool } = generation;
+    if (config.kind === 'command') {
+      const stops = { signal: job.signal, cutoff: this.#cutoff.signal };
+      const limited =
+        timeoutMs === undefined || timeoutMs === config.timeoutMs ? config : { ...config, timeoutMs };
+      const running: Promise<void> = runCommand(limited, job, job.payload, limit, stops)
+        .then(end, (err: Error) =>
+          end({ ok: false, reason: 'crash', error: { name: 'Error', message: err.message } }),
+        )
+        .finally(() => this.#commands.delete(running));
+      this.#commands.add(running);
+      return;
+    }
+    (pool as HandlerPool).start(
+      job,
+      job.payload,
+      limit,
+      (outcome) => {
+        // Its thread was ended for another job's timeout: nothing was wrong with this
+        // one. Run it again on the current generation (this one may be retiring).
+        const current = this.#current;
+        if (
+          !outcome.ok &&
+          outcome.reason === 'collateral' &&
+          current?.pool &&
+          current.config.kind === 'module'
+        ) {
+          current.pool.start(job, job.payload, limit, end, timeoutMs, watch);
+        } else {
+          end(outcome);
+        }
+      },
+      timeoutMs,
+      watch,
+    );
   }
 
   /**
@@ -409,6 +456,12 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
       ...(error === undefined ? {} : { error }),
     });
   }
+}
+
+/** The failure's reason with what followed it (its retry, its dead letter) said after it. */
+function withNote(outcome: RunOutcome, note: string): RunOutcome {
+  if (outcome.ok) return outcome;
+  return { ...outcome, error: { ...outcome.error, message: `${outcome.error.message} (${note})` } };
 }
 
 /** A LossWatch on the job's AbortSignal, for jobs other than the library's. */

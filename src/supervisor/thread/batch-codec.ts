@@ -11,7 +11,7 @@ import type { SerializedError } from './messages.js';
 export interface WireBatch {
   /** Per entry: id, then where its bytes are (see kOwn/kError), then their length. */
   readonly numbers: Float64Array;
-  /** Per entry of a job batch: handle NUL unique NUL (neither can contain a NUL). */
+  /** Per entry of a job batch: handle NUL unique NUL attempt NUL (none can contain a NUL). */
   readonly text: string;
   readonly packed: ArrayBuffer;
   /** Large byte strings, in the order of the entries that have them. */
@@ -57,10 +57,17 @@ export class BatchWriter {
     this.#packedSize += bytes.byteLength;
   }
 
-  /** A job entry: its bytes are the payload, plus its handle and unique. */
-  addJob(id: number, handle: string, unique: string, payload: Uint8Array, movable: boolean): void {
+  /** A job entry: its bytes are the payload, plus its handle, unique and attempt. */
+  addJob(
+    id: number,
+    handle: string,
+    unique: string,
+    attempt: number,
+    payload: Uint8Array,
+    movable: boolean,
+  ): void {
     this.add(id, payload, movable);
-    this.#text.push(handle, unique);
+    this.#text.push(handle, unique, String(attempt));
   }
 
   /** A failed result. */
@@ -88,9 +95,11 @@ export class BatchWriter {
   }
 }
 
+const kTextsPerJob = 3;
+
 /**
  * Calls `visit` for each entry, in order, with its id, its bytes (or error), and for job
- * batches its handle and unique.
+ * batches its handle, unique and attempt.
  */
 export function readBatch(
   batch: WireBatch,
@@ -100,6 +109,7 @@ export function readBatch(
     error: SerializedError | null,
     handle: string,
     unique: string,
+    attempt: number,
   ) => void,
 ): void {
   const { numbers, packed } = batch;
@@ -110,15 +120,16 @@ export function readBatch(
     const id = numbers[i] as number;
     const at = numbers[i + 1] as number;
     const length = numbers[i + 2] as number;
-    const handle = texts === null ? '' : (texts[entry * 2] as string);
-    const unique = texts === null ? '' : (texts[entry * 2 + 1] as string);
+    const handle = texts === null ? '' : (texts[entry * kTextsPerJob] as string);
+    const unique = texts === null ? '' : (texts[entry * kTextsPerJob + 1] as string);
+    const attempt = texts === null ? 1 : Number(texts[entry * kTextsPerJob + 2]);
     if (at === kError) {
-      visit(id, null, batch.errors[error++] as SerializedError, handle, unique);
+      visit(id, null, batch.errors[error++] as SerializedError, handle, unique, attempt);
     } else if (at === kOwn) {
       const bytes = batch.own[own++] as Uint8Array;
-      visit(id, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), null, handle, unique);
+      visit(id, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), null, handle, unique, attempt);
     } else {
-      visit(id, Buffer.from(packed, at, length), null, handle, unique);
+      visit(id, Buffer.from(packed, at, length), null, handle, unique, attempt);
     }
   }
 }

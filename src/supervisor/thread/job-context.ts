@@ -11,6 +11,11 @@ export interface JobContext {
   readonly handle: string;
   readonly unique: string;
   readonly functionName: string;
+  /**
+   * Which run of the job this is: 1 for the first, 2 for the first retry (the
+   * function's `retry` setting; docs/retries.md). `unique` stays the one first submitted.
+   */
+  readonly attempt: number;
   /** Aborted when the job times out or the supervisor stops: stop work and return. */
   readonly signal: AbortSignal;
   status(numerator: number, denominator: number): void;
@@ -26,6 +31,7 @@ export interface JobContext {
 export class ThreadJobContext implements JobContext {
   readonly handle: string;
   readonly unique: string;
+  readonly attempt: number;
   readonly functionName: string;
   readonly #id: number;
   readonly #port: MessagePort;
@@ -33,9 +39,17 @@ export class ThreadJobContext implements JobContext {
   #abortReason: Error | undefined;
   #ended = false;
 
-  constructor(id: number, handle: string, unique: string, functionName: string, port: MessagePort) {
+  constructor(
+    id: number,
+    handle: string,
+    unique: string,
+    attempt: number,
+    functionName: string,
+    port: MessagePort,
+  ) {
     this.handle = handle;
     this.unique = unique;
+    this.attempt = attempt;
     this.functionName = functionName;
     this.#id = id;
     this.#port = port;

@@ -103,8 +103,8 @@ class ThreadJobStream {
   /** Takes in a message; jobs join the queue (#startWaiting runs them). */
   #take(message: ToThread): void {
     if (message.kind === 'jobs') {
-      readBatch(message.batch, (id, payload, _error, handle, unique) => {
-        this.#waiting.push({ id, handle, unique, payload: payload as Buffer });
+      readBatch(message.batch, (id, payload, _error, handle, unique, attempt) => {
+        this.#waiting.push({ id, handle, unique, attempt, payload: payload as Buffer });
       });
     } else if (message.kind === 'abort') {
       this.#abort(message.id, message.reason);
@@ -131,12 +131,13 @@ class ThreadJobStream {
   #startWaiting(): void {
     while (this.#waiting.length > 0 && this.#running.size < this.#task.jobsAtOnce) {
       const job = this.#waiting.shift() as WaitingJob;
-      this.#run(job.id, job.handle, job.unique, job.payload);
+      this.#run(job);
     }
   }
 
-  #run(id: number, handle: string, unique: string, payload: Buffer): void {
-    const context = new ThreadJobContext(id, handle, unique, this.#task.functionName, this.#port);
+  #run(job: WaitingJob): void {
+    const { id, handle, unique, attempt, payload } = job;
+    const context = new ThreadJobContext(id, handle, unique, attempt, this.#task.functionName, this.#port);
     this.#running.set(id, context);
     const handler = this.#handler;
     let returned: unknown;
@@ -256,5 +257,6 @@ interface WaitingJob {
   readonly id: number;
   readonly handle: string;
   readonly unique: string;
+  readonly attempt: number;
   readonly payload: Buffer;
 }

@@ -16,6 +16,8 @@ export interface JobMeta {
   readonly handle: string;
   readonly unique: string;
   readonly functionName: string;
+  /** Which run of the job this is, 1 for the first (retries count on). @defaultValue 1 */
+  readonly attempt?: number;
 }
 
 /** The piscina task that turns a thread into a job stream. */
@@ -90,6 +92,8 @@ export interface SerializedError {
   readonly stack?: string;
   /** FILE:LINE:COLUMN of a handler that failed to load, when known. */
   readonly at?: string;
+  /** It said `retry: false` (a PermanentError does): the job ends now, never retried. */
+  readonly permanent?: true;
 }
 
 /**

@@ -11,9 +11,10 @@ const kMaxValueText = 200;
  * "Error" (issue 11): the reason a client and the log get must name what was thrown.
  */
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) return fromError(err);
-  if (typeof err === 'object' && err !== null) return fromObject(err);
-  return { name: typeof err, message: describeValue(err) };
+  if (typeof err !== 'object' || err === null) return { name: typeof err, message: describeValue(err) };
+  const serialized = err instanceof Error ? fromError(err) : fromObject(err);
+  // A property, not a class check: the handler may have loaded its own copy of gworker.
+  return (err as { retry?: unknown }).retry === false ? { ...serialized, permanent: true } : serialized;
 }
 
 function fromError(err: Error): SerializedError {
