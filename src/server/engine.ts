@@ -4,7 +4,7 @@ import { FRAME_NO_JOB, FRAME_NOOP } from '../protocol/frames.js';
 import { addAbility, clearAbilities, removeAbility } from './abilities.js';
 import { hasRunnable, takeJob } from './assignment.js';
 import type { FunctionEntry } from './function-entry.js';
-import type { Job, JobPriority } from './job.js';
+import type { JobPriority, ServerJob } from './job.js';
 import { JobCounters } from './job-counters.js';
 import {
   assignFrame,
@@ -19,7 +19,7 @@ import {
 import type { JobHandles } from './job-handles.js';
 import { JobLifecycle, STORE_FAILED } from './lifecycle.js';
 import type { Peer } from './peer.js';
-import type { FunctionRegistry } from './registry.js';
+import type { ServerFunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
 import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
 import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
@@ -30,7 +30,7 @@ import { fallAsleep, wakeUp } from './wakeup.js';
 export type { GrabKind } from './job-frames.js';
 
 export interface EngineOptions {
-  readonly registry: FunctionRegistry;
+  readonly registry: ServerFunctionRegistry;
   readonly handles: JobHandles;
   readonly store: JobStore;
   /** Attempts before a job whose workers keep dying is failed; 0 = unlimited. */
@@ -75,10 +75,10 @@ const kMinTimeoutMs = 1000;
  * jobs; what loops is bounded by one connection's own functions or jobs.
  */
 export class JobEngine {
-  readonly #registry: FunctionRegistry;
+  readonly #registry: ServerFunctionRegistry;
   readonly #life: JobLifecycle;
   readonly #options: EngineOptions;
-  readonly #drop = (job: Job): void => this.#life.end(job);
+  readonly #drop = (job: ServerJob): void => this.#life.end(job);
   #closed = false;
   /** Recent WORK_COMPLETE results by function and unique (see ResultCache). */
   readonly resultCache: ResultCache;
@@ -106,7 +106,7 @@ export class JobEngine {
   }
 
   /** Every job, oldest first (admin `show jobs`). */
-  jobs(): IterableIterator<Job> {
+  jobs(): IterableIterator<ServerJob> {
     return this.#life.jobs.values();
   }
 
@@ -234,7 +234,7 @@ export class JobEngine {
    * A submit with the unique of a job of the same function joins it: same handle, its
    * own data ignored, even while the job runs (gearmand job.cc).
    */
-  #coalesce(peer: Peer, job: Job, background: boolean): void {
+  #coalesce(peer: Peer, job: ServerJob, background: boolean): void {
     if (!background) {
       job.addClient(peer);
       peer.send(createdFrame(job));
@@ -257,7 +257,7 @@ export class JobEngine {
   /** GET_STATUS_UNIQUE: the first job of any function with this unique. */
   statusUniqueFrame(requested: Buffer): Buffer {
     const unique = cString(requested);
-    let job: Job | undefined;
+    let job: ServerJob | undefined;
     if (unique.length > 0) {
       const key = unique.toString('latin1');
       for (const fn of this.#registry.values()) {
@@ -306,24 +306,24 @@ export class JobEngine {
   }
 
   /** The job `handle` if this connection runs it; gearmand answers JOB_NOT_FOUND otherwise. */
-  owned(peer: Peer, handle: Buffer): Job | undefined {
+  owned(peer: Peer, handle: Buffer): ServerJob | undefined {
     const job = this.#life.jobs.get(handle);
     return job !== undefined && job.worker === peer ? job : undefined;
   }
 
   /** WORK_STATUS: kept for GET_STATUS, and `frame` (the packet as sent) goes to every client. */
-  workStatus(job: Job, numerator: number, denominator: number, frame: () => Buffer): void {
+  workStatus(job: ServerJob, numerator: number, denominator: number, frame: () => Buffer): void {
     job.numerator = numerator;
     job.denominator = denominator;
     this.#life.forward(job, frame);
   }
 
   /** WORK_DATA and WORK_WARNING: forwarded to every waiting client. */
-  workData(job: Job, type: PacketType, data: Buffer): void {
+  workData(job: ServerJob, type: PacketType, data: Buffer): void {
     this.#life.forward(job, () => resultFrame(type, job, data));
   }
 
-  workComplete(job: Job, data: Buffer): void {
+  workComplete(job: ServerJob, data: Buffer): void {
     this.counters.of(job.fn).completed++;
     if (this.resultCache.enabled && job.uniqueKey !== null && job.reducer.length === 0) {
       this.resultCache.store(job.fn.name, job.uniqueKey, job.unique, data);
@@ -332,7 +332,7 @@ export class JobEngine {
     this.#life.end(job);
   }
 
-  workFail(job: Job): void {
+  workFail(job: ServerJob): void {
     this.counters.of(job.fn).failed++;
     this.#life.forward(job, failFrame);
     this.#life.end(job);
@@ -342,7 +342,7 @@ export class JobEngine {
    * WORK_EXCEPTION: clients that asked for exceptions get it, the others WORK_FAIL
    * (gearmand's has a stray NUL after the handle; this one is a clean WORK_FAIL).
    */
-  workException(job: Job, data: Buffer): void {
+  workException(job: ServerJob, data: Buffer): void {
     this.counters.of(job.fn).excepted++;
     this.#except(job, data);
   }
@@ -353,11 +353,11 @@ export class JobEngine {
    * to the others, and the job is done. Not requeued: every worker would send the same
    * result again. Not counted as a worker's outcome, as retries exhausted are not.
    */
-  failRunning(job: Job, reason: Buffer): void {
+  failRunning(job: ServerJob, reason: Buffer): void {
     this.#except(job, reason);
   }
 
-  #except(job: Job, data: Buffer): void {
+  #except(job: ServerJob, data: Buffer): void {
     let exception: Buffer | null = null;
     let fail: Buffer | null = null;
     for (const client of job.clients) {

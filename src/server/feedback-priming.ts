@@ -4,8 +4,8 @@ import { JobEngine } from './engine.js';
 import { JobPriority } from './job.js';
 import { JobHandles } from './job-handles.js';
 import type { Peer, ReplySlot } from './peer.js';
-import { FunctionRegistry } from './registry.js';
-import { Request } from './request.js';
+import { ServerFunctionRegistry } from './registry.js';
+import { ServerRequest } from './request.js';
 import { MemoryJobStore } from './store.js';
 
 /** Submits per function: V8 gives a function its feedback vector after about 8 calls. */
@@ -42,7 +42,7 @@ const kNobody: Peer = {
 export function primeSubmitFeedback(): void {
   if (primed) return;
   primed = true;
-  const registry = new FunctionRegistry();
+  const registry = new ServerFunctionRegistry();
   const engine = new JobEngine({
     registry,
     handles: new JobHandles('H:prime'),
@@ -54,7 +54,7 @@ export function primeSubmitFeedback(): void {
     maxJobs: 0,
     logger: silentLogger,
   });
-  const request = new Request();
+  const request = new ServerRequest();
   const nuls = new Int32Array(8);
   // SUBMIT_JOB_BG arguments (function, unique, data) of two functions.
   const packets = ['a\0\0x', 'b\0\0x'].map((text) => Buffer.from(text, 'latin1'));

@@ -15,7 +15,7 @@ export type JobPriority = (typeof JobPriority)[keyof typeof JobPriority];
  */
 export type JobState = 'persisting' | 'scheduled' | 'queued' | 'running' | 'done';
 
-/** Job#flags: bits 0-1 the priority, 2-4 the state, then the booleans. */
+/** ServerJob#flags: bits 0-1 the priority, 2-4 the state, then the booleans. */
 const kPriorityMask = 0b11;
 const kStateShift = 2;
 const kStateMask = 0b111 << kStateShift;
@@ -47,7 +47,7 @@ class JobExtra {
  * One job, as gearmand's gearman_server_job_st: the fields are public because the
  * server's modules share them on the hot path; only the engine changes them.
  */
-export class Job {
+export class ServerJob {
   /** The handle's number: the key of the job index. */
   readonly id: number;
   readonly #handles: JobHandles;
@@ -89,7 +89,7 @@ export class Job {
   /** What few jobs need (see JobExtra), made on the first write of a non-default value. */
   #extra: JobExtra | null = null;
   /** Link in a priority queue (intrusive list: no per-job node allocation). */
-  next: Job | null = null;
+  next: ServerJob | null = null;
 
   // Positional rather than one options object: a job is made per submit, and an init
   // object (spread together from the request) was a third short-lived object per job.

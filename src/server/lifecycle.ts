@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import type { FunctionEntry } from './function-entry.js';
-import { Job, type JobPriority } from './job.js';
+import { type JobPriority, ServerJob } from './job.js';
 import { createdFrame, failFrame } from './job-frames.js';
 import type { JobHandles } from './job-handles.js';
 import { JobTable } from './job-table.js';
@@ -87,9 +87,9 @@ export class JobLifecycle {
     priority: JobPriority,
     when: number,
     background: boolean,
-  ): Job {
+  ): ServerJob {
     const id = this.jobs.allocate();
-    const job = new Job(
+    const job = new ServerJob(
       id,
       this.jobs.handles,
       fn,
@@ -113,12 +113,12 @@ export class JobLifecycle {
    * Stages a store write for a background job; its submitter's reply (reserved by
    * `defer`) goes out when the write commits. False when the store refused it at once.
    */
-  persist(job: Job, defer: () => ReplySlot): boolean {
+  persist(job: ServerJob, defer: () => ReplySlot): boolean {
     return this.#persistence?.add(job, defer) ?? false;
   }
 
   /** A new (or newly durable) job becomes runnable now, or waits for its epoch time. */
-  release(job: Job): void {
+  release(job: ServerJob): void {
     if (this.#scheduler.isEarly(job.when)) {
       job.state = 'scheduled';
       job.fn.waiting[job.priority]++;
@@ -128,14 +128,14 @@ export class JobLifecycle {
     }
   }
 
-  #due(job: Job): void {
+  #due(job: ServerJob): void {
     if (job.state !== 'scheduled') return;
     job.fn.waiting[job.priority]--;
     if (job.ignore) this.end(job);
     else this.#enqueue(job, false);
   }
 
-  #durable(job: Job, replies: readonly ReplySlot[]): void {
+  #durable(job: ServerJob, replies: readonly ReplySlot[]): void {
     const frame = createdFrame(job);
     for (const reply of replies) reply.resolve(frame);
     if (job.state === 'done') return;
@@ -143,7 +143,7 @@ export class JobLifecycle {
     if (job.state === 'persisting') this.release(job);
   }
 
-  #storeFailed(job: Job, replies: readonly ReplySlot[]): void {
+  #storeFailed(job: ServerJob, replies: readonly ReplySlot[]): void {
     for (const reply of replies) reply.resolve(STORE_FAILED);
     job.storeKey = undefined;
     if (job.state !== 'persisting') return; // a job already running for foreground clients goes on
@@ -151,7 +151,7 @@ export class JobLifecycle {
     this.end(job);
   }
 
-  #enqueue(job: Job, front: boolean): void {
+  #enqueue(job: ServerJob, front: boolean): void {
     job.state = 'queued';
     const fn = job.fn;
     if (front) fn.queues[job.priority].unshift(job);
@@ -161,7 +161,7 @@ export class JobLifecycle {
   }
 
   /** A grab took the job off its queue: it runs on `worker`, with a CAN_DO_TIMEOUT if any. */
-  assign(job: Job, worker: Peer, timeoutMs: number): void {
+  assign(job: ServerJob, worker: Peer, timeoutMs: number): void {
     job.state = 'running';
     job.worker = worker;
     worker.running.add(job);
@@ -173,7 +173,7 @@ export class JobLifecycle {
     }
   }
 
-  #timedOut(job: Job, worker: Peer): void {
+  #timedOut(job: ServerJob, worker: Peer): void {
     job.timer = null;
     if (job.worker !== worker) return;
     this.#log.warn(
@@ -189,7 +189,7 @@ export class JobLifecycle {
    * to its clients (gearmand job.cc). gearmand appends it to the end of its queue; here
    * it goes to the front, since it was the oldest job when it was taken.
    */
-  requeue(job: Job, why: string): void {
+  requeue(job: ServerJob, why: string): void {
     this.#unassign(job);
     job.retries++;
     const limit = this.#options.jobRetries;
@@ -209,7 +209,7 @@ export class JobLifecycle {
     }
   }
 
-  #unassign(job: Job): void {
+  #unassign(job: ServerJob): void {
     if (job.timer !== null) clearTimeout(job.timer);
     job.timer = null;
     const worker = job.worker;
@@ -222,7 +222,7 @@ export class JobLifecycle {
   }
 
   /** Sends one frame, built only if someone waits, to every client of the job. */
-  forward(job: Job, frame: (job: Job) => Buffer): void {
+  forward(job: ServerJob, frame: (job: ServerJob) => Buffer): void {
     const clients = job.clients;
     if (clients.length === 0) return;
     const bytes = frame(job);
@@ -233,7 +233,7 @@ export class JobLifecycle {
    * Removes a job from every index: it completed, failed, was dropped or cancelled. A
    * job still in a queue or the scheduler stays there, marked done, until reached.
    */
-  end(job: Job): void {
+  end(job: ServerJob): void {
     if (job.state === 'done') return;
     this.#unassign(job);
     job.state = 'done';
@@ -249,14 +249,14 @@ export class JobLifecycle {
    * record. It leaves the unique index at once: gearmand keeps it there, so a later
    * submit with that unique joins a job that will never run, and its client waits forever.
    */
-  ignore(job: Job): void {
+  ignore(job: ServerJob): void {
     job.ignore = true;
     job.queuedFlag = false;
     this.#persistence?.remove(job);
     this.#leaveUniqueIndex(job);
   }
 
-  #leaveUniqueIndex(job: Job): void {
+  #leaveUniqueIndex(job: ServerJob): void {
     const key = job.uniqueKey;
     if (key !== null && job.fn.uniques.get(key) === job) job.fn.uniques.delete(key);
   }

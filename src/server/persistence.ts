@@ -1,18 +1,18 @@
 import type { Logger } from '../log.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import type { ReplySlot } from './peer.js';
 import type { JobStore, ReplayReport, StoredJob } from './store.js';
 import { type StoreHealth, StoreOutage } from './store-outage.js';
 
 export interface PersistenceEvents {
   /** The job's store write committed: answer its submitters and let it run. */
-  durable(job: Job, replies: readonly ReplySlot[]): void;
+  durable(job: ServerJob, replies: readonly ReplySlot[]): void;
   /** The job's store write failed: refuse its submitters. */
-  failed(job: Job, replies: readonly ReplySlot[], error: unknown): void;
+  failed(job: ServerJob, replies: readonly ReplySlot[], error: unknown): void;
 }
 
 /** The record a store keeps for a job. */
-export function storedJob(job: Job): StoredJob {
+export function storedJob(job: ServerJob): StoredJob {
   return {
     function: job.fn.nameBytes,
     unique: Buffer.from(job.unique, 'latin1'),
@@ -40,7 +40,7 @@ export class Persistence {
   readonly #events: PersistenceEvents;
   readonly #log: Logger;
   /** Jobs whose add is staged for the next flush. */
-  #batch: Job[] = [];
+  #batch: ServerJob[] = [];
   /** Anything staged (adds or removes) since the last flush began. */
   #dirty = false;
   #scheduled = false;
@@ -71,7 +71,7 @@ export class Persistence {
    * pendingReplies later) is answered when it commits. False (logged) when the store
    * refused the job on the spot: nothing is staged and no reply reserved.
    */
-  add(job: Job, defer: () => ReplySlot): boolean {
+  add(job: ServerJob, defer: () => ReplySlot): boolean {
     if (!this.#outage.writable) {
       // Logged once, when the outage began: a log line per refused submit would flood it.
       this.#outage.refuse();
@@ -90,7 +90,7 @@ export class Persistence {
   }
 
   /** Stages the deletion of a stored job (a no-op for a job never stored). */
-  remove(job: Job): void {
+  remove(job: ServerJob): void {
     const key = job.storeKey;
     if (key === undefined) return;
     job.storeKey = undefined;
@@ -189,7 +189,7 @@ export class Persistence {
     return this.#flushing;
   }
 
-  #takeReplies(job: Job): ReplySlot[] {
+  #takeReplies(job: ServerJob): ReplySlot[] {
     const replies = job.pendingReplies ?? [];
     job.pendingReplies = null;
     return replies;

@@ -5,13 +5,13 @@ import { WriteCoalescer } from '../net/write-coalescer.js';
 import { MAX_JOB_HANDLE_SIZE, type Magic, PacketType } from '../protocol/constants.js';
 import { PacketDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/packet.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import { handleFrame, handleFrameSize, writeHandleFrame } from './job-frames.js';
 import type { OutputBudget, OutputHolder } from './output-budget.js';
 import type { Ability, Peer, ReplySlot } from './peer.js';
 import { errorFrame } from './replies.js';
 import { ReplyRun } from './reply-arena.js';
-import { Request } from './request.js';
+import { ServerRequest } from './request.js';
 
 export interface SessionOptions {
   readonly id: number;
@@ -23,8 +23,8 @@ export interface SessionOptions {
   /** The server-wide bound on unsent output, which this session reports to. */
   readonly budget: OutputBudget;
   readonly logger: Logger;
-  /** A binary packet; `packet` is this session's one Request, refilled for the next packet. */
-  readonly onPacket: (session: Session, packet: Request) => void;
+  /** A binary packet; `packet` is this session's one ServerRequest, refilled for the next packet. */
+  readonly onPacket: (session: Session, packet: ServerRequest) => void;
   /** A text admin line, without its line ending. */
   readonly onLine: (session: Session, line: string) => void;
   /**
@@ -83,8 +83,8 @@ export class Session implements Peer, OutputHolder {
   /** SET_CLIENT_ID, as a latin1 string of its bytes; `-` until set. */
   clientId = '-';
   exceptions: boolean;
-  readonly running = new Set<Job>();
-  readonly waiting = new Set<Job>();
+  readonly running = new Set<ServerJob>();
+  readonly waiting = new Set<ServerJob>();
   readonly abilities: Ability[] = [];
   sleeping = false;
   noopSent = false;
@@ -94,7 +94,7 @@ export class Session implements Peer, OutputHolder {
   readonly #socket: net.Socket;
   readonly #writer: WriteCoalescer;
   readonly #decoder: PacketDecoder;
-  readonly #request = new Request();
+  readonly #request = new ServerRequest();
   /** JOB_CREATED replies built in the shared reply arena, handed to the writer once per tick. */
   readonly #replies = new ReplyRun((bytes) => this.#writeOut(bytes));
   #repliesScheduled = false;
@@ -156,10 +156,6 @@ export class Session implements Peer, OutputHolder {
     socket.on('close', () => this.#onClose());
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Bytes written to the socket and not sent yet (none once destroyed: they will never be). */
   get unsentBytes(): number {
     return this.#destroyed ? 0 : this.#socket.writableLength;
@@ -174,7 +170,7 @@ export class Session implements Peer, OutputHolder {
     this.#write(frame);
   }
 
-  sendJobFrame(type: PacketType, job: Job): void {
+  sendJobFrame(type: PacketType, job: ServerJob): void {
     if (this.#closed || this.#ending) return;
     if (this.#held !== null) {
       this.#held.push(handleFrame(type, job));
