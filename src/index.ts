@@ -8,7 +8,7 @@ export type { JobState, JobUpdate } from './client/job.js';
 export { ForegroundJob } from './client/job.js';
 export type { JobStatus, UniqueJobStatus } from './client/request.js';
 export type { BackgroundOptions, Priority, SubmitOptions } from './client/submit-options.js';
-export type { JobStoreFailure } from './errors.js';
+export type { JobStoreFailure, ProtocolFailure } from './errors.js';
 export {
   AdminError,
   ConnectionError,

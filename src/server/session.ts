@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { ErrorCode, ProtocolError } from '../errors.js';
+import { ProtocolError, type ProtocolFailure } from '../errors.js';
 import type { Logger } from '../log.js';
 import { WriteCoalescer } from '../net/write-coalescer.js';
 import { MAX_JOB_HANDLE_SIZE, type Magic, PacketType } from '../protocol/constants.js';
@@ -373,7 +373,7 @@ export class Session implements Peer, OutputHolder {
     if (err instanceof ProtocolError) {
       // The preview starts where decoding failed: a binary frame starts with NUL, a text line cannot.
       asText = err.preview !== '' && !err.preview.startsWith('00');
-      code = protocolErrorCode(err);
+      code = kProtocolErrorCodes[err.reason];
       text = err.message;
       this.#log.warn(
         { conn: this.id, peer, err, preview: err.preview },
@@ -400,10 +400,13 @@ export class Session implements Peer, OutputHolder {
   }
 }
 
-/** The gearman_return_t name that fits a decoding failure. */
-function protocolErrorCode(err: ProtocolError): string {
-  if (err.code === ErrorCode.FRAME_TOO_LARGE) return 'ARGUMENT_TOO_LARGE';
-  if (err.message.startsWith('unknown packet type')) return 'INVALID_COMMAND';
-  if (err.message.includes('magic')) return 'INVALID_MAGIC';
-  return 'INVALID_PACKET';
-}
+/** The gearman_return_t name that fits each decoding failure. */
+const kProtocolErrorCodes: Record<ProtocolFailure, string> = {
+  'bad-magic': 'INVALID_MAGIC',
+  'unknown-type': 'INVALID_COMMAND',
+  'too-large': 'ARGUMENT_TOO_LARGE',
+  'missing-arguments': 'INVALID_PACKET',
+  'line-too-long': 'INVALID_PACKET',
+  // A client's parse of an admin reply: never thrown by a server session's decoder.
+  'malformed-reply': 'INVALID_PACKET',
+};
