@@ -12,6 +12,7 @@ import type { Ability, Peer, ReplySlot } from './peer.js';
 import { errorFrame } from './replies.js';
 import { ReplyRun } from './reply-arena.js';
 import { ServerRequest } from './request.js';
+import { SubmitRecord } from './submit-record.js';
 
 export interface SessionOptions {
   readonly id: number;
@@ -95,6 +96,8 @@ export class Session implements Peer, OutputHolder {
   readonly #writer: WriteCoalescer;
   readonly #decoder: PacketDecoder;
   readonly #request = new ServerRequest();
+  /** The one record this connection's submits are read into (see SubmitRecord). */
+  readonly submitRecord = new SubmitRecord();
   /** JOB_CREATED replies built in the shared reply arena, handed to the writer once per tick. */
   readonly #replies = new ReplyRun((bytes) => this.#writeOut(bytes));
   #repliesScheduled = false;

@@ -9,6 +9,7 @@ import { parseCInteger, toUint32 } from '../../src/server/numbers.js';
 import { asciiLower } from '../../src/server/registry.js';
 import { ReplyRun } from '../../src/server/reply-arena.js';
 import { EpochScheduler } from '../../src/server/scheduler.js';
+import { SubmitRecord } from '../../src/server/submit-record.js';
 import { uniqueKey } from '../../src/server/unique.js';
 
 const handles = new JobHandles('H:unit');
@@ -16,8 +17,10 @@ const fn = new FunctionEntry('f');
 let nextId = 1;
 
 function job(when = 0, id = nextId++): ServerJob {
-  const data = Buffer.alloc(0);
-  return new ServerJob(id, handles, fn, '', null, data, 0, 0, data, 1, when, true);
+  const submit = new SubmitRecord().reset(fn);
+  submit.background = true;
+  submit.when = when;
+  return new ServerJob(id, handles, submit, null);
 }
 
 describe('JobQueue', () => {
