@@ -35,8 +35,29 @@ export class GearmanError extends Error {
   }
 }
 
+/**
+ * What was wrong with the bytes: see {@link ProtocolError.reason}. Set where the error is
+ * thrown, so that code which must tell the kinds apart (the server's ERROR reply) switches
+ * on it rather than on the message text.
+ */
+export type ProtocolFailure =
+  /** The magic is neither `\0REQ` nor `\0RES`, or not the one this stream expects. */
+  | 'bad-magic'
+  /** A packet type gearman does not define. */
+  | 'unknown-type'
+  /** A frame over the size limit (the error's code is FRAME_TOO_LARGE). */
+  | 'too-large'
+  /** Fewer NUL-separated arguments than the packet type has. */
+  | 'missing-arguments'
+  /** A text admin line over the line limit. */
+  | 'line-too-long'
+  /** An admin reply that does not read as the command's reply. */
+  | 'malformed-reply';
+
 /** Malformed bytes on the wire: bad magic, an unknown type, missing arguments. */
 export class ProtocolError extends GearmanError {
+  /** What was wrong (code FRAME_TOO_LARGE for `too-large`, PROTOCOL for the others). */
+  readonly reason: ProtocolFailure;
   /** Byte offset in the connection's stream where the bad frame starts. */
   readonly offset: number;
   readonly packetType: number | undefined;
@@ -44,11 +65,13 @@ export class ProtocolError extends GearmanError {
   readonly preview: string;
   constructor(
     message: string,
-    details: { offset: number; packetType?: number; preview?: string; code?: ErrorCode },
+    details: { reason: ProtocolFailure; offset: number; packetType?: number; preview?: string },
     options?: ErrorOptions,
   ) {
-    super(details.code ?? ErrorCode.PROTOCOL, `${message} (at byte ${details.offset})`, options);
+    const code = details.reason === 'too-large' ? ErrorCode.FRAME_TOO_LARGE : ErrorCode.PROTOCOL;
+    super(code, `${message} (at byte ${details.offset})`, options);
     this.name = 'ProtocolError';
+    this.reason = details.reason;
     this.offset = details.offset;
     this.packetType = details.packetType;
     this.preview = details.preview ?? '';

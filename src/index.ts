@@ -8,7 +8,7 @@ export type { JobState, JobUpdate } from './client/job.js';
 export { ForegroundJob } from './client/job.js';
 export type { JobStatus, UniqueJobStatus } from './client/request.js';
 export type { BackgroundOptions, Priority, SubmitOptions } from './client/submit-options.js';
-export type { JobStoreFailure } from './errors.js';
+export type { JobStoreFailure, ProtocolFailure } from './errors.js';
 export {
   AdminError,
   ConnectionError,
@@ -43,7 +43,7 @@ export type { GearmanServerOptions } from './server/options.js';
 export type { CachedResult, ResultCacheOptions, ResultCacheStats } from './server/result-cache.js';
 export type { ServerCloseOptions } from './server/server.js';
 export { GearmanServer } from './server/server.js';
-export type { ConnectionStats, FunctionStats as ServerFunctionStats } from './server/server-stats.js';
+export type { ConnectionStats, ServerFunctionStats } from './server/server-stats.js';
 export type { SqliteStoreOptions, SqliteSync } from './server/sqlite-store.js';
 export { openSqliteStore, SqliteJobStore } from './server/sqlite-store.js';
 export type { JobStore, ReplayReport, StoredJob, StoreKey } from './server/store.js';

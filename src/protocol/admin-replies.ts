@@ -52,6 +52,7 @@ function malformed(command: string, lines: readonly string[], index: number, why
   for (let i = 0; i < index; i++) offset += (lines[i] as string).length + 1;
   const line = lines[index] ?? '';
   return new ProtocolError(`malformed reply to admin command "${command}": ${why}: ${JSON.stringify(line)}`, {
+    reason: 'malformed-reply',
     offset,
     preview: Buffer.from(line.slice(0, 32), 'utf8').toString('hex'),
   });

@@ -1,4 +1,4 @@
-import { ErrorCode, ProtocolError } from '../errors.js';
+import { ProtocolError, type ProtocolFailure } from '../errors.js';
 import {
   ARG_COUNT,
   DEFAULT_MAX_FRAME_SIZE,
@@ -297,11 +297,11 @@ export class PacketDecoder {
         !(this.#oversized as OversizedFrames).skipped(skip.type, skip.size, skip.head)
       ) {
         this.#fail(
+          'too-large',
           this.#tooLarge(skip.type, skip.size),
           this.#frameForPreview(skip.head, skip.size),
           0,
           skip.type,
-          ErrorCode.FRAME_TOO_LARGE,
         );
       }
     }
@@ -328,6 +328,7 @@ export class PacketDecoder {
       if (!ok) {
         const magic = header.subarray(0, i + 1).toString('hex');
         this.#fail(
+          'bad-magic',
           `bad magic 0x${magic}…, expected \\0${this.#expect === 'any' ? 'REQ or \\0RES' : this.#expect}`,
           header.subarray(0, to),
           0,
@@ -341,16 +342,16 @@ export class PacketDecoder {
     const magic = uint32(buf, at);
     if (magic === MAGIC_REQ) this.#magic = 'REQ';
     else if (magic === MAGIC_RES) this.#magic = 'RES';
-    else this.#fail(`bad magic 0x${magic.toString(16).padStart(8, '0')}`, buf, at);
+    else this.#fail('bad-magic', `bad magic 0x${magic.toString(16).padStart(8, '0')}`, buf, at);
     if (this.#expect !== 'any' && this.#magic !== this.#expect) {
-      this.#fail(`unexpected magic \\0${this.#magic}, expected \\0${this.#expect}`, buf, at);
+      this.#fail('bad-magic', `unexpected magic \\0${this.#magic}, expected \\0${this.#expect}`, buf, at);
     }
     const type = uint32(buf, at + 4);
-    if (!isPacketType(type)) this.#fail(`unknown packet type ${type}`, buf, at, type);
+    if (!isPacketType(type)) this.#fail('unknown-type', `unknown packet type ${type}`, buf, at, type);
     this.#type = type;
     const size = uint32(buf, at + 8);
     if (size > this.#maxFrameSize && this.#oversized?.types.has(type) !== true) {
-      this.#fail(this.#tooLarge(type, size), buf, at, type, ErrorCode.FRAME_TOO_LARGE);
+      this.#fail('too-large', this.#tooLarge(type, size), buf, at, type);
     }
     return size;
   }
@@ -382,7 +383,7 @@ export class PacketDecoder {
     const stop = newline === -1 ? chunk.length : newline;
     this.#textLength += stop - pos;
     if (this.#textLength > this.#maxLineLength) {
-      this.#fail(`admin line longer than ${this.#maxLineLength} bytes`, chunk, pos);
+      this.#fail('line-too-long', `admin line longer than ${this.#maxLineLength} bytes`, chunk, pos);
     }
     if (stop > pos) parts.push(chunk.subarray(pos, stop));
     if (newline === -1) return chunk.length;
@@ -403,11 +404,11 @@ export class PacketDecoder {
       const nul = nulAt(bytes, from, end);
       if (nul === -1) {
         this.#fail(
+          'missing-arguments',
           `${packetTypeName(type)} needs ${count} arguments, found ${i}`,
           this.#frameForPreview(bytes.subarray(start, end)),
           0,
           type,
-          ErrorCode.PROTOCOL,
         );
       }
       nuls[i - 1] = nul;
@@ -441,13 +442,13 @@ export class PacketDecoder {
     return frame;
   }
 
-  #fail(message: string, buf: Buffer, at: number, packetType?: number, code?: ErrorCode): never {
-    const details: { offset: number; packetType?: number; preview: string; code?: ErrorCode } = {
+  #fail(reason: ProtocolFailure, message: string, buf: Buffer, at: number, packetType?: number): never {
+    const details: { reason: ProtocolFailure; offset: number; packetType?: number; preview: string } = {
+      reason,
       offset: this.#frameStart,
       preview: buf.subarray(at, at + 32).toString('hex'),
     };
     if (packetType !== undefined) details.packetType = packetType;
-    if (code !== undefined) details.code = code;
     throw new ProtocolError(message, details);
   }
 }

@@ -19,8 +19,3 @@ export function argString(packet: Packet, index: number): string {
   const arg = packet.args[index];
   return arg === undefined ? '' : arg.toString('utf8');
 }
-
-/** The argument at `index` as bytes (empty when absent). */
-export function argBuffer(packet: Packet, index: number): Buffer {
-  return packet.args[index] ?? Buffer.alloc(0);
-}

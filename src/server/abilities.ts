@@ -1,6 +1,6 @@
 import type { FunctionEntry } from './function-entry.js';
 import type { Ability, Peer } from './peer.js';
-import type { FunctionRegistry } from './registry.js';
+import type { ServerFunctionRegistry } from './registry.js';
 
 /**
  * A worker connection's registered functions (CAN_DO, CAN_DO_TIMEOUT, CANT_DO,
@@ -15,7 +15,12 @@ import type { FunctionRegistry } from './registry.js';
  * repeated one moves the function to the head and updates its timeout; unlike gearmand
  * it is not counted twice.
  */
-export function addAbility(registry: FunctionRegistry, peer: Peer, name: string, timeoutMs: number): void {
+export function addAbility(
+  registry: ServerFunctionRegistry,
+  peer: Peer,
+  name: string,
+  timeoutMs: number,
+): void {
   const fn = registry.getOrCreate(name);
   const abilities = peer.abilities;
   const index = abilities.findIndex((ability) => ability.fn === fn);
@@ -32,7 +37,7 @@ export function addAbility(registry: FunctionRegistry, peer: Peer, name: string,
 
 /** CANT_DO: the function it dropped, or undefined when it had not registered it. */
 export function removeAbility(
-  registry: FunctionRegistry,
+  registry: ServerFunctionRegistry,
   peer: Peer,
   name: string,
 ): FunctionEntry | undefined {

@@ -1,5 +1,5 @@
 import type { FunctionEntry } from './function-entry.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import type { CachedResult } from './result-cache.js';
 
 /**
@@ -84,7 +84,7 @@ export function formatWorkers(connections: Iterable<ConnectionInfo>): string {
 }
 
 /** `show jobs`: HANDLE, RETRIES, IGNORE_JOB, JOB_QUEUED as 0/1. */
-export function formatShowJobs(jobs: Iterable<Job>): string {
+export function formatShowJobs(jobs: Iterable<ServerJob>): string {
   let out = '';
   for (const job of jobs)
     out += `${job.handle}\t${job.retries}\t${job.ignore ? 1 : 0}\t${job.queuedFlag ? 1 : 0}\n`;
@@ -92,7 +92,7 @@ export function formatShowJobs(jobs: Iterable<Job>): string {
 }
 
 /** `show unique jobs`: the unique of every job, an empty line for a job without one. */
-export function formatShowUniqueJobs(jobs: Iterable<Job>): string {
+export function formatShowUniqueJobs(jobs: Iterable<ServerJob>): string {
   let out = '';
   for (const job of jobs) out += `${job.unique}\n`;
   return `${out}.\n`;

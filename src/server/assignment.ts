@@ -1,5 +1,5 @@
 import type { FunctionEntry } from './function-entry.js';
-import type { Job, JobPriority } from './job.js';
+import type { JobPriority, ServerJob } from './job.js';
 import type { Ability, Peer } from './peer.js';
 
 export interface AssignmentPolicy {
@@ -10,7 +10,7 @@ export interface AssignmentPolicy {
 }
 
 /** Ends a job met at the head of a queue that is to be dropped (gearmand's ignore_job). */
-export type DropJob = (job: Job) => void;
+export type DropJob = (job: ServerJob) => void;
 
 const kPriorities: readonly JobPriority[] = [0, 1, 2];
 
@@ -21,7 +21,7 @@ const kPriorities: readonly JobPriority[] = [0, 1, 2];
  * With globalPriority every function's HIGH jobs come first. Round robin moves the
  * function that served to the end of the worker's list.
  */
-export function takeJob(peer: Peer, policy: AssignmentPolicy, drop: DropJob): [Job, Ability] | null {
+export function takeJob(peer: Peer, policy: AssignmentPolicy, drop: DropJob): [ServerJob, Ability] | null {
   const abilities = peer.abilities;
   if (policy.globalPriority) {
     for (const priority of kPriorities) {
@@ -70,7 +70,7 @@ function served(abilities: Ability[], index: number, policy: AssignmentPolicy): 
 }
 
 /** The next job of one queue, dropping the ignored ones met on the way (gearmand does at the head). */
-function shiftRunnable(fn: FunctionEntry, priority: JobPriority, drop: DropJob): Job | null {
+function shiftRunnable(fn: FunctionEntry, priority: JobPriority, drop: DropJob): ServerJob | null {
   const queue = fn.queues[priority];
   for (let job = queue.shift(); job !== null; job = queue.shift()) {
     fn.waiting[priority]--;

@@ -1,9 +1,8 @@
-import { PacketType } from '../protocol/constants.js';
 import type { PacketHandler, ServerContext } from './context.js';
 import { clientHandlers } from './handlers/client.js';
 import { workerHandlers } from './handlers/worker.js';
 import { ErrorReply } from './replies.js';
-import type { Request } from './request.js';
+import type { ServerRequest } from './request.js';
 import type { Session } from './session.js';
 
 /** Packet type → handler; what is not here gets gearmand's "Command not expected". */
@@ -21,7 +20,7 @@ const kHandlers: ReadonlyArray<PacketHandler | undefined> = (() => {
  * SUBMIT_JOB_SCHED, ALL_YOURS) gets INVALID_COMMAND "Command not expected"; the
  * connection stays open for both.
  */
-export function dispatchPacket(ctx: ServerContext, session: Session, packet: Request): void {
+export function dispatchPacket(ctx: ServerContext, session: Session, packet: ServerRequest): void {
   if (packet.magic !== 'REQ') {
     session.send(ErrorReply.RESPONSE_MAGIC);
     return;
@@ -29,9 +28,4 @@ export function dispatchPacket(ctx: ServerContext, session: Session, packet: Req
   const handler = kHandlers[packet.type];
   if (handler === undefined) session.send(ErrorReply.NOT_EXPECTED);
   else handler(ctx, session, packet);
-}
-
-/** Packet types the server acts on (for tests and docs). */
-export function handledPacketTypes(): PacketType[] {
-  return (Object.values(PacketType) as PacketType[]).filter((type) => kHandlers[type] !== undefined);
 }

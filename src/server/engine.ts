@@ -4,11 +4,10 @@ import { FRAME_NO_JOB, FRAME_NOOP } from '../protocol/frames.js';
 import { addAbility, clearAbilities, removeAbility } from './abilities.js';
 import { hasRunnable, takeJob } from './assignment.js';
 import type { FunctionEntry } from './function-entry.js';
-import type { Job, JobPriority } from './job.js';
+import type { ServerJob } from './job.js';
 import { JobCounters } from './job-counters.js';
 import {
   assignFrame,
-  createdFrame,
   cString,
   failFrame,
   type GrabKind,
@@ -17,20 +16,21 @@ import {
   statusUniqueFrame,
 } from './job-frames.js';
 import type { JobHandles } from './job-handles.js';
-import { JobLifecycle, STORE_FAILED } from './lifecycle.js';
+import { JobLifecycle } from './lifecycle.js';
 import type { Peer } from './peer.js';
-import type { FunctionRegistry } from './registry.js';
+import type { ServerFunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
 import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
 import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
 import type { StoreHealth } from './store-outage.js';
+import { SubmitRecord } from './submit-record.js';
 import { isPayloadKey, uniqueKey } from './unique.js';
 import { fallAsleep, wakeUp } from './wakeup.js';
 
 export type { GrabKind } from './job-frames.js';
 
 export interface EngineOptions {
-  readonly registry: FunctionRegistry;
+  readonly registry: ServerFunctionRegistry;
   readonly handles: JobHandles;
   readonly store: JobStore;
   /** Attempts before a job whose workers keep dying is failed; 0 = unlimited. */
@@ -47,23 +47,6 @@ export interface EngineOptions {
   readonly now?: () => number;
 }
 
-/** What a SUBMIT_* packet asks for. */
-export interface SubmitRequest {
-  readonly fnName: Buffer;
-  readonly unique: Buffer;
-  readonly data: Buffer;
-  readonly reducer: Buffer;
-  readonly priority: JobPriority;
-  readonly background: boolean;
-  /** Epoch seconds (SUBMIT_JOB_EPOCH), 0 for none. */
-  readonly when: number;
-}
-
-/** Bytes as a latin1 string; most submits have no unique, and toString('') is not free. */
-function latin1(bytes: Buffer): string {
-  return bytes.length === 0 ? '' : bytes.toString('latin1');
-}
-
 /** gearmand raises CAN_DO_TIMEOUT values under a second to one second (connection.cc). */
 const kMinTimeoutMs = 1000;
 
@@ -72,13 +55,16 @@ const kMinTimeoutMs = 1000;
  * workers, as gearmand 1.1.20 does it (libgearman-server/job.cc, server.cc,
  * gearmand_con.cc) unless a comment says why not. One instance owns every queue, on the
  * event loop's thread, so nothing needs a lock. Per-packet work is O(1) in the number of
- * jobs; what loops is bounded by one connection's own functions or jobs.
+ * jobs; what loops is bounded by one connection's own functions or jobs. It decides and
+ * reads; every change to a job goes through its JobLifecycle (lifecycle.ts).
  */
 export class JobEngine {
-  readonly #registry: FunctionRegistry;
+  readonly #registry: ServerFunctionRegistry;
   readonly #life: JobLifecycle;
   readonly #options: EngineOptions;
-  readonly #drop = (job: Job): void => this.#life.end(job);
+  readonly #drop = (job: ServerJob): void => this.#life.end(job);
+  /** The record restore() fills for each stored job. */
+  readonly #restoring = new SubmitRecord();
   #closed = false;
   /** Recent WORK_COMPLETE results by function and unique (see ResultCache). */
   readonly resultCache: ResultCache;
@@ -106,49 +92,32 @@ export class JobEngine {
   }
 
   /** Every job, oldest first (admin `show jobs`). */
-  jobs(): IterableIterator<Job> {
+  jobs(): IterableIterator<ServerJob> {
     return this.#life.jobs.values();
   }
 
   // --- clients -------------------------------------------------------------
 
-  /** A submit from the HTTP gateway (packets go to submitJob). */
-  submit(peer: Peer, request: SubmitRequest): void {
-    this.submitJob(
-      peer,
-      this.#registry.getOrCreateBytes(request.fnName),
-      request.unique,
-      request.data,
-      0,
-      request.data.length,
-      request.reducer,
-      request.priority,
-      request.background,
-      request.when,
-    );
+  /** The function named by these bytes, made known if new (what a submit names). */
+  functionNamed(name: Buffer): FunctionEntry {
+    return this.#registry.getOrCreateBytes(name);
   }
 
   /**
-   * submit() with the request's fields as arguments and its function already found: the
-   * packet handlers' path, which makes no request object per submit. The payload is
-   * `bytes[dataStart, dataEnd)`, read in place from the received chunk.
+   * A submit: SUBMIT_JOB*, SUBMIT_REDUCE_JOB*, and the HTTP gateway's. `submit` is the
+   * caller's reusable record, read during this call only (the packet handlers fill their
+   * connection's one; see SubmitRecord).
    */
-  submitJob(
-    peer: Peer,
-    fn: FunctionEntry,
-    unique: Buffer,
-    bytes: Buffer,
-    dataStart: number,
-    dataEnd: number,
-    reducer: Buffer,
-    priority: JobPriority,
-    background: boolean,
-    when: number,
-  ): void {
+  submit(peer: Peer, submit: SubmitRecord): void {
+    const fn = submit.fn;
     const counts = this.counters.of(fn);
     counts.submitted++;
-    const key = uniqueKey(unique, bytes, dataStart, dataEnd);
-    if (key !== null && !background && this.resultCache.enabled && reducer.length === 0) {
+    const bytes = submit.bytes;
+    const dataStart = submit.dataStart;
+    const dataEnd = submit.dataEnd;
+    const background = submit.background;
+    const key = uniqueKey(submit.unique, bytes, dataStart, dataEnd);
+    if (key !== null && !background && this.resultCache.enabled && submit.reducer.length === 0) {
       const cached = this.resultCache.lookup(fn.name, key);
       if (cached !== undefined) {
         // Answered without a job: the handle is fresh and known to nobody afterwards.
@@ -159,44 +128,18 @@ export class JobEngine {
     if (key !== null) {
       const existing = fn.uniques.get(key);
       if (existing !== undefined && (!isPayloadKey(key) || existing.dataEquals(bytes, dataStart, dataEnd))) {
-        this.#coalesce(peer, existing, background);
+        this.#life.join(existing, peer, background);
         return;
       }
     }
-    const limit = fn.maxQueue[priority];
+    const limit = fn.maxQueue[submit.priority];
     const maxJobs = this.#options.maxJobs;
     if ((limit > 0 && fn.total >= limit) || (maxJobs > 0 && this.jobCount >= maxJobs)) {
       counts.rejected++;
       peer.send(ErrorReply.QUEUE_FULL);
       return;
     }
-    const job = this.#life.create(
-      fn,
-      key !== null && !isPayloadKey(key) ? key : latin1(unique),
-      key,
-      bytes,
-      dataStart,
-      dataEnd,
-      reducer,
-      priority,
-      when,
-      background,
-    );
-    if (!background) {
-      job.addClient(peer);
-    } else if (this.#life.durable) {
-      job.state = 'persisting';
-      if (!this.#life.persist(job, () => peer.defer())) {
-        counts.rejected++;
-        this.#life.end(job);
-        peer.send(STORE_FAILED);
-      }
-      return;
-    } else {
-      job.queuedFlag = true;
-    }
-    peer.sendJobFrame(PacketType.JOB_CREATED, job);
-    this.#life.release(job);
+    if (!this.#life.admit(this.#life.create(submit, key), peer)) counts.rejected++;
   }
 
   /** Re-creates a stored background job at startup (JobStore.replay). */
@@ -208,44 +151,19 @@ export class JobEngine {
       this.#options.store.remove(storeKey);
       return;
     }
-    const job = this.#life.create(
-      fn,
-      latin1(stored.unique),
-      key,
-      stored.data,
-      0,
-      stored.data.length,
-      stored.reducer,
-      stored.priority,
-      stored.when,
-      true,
-    );
-    job.storeKey = storeKey;
-    job.queuedFlag = true;
-    this.#life.release(job);
+    const submit = this.#restoring.reset(fn);
+    submit.unique = stored.unique;
+    submit.setData(stored.data);
+    submit.reducer = stored.reducer;
+    submit.priority = stored.priority;
+    submit.background = true;
+    submit.when = stored.when;
+    this.#life.restore(submit, key, storeKey);
   }
 
   /** The replay is over: log what it found; a store that could not commit starts an outage. */
   storeReplayed(report: ReplayReport | undefined): void {
     this.#life.replayed(report);
-  }
-
-  /**
-   * A submit with the unique of a job of the same function joins it: same handle, its
-   * own data ignored, even while the job runs (gearmand job.cc).
-   */
-  #coalesce(peer: Peer, job: Job, background: boolean): void {
-    if (!background) {
-      job.addClient(peer);
-      peer.send(createdFrame(job));
-      return;
-    }
-    // Unlike gearmand, a background submit makes the job background for good: it is not
-    // dropped when the foreground clients it joined leave, and a durable store keeps it.
-    job.background = true;
-    if (job.pendingReplies !== null) job.pendingReplies.push(peer.defer());
-    else if (!this.#life.durable || job.storeKey !== undefined) peer.send(createdFrame(job));
-    else if (!this.#life.persist(job, () => peer.defer())) peer.send(STORE_FAILED);
   }
 
   /** GET_STATUS. The handle is read as the C string gearmand makes of it: up to a NUL. */
@@ -257,7 +175,7 @@ export class JobEngine {
   /** GET_STATUS_UNIQUE: the first job of any function with this unique. */
   statusUniqueFrame(requested: Buffer): Buffer {
     const unique = cString(requested);
-    let job: Job | undefined;
+    let job: ServerJob | undefined;
     if (unique.length > 0) {
       const key = unique.toString('latin1');
       for (const fn of this.#registry.values()) {
@@ -306,24 +224,22 @@ export class JobEngine {
   }
 
   /** The job `handle` if this connection runs it; gearmand answers JOB_NOT_FOUND otherwise. */
-  owned(peer: Peer, handle: Buffer): Job | undefined {
+  owned(peer: Peer, handle: Buffer): ServerJob | undefined {
     const job = this.#life.jobs.get(handle);
     return job !== undefined && job.worker === peer ? job : undefined;
   }
 
   /** WORK_STATUS: kept for GET_STATUS, and `frame` (the packet as sent) goes to every client. */
-  workStatus(job: Job, numerator: number, denominator: number, frame: () => Buffer): void {
-    job.numerator = numerator;
-    job.denominator = denominator;
-    this.#life.forward(job, frame);
+  workStatus(job: ServerJob, numerator: number, denominator: number, frame: () => Buffer): void {
+    this.#life.progress(job, numerator, denominator, frame);
   }
 
   /** WORK_DATA and WORK_WARNING: forwarded to every waiting client. */
-  workData(job: Job, type: PacketType, data: Buffer): void {
+  workData(job: ServerJob, type: PacketType, data: Buffer): void {
     this.#life.forward(job, () => resultFrame(type, job, data));
   }
 
-  workComplete(job: Job, data: Buffer): void {
+  workComplete(job: ServerJob, data: Buffer): void {
     this.counters.of(job.fn).completed++;
     if (this.resultCache.enabled && job.uniqueKey !== null && job.reducer.length === 0) {
       this.resultCache.store(job.fn.name, job.uniqueKey, job.unique, data);
@@ -332,7 +248,7 @@ export class JobEngine {
     this.#life.end(job);
   }
 
-  workFail(job: Job): void {
+  workFail(job: ServerJob): void {
     this.counters.of(job.fn).failed++;
     this.#life.forward(job, failFrame);
     this.#life.end(job);
@@ -342,7 +258,7 @@ export class JobEngine {
    * WORK_EXCEPTION: clients that asked for exceptions get it, the others WORK_FAIL
    * (gearmand's has a stray NUL after the handle; this one is a clean WORK_FAIL).
    */
-  workException(job: Job, data: Buffer): void {
+  workException(job: ServerJob, data: Buffer): void {
     this.counters.of(job.fn).excepted++;
     this.#except(job, data);
   }
@@ -353,11 +269,11 @@ export class JobEngine {
    * to the others, and the job is done. Not requeued: every worker would send the same
    * result again. Not counted as a worker's outcome, as retries exhausted are not.
    */
-  failRunning(job: Job, reason: Buffer): void {
+  failRunning(job: ServerJob, reason: Buffer): void {
     this.#except(job, reason);
   }
 
-  #except(job: Job, data: Buffer): void {
+  #except(job: ServerJob, data: Buffer): void {
     let exception: Buffer | null = null;
     let fail: Buffer | null = null;
     for (const client of job.clients) {
@@ -379,8 +295,7 @@ export class JobEngine {
     if (this.#closed) return;
     for (const job of [...peer.running]) this.#life.requeue(job, 'worker disconnected');
     clearAbilities(peer);
-    for (const job of peer.waiting) if (job.removeClient(peer) && !job.background) this.#life.ignore(job);
-    peer.waiting.clear();
+    this.#life.clientLeft(peer);
   }
 
   // --- admin ---------------------------------------------------------------
@@ -389,9 +304,7 @@ export class JobEngine {
   cancel(handle: string): boolean {
     const job = this.#life.jobs.getText(handle);
     if (job === undefined) return false;
-    this.#life.forward(job, failFrame);
-    job.dropClients();
-    this.#life.ignore(job);
+    this.#life.cancel(job);
     return true;
   }
 
@@ -401,13 +314,7 @@ export class JobEngine {
    */
   dropFunction(fn: FunctionEntry): 'dropped' | 'busy' {
     if (fn.workers > 0 || fn.running > 0) return 'busy';
-    for (const job of [...this.#life.jobs.values()]) {
-      if (job.fn !== fn) continue;
-      this.#life.forward(job, failFrame);
-      this.#life.end(job);
-    }
-    for (const queue of fn.queues) queue.drain();
-    fn.waiting.fill(0);
+    this.#life.dropJobsOf(fn);
     this.#registry.delete(fn);
     return 'dropped';
   }

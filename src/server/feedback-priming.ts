@@ -1,16 +1,15 @@
 import { silentLogger } from '../log.js';
 import { PacketType } from '../protocol/constants.js';
 import { JobEngine } from './engine.js';
-import { JobPriority } from './job.js';
 import { JobHandles } from './job-handles.js';
 import type { Peer, ReplySlot } from './peer.js';
-import { FunctionRegistry } from './registry.js';
-import { Request } from './request.js';
+import { ServerFunctionRegistry } from './registry.js';
+import { ServerRequest } from './request.js';
 import { MemoryJobStore } from './store.js';
+import { SubmitRecord } from './submit-record.js';
 
 /** Submits per function: V8 gives a function its feedback vector after about 8 calls. */
 const kRounds = 24;
-const kEmpty = Buffer.alloc(0);
 
 let primed = false;
 
@@ -42,7 +41,7 @@ const kNobody: Peer = {
 export function primeSubmitFeedback(): void {
   if (primed) return;
   primed = true;
-  const registry = new FunctionRegistry();
+  const registry = new ServerFunctionRegistry();
   const engine = new JobEngine({
     registry,
     handles: new JobHandles('H:prime'),
@@ -54,7 +53,8 @@ export function primeSubmitFeedback(): void {
     maxJobs: 0,
     logger: silentLogger,
   });
-  const request = new Request();
+  const request = new ServerRequest();
+  const submit = new SubmitRecord();
   const nuls = new Int32Array(8);
   // SUBMIT_JOB_BG arguments (function, unique, data) of two functions.
   const packets = ['a\0\0x', 'b\0\0x'].map((text) => Buffer.from(text, 'latin1'));
@@ -63,8 +63,14 @@ export function primeSubmitFeedback(): void {
   for (let i = 0; i < kRounds; i++) {
     const bytes = packets[i % 2] as Buffer;
     request.set('REQ', PacketType.SUBMIT_JOB_BG, bytes, 0, bytes.length, nuls);
-    const fn = registry.getOrCreateArg(request, 0);
-    engine.submitJob(kNobody, fn, kEmpty, bytes, 3, 4, kEmpty, JobPriority.NORMAL, true, 0);
+    // As the SUBMIT_JOB_BG handler fills a connection's record.
+    const record = submit.reset(registry.getOrCreateArg(request, 0));
+    record.unique = request.arg(1);
+    record.bytes = request.bytes;
+    record.dataStart = request.argStart(2);
+    record.dataEnd = request.argEnd(2);
+    record.background = true;
+    engine.submit(kNobody, record);
   }
   engine.shutdown();
 }

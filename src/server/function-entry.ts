@@ -1,4 +1,4 @@
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import { JobQueue } from './job-queue.js';
 import type { Peer } from './peer.js';
 
@@ -27,7 +27,7 @@ export class FunctionEntry {
   workers = 0;
   /** `maxqueue` limits per priority; 0 is no limit. Compared with `total`, as gearmand does. */
   readonly maxQueue: [number, number, number] = [0, 0, 0];
-  readonly uniques = new Map<string, Job>();
+  readonly uniques = new Map<string, ServerJob>();
   /** Workers asleep (PRE_SLEEP) and not yet woken, longest asleep first. */
   readonly sleepers = new Set<Peer>();
 

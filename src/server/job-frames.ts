@@ -1,6 +1,6 @@
 import { HEADER_SIZE, PacketType } from '../protocol/constants.js';
 import { encodeResponse } from '../protocol/encoder.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 
 /** `\0RES`, the type and the data size: written byte by byte, cheaper than three writeUInt32BE. */
 function writeHeader(frame: Buffer, at: number, type: PacketType, size: number): void {
@@ -26,7 +26,7 @@ function writeHeader(frame: Buffer, at: number, type: PacketType, size: number):
  * number. Every argument but the last comes from a NUL-free source (a handle, or a
  * non-final packet argument).
  */
-function frameOf(type: PacketType, job: Job, args: ReadonlyArray<string | Buffer>): Buffer {
+function frameOf(type: PacketType, job: ServerJob, args: ReadonlyArray<string | Buffer>): Buffer {
   let size = job.handleLength + args.length;
   for (const arg of args) size += arg.length;
   const frame = Buffer.allocUnsafe(HEADER_SIZE + size);
@@ -41,32 +41,38 @@ function frameOf(type: PacketType, job: Job, args: ReadonlyArray<string | Buffer
 }
 
 /** The size of a frame whose only argument is the job's handle (see writeHandleFrame). */
-export function handleFrameSize(job: Job): number {
+export function handleFrameSize(job: ServerJob): number {
   return HEADER_SIZE + job.handleLength;
 }
 
 /** Writes a frame whose only argument is the job's handle at `at`; `size` is handleFrameSize(job). */
-export function writeHandleFrame(target: Buffer, at: number, type: PacketType, job: Job, size: number): void {
+export function writeHandleFrame(
+  target: Buffer,
+  at: number,
+  type: PacketType,
+  job: ServerJob,
+  size: number,
+): void {
   writeHeader(target, at, type, size - HEADER_SIZE);
   job.writeHandle(target, at + HEADER_SIZE);
 }
 
 /** A frame whose only argument is the job's handle (JOB_CREATED, WORK_FAIL), in a Buffer of its own. */
-export function handleFrame(type: PacketType, job: Job): Buffer {
+export function handleFrame(type: PacketType, job: ServerJob): Buffer {
   const size = handleFrameSize(job);
   const frame = Buffer.allocUnsafe(size);
   writeHandleFrame(frame, 0, type, job, size);
   return frame;
 }
 
-export function createdFrame(job: Job): Buffer {
+export function createdFrame(job: ServerJob): Buffer {
   return handleFrame(PacketType.JOB_CREATED, job);
 }
 
 export type GrabKind = 'plain' | 'uniq' | 'all';
 
 /** JOB_ASSIGN, JOB_ASSIGN_UNIQ, or for GRAB_JOB_ALL JOB_ASSIGN_ALL when the job has a reducer. */
-export function assignFrame(job: Job, kind: GrabKind): Buffer {
+export function assignFrame(job: ServerJob, kind: GrabKind): Buffer {
   const name = job.fn.nameBytes;
   if (kind === 'plain') return frameOf(PacketType.JOB_ASSIGN, job, [name, job.data]);
   if (kind === 'all' && job.reducer.length > 0) {
@@ -76,11 +82,11 @@ export function assignFrame(job: Job, kind: GrabKind): Buffer {
 }
 
 /** WORK_COMPLETE, WORK_DATA, WORK_WARNING or WORK_EXCEPTION of a job, for its clients. */
-export function resultFrame(type: PacketType, job: Job, data: Buffer): Buffer {
+export function resultFrame(type: PacketType, job: ServerJob, data: Buffer): Buffer {
   return frameOf(type, job, [data]);
 }
 
-export function failFrame(job: Job): Buffer {
+export function failFrame(job: ServerJob): Buffer {
   return handleFrame(PacketType.WORK_FAIL, job);
 }
 
@@ -91,7 +97,7 @@ export function cString(bytes: Buffer): Buffer {
 }
 
 /** STATUS_RES for GET_STATUS: zeros for a job the server does not hold. */
-export function statusFrame(handle: Buffer, job: Job | undefined): Buffer {
+export function statusFrame(handle: Buffer, job: ServerJob | undefined): Buffer {
   if (job === undefined) return encodeResponse(PacketType.STATUS_RES, [handle, '0', '0', '0', '0']);
   return encodeResponse(PacketType.STATUS_RES, [
     handle,
@@ -103,7 +109,7 @@ export function statusFrame(handle: Buffer, job: Job | undefined): Buffer {
 }
 
 /** STATUS_RES_UNIQUE for GET_STATUS_UNIQUE: the unique first, the waiting-client count last. */
-export function statusUniqueFrame(unique: Buffer, job: Job | undefined): Buffer {
+export function statusUniqueFrame(unique: Buffer, job: ServerJob | undefined): Buffer {
   if (job === undefined)
     return encodeResponse(PacketType.STATUS_RES_UNIQUE, [unique, '0', '0', '0', '0', '0']);
   return encodeResponse(PacketType.STATUS_RES_UNIQUE, [

@@ -1,4 +1,4 @@
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 
 /**
  * A FIFO of jobs linked through `job.next`: push, push to the front (a requeued job)
@@ -6,19 +6,19 @@ import type { Job } from './job.js';
  * A job is in at most one queue at a time.
  */
 export class JobQueue {
-  #head: Job | null = null;
-  #tail: Job | null = null;
+  #head: ServerJob | null = null;
+  #tail: ServerJob | null = null;
   #length = 0;
 
   get length(): number {
     return this.#length;
   }
 
-  get head(): Job | null {
+  get head(): ServerJob | null {
     return this.#head;
   }
 
-  push(job: Job): void {
+  push(job: ServerJob): void {
     job.next = null;
     if (this.#tail === null) this.#head = job;
     else this.#tail.next = job;
@@ -26,14 +26,14 @@ export class JobQueue {
     this.#length++;
   }
 
-  unshift(job: Job): void {
+  unshift(job: ServerJob): void {
     job.next = this.#head;
     this.#head = job;
     if (this.#tail === null) this.#tail = job;
     this.#length++;
   }
 
-  shift(): Job | null {
+  shift(): ServerJob | null {
     const job = this.#head;
     if (job === null) return null;
     this.#head = job.next;
@@ -44,8 +44,8 @@ export class JobQueue {
   }
 
   /** Removes every job and returns them in order. */
-  drain(): Job[] {
-    const jobs: Job[] = [];
+  drain(): ServerJob[] {
+    const jobs: ServerJob[] = [];
     for (let job = this.shift(); job !== null; job = this.shift()) jobs.push(job);
     return jobs;
   }

@@ -1,4 +1,4 @@
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import type { JobHandles } from './job-handles.js';
 
 /** Job numbers per page: a page is one 32 KiB array. */
@@ -10,7 +10,7 @@ const kSparseLimit = kPageSize >> 4;
 
 /** One page of the table: a slot per job number, and how many are filled. */
 class Page {
-  readonly slots: Array<Job | undefined> = new Array<Job | undefined>(kPageSize).fill(undefined);
+  readonly slots: Array<ServerJob | undefined> = new Array<ServerJob | undefined>(kPageSize).fill(undefined);
   live = 0;
 }
 
@@ -28,7 +28,7 @@ export class JobTable {
   /** Pages by page number, in the order they were made. */
   readonly #pages = new Map<number, Page>();
   /** Jobs of pages that became sparse, by number. */
-  readonly #sparse = new Map<number, Job>();
+  readonly #sparse = new Map<number, ServerJob>();
   /** The page made last: the one submits fill, never made sparse. */
   #newest = -1;
   readonly #handles: JobHandles;
@@ -67,13 +67,13 @@ export class JobTable {
     return page;
   }
 
-  #find(id: number): Job | undefined {
+  #find(id: number): ServerJob | undefined {
     const job = this.#page(id >>> kPageBits)?.slots[id & kPageMask];
     // After the counter wraps, a page may be made again while jobs of its numbers wait in #sparse.
     return job !== undefined || this.#sparse.size === 0 ? job : this.#sparse.get(id);
   }
 
-  add(job: Job): void {
+  add(job: ServerJob): void {
     const number = job.id >>> kPageBits;
     let page = this.#page(number);
     if (page === undefined) {
@@ -93,7 +93,7 @@ export class JobTable {
     page.slots[slot] = job;
   }
 
-  delete(job: Job): void {
+  delete(job: ServerJob): void {
     const number = job.id >>> kPageBits;
     const page = this.#page(number);
     const slot = job.id & kPageMask;
@@ -119,19 +119,19 @@ export class JobTable {
   }
 
   /** The job a handle (as bytes from a packet) names. */
-  get(handle: Uint8Array): Job | undefined {
+  get(handle: Uint8Array): ServerJob | undefined {
     const id = this.#handles.parse(handle);
     return id < 0 ? undefined : this.#find(id);
   }
 
   /** The job a handle (as a latin1 string) names. */
-  getText(handle: string): Job | undefined {
+  getText(handle: string): ServerJob | undefined {
     const id = this.#handles.parseText(handle);
     return id < 0 ? undefined : this.#find(id);
   }
 
   /** Every job: those of sparse pages (the oldest), then page by page in number order. */
-  *values(): IterableIterator<Job> {
+  *values(): IterableIterator<ServerJob> {
     yield* this.#sparse.values();
     for (const page of this.#pages.values()) {
       for (const job of page.slots) if (job !== undefined) yield job;

@@ -2,8 +2,15 @@ import type { FunctionEntry } from './function-entry.js';
 import type { JobHandles } from './job-handles.js';
 import type { Peer, ReplySlot } from './peer.js';
 import type { StoreKey } from './store.js';
+import type { SubmitRecord } from './submit-record.js';
+import { isPayloadKey } from './unique.js';
 
 const kNoClients: readonly Peer[] = Object.freeze([]);
+
+/** Bytes as a latin1 string; most submits have no unique, and toString('') is not free. */
+function latin1(bytes: Buffer): string {
+  return bytes.length === 0 ? '' : bytes.toString('latin1');
+}
 
 /** gearmand's three priorities, in the order a worker is served them. */
 export const JobPriority = { HIGH: 0, NORMAL: 1, LOW: 2 } as const;
@@ -15,7 +22,7 @@ export type JobPriority = (typeof JobPriority)[keyof typeof JobPriority];
  */
 export type JobState = 'persisting' | 'scheduled' | 'queued' | 'running' | 'done';
 
-/** Job#flags: bits 0-1 the priority, 2-4 the state, then the booleans. */
+/** ServerJob#flags: bits 0-1 the priority, 2-4 the state, then the booleans. */
 const kPriorityMask = 0b11;
 const kStateShift = 2;
 const kStateMask = 0b111 << kStateShift;
@@ -44,10 +51,12 @@ class JobExtra {
 }
 
 /**
- * One job, as gearmand's gearman_server_job_st: the fields are public because the
- * server's modules share them on the hot path; only the engine changes them.
+ * One job, as gearmand's gearman_server_job_st. The fields are public because the
+ * server's modules read them on the hot path; JobLifecycle (lifecycle.ts) is the only
+ * writer: its setters, addClient(), dropClients() and removeClient() are called from
+ * there alone. `next` is the JobQueue's link, which the queue sets.
  */
-export class Job {
+export class ServerJob {
   /** The handle's number: the key of the job index. */
   readonly id: number;
   readonly #handles: JobHandles;
@@ -89,35 +98,25 @@ export class Job {
   /** What few jobs need (see JobExtra), made on the first write of a non-default value. */
   #extra: JobExtra | null = null;
   /** Link in a priority queue (intrusive list: no per-job node allocation). */
-  next: Job | null = null;
+  next: ServerJob | null = null;
 
-  // Positional rather than one options object: a job is made per submit, and an init
-  // object (spread together from the request) was a third short-lived object per job.
-  constructor(
-    id: number,
-    handles: JobHandles,
-    fn: FunctionEntry,
-    unique: string,
-    uniqueKey: string | null,
-    bytes: Buffer,
-    dataStart: number,
-    dataEnd: number,
-    reducer: Buffer,
-    priority: JobPriority,
-    when: number,
-    background: boolean,
-  ) {
+  /**
+   * A job made from `submit` (read now, not kept). `uniqueKey` is its key in the
+   * function's unique index (unique.ts), or null. Made by JobLifecycle.create only.
+   */
+  constructor(id: number, handles: JobHandles, submit: SubmitRecord, uniqueKey: string | null) {
     this.id = id;
     this.#handles = handles;
-    this.fn = fn;
-    this.unique = unique;
+    this.fn = submit.fn;
+    // A plain unique's key is its latin1 string: the job keeps that one string for both.
+    this.unique = uniqueKey !== null && !isPayloadKey(uniqueKey) ? uniqueKey : latin1(submit.unique);
     this.uniqueKey = uniqueKey;
-    this.#bytes = bytes;
-    this.#dataStart = dataStart;
-    this.#dataEnd = dataEnd;
-    this.reducer = reducer;
-    this.when = when;
-    this.#flags = priority | kStateBits.queued | (background ? kBackground : 0);
+    this.#bytes = submit.bytes;
+    this.#dataStart = submit.dataStart;
+    this.#dataEnd = submit.dataEnd;
+    this.reducer = submit.reducer;
+    this.when = submit.when;
+    this.#flags = submit.priority | kStateBits.queued | (submit.background ? kBackground : 0);
   }
 
   /**

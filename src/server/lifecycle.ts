@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
+import { PacketType } from '../protocol/constants.js';
 import type { FunctionEntry } from './function-entry.js';
-import { Job, type JobPriority } from './job.js';
+import { ServerJob } from './job.js';
 import { createdFrame, failFrame } from './job-frames.js';
 import type { JobHandles } from './job-handles.js';
 import { JobTable } from './job-table.js';
@@ -8,8 +9,9 @@ import type { Peer, ReplySlot } from './peer.js';
 import { Persistence } from './persistence.js';
 import { errorFrame } from './replies.js';
 import { EpochScheduler } from './scheduler.js';
-import type { JobStore, ReplayReport } from './store.js';
+import type { JobStore, ReplayReport, StoreKey } from './store.js';
 import type { StoreHealth } from './store-outage.js';
+import type { SubmitRecord } from './submit-record.js';
 import { wakeSleepers } from './wakeup.js';
 
 export interface LifecycleOptions {
@@ -26,10 +28,16 @@ export interface LifecycleOptions {
 /** The answer to a background submit whose store write failed (gearmand's text too). */
 export const STORE_FAILED = errorFrame('QUEUE_ERROR', 'QUEUE_ERROR');
 
+const kNoReplies: readonly ReplySlot[] = Object.freeze([]);
+
 /**
  * Moves jobs through their states and keeps every index and counter in step: the job
  * table, the unique index, the priority queues and their counts, the epoch scheduler,
- * the running count, the store. Each job state change happens here and only here.
+ * the running count, the store, the clients a job has. It is the only writer of a job's
+ * fields (ServerJob says so too); the engine decides what a request means and calls
+ * here. The queue heads are taken off by assignment.ts (a grab, PRE_SLEEP), which hands
+ * the ignored jobs it meets to end(); Persistence stages store writes and reports back
+ * through #durable and #storeFailed, leaving the job to this class.
  *
  *   create → (persisting →) scheduled | queued → running → end
  *                                        ↑_________| requeue
@@ -54,8 +62,8 @@ export class JobLifecycle {
       ? new Persistence(
           options.store,
           {
-            durable: (job, replies) => this.#durable(job, replies),
-            failed: (job, replies) => this.#storeFailed(job, replies),
+            durable: (job) => this.#durable(job),
+            failed: (job) => this.#storeFailed(job),
           },
           this.#log,
         )
@@ -66,59 +74,83 @@ export class JobLifecycle {
     return this.#running;
   }
 
-  get durable(): boolean {
-    return this.#persistence !== null;
-  }
-
   /** The durable store's state; null without one. */
   get storeHealth(): StoreHealth | null {
     return this.#persistence?.health ?? null;
   }
 
-  /** A new job, in the job table and its function's unique index (see Job's constructor). */
-  create(
-    fn: FunctionEntry,
-    unique: string,
-    uniqueKey: string | null,
-    bytes: Buffer,
-    dataStart: number,
-    dataEnd: number,
-    reducer: Buffer,
-    priority: JobPriority,
-    when: number,
-    background: boolean,
-  ): Job {
-    const id = this.jobs.allocate();
-    const job = new Job(
-      id,
-      this.jobs.handles,
-      fn,
-      unique,
-      uniqueKey,
-      bytes,
-      dataStart,
-      dataEnd,
-      reducer,
-      priority,
-      when,
-      background,
-    );
+  /** A new job made from `submit`, in the job table and its function's unique index. */
+  create(submit: SubmitRecord, uniqueKey: string | null): ServerJob {
+    const job = new ServerJob(this.jobs.allocate(), this.jobs.handles, submit, uniqueKey);
     this.jobs.add(job);
-    fn.total++;
-    if (uniqueKey !== null) fn.uniques.set(uniqueKey, job);
+    job.fn.total++;
+    if (uniqueKey !== null) job.fn.uniques.set(uniqueKey, job);
     return job;
   }
 
   /**
-   * Stages a store write for a background job; its submitter's reply (reserved by
-   * `defer`) goes out when the write commits. False when the store refused it at once.
+   * A new job's submitter, answered: a foreground one waits for the job; a background
+   * one, with a durable store, is answered when the job's store write commits (the job
+   * waits in `persisting` until then). False when the store refused the job at once: it
+   * is ended and the submitter got QUEUE_ERROR.
    */
-  persist(job: Job, defer: () => ReplySlot): boolean {
-    return this.#persistence?.add(job, defer) ?? false;
+  admit(job: ServerJob, peer: Peer): boolean {
+    if (!job.background) {
+      job.addClient(peer);
+    } else if (this.#persistence !== null) {
+      job.state = 'persisting';
+      if (this.#persist(job, peer)) return true;
+      this.end(job);
+      peer.send(STORE_FAILED);
+      return false;
+    } else {
+      job.queuedFlag = true;
+    }
+    peer.sendJobFrame(PacketType.JOB_CREATED, job);
+    this.release(job);
+    return true;
+  }
+
+  /**
+   * A submit with the unique of a job of the same function joins it: same handle, its
+   * own data ignored, even while the job runs (gearmand job.cc).
+   */
+  join(job: ServerJob, peer: Peer, background: boolean): void {
+    if (!background) {
+      job.addClient(peer);
+      peer.send(createdFrame(job));
+      return;
+    }
+    // Unlike gearmand, a background submit makes the job background for good: it is not
+    // dropped when the foreground clients it joined leave, and a durable store keeps it.
+    job.background = true;
+    if (job.pendingReplies !== null) job.pendingReplies.push(peer.defer());
+    else if (this.#persistence === null || job.storeKey !== undefined) peer.send(createdFrame(job));
+    else if (!this.#persist(job, peer)) peer.send(STORE_FAILED);
+  }
+
+  /** A job the store kept (JobStore.replay), back under a new handle, already durable. */
+  restore(submit: SubmitRecord, uniqueKey: string | null, storeKey: StoreKey): void {
+    const job = this.create(submit, uniqueKey);
+    job.storeKey = storeKey;
+    job.queuedFlag = true;
+    this.release(job);
+  }
+
+  /**
+   * Stages the store write of a background job; `peer`'s reply waits in its output
+   * until the write commits (see #durable). False when the store refused it at once.
+   */
+  #persist(job: ServerJob, peer: Peer): boolean {
+    const key = (this.#persistence as Persistence).add(job);
+    if (key === undefined) return false;
+    job.storeKey = key;
+    job.pendingReplies = [peer.defer()];
+    return true;
   }
 
   /** A new (or newly durable) job becomes runnable now, or waits for its epoch time. */
-  release(job: Job): void {
+  release(job: ServerJob): void {
     if (this.#scheduler.isEarly(job.when)) {
       job.state = 'scheduled';
       job.fn.waiting[job.priority]++;
@@ -128,30 +160,37 @@ export class JobLifecycle {
     }
   }
 
-  #due(job: Job): void {
+  #due(job: ServerJob): void {
     if (job.state !== 'scheduled') return;
     job.fn.waiting[job.priority]--;
     if (job.ignore) this.end(job);
     else this.#enqueue(job, false);
   }
 
-  #durable(job: Job, replies: readonly ReplySlot[]): void {
+  #durable(job: ServerJob): void {
     const frame = createdFrame(job);
-    for (const reply of replies) reply.resolve(frame);
+    for (const reply of this.#takeReplies(job)) reply.resolve(frame);
     if (job.state === 'done') return;
     job.queuedFlag = true;
     if (job.state === 'persisting') this.release(job);
   }
 
-  #storeFailed(job: Job, replies: readonly ReplySlot[]): void {
-    for (const reply of replies) reply.resolve(STORE_FAILED);
+  #storeFailed(job: ServerJob): void {
+    for (const reply of this.#takeReplies(job)) reply.resolve(STORE_FAILED);
     job.storeKey = undefined;
     if (job.state !== 'persisting') return; // a job already running for foreground clients goes on
     this.forward(job, failFrame);
     this.end(job);
   }
 
-  #enqueue(job: Job, front: boolean): void {
+  /** The submitters waiting for the job's store write, taken off it. */
+  #takeReplies(job: ServerJob): readonly ReplySlot[] {
+    const replies = job.pendingReplies ?? kNoReplies;
+    job.pendingReplies = null;
+    return replies;
+  }
+
+  #enqueue(job: ServerJob, front: boolean): void {
     job.state = 'queued';
     const fn = job.fn;
     if (front) fn.queues[job.priority].unshift(job);
@@ -161,7 +200,7 @@ export class JobLifecycle {
   }
 
   /** A grab took the job off its queue: it runs on `worker`, with a CAN_DO_TIMEOUT if any. */
-  assign(job: Job, worker: Peer, timeoutMs: number): void {
+  assign(job: ServerJob, worker: Peer, timeoutMs: number): void {
     job.state = 'running';
     job.worker = worker;
     worker.running.add(job);
@@ -173,7 +212,7 @@ export class JobLifecycle {
     }
   }
 
-  #timedOut(job: Job, worker: Peer): void {
+  #timedOut(job: ServerJob, worker: Peer): void {
     job.timer = null;
     if (job.worker !== worker) return;
     this.#log.warn(
@@ -189,7 +228,7 @@ export class JobLifecycle {
    * to its clients (gearmand job.cc). gearmand appends it to the end of its queue; here
    * it goes to the front, since it was the oldest job when it was taken.
    */
-  requeue(job: Job, why: string): void {
+  requeue(job: ServerJob, why: string): void {
     this.#unassign(job);
     job.retries++;
     const limit = this.#options.jobRetries;
@@ -209,7 +248,7 @@ export class JobLifecycle {
     }
   }
 
-  #unassign(job: Job): void {
+  #unassign(job: ServerJob): void {
     if (job.timer !== null) clearTimeout(job.timer);
     job.timer = null;
     const worker = job.worker;
@@ -222,7 +261,7 @@ export class JobLifecycle {
   }
 
   /** Sends one frame, built only if someone waits, to every client of the job. */
-  forward(job: Job, frame: (job: Job) => Buffer): void {
+  forward(job: ServerJob, frame: (job: ServerJob) => Buffer): void {
     const clients = job.clients;
     if (clients.length === 0) return;
     const bytes = frame(job);
@@ -233,7 +272,7 @@ export class JobLifecycle {
    * Removes a job from every index: it completed, failed, was dropped or cancelled. A
    * job still in a queue or the scheduler stays there, marked done, until reached.
    */
-  end(job: Job): void {
+  end(job: ServerJob): void {
     if (job.state === 'done') return;
     this.#unassign(job);
     job.state = 'done';
@@ -241,7 +280,7 @@ export class JobLifecycle {
     this.jobs.delete(job);
     this.#leaveUniqueIndex(job);
     job.dropClients();
-    this.#persistence?.remove(job);
+    if (this.#persistence !== null) this.#unstore(job, this.#persistence);
   }
 
   /**
@@ -249,14 +288,59 @@ export class JobLifecycle {
    * record. It leaves the unique index at once: gearmand keeps it there, so a later
    * submit with that unique joins a job that will never run, and its client waits forever.
    */
-  ignore(job: Job): void {
+  ignore(job: ServerJob): void {
     job.ignore = true;
     job.queuedFlag = false;
-    this.#persistence?.remove(job);
+    if (this.#persistence !== null) this.#unstore(job, this.#persistence);
     this.#leaveUniqueIndex(job);
   }
 
-  #leaveUniqueIndex(job: Job): void {
+  /** Stages the deletion of the job's store record (nothing for a job never stored). */
+  #unstore(job: ServerJob, persistence: Persistence): void {
+    const key = job.storeKey;
+    if (key === undefined) return;
+    job.storeKey = undefined;
+    persistence.remove(key, job);
+  }
+
+  /** `cancel job`: its clients get WORK_FAIL and are let go of; the job is dropped when reached. */
+  cancel(job: ServerJob): void {
+    this.forward(job, failFrame);
+    job.dropClients();
+    this.ignore(job);
+  }
+
+  /**
+   * `drop function`: every job of `fn` ends, its clients told WORK_FAIL, and its queues
+   * and counts are emptied (the engine checked that nothing of it runs).
+   */
+  dropJobsOf(fn: FunctionEntry): void {
+    for (const job of [...this.jobs.values()]) {
+      if (job.fn !== fn) continue;
+      this.forward(job, failFrame);
+      this.end(job);
+    }
+    for (const queue of fn.queues) queue.drain();
+    fn.waiting.fill(0);
+  }
+
+  /** WORK_STATUS: kept for GET_STATUS, and `frame` (the packet as sent) goes to every client. */
+  progress(job: ServerJob, numerator: number, denominator: number, frame: () => Buffer): void {
+    job.numerator = numerator;
+    job.denominator = denominator;
+    this.forward(job, frame);
+  }
+
+  /**
+   * `peer` closed: it waits for none of its jobs any more, and a foreground job left with
+   * no client is dropped when reached (gearmand's ignore_job).
+   */
+  clientLeft(peer: Peer): void {
+    for (const job of peer.waiting) if (job.removeClient(peer) && !job.background) this.ignore(job);
+    peer.waiting.clear();
+  }
+
+  #leaveUniqueIndex(job: ServerJob): void {
     const key = job.uniqueKey;
     if (key !== null && job.fn.uniques.get(key) === job) job.fn.uniques.delete(key);
   }

@@ -1,6 +1,6 @@
 import type { PacketType } from '../protocol/constants.js';
 import type { FunctionEntry } from './function-entry.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 
 /** A function a worker connection registered (CAN_DO / CAN_DO_TIMEOUT). */
 export interface Ability {
@@ -23,15 +23,15 @@ export interface Peer {
   readonly id: number;
   send(frame: Buffer): void;
   /** Sends a frame whose only argument is the job's handle (JOB_CREATED), built where it is sent. */
-  sendJobFrame(type: PacketType, job: Job): void;
+  sendJobFrame(type: PacketType, job: ServerJob): void;
   /** Reserves a reply's place in the output: frames sent after it wait until it is resolved. */
   defer(): ReplySlot;
   /** The client gets WORK_EXCEPTION (OPTION_REQ exceptions, or the server's --exceptions). */
   exceptions: boolean;
   /** Jobs this connection runs as a worker. */
-  readonly running: Set<Job>;
+  readonly running: Set<ServerJob>;
   /** Foreground jobs this connection waits for as a client. */
-  readonly waiting: Set<Job>;
+  readonly waiting: Set<ServerJob>;
   /** Registered functions in the order they are served: the latest registration first, as gearmand. */
   readonly abilities: Ability[];
   /** Sent PRE_SLEEP and has not grabbed since. */

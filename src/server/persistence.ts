@@ -1,18 +1,17 @@
 import type { Logger } from '../log.js';
-import type { Job } from './job.js';
-import type { ReplySlot } from './peer.js';
-import type { JobStore, ReplayReport, StoredJob } from './store.js';
+import type { ServerJob } from './job.js';
+import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
 import { type StoreHealth, StoreOutage } from './store-outage.js';
 
 export interface PersistenceEvents {
   /** The job's store write committed: answer its submitters and let it run. */
-  durable(job: Job, replies: readonly ReplySlot[]): void;
+  durable(job: ServerJob): void;
   /** The job's store write failed: refuse its submitters. */
-  failed(job: Job, replies: readonly ReplySlot[], error: unknown): void;
+  failed(job: ServerJob, error: unknown): void;
 }
 
 /** The record a store keeps for a job. */
-export function storedJob(job: Job): StoredJob {
+export function storedJob(job: ServerJob): StoredJob {
   return {
     function: job.fn.nameBytes,
     unique: Buffer.from(job.unique, 'latin1'),
@@ -40,7 +39,7 @@ export class Persistence {
   readonly #events: PersistenceEvents;
   readonly #log: Logger;
   /** Jobs whose add is staged for the next flush. */
-  #batch: Job[] = [];
+  #batch: ServerJob[] = [];
   /** Anything staged (adds or removes) since the last flush began. */
   #dirty = false;
   #scheduled = false;
@@ -67,33 +66,31 @@ export class Persistence {
   }
 
   /**
-   * Stages a job's add; the reply `defer` reserves (and any pushed onto the job's
-   * pendingReplies later) is answered when it commits. False (logged) when the store
-   * refused the job on the spot: nothing is staged and no reply reserved.
+   * Stages a job's add and returns its store key; the events say when it commits or
+   * fails. Undefined (logged) when the store refused the job on the spot: nothing is
+   * staged. The job itself is not changed here: JobLifecycle keeps the key and the
+   * submitters' replies on it.
    */
-  add(job: Job, defer: () => ReplySlot): boolean {
+  add(job: ServerJob): StoreKey | undefined {
     if (!this.#outage.writable) {
       // Logged once, when the outage began: a log line per refused submit would flood it.
       this.#outage.refuse();
-      return false;
+      return undefined;
     }
+    let key: StoreKey;
     try {
-      job.storeKey = this.#store.add(storedJob(job));
+      key = this.#store.add(storedJob(job));
     } catch (err) {
       this.#log.error({ err, jobHandle: job.handle }, 'job store refused a job');
-      return false;
+      return undefined;
     }
-    job.pendingReplies = [defer()];
     this.#batch.push(job);
     this.#touch();
-    return true;
+    return key;
   }
 
-  /** Stages the deletion of a stored job (a no-op for a job never stored). */
-  remove(job: Job): void {
-    const key = job.storeKey;
-    if (key === undefined) return;
-    job.storeKey = undefined;
+  /** Stages the deletion of the stored job `key` (`job`, whose key it was, for the log). */
+  remove(key: StoreKey, job: ServerJob): void {
     try {
       this.#store.remove(key);
     } catch (err) {
@@ -169,14 +166,14 @@ export class Persistence {
     const done = new Promise<void>((resolve) => resolve(this.#store.flush())).then(
       () => {
         this.#pendingRemoves -= this.#removesFlushing;
-        for (const job of batch) this.#events.durable(job, this.#takeReplies(job));
+        for (const job of batch) this.#events.durable(job);
         return true;
       },
       (error: unknown) => {
         // The store keeps its removes staged (JobStore's contract): still pending.
         this.#outage.refuse(batch.length);
         this.#outage.failed(error, this.#pendingRemoves);
-        for (const job of batch) this.#events.failed(job, this.#takeReplies(job), error);
+        for (const job of batch) this.#events.failed(job, error);
         return false;
       },
     );
@@ -187,12 +184,6 @@ export class Persistence {
       if (this.#dirty && !this.#scheduled && this.#outage.writable) void this.#flush();
     });
     return this.#flushing;
-  }
-
-  #takeReplies(job: Job): ReplySlot[] {
-    const replies = job.pendingReplies ?? [];
-    job.pendingReplies = null;
-    return replies;
   }
 }
 

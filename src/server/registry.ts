@@ -1,11 +1,11 @@
 import { FunctionEntry } from './function-entry.js';
-import type { Request } from './request.js';
+import type { ServerRequest } from './request.js';
 
 /**
  * The functions the server knows, by name (latin1 key of the name's bytes), in the
  * order they became known: the admin listings follow it.
  */
-export class FunctionRegistry {
+export class ServerFunctionRegistry {
   readonly #functions = new Map<string, FunctionEntry>();
   /** The function named last: pipelined submits name the same one over and over. */
   #last: FunctionEntry | null = null;
@@ -37,7 +37,7 @@ export class FunctionRegistry {
   }
 
   /** getOrCreate() for the name in argument `index` of a packet, read in place. */
-  getOrCreateArg(packet: Request, index: number): FunctionEntry {
+  getOrCreateArg(packet: ServerRequest, index: number): FunctionEntry {
     const last = this.#last;
     if (last !== null && packet.argEquals(index, last.nameBytes)) return last;
     const fn = this.getOrCreate(packet.argLatin1(index));

@@ -4,12 +4,12 @@ const kEmpty = Buffer.alloc(0);
 
 /**
  * The binary packet being handled, read in place from the decoder's bytes: an argument
- * becomes a Buffer (a view) only when a handler asks for one. One Request per connection
+ * becomes a Buffer (a view) only when a handler asks for one. One ServerRequest per connection
  * is refilled for every packet, so a pipelined submit costs no packet object, argument
  * array or views beyond the ones the job keeps. Valid during the handler's call only:
- * keep what `arg()` returns, never the Request.
+ * keep what `arg()` returns, never the ServerRequest.
  */
-export class Request {
+export class ServerRequest {
   magic: Magic = 'REQ';
   type: PacketType = 0 as PacketType;
   #bytes: Buffer = kEmpty;

@@ -1,10 +1,10 @@
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 
 /** setTimeout's largest delay; later times are reached in several hops. */
 const kMaxDelayMs = 0x7fffffff;
 
 interface Entry {
-  readonly job: Job;
+  readonly job: ServerJob;
   /** Due time in epoch milliseconds. */
   readonly at: number;
   /** Submission order, so jobs due at the same second leave in the order they came. */
@@ -21,13 +21,13 @@ const before = (a: Entry, b: Entry): boolean => a.at < b.at || (a.at === b.at &&
  */
 export class EpochScheduler {
   readonly #heap: Entry[] = [];
-  readonly #onDue: (job: Job) => void;
+  readonly #onDue: (job: ServerJob) => void;
   readonly #now: () => number;
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Number.POSITIVE_INFINITY;
 
-  constructor(onDue: (job: Job) => void, now: () => number = Date.now) {
+  constructor(onDue: (job: ServerJob) => void, now: () => number = Date.now) {
     this.#onDue = onDue;
     this.#now = now;
   }
@@ -41,7 +41,7 @@ export class EpochScheduler {
     return when > 0 && when * 1000 > this.#now();
   }
 
-  add(job: Job): void {
+  add(job: ServerJob): void {
     const entry: Entry = { job, at: job.when * 1000, seq: this.#seq++ };
     const heap = this.#heap;
     let i = heap.length;
@@ -57,11 +57,11 @@ export class EpochScheduler {
   }
 
   /** Stops the timer and returns every job still waiting, earliest first. */
-  clear(): Job[] {
+  clear(): ServerJob[] {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    const jobs: Job[] = [];
+    const jobs: ServerJob[] = [];
     for (let top = this.#pop(); top !== undefined; top = this.#pop()) jobs.push(top.job);
     return jobs;
   }

@@ -1,5 +1,5 @@
 import type { FunctionEntry } from './function-entry.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import { functionText } from './job-counters.js';
 import type { Peer } from './peer.js';
 
@@ -7,7 +7,7 @@ import type { Peer } from './peer.js';
  * One function's queue, as the admin `status` and `prioritystatus` commands report it,
  * read from the same counters rather than from their text.
  */
-export interface FunctionStats {
+export interface ServerFunctionStats {
   /** The name as text (its bytes read as UTF-8, up to a NUL, as the admin listings cut it). */
   readonly function: string;
   /** Jobs waiting, in a queue or for their epoch time, per priority (`prioritystatus` HIGH, NORMAL, LOW). */
@@ -33,8 +33,8 @@ export interface ConnectionStats {
 }
 
 /** A snapshot of every known function, in the order the admin listings use. */
-export function functionStats(functions: Iterable<FunctionEntry>): FunctionStats[] {
-  const out: FunctionStats[] = [];
+export function functionStats(functions: Iterable<FunctionEntry>): ServerFunctionStats[] {
+  const out: ServerFunctionStats[] = [];
   for (const fn of functions) {
     const [high, normal, low] = fn.waiting;
     out.push({
@@ -59,7 +59,7 @@ export function connectionStats(peers: Iterable<Peer>, open: number, accepted: n
  * Jobs held in a durable store: O(jobs), meant for a scrape every few seconds, not for a
  * hot path (a million jobs take a few milliseconds).
  */
-export function storedJobCount(jobs: Iterable<Job>): number {
+export function storedJobCount(jobs: Iterable<ServerJob>): number {
   let count = 0;
   for (const job of jobs) if (job.storeKey !== undefined) count++;
   return count;

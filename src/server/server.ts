@@ -14,13 +14,13 @@ import type { JobTotals } from './job-counters.js';
 import { JobHandles } from './job-handles.js';
 import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
 import { OutputBudget } from './output-budget.js';
-import { FunctionRegistry } from './registry.js';
+import { ServerFunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';
 import {
   type ConnectionStats,
   connectionStats,
-  type FunctionStats,
   functionStats,
+  type ServerFunctionStats,
   storedJobCount,
 } from './server-stats.js';
 import { Session } from './session.js';
@@ -61,7 +61,7 @@ export class GearmanServer {
   readonly #options: ResolvedServerOptions;
   readonly #log: Logger;
   readonly #store: JobStore;
-  readonly #registry = new FunctionRegistry();
+  readonly #registry = new ServerFunctionRegistry();
   readonly #engine: JobEngine;
   readonly #sessions = new Map<number, Session>();
   readonly #context: ServerContext;
@@ -160,7 +160,7 @@ export class GearmanServer {
    * Every known function's queue depths per priority, running jobs and workers: what the
    * admin `status` and `prioritystatus` commands report, as numbers.
    */
-  functionStats(): FunctionStats[] {
+  functionStats(): ServerFunctionStats[] {
     return functionStats(this.#registry.values());
   }
 

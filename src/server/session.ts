@@ -1,17 +1,18 @@
 import type net from 'node:net';
-import { ErrorCode, ProtocolError } from '../errors.js';
+import { ProtocolError, type ProtocolFailure } from '../errors.js';
 import type { Logger } from '../log.js';
 import { WriteCoalescer } from '../net/write-coalescer.js';
 import { MAX_JOB_HANDLE_SIZE, type Magic, PacketType } from '../protocol/constants.js';
 import { PacketDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/packet.js';
-import type { Job } from './job.js';
+import type { ServerJob } from './job.js';
 import { handleFrame, handleFrameSize, writeHandleFrame } from './job-frames.js';
 import type { OutputBudget, OutputHolder } from './output-budget.js';
 import type { Ability, Peer, ReplySlot } from './peer.js';
 import { errorFrame } from './replies.js';
 import { ReplyRun } from './reply-arena.js';
-import { Request } from './request.js';
+import { ServerRequest } from './request.js';
+import { SubmitRecord } from './submit-record.js';
 
 export interface SessionOptions {
   readonly id: number;
@@ -23,8 +24,8 @@ export interface SessionOptions {
   /** The server-wide bound on unsent output, which this session reports to. */
   readonly budget: OutputBudget;
   readonly logger: Logger;
-  /** A binary packet; `packet` is this session's one Request, refilled for the next packet. */
-  readonly onPacket: (session: Session, packet: Request) => void;
+  /** A binary packet; `packet` is this session's one ServerRequest, refilled for the next packet. */
+  readonly onPacket: (session: Session, packet: ServerRequest) => void;
   /** A text admin line, without its line ending. */
   readonly onLine: (session: Session, line: string) => void;
   /**
@@ -83,8 +84,8 @@ export class Session implements Peer, OutputHolder {
   /** SET_CLIENT_ID, as a latin1 string of its bytes; `-` until set. */
   clientId = '-';
   exceptions: boolean;
-  readonly running = new Set<Job>();
-  readonly waiting = new Set<Job>();
+  readonly running = new Set<ServerJob>();
+  readonly waiting = new Set<ServerJob>();
   readonly abilities: Ability[] = [];
   sleeping = false;
   noopSent = false;
@@ -94,7 +95,9 @@ export class Session implements Peer, OutputHolder {
   readonly #socket: net.Socket;
   readonly #writer: WriteCoalescer;
   readonly #decoder: PacketDecoder;
-  readonly #request = new Request();
+  readonly #request = new ServerRequest();
+  /** The one record this connection's submits are read into (see SubmitRecord). */
+  readonly submitRecord = new SubmitRecord();
   /** JOB_CREATED replies built in the shared reply arena, handed to the writer once per tick. */
   readonly #replies = new ReplyRun((bytes) => this.#writeOut(bytes));
   #repliesScheduled = false;
@@ -156,10 +159,6 @@ export class Session implements Peer, OutputHolder {
     socket.on('close', () => this.#onClose());
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Bytes written to the socket and not sent yet (none once destroyed: they will never be). */
   get unsentBytes(): number {
     return this.#destroyed ? 0 : this.#socket.writableLength;
@@ -174,7 +173,7 @@ export class Session implements Peer, OutputHolder {
     this.#write(frame);
   }
 
-  sendJobFrame(type: PacketType, job: Job): void {
+  sendJobFrame(type: PacketType, job: ServerJob): void {
     if (this.#closed || this.#ending) return;
     if (this.#held !== null) {
       this.#held.push(handleFrame(type, job));
@@ -377,7 +376,7 @@ export class Session implements Peer, OutputHolder {
     if (err instanceof ProtocolError) {
       // The preview starts where decoding failed: a binary frame starts with NUL, a text line cannot.
       asText = err.preview !== '' && !err.preview.startsWith('00');
-      code = protocolErrorCode(err);
+      code = kProtocolErrorCodes[err.reason];
       text = err.message;
       this.#log.warn(
         { conn: this.id, peer, err, preview: err.preview },
@@ -404,10 +403,13 @@ export class Session implements Peer, OutputHolder {
   }
 }
 
-/** The gearman_return_t name that fits a decoding failure. */
-function protocolErrorCode(err: ProtocolError): string {
-  if (err.code === ErrorCode.FRAME_TOO_LARGE) return 'ARGUMENT_TOO_LARGE';
-  if (err.message.startsWith('unknown packet type')) return 'INVALID_COMMAND';
-  if (err.message.includes('magic')) return 'INVALID_MAGIC';
-  return 'INVALID_PACKET';
-}
+/** The gearman_return_t name that fits each decoding failure. */
+const kProtocolErrorCodes: Record<ProtocolFailure, string> = {
+  'bad-magic': 'INVALID_MAGIC',
+  'unknown-type': 'INVALID_COMMAND',
+  'too-large': 'ARGUMENT_TOO_LARGE',
+  'missing-arguments': 'INVALID_PACKET',
+  'line-too-long': 'INVALID_PACKET',
+  // A client's parse of an admin reply: never thrown by a server session's decoder.
+  'malformed-reply': 'INVALID_PACKET',
+};

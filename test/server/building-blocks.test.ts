@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { splitAdminWords } from '../../src/server/admin-text.js';
 import { FunctionEntry } from '../../src/server/function-entry.js';
-import { Job } from '../../src/server/job.js';
+import { ServerJob } from '../../src/server/job.js';
 import { JobHandles } from '../../src/server/job-handles.js';
 import { JobQueue } from '../../src/server/job-queue.js';
 import { JobTable } from '../../src/server/job-table.js';
@@ -9,15 +9,18 @@ import { parseCInteger, toUint32 } from '../../src/server/numbers.js';
 import { asciiLower } from '../../src/server/registry.js';
 import { ReplyRun } from '../../src/server/reply-arena.js';
 import { EpochScheduler } from '../../src/server/scheduler.js';
+import { SubmitRecord } from '../../src/server/submit-record.js';
 import { uniqueKey } from '../../src/server/unique.js';
 
 const handles = new JobHandles('H:unit');
 const fn = new FunctionEntry('f');
 let nextId = 1;
 
-function job(when = 0, id = nextId++): Job {
-  const data = Buffer.alloc(0);
-  return new Job(id, handles, fn, '', null, data, 0, 0, data, 1, when, true);
+function job(when = 0, id = nextId++): ServerJob {
+  const submit = new SubmitRecord().reset(fn);
+  submit.background = true;
+  submit.when = when;
+  return new ServerJob(id, handles, submit, null);
 }
 
 describe('JobQueue', () => {
@@ -46,7 +49,7 @@ describe('EpochScheduler', () => {
 
   it('releases jobs when due, earliest first and in submission order within a second', () => {
     vi.useFakeTimers({ now: 1_000_000_000_000 });
-    const due: Job[] = [];
+    const due: ServerJob[] = [];
     const scheduler = new EpochScheduler((j) => due.push(j));
     const now = 1_000_000_000;
     const late = job(now + 20);
@@ -73,7 +76,7 @@ describe('EpochScheduler', () => {
 
   it('reaches times beyond the largest setTimeout delay in hops', () => {
     vi.useFakeTimers({ now: 0 });
-    const due: Job[] = [];
+    const due: ServerJob[] = [];
     const scheduler = new EpochScheduler((j) => due.push(j));
     const far = job(40 * 24 * 3600);
     scheduler.add(far);
@@ -141,7 +144,7 @@ describe('job handles', () => {
 });
 
 describe('JobTable', () => {
-  const find = (table: JobTable, id: number): Job | undefined =>
+  const find = (table: JobTable, id: number): ServerJob | undefined =>
     table.get(Buffer.from(handles.format(id), 'latin1'));
 
   it('finds jobs by handle through pages, sparse pages and a wrapped counter, oldest first', () => {
@@ -161,7 +164,7 @@ describe('JobTable', () => {
     table.add(again);
     expect(find(table, 1)).toBe(again);
     expect(find(table, 1000)).toBe(jobs[999]);
-    table.delete(jobs[999] as Job);
+    table.delete(jobs[999] as ServerJob);
     expect(find(table, 1000)).toBeUndefined();
     expect(find(table, 1)).toBe(again);
     expect(table.size).toBe(20);

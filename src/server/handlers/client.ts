@@ -6,7 +6,6 @@ import { parseCInteger } from '../numbers.js';
 import { asciiLower } from '../registry.js';
 import { ErrorReply } from '../replies.js';
 
-const kEmpty = Buffer.alloc(0);
 /** gearmand's GEARMAND_OPTION_SIZE: an option name this long or longer is unknown. */
 const kMaxOptionSize = 64;
 /** gearmand's GEARMAND_SERVER_CON_ID_SIZE less its NUL. */
@@ -33,18 +32,15 @@ const submit: PacketHandler = (ctx, session, packet) => {
     session.send(ErrorReply.UNIQUE_TOO_LARGE);
     return;
   }
-  ctx.engine.submitJob(
-    session,
-    ctx.registry.getOrCreateArg(packet, 0),
-    arg(packet, 1),
-    packet.bytes,
-    packet.argStart(2),
-    packet.argEnd(2),
-    kEmpty,
-    kind.priority,
-    kind.background,
-    0,
-  );
+  const record = session.submitRecord.reset(ctx.registry.getOrCreateArg(packet, 0));
+  record.unique = arg(packet, 1);
+  // The payload stays where it arrived: no view of it is made for the job.
+  record.bytes = packet.bytes;
+  record.dataStart = packet.argStart(2);
+  record.dataEnd = packet.argEnd(2);
+  record.priority = kind.priority;
+  record.background = kind.background;
+  ctx.engine.submit(session, record);
 };
 
 /**
@@ -57,16 +53,12 @@ const submitEpoch: PacketHandler = (ctx, session, packet) => {
     session.send(ErrorReply.UNIQUE_TOO_LARGE);
     return;
   }
-  const when = Math.max(parseCInteger(arg(packet, 2)), 0);
-  ctx.engine.submit(session, {
-    fnName: arg(packet, 0),
-    unique,
-    data: arg(packet, 3),
-    reducer: kEmpty,
-    priority: JobPriority.NORMAL,
-    background: true,
-    when,
-  });
+  const record = session.submitRecord.reset(ctx.registry.getOrCreateArg(packet, 0));
+  record.unique = unique;
+  record.setData(arg(packet, 3));
+  record.background = true;
+  record.when = Math.max(parseCInteger(arg(packet, 2)), 0);
+  ctx.engine.submit(session, record);
 };
 
 /**
@@ -86,15 +78,12 @@ function submitReduce(background: boolean): PacketHandler {
     }
     const rest = arg(packet, 3);
     const nul = rest.indexOf(0);
-    ctx.engine.submit(session, {
-      fnName: arg(packet, 0),
-      unique,
-      data: nul === -1 ? rest : rest.subarray(nul + 1),
-      reducer,
-      priority: JobPriority.NORMAL,
-      background,
-      when: 0,
-    });
+    const record = session.submitRecord.reset(ctx.registry.getOrCreateArg(packet, 0));
+    record.unique = unique;
+    record.setData(nul === -1 ? rest : rest.subarray(nul + 1));
+    record.reducer = reducer;
+    record.background = background;
+    ctx.engine.submit(session, record);
   };
 }
 

@@ -4,8 +4,9 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { ServerAddress } from '../../net/address.js';
-import type { SubmitRequest } from '../engine.js';
+import type { FunctionEntry } from '../function-entry.js';
 import type { Peer } from '../peer.js';
+import { SubmitRecord } from '../submit-record.js';
 import { handleHandshakeFailures } from '../tls.js';
 import { declaredTooLarge, readBody } from './body.js';
 import { refusalReason } from './guard.js';
@@ -16,7 +17,8 @@ import { functionFromTarget, HttpRequestError, type JobHeaders, parseJobHeaders 
 
 /** What the gateway needs from the job engine: it submits and lets go as a binary client does. */
 export interface GatewayEngine {
-  submit(peer: Peer, request: SubmitRequest): void;
+  functionNamed(name: Buffer): FunctionEntry;
+  submit(peer: Peer, submit: SubmitRecord): void;
   disconnect(peer: Peer): void;
   readonly jobCount: number;
   readonly runningCount: number;
@@ -33,7 +35,6 @@ export interface GatewayDeps {
   readonly logger: Logger;
 }
 
-const kEmpty = Buffer.alloc(0);
 const kJobMethods = new Set(['POST', 'PUT', 'GET']);
 /** After close() answered the waiting requests, how long their answers get to reach them. */
 const kCloseGraceMs = 1000;
@@ -52,6 +53,8 @@ export class HttpGateway {
   readonly #serverName: string;
   /** Requests waiting for their job, and the peer each one is to the engine. */
   readonly #pending = new Map<JobResponse, HttpJobPeer>();
+  /** The record every request's submit is read into (engine.submit reads it and keeps none of it). */
+  readonly #submitRecord = new SubmitRecord();
   #nextPeerId = 1;
   #address: ServerAddress | null = null;
   #stopping = false;
@@ -196,15 +199,12 @@ export class HttpGateway {
     });
     peer = new HttpJobPeer(this.#nextPeerId++, response);
     this.#pending.set(response, peer);
-    this.#deps.engine.submit(peer, {
-      fnName: fn,
-      unique: headers.unique,
-      data,
-      reducer: kEmpty,
-      priority: headers.priority,
-      background: headers.background,
-      when: 0,
-    });
+    const record = this.#submitRecord.reset(this.#deps.engine.functionNamed(fn));
+    record.unique = headers.unique;
+    record.setData(data);
+    record.priority = headers.priority;
+    record.background = headers.background;
+    this.#deps.engine.submit(peer, record);
   }
 
   /** `GET /` or `HEAD /`: a small answer for health checks and load balancers. */

@@ -1,5 +1,5 @@
 import { PacketType } from '../../protocol/constants.js';
-import type { Job } from '../job.js';
+import type { ServerJob } from '../job.js';
 import { handleFrame } from '../job-frames.js';
 import type { Ability, Peer, ReplySlot } from '../peer.js';
 
@@ -32,8 +32,8 @@ const kHeaderSize = 12;
 export class HttpJobPeer implements Peer {
   readonly id: number;
   exceptions = true;
-  readonly running = new Set<Job>();
-  readonly waiting = new Set<Job>();
+  readonly running = new Set<ServerJob>();
+  readonly waiting = new Set<ServerJob>();
   readonly abilities: Ability[] = [];
   sleeping = false;
   noopSent = false;
@@ -51,7 +51,7 @@ export class HttpJobPeer implements Peer {
     else this.#deliver(frame);
   }
 
-  sendJobFrame(type: PacketType, job: Job): void {
+  sendJobFrame(type: PacketType, job: ServerJob): void {
     this.send(handleFrame(type, job));
   }
 
