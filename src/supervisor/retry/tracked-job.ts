@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
 import type { FunctionConfig, ServerConfig } from '../manifest/types.js';
+import type { RunnableJob } from '../runtime/runnable-job.js';
 import { kOwnBufferBytes } from '../thread/bytes.js';
 import type { SerializedError } from '../thread/messages.js';
 import {
@@ -16,20 +17,8 @@ import { deadLetterDocument } from './dead-letter.js';
 import { type RetryCause, retryDelayMs, shouldRetry } from './policy.js';
 import type { RetryService } from './retry-service.js';
 
-/** The parts of a job a tracked job passes on (function-runtime.ts's RunnableJob). */
-export interface InnerJob {
-  readonly handle: string;
-  readonly unique: string;
-  readonly functionName: string;
-  readonly payload: Uint8Array;
-  readonly signal: AbortSignal;
-  status(numerator: number, denominator: number): boolean;
-  data(chunk: Uint8Array): boolean;
-  warning(chunk: Uint8Array): boolean;
-  complete(result: Uint8Array): boolean;
-  fail(): boolean;
-  exception(payload: string): boolean;
-}
+/** The parts of a job a tracked job passes on: the runtime's RunnableJob. */
+export type InnerJob = RunnableJob;
 
 /** How an attempt that did not complete ended (a RunOutcome that is not ok). */
 export interface FailedRun {

@@ -10,21 +10,9 @@ import type { SerializedError } from '../thread/messages.js';
 import { runCommand } from './command-runner.js';
 import { failJob } from './job-failure.js';
 import { ResultLimit } from './result-limit.js';
+import type { RunnableJob } from './runnable-job.js';
 
-/** The parts of a worker Job the runtime uses (the library's Job fits). */
-export interface RunnableJob {
-  readonly handle: string;
-  readonly unique: string;
-  readonly functionName: string;
-  readonly payload: Uint8Array;
-  readonly signal: AbortSignal;
-  status(numerator: number, denominator: number): boolean;
-  data(chunk: Uint8Array): boolean;
-  warning(chunk: Uint8Array): boolean;
-  complete(result: Uint8Array): boolean;
-  fail(): boolean;
-  exception(payload: string): boolean;
-}
+export type { RunnableJob } from './runnable-job.js';
 
 export type JobResultKind = 'complete' | 'fail' | 'exception';
 
