@@ -260,13 +260,16 @@ describe('gworker start serving its control API', () => {
   }, 45_000);
 
   it('refuses to start when the control address the manifest chose is taken', async () => {
-    const port = await freePort();
+    // The first supervisor takes a port of its own choosing: a port picked by freePort()
+    // and released could be handed to its embedded server (port 0) first, as seen once in CI.
     const first = spawnGworker([
       'start',
       '--no-watch',
-      path.join(project(`127.0.0.1:${port}`, { 'greet.js': 'export default (s) => s;\n' }), 'gworker.yaml'),
+      path.join(project('127.0.0.1:0', { 'greet.js': 'export default (s) => s;\n' }), 'gworker.yaml'),
     ]);
-    await first.waitForLog((l) => l.msg.startsWith('control API on'));
+    const line = await first.waitForLog((l) => l.msg.startsWith('control API on'));
+    const port = Number(/:(\d+)\/?$/.exec(line.msg)?.[1]);
+    expect(port).toBeGreaterThan(0);
     const second = spawnGworker([
       'start',
       '--no-watch',
