@@ -1,4 +1,5 @@
 import type { JobResultKind } from '../runtime/function-runtime.js';
+import { BucketRings } from './bucket-rings.js';
 
 /** One bucket of a function's recent history, for charts. */
 export interface HistoryPoint {
@@ -40,21 +41,27 @@ interface Bucket {
  */
 export class JobHistory {
   readonly bucketMs: number;
-  readonly #size: number;
   readonly #sampleSize: number;
   readonly #now: () => number;
-  readonly #functions = new Map<string, Bucket[]>();
+  readonly #rings: BucketRings<Bucket>;
 
   constructor(options: JobHistoryOptions = {}) {
     this.bucketMs = options.bucketMs ?? 2000;
-    this.#size = options.buckets ?? 150;
     this.#sampleSize = options.sampleSize ?? 128;
     this.#now = options.now ?? Date.now;
+    const sampleSize = this.#sampleSize;
+    this.#rings = new BucketRings<Bucket>(
+      options.buckets ?? 150,
+      (index) => ({ index, done: 0, failed: 0, excepted: 0, seen: 0, sample: new Float64Array(sampleSize) }),
+      (bucket) => {
+        bucket.done = bucket.failed = bucket.excepted = bucket.seen = 0;
+      },
+    );
   }
 
   record(fn: string, result: JobResultKind, durationMs: number): void {
     const index = Math.floor(this.#now() / this.bucketMs);
-    const bucket = this.#bucket(fn, index);
+    const bucket = this.#rings.bucket(fn, index);
     if (result === 'complete') bucket.done++;
     else if (result === 'fail') bucket.failed++;
     else bucket.excepted++;
@@ -70,12 +77,11 @@ export class JobHistory {
   /** The function's whole buckets, oldest first, empty ones included; the current, partial one is left out. */
   series(fn: string): HistoryPoint[] {
     const current = Math.floor(this.#now() / this.bucketMs);
-    const ring = this.#functions.get(fn);
     const points: HistoryPoint[] = [];
-    for (let index = current - this.#size + 1; index < current; index++) {
-      const bucket = ring?.[modulo(index, this.#size)];
+    for (let index = current - this.#rings.size + 1; index < current; index++) {
+      const bucket = this.#rings.at(fn, index);
       const t = index * this.bucketMs;
-      if (bucket === undefined || bucket.index !== index) {
+      if (bucket === undefined) {
         points.push({ t, done: 0, failed: 0, excepted: 0, p50Ms: null, p95Ms: null });
         continue;
       }
@@ -87,38 +93,8 @@ export class JobHistory {
 
   /** Drops the history of functions not named (they left the manifest). */
   retain(names: ReadonlySet<string>): void {
-    for (const fn of this.#functions.keys()) if (!names.has(fn)) this.#functions.delete(fn);
+    this.#rings.retain(names);
   }
-
-  #bucket(fn: string, index: number): Bucket {
-    let ring = this.#functions.get(fn);
-    if (ring === undefined) {
-      ring = [];
-      this.#functions.set(fn, ring);
-    }
-    const slot = modulo(index, this.#size);
-    let bucket = ring[slot];
-    if (bucket === undefined) {
-      bucket = {
-        index,
-        done: 0,
-        failed: 0,
-        excepted: 0,
-        seen: 0,
-        sample: new Float64Array(this.#sampleSize),
-      };
-      ring[slot] = bucket;
-    } else if (bucket.index !== index) {
-      bucket.index = index;
-      bucket.done = bucket.failed = bucket.excepted = bucket.seen = 0;
-    }
-    return bucket;
-  }
-}
-
-/** `a` mod `n`, never negative: the ring slot of a bucket number. */
-export function modulo(a: number, n: number): number {
-  return ((a % n) + n) % n;
 }
 
 function percentiles(values: Float64Array): [number | null, number | null] {

@@ -1,4 +1,4 @@
-import { modulo } from './history.js';
+import { BucketRings } from './bucket-rings.js';
 import type { ProbeResult } from './queue-probe.js';
 
 /** One bucket of a function's queue on the job servers, summed over the servers that answered. */
@@ -35,14 +35,19 @@ interface Bucket {
  */
 export class QueueHistory {
   readonly bucketMs: number;
-  readonly #size: number;
   readonly #now: () => number;
-  readonly #functions = new Map<string, Bucket[]>();
+  readonly #rings: BucketRings<Bucket>;
 
   constructor(options: QueueHistoryOptions = {}) {
     this.bucketMs = options.bucketMs ?? 2000;
-    this.#size = options.buckets ?? 150;
     this.#now = options.now ?? Date.now;
+    this.#rings = new BucketRings<Bucket>(
+      options.buckets ?? 150,
+      (index) => ({ index, queued: 0, running: 0 }),
+      (bucket) => {
+        bucket.queued = bucket.running = 0;
+      },
+    );
   }
 
   /** Records one probe of every server for the functions named; a function no server answered for gets nothing. */
@@ -60,7 +65,7 @@ export class QueueHistory {
         running += row?.running ?? 0;
       }
       if (!answered) continue;
-      const bucket = this.#bucket(fn, index);
+      const bucket = this.#rings.bucket(fn, index);
       bucket.queued = Math.max(bucket.queued, queued);
       bucket.running = Math.max(bucket.running, running);
     }
@@ -69,12 +74,11 @@ export class QueueHistory {
   /** The function's buckets, oldest first, up to and including the current one (a gauge needs no whole bucket). */
   series(fn: string): QueuePoint[] {
     const current = Math.floor(this.#now() / this.bucketMs);
-    const ring = this.#functions.get(fn);
     const points: QueuePoint[] = [];
-    for (let index = current - this.#size + 1; index <= current; index++) {
-      const bucket = ring?.[modulo(index, this.#size)];
+    for (let index = current - this.#rings.size + 1; index <= current; index++) {
+      const bucket = this.#rings.at(fn, index);
       const t = index * this.bucketMs;
-      if (bucket === undefined || bucket.index !== index) points.push({ t, queued: null, running: null });
+      if (bucket === undefined) points.push({ t, queued: null, running: null });
       else points.push({ t, queued: bucket.queued, running: bucket.running });
     }
     return points;
@@ -82,24 +86,6 @@ export class QueueHistory {
 
   /** Drops the history of functions not named (they left the manifest). */
   retain(names: ReadonlySet<string>): void {
-    for (const fn of this.#functions.keys()) if (!names.has(fn)) this.#functions.delete(fn);
-  }
-
-  #bucket(fn: string, index: number): Bucket {
-    let ring = this.#functions.get(fn);
-    if (ring === undefined) {
-      ring = [];
-      this.#functions.set(fn, ring);
-    }
-    const slot = modulo(index, this.#size);
-    let bucket = ring[slot];
-    if (bucket === undefined) {
-      bucket = { index, queued: 0, running: 0 };
-      ring[slot] = bucket;
-    } else if (bucket.index !== index) {
-      bucket.index = index;
-      bucket.queued = bucket.running = 0;
-    }
-    return bucket;
+    this.#rings.retain(names);
   }
 }
