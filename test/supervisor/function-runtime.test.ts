@@ -4,33 +4,13 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { FunctionConfig, ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
-import { FunctionRuntime, type RunnableJob } from '../../src/supervisor/runtime/function-runtime.js';
+import { FunctionRuntime } from '../../src/supervisor/runtime/function-runtime.js';
+import { fakeJob } from '../helpers/fake-job.js';
 
 const runtimes: FunctionRuntime[] = [];
 afterEach(async () => {
   await Promise.all(runtimes.splice(0).map((r) => r.destroy()));
 });
-
-/** A job that records what the runtime sent for it. */
-function fakeJob(payload: string, handle = 'H:t:1') {
-  const sent: string[] = [];
-  const controller = new AbortController();
-  const job: RunnableJob & { sent: string[] } = {
-    sent,
-    handle,
-    unique: '',
-    functionName: 'f',
-    payload: Buffer.from(payload),
-    signal: controller.signal,
-    status: (n, d) => sent.push(`status ${n}/${d}`) > 0,
-    data: (c) => sent.push(`data ${Buffer.from(c)}`) > 0,
-    warning: (c) => sent.push(`warning ${Buffer.from(c)}`) > 0,
-    complete: (r) => sent.push(`complete ${Buffer.from(r)}`) > 0,
-    fail: () => sent.push('fail') > 0,
-    exception: (p) => sent.push(`exception ${p}`) > 0,
-  };
-  return job;
-}
 
 function moduleConfig(handler: string, overrides: Partial<ModuleFunctionConfig> = {}): ModuleFunctionConfig {
   return {

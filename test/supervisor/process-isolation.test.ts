@@ -6,11 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type GearmanError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import type { FunctionConfig, ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
-import {
-  FunctionRuntime,
-  type JobEndInfo,
-  type RunnableJob,
-} from '../../src/supervisor/runtime/function-runtime.js';
+import { FunctionRuntime, type JobEndInfo } from '../../src/supervisor/runtime/function-runtime.js';
+import { fakeJob } from '../helpers/fake-job.js';
 
 // Issue 17: `isolation: process` runs a module function's handler in child processes,
 // which contain what threads cannot: native crashes (SIGSEGV, SIGABRT), memory outside
@@ -22,25 +19,6 @@ const runtimes: FunctionRuntime[] = [];
 afterEach(async () => {
   await Promise.all(runtimes.splice(0).map((r) => r.destroy()));
 });
-
-function fakeJob(payload: string, handle = 'H:t:1') {
-  const sent: string[] = [];
-  const job: RunnableJob & { sent: string[] } = {
-    sent,
-    handle,
-    unique: '',
-    functionName: 'f',
-    payload: Buffer.from(payload),
-    signal: new AbortController().signal,
-    status: (n, d) => sent.push(`status ${n}/${d}`) > 0,
-    data: (c) => sent.push(`data ${Buffer.from(c)}`) > 0,
-    warning: (c) => sent.push(`warning ${Buffer.from(c)}`) > 0,
-    complete: (r) => sent.push(`complete ${Buffer.from(r)}`) > 0,
-    fail: () => sent.push('fail') > 0,
-    exception: (p) => sent.push(`exception ${p}`) > 0,
-  };
-  return job;
-}
 
 function processConfig(handler: string, overrides: Partial<ModuleFunctionConfig> = {}): ModuleFunctionConfig {
   return {
