@@ -1,7 +1,8 @@
+import { MAX_TIMER_MS } from '../limits.js';
 import type { ServerJob } from './job.js';
 
 /** setTimeout's largest delay; later times are reached in several hops. */
-const kMaxDelayMs = 0x7fffffff;
+const kMaxDelayMs = MAX_TIMER_MS;
 
 interface Entry {
   readonly job: ServerJob;

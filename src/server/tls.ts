@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { MAX_TIMER_MS } from '../limits.js';
 import type { Logger } from '../log.js';
 import { BurstLog } from './burst-log.js';
 import { integerOption } from './option-checks.js';
@@ -53,7 +54,7 @@ export function resolveServerTls(options: ServerTlsOptions | undefined): tls.Tls
       options.handshakeTimeoutMs,
       kDefaultHandshakeTimeoutMs,
       1,
-      0x7fffffff,
+      MAX_TIMER_MS,
     ),
   };
   if (ca !== undefined) resolved.ca = ca as tls.TlsOptions['ca'];

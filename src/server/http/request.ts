@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { MAX_TIMER_MS } from '../../limits.js';
 import { MAX_FUNCTION_SIZE, MAX_UNIQUE_SIZE } from '../../protocol/constants.js';
 import { JobPriority } from '../job.js';
 
@@ -23,7 +24,7 @@ export interface JobHeaders {
 
 /** The HTTP plugin's default unique (gearmand http/protocol.cc): identical bodies coalesce. */
 const kDefaultUnique = Buffer.from('-');
-const kMaxTimeoutMs = 0x7fffffff;
+const kMaxTimeoutMs = MAX_TIMER_MS;
 const kPriorities: Record<string, JobPriority> = {
   high: JobPriority.HIGH,
   normal: JobPriority.NORMAL,

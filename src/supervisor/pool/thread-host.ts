@@ -1,5 +1,6 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { MAX_TIMER_MS } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import {
@@ -42,7 +43,7 @@ export class ThreadHost implements WorkerHost {
       maxThreads: threads,
       // One task per thread: its job stream, which lives as long as the thread serves.
       concurrentTasksPerWorker: 1,
-      idleTimeout: 2 ** 31 - 1,
+      idleTimeout: MAX_TIMER_MS,
       // Tasks are rare (one per thread start), so piscina's Atomics.wait fast path buys nothing.
       atomics: 'disabled',
       ...(config.maxMemoryMb === undefined
