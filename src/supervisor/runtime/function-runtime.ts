@@ -210,7 +210,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
         ? finish
         : (outcome: RunOutcome): void => {
             // A chunk over maxResultSize failed the job already: nothing follows it.
-            if (outcome.ok || limit.failedAs !== null) {
+            if (outcome.ok || limit.failure !== null) {
               finish(outcome);
               return;
             }
@@ -384,9 +384,10 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     limit: ResultLimit,
   ): void {
     const { config } = generation;
-    if (limit.failedAs !== null) {
+    if (limit.failure !== null) {
       // A chunk over maxResultSize failed the job while its handler ran: nothing more goes.
-      this.#failed(job, generation, durationMs, limit.failedAs, limit.refusal as string);
+      if (!limit.failure.answered) this.#unanswered++;
+      this.#failed(job, generation, durationMs, limit.failure.result, limit.refusal as string);
       return;
     }
     if (outcome.ok) {

@@ -1,7 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { LossWatch, ProgressSink } from '../pool/handler-pool.js';
 import type { RunnableJob } from './function-runtime.js';
-import { failJob } from './job-failure.js';
+import { failJob, type JobFailure } from './job-failure.js';
 
 /**
  * A function's `maxResultSize` on one job's way out: the progress sink its handler's
@@ -18,7 +18,7 @@ export class ResultLimit implements ProgressSink {
   readonly #exceptions: boolean;
   readonly #log: Logger;
   #refusal: string | null = null;
-  #failedAs: 'fail' | 'exception' | null = null;
+  #failure: JobFailure | null = null;
   #stopHandler: ((reason: Error) => void) | null = null;
 
   constructor(job: RunnableJob, limit: number, exceptions: boolean, log: Logger) {
@@ -34,8 +34,8 @@ export class ResultLimit implements ProgressSink {
   }
 
   /** How the job was failed here while its handler ran (a chunk over the limit), if it was. */
-  get failedAs(): 'fail' | 'exception' | null {
-    return this.#failedAs;
+  get failure(): JobFailure | null {
+    return this.#failure;
   }
 
   /** `whenLost`, and this refusing a chunk: the thread aborts the handler's signal for either. */
@@ -68,7 +68,7 @@ export class ResultLimit implements ProgressSink {
     if (this.#refusal !== null) return false;
     if (chunk.byteLength <= this.#limit) return true;
     const reason = this.#refuse(chunk.byteLength, what);
-    this.#failedAs = failJob(this.#job, reason, this.#exceptions).result;
+    this.#failure = failJob(this.#job, reason, this.#exceptions);
     this.#stopHandler?.(new Error(reason));
     return false;
   }
