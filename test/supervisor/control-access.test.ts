@@ -1,6 +1,6 @@
 import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/cli/control-client.js';
@@ -9,14 +9,9 @@ import { ControlError } from '../../src/supervisor/control/control-error.js';
 import { ControlServer } from '../../src/supervisor/control/control-server.js';
 import type { StatusDocument } from '../../src/supervisor/control/status-document.js';
 import { killAll, spawnTracked, stopProcess } from '../helpers/peers.js';
-import { type Controlled, call, startControlled } from './control-fixture.js';
+import { type Controlled, call, lanAddress, startControlled } from './control-fixture.js';
 
 const kToken = 'test-token-0123456789abcdef';
-
-/** An IPv4 address of this machine that is not loopback (the one `hostname -I` lists first). */
-const lanAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
 
 let setup: Controlled | undefined;
 afterEach(async () => {

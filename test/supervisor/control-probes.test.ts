@@ -1,14 +1,8 @@
 // Issue 12: /healthz and /readyz on the control API, in the conventions of Kubernetes probes.
-import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Controlled, eventually, startControlled } from './control-fixture.js';
+import { type Controlled, eventually, lanAddress, startControlled } from './control-fixture.js';
 
 const kToken = 'probe-token-0123456789abcdef';
-
-/** An IPv4 address of this machine that is not loopback. */
-const lanAddress = Object.values(networkInterfaces())
-  .flat()
-  .find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;
 
 let setup: Controlled | undefined;
 afterEach(async () => {
