@@ -13,7 +13,7 @@ import { killAll, spawnTracked } from '../helpers/peers.js';
 import { type LogEntry, linesWith, recordingLogger } from '../helpers/recording-logger.js';
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
-import { RawClient, texts } from './helpers/raw-client.js';
+import { RawClient, submitBackground, texts } from './helpers/raw-client.js';
 
 const bin = fileURLToPath(new URL('../../bin/gworker.js', import.meta.url));
 
@@ -72,17 +72,6 @@ function fillDisk(): void {
 
 function freeDisk(): void {
   rmSync(join(disk, 'filler'));
-}
-
-async function submitBackground(
-  client: RawClient,
-  fn: string,
-  unique: string,
-  data: string,
-): Promise<string> {
-  client.send(PacketType.SUBMIT_JOB_BG, [fn, unique, data]);
-  const packet = await client.next();
-  return packet.type === PacketType.JOB_CREATED ? 'created' : texts(packet).join(' ');
 }
 
 async function complete(worker: RawClient, count: number): Promise<void> {

@@ -15,7 +15,7 @@ import { type LogEntry, linesWith, recordingLogger } from '../helpers/recording-
 import { eventually } from './helpers/conformance.js';
 import { startServer } from './helpers/own-server.js';
 import { parsePromText, sampleValue } from './helpers/prom-text.js';
-import { RawClient, texts } from './helpers/raw-client.js';
+import { RawClient, submitBackground, texts } from './helpers/raw-client.js';
 
 const kCannotWrite = 'job store cannot write';
 const kCanWrite = 'job store can write again';
@@ -53,17 +53,6 @@ function makeRoom(store: SqliteJobStore): void {
 /** Every write fails (SQLITE_READONLY), deletes too, as on a file system remounted read-only. */
 function readOnly(store: SqliteJobStore, on: boolean): void {
   kDatabases.get(store)?.pragma(`query_only = ${on ? 'ON' : 'OFF'}`);
-}
-
-async function submitBackground(
-  client: RawClient,
-  fn: string,
-  unique: string,
-  data: string,
-): Promise<string> {
-  client.send(PacketType.SUBMIT_JOB_BG, [fn, unique, data]);
-  const packet = await client.next();
-  return packet.type === PacketType.JOB_CREATED ? 'created' : texts(packet).join(' ');
 }
 
 /** Grabs and completes `count` jobs on `worker` (registered already); returns their data. */

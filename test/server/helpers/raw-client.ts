@@ -201,3 +201,15 @@ export function describe(packet: Packet): string {
 export function texts(packet: Packet): string[] {
   return packet.args.map((arg) => arg.toString('latin1'));
 }
+
+/** Sends SUBMIT_JOB_BG; `created` when JOB_CREATED came back, else the reply's text (an ERROR's code and message). */
+export async function submitBackground(
+  client: RawClient,
+  fn: string,
+  unique: string,
+  data: string,
+): Promise<string> {
+  client.send(PacketType.SUBMIT_JOB_BG, [fn, unique, data]);
+  const packet = await client.next();
+  return packet.type === PacketType.JOB_CREATED ? 'created' : texts(packet).join(' ');
+}
