@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { JobStoreError, type JobStoreFailure } from '../errors.js';
 import type { SqliteSync } from './sqlite-sync.js';
 import { SERVER_VERSION } from './version.js';
@@ -44,17 +45,46 @@ const kExplain: Record<JobStoreFailure, string> = {
   unwritable: 'cannot be created or written',
   full: 'the disk or a quota is full',
   version: 'written by a newer gworker',
+  driver:
+    'the SQLite driver better-sqlite3 cannot be loaded; reinstall gworker with install scripts enabled, or run `npm rebuild better-sqlite3`',
   io: 'I/O error',
 };
 
 /** A JobStoreError for what SQLite threw while `doing` something with the store at `path`. */
-export function storeError(err: unknown, path: string, doing: string): JobStoreError {
+export function storeError(
+  err: unknown,
+  path: string,
+  doing: string,
+  reason: JobStoreFailure = failureOf(err),
+): JobStoreError {
   if (err instanceof JobStoreError) return err;
-  const reason = failureOf(err);
   const detail = err instanceof Error ? err.message : String(err);
   return new JobStoreError(reason, `job store ${path}: ${doing}: ${kExplain[reason]} (${detail})`, path, {
     cause: err,
   });
+}
+
+const requireCommonJs = createRequire(import.meta.url);
+let driver: typeof Database | undefined;
+
+/**
+ * better-sqlite3, loaded at the first open rather than when gworker/server is imported
+ * (as undici's SQLite cache store does): a native addon costs tens of ms to load and a
+ * server without a store, or a client, never needs it. Its addon loads at the first `new
+ * Database`, so a database in memory is opened here once: a missing or broken build (an
+ * addon compiled for another Node) is reported as the driver's fault, with its cause, not
+ * as an I/O error of the store's file.
+ */
+function sqliteDriver(path: string): typeof Database {
+  if (driver !== undefined) return driver;
+  try {
+    const loaded = requireCommonJs('better-sqlite3') as typeof Database;
+    new loaded(':memory:').close();
+    driver = loaded;
+    return loaded;
+  } catch (err) {
+    throw storeError(err, path, 'cannot open', 'driver');
+  }
 }
 
 const kCreateJobs = `CREATE TABLE IF NOT EXISTS jobs (
@@ -80,9 +110,10 @@ const kCreateJobs = `CREATE TABLE IF NOT EXISTS jobs (
  * kernel's, so it goes with the process, even after `kill -9`.
  */
 export function openDatabase(path: string, sync: SqliteSync, busyTimeoutMs: number): Database.Database {
+  const Sqlite = sqliteDriver(path);
   let db: Database.Database | null = null;
   try {
-    db = new Database(path, { timeout: busyTimeoutMs });
+    db = new Sqlite(path, { timeout: busyTimeoutMs });
     db.pragma('locking_mode = EXCLUSIVE');
     // WAL: a commit appends to the log instead of rewriting pages, and a torn write (a
     // crash mid-commit) is discarded at the next open, leaving the last whole commit.
