@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { JobStoreError, type JobStoreFailure } from '../errors.js';
+import { SQLITE_DRIVER_PROBLEM, sqliteDriver } from './sqlite-driver.js';
 import type { SqliteSync } from './sqlite-sync.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -45,8 +45,7 @@ const kExplain: Record<JobStoreFailure, string> = {
   unwritable: 'cannot be created or written',
   full: 'the disk or a quota is full',
   version: 'written by a newer gworker',
-  driver:
-    'the SQLite driver better-sqlite3 cannot be loaded; reinstall gworker with install scripts enabled, or run `npm rebuild better-sqlite3`',
+  driver: SQLITE_DRIVER_PROBLEM,
   io: 'I/O error',
 };
 
@@ -62,29 +61,6 @@ export function storeError(
   return new JobStoreError(reason, `job store ${path}: ${doing}: ${kExplain[reason]} (${detail})`, path, {
     cause: err,
   });
-}
-
-const requireCommonJs = createRequire(import.meta.url);
-let driver: typeof Database | undefined;
-
-/**
- * better-sqlite3, loaded at the first open rather than when gworker/server is imported
- * (as undici's SQLite cache store does): a native addon costs tens of ms to load and a
- * server without a store, or a client, never needs it. Its addon loads at the first `new
- * Database`, so a database in memory is opened here once: a missing or broken build (an
- * addon compiled for another Node) is reported as the driver's fault, with its cause, not
- * as an I/O error of the store's file.
- */
-function sqliteDriver(path: string): typeof Database {
-  if (driver !== undefined) return driver;
-  try {
-    const loaded = requireCommonJs('better-sqlite3') as typeof Database;
-    new loaded(':memory:').close();
-    driver = loaded;
-    return loaded;
-  } catch (err) {
-    throw storeError(err, path, 'cannot open', 'driver');
-  }
 }
 
 const kCreateJobs = `CREATE TABLE IF NOT EXISTS jobs (
@@ -110,7 +86,12 @@ const kCreateJobs = `CREATE TABLE IF NOT EXISTS jobs (
  * kernel's, so it goes with the process, even after `kill -9`.
  */
 export function openDatabase(path: string, sync: SqliteSync, busyTimeoutMs: number): Database.Database {
-  const Sqlite = sqliteDriver(path);
+  let Sqlite: typeof Database;
+  try {
+    Sqlite = sqliteDriver();
+  } catch (err) {
+    throw storeError((err as Error).cause, path, 'cannot open', 'driver');
+  }
   let db: Database.Database | null = null;
   try {
     db = new Sqlite(path, { timeout: busyTimeoutMs });
