@@ -145,13 +145,14 @@ export class AdminError extends GearmanError {
 }
 
 /** Why a job store is unusable: see {@link JobStoreError.reason}. */
-export type JobStoreFailure = 'corrupt' | 'locked' | 'unwritable' | 'full' | 'version' | 'io';
+export type JobStoreFailure = 'corrupt' | 'locked' | 'unwritable' | 'full' | 'version' | 'driver' | 'io';
 
 /**
  * A job store cannot be used: the file is not a database or is damaged (`corrupt`),
  * another process holds it (`locked`), it cannot be created or written (`unwritable`:
  * permissions, a read-only file system), the disk or a quota is full (`full`), a newer
- * gworker wrote it (`version`), or another I/O error (`io`).
+ * gworker wrote it (`version`), the SQLite driver (better-sqlite3) is missing or its native
+ * addon does not load (`driver`), or another I/O error (`io`).
  */
 export class JobStoreError extends GearmanError {
   readonly reason: JobStoreFailure;

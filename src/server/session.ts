@@ -5,6 +5,7 @@ import { WriteCoalescer } from '../net/write-coalescer.js';
 import { MAX_JOB_HANDLE_SIZE, type Magic, PacketType } from '../protocol/constants.js';
 import { PacketDecoder } from '../protocol/decoder.js';
 import type { Frame } from '../protocol/packet.js';
+import { HeldOutput } from './held-output.js';
 import type { ServerJob } from './job.js';
 import { handleFrame, handleFrameSize, writeHandleFrame } from './job-frames.js';
 import type { OutputBudget, OutputHolder } from './output-budget.js';
@@ -34,11 +35,6 @@ export interface SessionOptions {
    */
   readonly onOversized: (session: Session, type: PacketType, handle: Buffer, size: number) => void;
   readonly onClose: (session: Session) => void;
-}
-
-/** A reply whose bytes are not known yet, holding back what is sent after it. */
-interface Slot {
-  frame: Buffer | null;
 }
 
 const kEndGraceMs = 1000;
@@ -108,9 +104,12 @@ export class Session implements Peer, OutputHolder {
   readonly #options: SessionOptions;
   readonly #log: Logger;
   /** Output held behind deferred replies, or null when nothing is deferred. */
-  #held: Array<Buffer | Slot> | null = null;
-  /** Where the unwritten part of #held starts (a burst of deferred replies is released one by one). */
-  #heldStart = 0;
+  #held: HeldOutput | null = null;
+  readonly #writeHeld = (frame: Buffer): void => this.#write(frame);
+  /** Writes the held output up to the first reply still unknown. */
+  readonly #release = (): void => {
+    if (this.#held?.release(this.#writeHeld) === true) this.#held = null;
+  };
   #closed = false;
   /** end() or destroy() was called: nothing more is read or written. */
   #ending = false;
@@ -194,41 +193,8 @@ export class Session implements Peer, OutputHolder {
   }
 
   defer(): ReplySlot {
-    const slot: Slot = { frame: null };
-    if (this.#held === null) {
-      this.#held = [];
-      this.#heldStart = 0;
-    }
-    this.#held.push(slot);
-    return {
-      resolve: (frame) => {
-        slot.frame = frame;
-        this.#release();
-      },
-    };
-  }
-
-  /** Writes the held output up to the first reply still unknown. */
-  #release(): void {
-    const held = this.#held;
-    if (held === null) return;
-    let i = this.#heldStart;
-    for (; i < held.length; i++) {
-      const item = held[i] as Buffer | Slot;
-      if (Buffer.isBuffer(item)) this.#write(item);
-      else if (item.frame !== null) this.#write(item.frame);
-      else break;
-    }
-    if (i === held.length) {
-      this.#held = null;
-    } else if (i > 1024 && i * 2 > held.length) {
-      // Compact now and then, not on every release: a burst of 10,000 deferred replies
-      // would otherwise cost 10,000 splices.
-      held.splice(0, i);
-      this.#heldStart = 0;
-    } else {
-      this.#heldStart = i;
-    }
+    this.#held ??= new HeldOutput();
+    return this.#held.reserve(this.#release);
   }
 
   #write(frame: Buffer): void {

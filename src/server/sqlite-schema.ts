@@ -1,5 +1,6 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { JobStoreError, type JobStoreFailure } from '../errors.js';
+import { SQLITE_DRIVER_PROBLEM, sqliteDriver } from './sqlite-driver.js';
 import type { SqliteSync } from './sqlite-sync.js';
 import { SERVER_VERSION } from './version.js';
 
@@ -44,13 +45,18 @@ const kExplain: Record<JobStoreFailure, string> = {
   unwritable: 'cannot be created or written',
   full: 'the disk or a quota is full',
   version: 'written by a newer gworker',
+  driver: SQLITE_DRIVER_PROBLEM,
   io: 'I/O error',
 };
 
 /** A JobStoreError for what SQLite threw while `doing` something with the store at `path`. */
-export function storeError(err: unknown, path: string, doing: string): JobStoreError {
+export function storeError(
+  err: unknown,
+  path: string,
+  doing: string,
+  reason: JobStoreFailure = failureOf(err),
+): JobStoreError {
   if (err instanceof JobStoreError) return err;
-  const reason = failureOf(err);
   const detail = err instanceof Error ? err.message : String(err);
   return new JobStoreError(reason, `job store ${path}: ${doing}: ${kExplain[reason]} (${detail})`, path, {
     cause: err,
@@ -80,9 +86,15 @@ const kCreateJobs = `CREATE TABLE IF NOT EXISTS jobs (
  * kernel's, so it goes with the process, even after `kill -9`.
  */
 export function openDatabase(path: string, sync: SqliteSync, busyTimeoutMs: number): Database.Database {
+  let Sqlite: typeof Database;
+  try {
+    Sqlite = sqliteDriver();
+  } catch (err) {
+    throw storeError((err as Error).cause, path, 'cannot open', 'driver');
+  }
   let db: Database.Database | null = null;
   try {
-    db = new Database(path, { timeout: busyTimeoutMs });
+    db = new Sqlite(path, { timeout: busyTimeoutMs });
     db.pragma('locking_mode = EXCLUSIVE');
     // WAL: a commit appends to the log instead of rewriting pages, and a torn write (a
     // crash mid-commit) is discarded at the next open, leaving the last whole commit.

@@ -118,57 +118,110 @@ describe('the package installed from its tarball', () => {
     expect(broken).toEqual([]);
   });
 
-  it('type-checks an ES module and a CommonJS consumer with skipLibCheck: false', async () => {
+  it('type-checks ES module and CommonJS consumers of every entry under nodenext, node16 and bundler', async () => {
     writeFileSync(
       path.join(consumer, 'check.ts'),
       [
-        "import { Client, type Handler, openSqliteStore, type SqliteSync, Supervisor, Worker } from 'gworker';",
+        "import { Client, type Handler, PermanentError, Worker } from 'gworker';",
+        "import { GearmanServer, openSqliteStore, type SqliteSync } from 'gworker/server';",
+        "import { loadManifest, type Manifest, Supervisor } from 'gworker/supervisor';",
         'const title: Handler<string> = async (text, job) => { job.status(1, 1); return text.toUpperCase(); };',
         "const sync: SqliteSync = 'full';",
-        'console.log(typeof Client, typeof Supervisor, typeof Worker, typeof openSqliteStore, typeof title, sync);',
+        'const manifest: Manifest | undefined = undefined;',
+        'console.log(typeof Client, typeof Worker, typeof PermanentError, typeof title, sync, manifest);',
+        'console.log(typeof GearmanServer, typeof openSqliteStore, typeof Supervisor, typeof loadManifest);',
         '',
       ].join('\n'),
     );
     // A CommonJS consumer: TypeScript 5.8+ under nodenext types require() of an ES module too.
     writeFileSync(
       path.join(consumer, 'check-cjs.cts'),
-      "import gworker = require('gworker');\nconst worker: typeof gworker.Worker = gworker.Worker;\nconsole.log(typeof worker);\n",
+      [
+        "import gworker = require('gworker');",
+        "import server = require('gworker/server');",
+        "import supervisor = require('gworker/supervisor');",
+        'const worker: typeof gworker.Worker = gworker.Worker;',
+        'console.log(typeof worker, typeof server.GearmanServer, typeof supervisor.Supervisor);',
+        '',
+      ].join('\n'),
     );
-    writeFileSync(
-      path.join(consumer, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'ES2022',
-          strict: true,
-          skipLibCheck: false,
-          noEmit: true,
-          types: ['node'],
-          // Node's types from this checkout; everything else resolves from the consumer.
-          typeRoots: [path.join(root, 'node_modules/@types')],
-        },
-        files: ['check.ts', 'check-cjs.cts'],
-      }),
-    );
-    const result = await run(process.execPath, [tsc, '-p', consumer], { cwd: consumer }).catch(
-      (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
-    );
-    expect(result.stdout).toBe('');
-  }, 60_000);
+    const settings: Array<[module: string, resolution: string, files: string[]]> = [
+      ['nodenext', 'nodenext', ['check.ts', 'check-cjs.cts']],
+      // node16 predates require() of an ES module: TypeScript refuses it there (TS1471).
+      ['node16', 'node16', ['check.ts']],
+      ['preserve', 'bundler', ['check.ts', 'check-cjs.cts']],
+    ];
+    for (const [module, moduleResolution, files] of settings) {
+      const config = path.join(consumer, `tsconfig.${moduleResolution}.json`);
+      writeFileSync(
+        config,
+        JSON.stringify({
+          compilerOptions: {
+            module,
+            moduleResolution,
+            target: 'ES2022',
+            strict: true,
+            skipLibCheck: false,
+            noEmit: true,
+            types: ['node'],
+            // Node's types from this checkout; everything else resolves from the consumer.
+            typeRoots: [path.join(root, 'node_modules/@types')],
+          },
+          files,
+        }),
+      );
+      const result = await run(process.execPath, [tsc, '-p', config], { cwd: consumer }).catch(
+        (err: { stdout: string }) => ({ stdout: err.stdout, failed: true }),
+      );
+      expect(result.stdout, moduleResolution).toBe('');
+    }
+  }, 150_000);
 
-  it('loads with require() and with import(), with the same exports', async () => {
+  it('loads every entry with require() and with import(), with the same exports', async () => {
     const script = [
-      "const required = Object.keys(require('gworker')).sort().join();",
-      "import('gworker').then((m) => console.log(JSON.stringify([required, Object.keys(m).sort().join()])));",
+      "const entries = ['gworker', 'gworker/server', 'gworker/supervisor'];",
+      'const required = entries.map((name) => Object.keys(require(name)).sort().join());',
+      'Promise.all(entries.map((name) => import(name))).then((modules) =>',
+      '  console.log(JSON.stringify([required, modules.map((m) => Object.keys(m).sort().join())])));',
     ].join('\n');
     const { stdout, stderr } = await run(process.execPath, ['--input-type=commonjs', '-e', script], {
       cwd: consumer,
     });
-    const [required, imported] = JSON.parse(stdout) as [string, string];
-    expect(required).toContain('Supervisor');
-    expect(required).toBe(imported);
+    const [required, imported] = JSON.parse(stdout) as [string[], string[]];
+    expect(required[0]).toContain('Client');
+    expect(required[1]).toContain('GearmanServer');
+    expect(required[2]).toContain('Supervisor');
+    expect(required).toEqual(imported);
     expect(stderr).toBe('');
+  });
+
+  it('imports gworker without loading SQLite, piscina, prom-client, yaml or chokidar', async () => {
+    // The probe imports by package name, so it runs from the consumer's folder, not this checkout.
+    for (const file of ['loaded-packages.mjs', 'record-imports-hook.mjs'])
+      cpSync(path.join(root, 'test/fixtures/package', file), path.join(consumer, file));
+    const { stdout } = await run(process.execPath, ['loaded-packages.mjs', 'gworker'], { cwd: consumer });
+    const { exports, packages } = JSON.parse(stdout) as { exports: string[]; packages: string[] };
+    expect(exports).toContain('Client');
+    expect(
+      packages.filter((name) => /^(better-sqlite3|chokidar|piscina|prom-client|yaml)$/.test(name)),
+    ).toEqual([]);
+  });
+
+  it('says the SQLite driver is not built when a store is opened without its install script', async () => {
+    // Installed with --ignore-scripts, better-sqlite3 has no native addon: gworker/server
+    // imports all the same, and opening a store names the store, the driver and the cause.
+    const script = [
+      "const { openSqliteStore } = await import('gworker/server');",
+      "try { openSqliteStore('jobs.db'); console.log('{}'); }",
+      'catch (err) { console.log(JSON.stringify({ code: err.code, reason: err.reason, message: err.message })); }',
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+    const err = JSON.parse(stdout) as { code: string; reason: string; message: string };
+    expect(err).toMatchObject({ code: 'GEARMAN_ERR_STORE', reason: 'driver' });
+    expect(err.message).toMatch(
+      /^job store jobs\.db: cannot open: the SQLite driver better-sqlite3 cannot be loaded/,
+    );
+    expect(err.message).toContain('bindings');
   });
 
   it('runs `npx gworker start` on a manifest there until SIGTERM', async () => {

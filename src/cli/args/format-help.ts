@@ -1,4 +1,4 @@
-import { formatDuration } from '../../supervisor/manifest/units.js';
+import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
 import type { OptionSpec, OptionSpecs } from './option-spec.js';
 import { kTypeWord } from './parse-command-line.js';
 
@@ -21,17 +21,6 @@ function formatDefault(spec: OptionSpec): string | undefined {
   if (spec.type === 'duration') return formatDuration(spec.default);
   if (spec.type === 'size') return formatSize(spec.default);
   return String(spec.default);
-}
-
-function formatSize(bytes: number): string {
-  for (const [unit, factor] of [
-    ['GiB', 1024 ** 3],
-    ['MiB', 1024 ** 2],
-    ['KiB', 1024],
-  ] as const) {
-    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
-  }
-  return String(bytes);
 }
 
 /** The option's description, with its default when it has one the text does not mention. */

@@ -1,5 +1,5 @@
 import { MAX_TIMER_MS } from '../../limits.js';
-import { parseDuration } from '../../supervisor/manifest/units.js';
+import { parseDuration, parseSize } from '../../supervisor/manifest/units.js';
 import type { OptionSpec } from './option-spec.js';
 
 /** A bad value: the message says what was expected; the caller names the option. */
@@ -37,24 +37,14 @@ export function integerValue(text: string, min: number, max: number): number {
   return value;
 }
 
-const kSizeUnits: Readonly<Record<string, number>> = {
-  '': 1,
-  b: 1,
-  k: 1024,
-  kib: 1024,
-  m: 1024 ** 2,
-  mib: 1024 ** 2,
-  g: 1024 ** 3,
-  gib: 1024 ** 3,
-};
-
+/**
+ * A size flag's value in bytes, in the manifest's grammar (parseSize: `65536`, `512KiB`,
+ * `64MiB`, `1.5GiB`, `100MB`), one byte or more; the command checks its own range.
+ */
 export function sizeValue(text: string): number {
-  const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
-  const factor = match === null ? undefined : kSizeUnits[(match[2] as string).toLowerCase()];
-  const bytes = factor === undefined ? Number.NaN : Number(match?.[1]) * factor;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) {
-    throw new OptionValueError(`expected a size such as 1048576, 512KiB or 64MiB, got "${text}"`);
-  }
+  const bytes = parseSize(text);
+  if (typeof bytes === 'string') throw new OptionValueError(bytes);
+  if (bytes < 1) throw new OptionValueError(`expected a size of 1B or more, got "${text}"`);
   return bytes;
 }
 

@@ -49,7 +49,7 @@ const kSizeFactors: Readonly<Record<string, number>> = {
 };
 
 /**
- * Sizes in the manifest: a whole number is bytes; a string takes a unit, `512KiB`,
+ * Sizes, in the manifest and in the CLI's size flags alike: a whole number is bytes; a string takes a unit, `512KiB`,
  * `64MiB`, `1GiB` (powers of 1024; `K`, `M`, `G` mean the same; decimal `kB`, `MB`, `GB`;
  * case does not matter). Whole bytes only; the caller checks its own range. Returns the
  * bytes, or the problem as a string.

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, GearmanError } from '../../errors.js';
+import { sqliteDriver } from '../../server/sqlite-driver.js';
 import type { CarriedError } from './carrier.js';
 import { payloadText } from './dead-letter.js';
 
@@ -105,7 +106,7 @@ export class FailureStore {
   static async open(file: string, keep: number): Promise<FailureStore> {
     let db: Database.Database | null = null;
     try {
-      const { default: Sqlite } = await import('better-sqlite3');
+      const Sqlite = sqliteDriver();
       db = new Sqlite(file, { timeout: 1000 });
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
