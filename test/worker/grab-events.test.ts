@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/protocol/constants.js';
+import type { GrabGate } from '../../src/worker/grab-gate.js';
 import { closeWorkers, sleep, waitFor } from './helpers.js';
 import { closeServers, connectBacklog, setup } from './scripted-server.js';
 
@@ -43,5 +44,34 @@ describe('grab decisions on the events of one connection (scripted server)', () 
     ends[1]?.();
     await server.exactly(3);
     expect(server.types()).toEqual(['WORK_COMPLETE', 'WORK_COMPLETE', 'GRAB_JOB_ALL']);
+  });
+
+  it('holds its grab while the socket is full and sends it once the socket drains', async () => {
+    // A gate that only counts: every grab the worker decides on asks it first.
+    let asked = 0;
+    const gate: GrabGate = {
+      tryReserve: () => {
+        asked++;
+        return true;
+      },
+      release: () => {},
+    };
+    const { server, worker } = await setup({ maxJobs: 1, gate });
+    const big = Buffer.alloc(16 * 1024 * 1024, 'r');
+    worker.register('big', () => big);
+    await connectBacklog(server, worker, 1);
+    server.pauseReading();
+    const before = asked;
+    let ended = 0;
+    worker.on('job:end', () => ended++);
+    server.send(PacketType.JOB_ASSIGN_UNIQ, ['H:x:1', 'big', '', '']);
+    await waitFor('the job to end', () => ended === 1);
+    await sleep(100);
+    expect(asked).toBe(before);
+    server.resumeReading();
+    await server.until('the grab', (r) => r.length >= 2);
+    await sleep(50);
+    expect(server.types()).toEqual(['WORK_COMPLETE', 'GRAB_JOB_ALL']);
+    expect(asked).toBe(before + 1);
   });
 });
