@@ -17,6 +17,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gearmandVersion, missingPeers } from './lib/gearmand.js';
 import { installExitHooks, killAll, kRepoRoot } from './lib/processes.js';
+import { kRoundTripPeers } from './lib/roundtrip.js';
 import { fmtInt, fmtRatio } from './lib/table.js';
 import {
   type BenchResult,
@@ -51,6 +52,8 @@ options:
       --calls N                sequential calls per round-trip run, server too (default ${kLibraryDefaults.calls})
       --warmup N               untimed warm-up jobs or calls per run, the same on every side
                                (default: as many as the timed part; 0 measures cold starts)
+      --pairs LIST             round-trip pairs to run besides PHP + PHP, e.g. gworker
+                               (default: all of ${kRoundTripPeers.join(', ')})
       --drain-settings LIST    our worker's maxJobs x connectionsPerServer for the drain,
                                one row each, e.g. 16x1,32x2,64x2 (default ${kLibraryDefaults.drainSettings.map((s) => `${s.maxJobs}x${s.connections}`).join(',')})
       --timeout SECONDS        fail a run that takes longer (default ${kLibraryDefaults.runTimeoutMs / 1000})
@@ -84,6 +87,17 @@ function parseSettings(value: string | undefined): WorkerSettings[] {
       throw new RangeError(`"${item}": both must be >= 1`);
     return settings;
   });
+}
+
+function parsePairs(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const pairs = value.split(',').map((item) => item.trim());
+  const unknown = pairs.filter((pair) => !kRoundTripPeers.includes(pair));
+  if (unknown.length > 0)
+    throw new RangeError(
+      `unknown round-trip pair ${unknown.join(', ')}; known: ${kRoundTripPeers.join(', ')}`,
+    );
+  return pairs;
 }
 
 /** `MET`, `NOT MET` or `NOT MEASURED`, and a remark when the gap is within run-to-run noise. */
@@ -120,6 +134,7 @@ async function main(): Promise<number> {
       calls: { type: 'string' },
       warmup: { type: 'string' },
       'drain-settings': { type: 'string' },
+      pairs: { type: 'string' },
       timeout: { type: 'string' },
       profile: { type: 'string' },
       json: { type: 'string' },
@@ -142,6 +157,7 @@ async function main(): Promise<number> {
     calls: positiveInt(values.calls, kLibraryDefaults.calls, '--calls'),
     warmup: values.warmup === undefined ? undefined : nonNegativeInt(values.warmup, '--warmup'),
     drainSettings: parseSettings(values['drain-settings']),
+    roundtripPairs: parsePairs(values.pairs),
     runTimeoutMs: positiveInt(values.timeout, kLibraryDefaults.runTimeoutMs / 1000, '--timeout') * 1000,
     profileDir,
     progress: (line) => process.stderr.write(`  ${line}\n`),

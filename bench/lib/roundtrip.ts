@@ -108,12 +108,23 @@ async function roundTripOnce(pair: Pair, run: number, options: LibraryBenchOptio
   }
 }
 
+/** Round-trip peer keys, for --pairs. */
+export const kRoundTripPeers: readonly string[] = kPairs.map((pair) => pair.peer);
+
+/** The pairs `options.roundtripPairs` names (all when none), always with the PHP reference. */
+function pairsToRun(options: LibraryBenchOptions): readonly Pair[] {
+  const wanted = options.roundtripPairs;
+  if (wanted === undefined) return kPairs;
+  return kPairs.filter((pair) => pair.peer === 'php' || wanted.includes(pair.peer));
+}
+
 /** Foreground round trip bench: sequential calls, one client and one worker. */
 export async function runRoundTripBench(options: LibraryBenchOptions): Promise<BenchResult> {
   const warmup = (options.warmup ?? options.calls).toLocaleString('en-US');
-  const results = new Map<string, RoundTripRun[]>(kPairs.map((pair) => [pair.peer, []]));
+  const pairs = pairsToRun(options);
+  const results = new Map<string, RoundTripRun[]>(pairs.map((pair) => [pair.peer, []]));
   for (let run = 1; run <= options.runs; run++) {
-    for (const pair of kPairs) {
+    for (const pair of pairs) {
       const result = await withTimeout(
         roundTripOnce(pair, run, options),
         options.runTimeoutMs + 60_000,
@@ -125,7 +136,7 @@ export async function runRoundTripBench(options: LibraryBenchOptions): Promise<B
       );
     }
   }
-  const drafts: RowDraft[] = kPairs.map((pair) => {
+  const drafts: RowDraft[] = pairs.map((pair) => {
     const runs = results.get(pair.peer) ?? [];
     return {
       peer: pair.peer,

@@ -12,6 +12,11 @@ export interface LibraryBenchOptions {
    * undefined means as many as the timed part (`jobs` or `calls`).
    */
   readonly warmup?: number | undefined;
+  /**
+   * Round-trip pairs to run, by peer key (`php`, `gworker`, `gworker-client`,
+   * `gworker-worker`); undefined runs all four.
+   */
+  readonly roundtripPairs?: readonly string[] | undefined;
   /** Our worker's settings for the drain, one row each: maxJobs × connectionsPerServer. */
   readonly drainSettings: ReadonlyArray<WorkerSettings>;
   /** Give up one run (one peer, one repetition) after this long. */

@@ -1,4 +1,5 @@
-import { ProtocolError, type ProtocolFailure } from '../errors.js';
+import type { ProtocolFailure } from '../errors.js';
+import { nulAt, uint32 } from './bytes.js';
 import {
   ARG_COUNT,
   DEFAULT_MAX_FRAME_SIZE,
@@ -9,64 +10,11 @@ import {
   type Magic,
   packetTypeName,
 } from './constants.js';
-import type { Frame, Packet } from './packet.js';
+import { framePreview, protocolFailure } from './decoder-failure.js';
+import type { DecoderOptions, FrameSink, OversizedFrames, RawPacketSink } from './decoder-options.js';
+import type { Packet } from './packet.js';
 
-export interface DecoderOptions {
-  /** Which magic the peer must send: servers expect 'REQ', clients and workers 'RES'. */
-  readonly expect: Magic | 'any';
-  /** Largest data size accepted; bigger frames are refused before anything is buffered. */
-  readonly maxFrameSize?: number;
-  /**
-   * Accept text admin lines (a frame whose first byte is not NUL), as gearmand does on
-   * its one port. Off for clients and workers, where text can only mean garbage.
-   */
-  readonly allowText?: boolean;
-  /** Longest admin line accepted, in bytes, counting a `\r` before the `\n`. @defaultValue 65536 */
-  readonly maxLineLength?: number;
-  /**
-   * Receives binary packets unsplit instead of the frame sink (text lines still go to
-   * the frame sink): no Packet, argument array or views are made, for a consumer that
-   * reads a few arguments in place (the server's submits).
-   */
-  readonly onPacket?: RawPacketSink;
-  /**
-   * Frames over maxFrameSize that are read past rather than ending the stream: the frame's
-   * size is known from its header, so the stream stays in step without buffering it.
-   */
-  readonly oversized?: OversizedFrames;
-}
-
-/** Which oversized frames are skipped, and who hears of each (see DecoderOptions.oversized). */
-export interface OversizedFrames {
-  /** Packet types skipped when too large; a too-large frame of another type still ends the stream at its header. */
-  readonly types: ReadonlySet<number>;
-  /** How much of the frame's data `skipped` gets: enough for its first argument (a job handle). */
-  readonly headSize: number;
-  /**
-   * Called once `headSize` bytes of the data have arrived (valid during the call only);
-   * the rest of the frame is then read and dropped. Returning false refuses the frame
-   * after all (it holds no job handle, say), with the ProtocolError a frame of another
-   * type gets at its header; throwing ends the stream too.
-   */
-  readonly skipped: (type: Packet['type'], size: number, head: Buffer) => boolean;
-}
-
-export type FrameSink = (frame: Frame) => void;
-
-/**
- * A whole binary packet: its data is `bytes[start, end)`, and `nuls[i]` is the position
- * in `bytes` of the NUL that ends argument i, for each argument but the last (the
- * argument count was checked). `bytes` may hold other frames around this one, and
- * `nuls` is reused: both are valid during the call only, unless copied or viewed.
- */
-export type RawPacketSink = (
-  magic: Magic,
-  type: Packet['type'],
-  bytes: Buffer,
-  start: number,
-  end: number,
-  nuls: Int32Array,
-) => void;
+export type { DecoderOptions, FrameSink, OversizedFrames, RawPacketSink } from './decoder-options.js';
 
 /** An oversized frame being read past: its type, size, the head collected so far, and the bytes still to come. */
 interface Skip {
@@ -82,23 +30,6 @@ const kNewline = 0x0a;
 const kMagicPrefix = [0x00, 0x52, 0x45] as const;
 const kMagicReq = 0x51;
 const kMagicRes = 0x53;
-
-/** A big-endian uint32 at `at` (which the caller knows is in range): no call into Buffer's checked readers. */
-function uint32(buf: Buffer, at: number): number {
-  return (
-    (buf[at] as number) * 0x1000000 +
-    (((buf[at + 1] as number) << 16) | ((buf[at + 2] as number) << 8) | (buf[at + 3] as number))
-  );
-}
-
-/**
- * The first NUL in `bytes[from, end)`, or -1. A loop rather than indexOf: the arguments
- * searched (names, uniques, handles) are short, and indexOf costs a native call each.
- */
-function nulAt(bytes: Buffer, from: number, end: number): number {
-  for (let i = from; i < end; i++) if (bytes[i] === 0) return i;
-  return -1;
-}
 
 /**
  * Incremental decoder: push() chunks as they arrive and it hands whole frames to the
@@ -429,26 +360,12 @@ export class PacketDecoder {
     this.#sink({ kind: 'packet', packet: { magic: this.#magic, type, args } });
   }
 
-  /**
-   * The start of the frame, header included, for an error preview. The header was valid,
-   * so it is rebuilt from what was read rather than kept: the fast path never copies it.
-   */
+  /** The start of the frame, header included, for an error preview (see framePreview). */
   #frameForPreview(data: Buffer, size = data.length): Buffer {
-    const frame = Buffer.alloc(HEADER_SIZE + Math.min(data.length, 32 - HEADER_SIZE));
-    frame.writeUInt32BE(this.#magic === 'REQ' ? MAGIC_REQ : MAGIC_RES, 0);
-    frame.writeUInt32BE(this.#type, 4);
-    frame.writeUInt32BE(size, 8);
-    data.copy(frame, HEADER_SIZE, 0, frame.length - HEADER_SIZE);
-    return frame;
+    return framePreview(this.#magic, this.#type, size, data);
   }
 
   #fail(reason: ProtocolFailure, message: string, buf: Buffer, at: number, packetType?: number): never {
-    const details: { reason: ProtocolFailure; offset: number; packetType?: number; preview: string } = {
-      reason,
-      offset: this.#frameStart,
-      preview: buf.subarray(at, at + 32).toString('hex'),
-    };
-    if (packetType !== undefined) details.packetType = packetType;
-    throw new ProtocolError(message, details);
+    throw protocolFailure(reason, message, this.#frameStart, buf, at, packetType);
   }
 }

@@ -6,7 +6,9 @@ import { type Job, jobControl } from './job.js';
  * answer stay within maxJobs, and a shared gate, when there is one, holds a reservation
  * for each grab until it is answered. A grab answered with a job becomes that job in one
  * step, here and in the gate, so no grab sent after it can see its slot as free. It also
- * keeps its own drain waiters: they resolve once nothing runs and no grab is out.
+ * keeps its own drain waiters: they resolve once nothing runs and no grab is out. Only
+ * GrabScheduler changes the counts (each change is an event it decides a grab on); the
+ * rest of the worker reads them.
  */
 export class JobSlots {
   readonly #gate: GrabGate | undefined;

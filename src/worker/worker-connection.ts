@@ -12,16 +12,16 @@ import type { GrabMode, JobResult } from './options.js';
 import type { AnnouncedFunctions } from './registry.js';
 import { isThenable, replyWithError, replyWithResult } from './reply.js';
 
-/** What one grab loop reports to its Worker. */
+/**
+ * What one grab loop reports to its Worker: its jobs and the errors only it can see. The
+ * connection's own events (connect, disconnect, reconnecting, malformed data) reach the
+ * Worker straight from the Connection, not through here.
+ */
 export interface WorkerContext {
   readonly registry: AnnouncedFunctions;
   jobStarted(job: Job): void;
-  jobEnded(job: Job, outcome: JobOutcome, durationMs: number): void;
+  jobEnded(job: Job, outcome: JobOutcome): void;
   error(error: GearmanError, server: string): void;
-  connected(server: string, reconnect: boolean): void;
-  disconnected(server: string, error: GearmanError): void;
-  reconnecting(server: string, info: { attempt: number; delayMs: number; error: GearmanError }): void;
-  reconnected(server: string): void;
 }
 
 export interface GrabLoopOptions {
@@ -43,56 +43,42 @@ export interface GrabLoopOptions {
  * After NO_JOB it stops grabbing, sends PRE_SLEEP once no grab is outstanding, and waits
  * for NOOP (or the re-grab timer). Registrations are replayed on every (re)connect.
  *
- * This class reads the server's packets, runs the jobs they assign and reports to its
- * Worker. When to grab and to sleep is GrabScheduler's part, with GrabAllProbe (which
- * grab packet) and SleepState (idle, asleep, sleep with the grab); what runs and what
- * is grabbed for is counted in JobSlots.
+ * This class reads the server's packets, runs the jobs they assign and answers them.
+ * What runs and what is grabbed for is counted in `slots` (JobSlots); when to grab and to
+ * sleep is decided by `grabs` (GrabScheduler) alone, which hears of every event that can
+ * make a grab due from here (packets, jobs ending, connects) or from the Worker (pause,
+ * resume, a shared gate freeing a slot, a new limit). Events flow one way: Connection ->
+ * this class -> GrabScheduler, and this class -> WorkerContext -> Worker.
  */
 export class WorkerConnection implements JobHost {
   readonly name: string;
   readonly exceptions: boolean;
   readonly maxFrameSize: number;
-  readonly #conn: Connection;
+  readonly connection: Connection;
+  /** Jobs running and grabs out on this connection; read it, change it through `grabs`. */
+  readonly slots: JobSlots;
+  readonly grabs: GrabScheduler;
   readonly #ctx: WorkerContext;
   readonly #log: Logger;
-  readonly #slots: JobSlots;
-  readonly #grabs: GrabScheduler;
 
   constructor(conn: Connection, ctx: WorkerContext, options: GrabLoopOptions) {
-    this.#conn = conn;
+    this.connection = conn;
     this.name = conn.name;
     this.#ctx = ctx;
     this.exceptions = options.exceptions;
     this.maxFrameSize = options.maxFrameSize;
     this.#log = options.logger.child({ component: 'worker', server: conn.name });
-    this.#slots = new JobSlots(options.maxJobs, options.gate);
-    this.#grabs = new GrabScheduler(conn, this.#slots, ctx.registry, options, this.#log);
+    this.slots = new JobSlots(options.maxJobs, options.gate);
+    this.grabs = new GrabScheduler(conn, this.slots, ctx.registry, options, this.#log);
     conn.on('packet', (packet) => this.#onPacket(packet));
-    conn.on('connect', ({ reconnect }) => this.#onConnect(reconnect));
+    conn.on('connect', () => this.#onConnect());
     conn.on('disconnect', (error) => this.#onDisconnect(error));
-    conn.on('reconnecting', (info) => ctx.reconnecting(this.name, info));
-    conn.on('reconnect', () => ctx.reconnected(this.name));
-    conn.on('protocolError', (error) => ctx.error(error, this.name));
-    conn.on('drain', () => this.#grabs.socketDrained());
-  }
-
-  /** Jobs whose handlers are still running on this connection. */
-  get running(): number {
-    return this.#slots.running;
-  }
-
-  get connected(): boolean {
-    return this.#conn.connected;
-  }
-
-  connect(): Promise<void> {
-    return this.#conn.connect();
   }
 
   // --- JobHost ---------------------------------------------------------------------
 
   writeJobFrame(frame: Buffer): void {
-    this.#conn.send(frame);
+    this.connection.send(frame);
   }
 
   frameRefused(job: Job, error: GearmanError, bytes: number): void {
@@ -103,56 +89,28 @@ export class WorkerConnection implements JobHost {
   }
 
   jobEnded(job: Job, outcome: JobOutcome): void {
-    this.#ctx.jobEnded(job, outcome, performance.now() - jobControl.startedAt(job));
+    this.#ctx.jobEnded(job, outcome);
     // A job that sent its final packet is done for the server: its slot frees now, so the
     // next grab leaves in the same write (a handler that answers before it returns, as
     // the supervisor's do, would otherwise send it a turn later, in a segment of its own).
     // A lost job keeps its slot until its handler returns: that handler may still be busy.
-    if (outcome !== 'lost' && this.#slots.remove(job)) this.#grabs.fill();
+    if (outcome !== 'lost') this.grabs.released(job);
   }
 
   // --- control from the Worker -----------------------------------------------------
 
   /** Sends registration frames now (if connected); `wake` re-grabs, since gearmand sends no NOOP for jobs already queued. */
   announce(frames: readonly Buffer[], wake: boolean): void {
-    if (!this.#conn.connected) return;
-    for (const frame of frames) this.#conn.send(frame);
-    if (wake) this.#grabs.wake(true);
-  }
-
-  pause(): void {
-    this.#grabs.pause();
-  }
-
-  resume(): void {
-    this.#grabs.resume();
-  }
-
-  /** A shared gate may have a free slot again: grab if awake. */
-  refill(): void {
-    this.#grabs.fill();
-  }
-
-  setMaxJobs(maxJobs: number): void {
-    this.#slots.setMaxJobs(maxJobs);
-    this.#grabs.fill();
-  }
-
-  /** Resolves once no handler runs and no grab awaits its answer. */
-  drained(): Promise<void> {
-    return this.#slots.drained();
-  }
-
-  /** Aborts every running job: its result will not be sent. */
-  abandonAll(reason: Error): void {
-    this.#slots.abandonAll(reason);
+    if (!this.connection.connected) return;
+    for (const frame of frames) this.connection.send(frame);
+    if (wake) this.grabs.wake();
   }
 
   async close(): Promise<void> {
-    this.#grabs.stop();
-    await this.#conn.close();
+    this.grabs.stop();
+    await this.connection.close();
     // A closed Connection emits no 'disconnect': hand back what the grabs still reserve.
-    this.#slots.answerAll();
+    this.slots.answerAll();
   }
 
   // --- packets and jobs ------------------------------------------------------------
@@ -160,7 +118,7 @@ export class WorkerConnection implements JobHost {
   #onPacket(packet: Packet): void {
     // After close() the socket drains what the server still sends: a job now could not
     // be answered, and the server requeues it when the socket closes.
-    if (!this.#conn.connected) return;
+    if (!this.connection.connected) return;
     const args = packet.args as Buffer[];
     switch (packet.type) {
       case PacketType.JOB_ASSIGN_UNIQ:
@@ -173,10 +131,10 @@ export class WorkerConnection implements JobHost {
         this.#assign(args[0] as Buffer, args[1] as Buffer, undefined, undefined, args[2] as Buffer);
         return;
       case PacketType.NO_JOB:
-        this.#grabs.noJob();
+        this.grabs.noJob();
         return;
       case PacketType.NOOP:
-        this.#grabs.noop();
+        this.grabs.noop();
         return;
       case PacketType.ERROR:
         this.#onError(argString(packet, 0), argString(packet, 1));
@@ -197,17 +155,14 @@ export class WorkerConnection implements JobHost {
     const name = functionName.toString('utf8');
     const registration = this.#ctx.registry.lookup(name);
     if (registration === undefined) {
-      this.#grabs.answeredWithJob(null);
       this.#refuse(handle, name);
       return;
     }
     const job = new Job(this, handle, name, unique, reducer, payload);
     // From here the job holds its slot, in the shared gate too: grabs may follow.
-    const confirmed = this.#grabs.answeredWithJob(job);
+    this.grabs.assigned(job);
     if (registration.timeoutMs !== undefined) jobControl.armTimeout(job, registration.timeoutMs);
     this.#ctx.jobStarted(job);
-    // A job that confirmed GRAB_JOB_ALL holds its slot now: grab for the others.
-    if (confirmed) this.#grabs.fill();
     let result: JobResult | Promise<JobResult>;
     try {
       result = registration.handler(job);
@@ -225,26 +180,26 @@ export class WorkerConnection implements JobHost {
     }
   }
 
-  /** The handler returned: send its result unless the job already ended, then refill the slot. */
+  /**
+   * The handler returned: send its result unless the job already ended, then free its
+   * slot (sending the result freed it already, unless the job was lost): the refill grab
+   * is queued in the same tick as the terminal packet, and the coalescer sends both in
+   * one write.
+   */
   #settle(job: Job, value: unknown): void {
     replyWithResult(job, value, this.#log);
-    this.#release(job);
+    this.grabs.released(job);
   }
 
   #settleError(job: Job, err: unknown): void {
     replyWithError(job, err, this.exceptions, this.#log);
-    this.#release(job);
-  }
-
-  #release(job: Job): void {
-    this.#slots.remove(job);
-    // Same tick as the terminal packet: the coalescer sends both in one write.
-    this.#grabs.fill();
+    this.grabs.released(job);
   }
 
   /** A job for a function never registered here: nobody can run it, so fail it rather than hold it. */
   #refuse(handle: Buffer, name: string): void {
-    this.#conn.send(encodeRequest(PacketType.WORK_FAIL, [handle]));
+    this.connection.send(encodeRequest(PacketType.WORK_FAIL, [handle]));
+    this.grabs.unrunnable();
     this.#ctx.error(
       new GearmanError(
         ErrorCode.PROTOCOL,
@@ -252,11 +207,10 @@ export class WorkerConnection implements JobHost {
       ),
       this.name,
     );
-    this.#grabs.fill();
   }
 
   #onError(code: string, text: string): void {
-    if (this.#grabs.probeRefused(code)) return;
+    if (this.grabs.probeRefused(code)) return;
     // JOB_NOT_FOUND here usually answers a result sent after the server requeued the job
     // (a CAN_DO_TIMEOUT fired): worth reporting, never worth retrying.
     this.#ctx.error(new ServerError(code, text), this.name);
@@ -264,23 +218,20 @@ export class WorkerConnection implements JobHost {
 
   // --- the connection --------------------------------------------------------------
 
-  #onConnect(reconnect: boolean): void {
-    this.#grabs.connected();
+  #onConnect(): void {
     // SET_CLIENT_ID, every CAN_DO and the first grabs leave in one write.
-    for (const frame of this.#ctx.registry.replayFrames()) this.#conn.send(frame);
-    this.#grabs.fill();
-    this.#ctx.connected(this.name, reconnect);
+    for (const frame of this.#ctx.registry.replayFrames()) this.connection.send(frame);
+    this.grabs.connected();
   }
 
   #onDisconnect(error: GearmanError): void {
-    this.#grabs.disconnected();
+    this.grabs.disconnected();
     const reason = new ConnectionError(
       ErrorCode.CONNECTION_CLOSED,
       'connection to the job server dropped; the server requeues the job',
       this.name,
       { cause: error },
     );
-    this.#slots.abandonAll(reason);
-    this.#ctx.disconnected(this.name, error);
+    this.slots.abandonAll(reason);
   }
 }

@@ -4,7 +4,7 @@ import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
 import { Connection, type ConnectionOptions } from '../net/connection.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
-import type { Job, JobOutcome } from './job.js';
+import { type Job, type JobOutcome, jobControl } from './job.js';
 import {
   type CloseOptions,
   checkCount,
@@ -68,6 +68,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
             logger,
           }),
         );
+        // After the WorkerConnection's own listeners: 'connect' is emitted here once the
+        // registrations and first grabs are queued, 'disconnect' once its jobs are abandoned.
+        this.#relayConnectionEvents(connection);
       }
     }
   }
@@ -80,7 +83,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Handlers running now, over all connections. */
   get running(): number {
     let total = 0;
-    for (const loop of this.#loops) total += loop.running;
+    for (const loop of this.#loops) total += loop.slots.running;
     return total;
   }
 
@@ -147,13 +150,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Stops grabbing; running jobs finish. Grabs already sent may still bring jobs, which run. */
   pause(): void {
     this.#paused = true;
-    for (const loop of this.#loops) loop.pause();
+    for (const loop of this.#loops) loop.grabs.pause();
   }
 
   resume(): void {
     if (this.#closing) return;
     this.#paused = false;
-    for (const loop of this.#loops) loop.resume();
+    for (const loop of this.#loops) loop.grabs.resume();
   }
 
   /**
@@ -162,14 +165,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   refill(): void {
     if (this.#paused) return;
-    for (const loop of this.#loops) loop.refill();
+    for (const loop of this.#loops) loop.grabs.gateFreed();
   }
 
   /** Changes the jobs in flight per connection; a lower limit takes effect as jobs end. */
   setMaxJobs(maxJobs: number): void {
     checkCount(maxJobs, 'maxJobs');
     this.#maxJobs = maxJobs;
-    for (const loop of this.#loops) loop.setMaxJobs(maxJobs);
+    for (const loop of this.#loops) loop.grabs.setMaxJobs(maxJobs);
   }
 
   /**
@@ -185,11 +188,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #close(options: CloseOptions): Promise<void> {
     const timeoutMs = options.timeoutMs ?? kDefaultCloseTimeoutMs;
     this.#paused = true;
-    for (const loop of this.#loops) loop.pause();
+    for (const loop of this.#loops) loop.grabs.pause();
     if (!options.force && timeoutMs > 0) {
       try {
         await drainWithin(
-          this.#loops.map((loop) => loop.drained()),
+          this.#loops.map((loop) => loop.slots.drained()),
           timeoutMs,
         );
       } catch (err) {
@@ -200,7 +203,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (left > 0) {
       this.#log.warn({ jobs: left }, 'aborting jobs still running at close; the server requeues them');
       const reason = new GearmanError(ErrorCode.CLOSED, 'worker closed before the job finished');
-      for (const loop of this.#loops) loop.abandonAll(reason);
+      for (const loop of this.#loops) loop.slots.abandonAll(reason);
     }
     await Promise.all(
       this.#loops.map((loop) =>
@@ -211,7 +214,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #connectAll(): Promise<void> {
-    const results = await Promise.allSettled(this.#loops.map((loop) => loop.connect()));
+    const results = await Promise.allSettled(this.#loops.map((loop) => loop.connection.connect()));
     if (results.some((result) => result.status === 'fulfilled')) return;
     const errors = results.map((result) => (result as PromiseRejectedResult).reason as unknown);
     const names = [...new Set(this.#loops.map((loop) => loop.name))].join(', ');
@@ -231,30 +234,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
       jobStarted: (job: Job) => {
         this.emit('job:start', job);
       },
-      jobEnded: (job: Job, outcome: JobOutcome, durationMs: number) => {
-        // The event object is built only for listeners: this runs once per job.
+      jobEnded: (job: Job, outcome: JobOutcome) => {
+        // The event object (and the clock read) is for listeners only: this runs once per job.
         if (this.listenerCount('job:end') === 0) return;
         this.emit('job:end', {
           handle: job.handle,
           functionName: job.functionName,
           outcome,
-          durationMs,
+          durationMs: performance.now() - jobControl.startedAt(job),
           server: job.server,
         });
       },
-      error: (error, server) => {
-        this.#log.warn({ err: error, server }, error.message);
-        // An 'error' event nobody listens to would throw: the log line is enough then.
-        if (this.listenerCount('error') > 0) this.emit('error', error);
-      },
-      connected: (server, reconnect) => {
-        this.#log.info({ server, reconnect }, 'connected');
-        this.emit('connect', { server, reconnect });
-      },
-      disconnected: (server, error) => this.emit('disconnect', { server, error }),
-      reconnecting: (server, info) => this.emit('reconnecting', { server, ...info }),
-      reconnected: (server) => this.emit('reconnect', { server }),
+      error: (error, server) => this.#reportError(error, server),
     };
+  }
+
+  /** The connection's own events, as the Worker's: straight from the Connection, one hop. */
+  #relayConnectionEvents(connection: Connection): void {
+    const server = connection.name;
+    connection.on('connect', ({ reconnect }) => {
+      this.#log.info({ server, reconnect }, 'connected');
+      this.emit('connect', { server, reconnect });
+    });
+    connection.on('disconnect', (error) => this.emit('disconnect', { server, error }));
+    connection.on('reconnecting', (info) => this.emit('reconnecting', { server, ...info }));
+    connection.on('reconnect', () => this.emit('reconnect', { server }));
+    connection.on('protocolError', (error) => this.#reportError(error, server));
+  }
+
+  #reportError(error: GearmanError, server: string): void {
+    this.#log.warn({ err: error, server }, error.message);
+    // An 'error' event nobody listens to would throw: the log line is enough then.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   #connectionOptions(address: ServerAddress, logger: Logger): ConnectionOptions {

@@ -77,6 +77,15 @@ export class ScriptedServer {
     this.#socket?.write(Buffer.concat(packets.map(([type, args = []]) => encodeResponse(type, args))));
   }
 
+  /** Stops reading the worker's socket, so that its writes back up until resumeReading(). */
+  pauseReading(): void {
+    this.#socket?.pause();
+  }
+
+  resumeReading(): void {
+    this.#socket?.resume();
+  }
+
   /** Drops the worker's connection. */
   dropConnection(): void {
     this.#socket?.destroy();
