@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PacketType } from '../../src/protocol/constants.js';
 import { GearmanServer } from '../../src/server/server.js';
+import { type LogEntry, linesWith, recordingLogger } from '../helpers/recording-logger.js';
 import { startServer } from './helpers/own-server.js';
 import { RawClient, submitBackground, texts } from './helpers/raw-client.js';
 
@@ -181,6 +182,24 @@ describe('maxrunning: a cap on the jobs of a function running at once', () => {
     ];
     expect((await grab(w1))?.[1]).toBe('later:a');
     expect(await grab(w2)).toBeNull();
+  });
+
+  it('says once in the log that the cap holds jobs back, not once per job', async () => {
+    const lines: LogEntry[] = [];
+    const { port } = await startServer({ maxRunning: { capped: 1 }, logger: recordingLogger(lines) });
+    const client = await submitAll(port, [['capped', 'a']]);
+    const worker = await rawWorker(port, 'capped');
+    await grab(worker);
+    expect(linesWith(lines, 'maxrunning cap')).toEqual([]);
+    for (const data of ['b', 'c', 'd'])
+      expect(await submitBackground(client, 'capped', '', data)).toBe('created');
+    expect(linesWith(lines, 'maxrunning cap')).toEqual([
+      {
+        level: 'info',
+        obj: { function: 'capped', maxRunning: 1, running: 1, waiting: 1 },
+        msg: 'jobs wait: the function runs as many jobs as its maxrunning cap allows',
+      },
+    ]);
   });
 
   it('refuses a malformed maxrunning with an ERR line and changes nothing', async () => {
