@@ -82,6 +82,22 @@ describe('maxrunning: a cap on the jobs of a function running at once', () => {
     expect(await grab(first)).toBeNull();
   });
 
+  it('passes over a capped function with --global-priority too', async () => {
+    const { port } = await startServer({ globalPriority: true, maxRunning: { capped: 1 } });
+    const client = await RawClient.connect(port);
+    for (const fn of ['capped', 'capped']) {
+      client.send(PacketType.SUBMIT_JOB_HIGH_BG, [fn, '', 'high']);
+      await client.expect(PacketType.JOB_CREATED);
+    }
+    client.send(PacketType.SUBMIT_JOB_LOW_BG, ['other', '', 'low']);
+    await client.expect(PacketType.JOB_CREATED);
+    const worker = await rawWorker(port, 'other', 'capped');
+    expect((await grab(worker))?.[1]).toBe('capped:high');
+    // The second HIGH job of `capped` would come first, but the cap holds it back.
+    expect((await grab(worker))?.[1]).toBe('other:low');
+    expect(await grab(worker)).toBeNull();
+  });
+
   it('wakes sleepers when the cap is raised or removed at runtime, and `show maxrunning` lists it', async () => {
     const { port } = await startServer();
     const admin = await RawClient.connect(port);
