@@ -12,6 +12,7 @@ import {
   getPidCommand,
   type MaxQueueSizes,
   maxQueueCommand,
+  maxRunningCommand,
   priorityStatusCommand,
   rawCommand,
   showJobsCommand,
@@ -165,6 +166,16 @@ export class AdminClient {
    */
   maxQueue(fn: string, sizes: MaxQueueSizes): Promise<void> {
     return this.#run(() => maxQueueCommand(fn, sizes));
+  }
+
+  /**
+   * `maxrunning` (gworker's server only: gearmand fails it with AdminError code
+   * `UNKNOWN_COMMAND`): at most `cap` jobs of the function run at once across all
+   * workers; the others wait in its queue. 0 removes the cap. It holds for a function
+   * the server does not know yet; `raw('show maxrunning')` lists the caps.
+   */
+  maxRunning(fn: string, cap: number): Promise<void> {
+    return this.#run(() => maxRunningCommand(fn, cap));
   }
 
   /**

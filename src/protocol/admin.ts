@@ -159,6 +159,17 @@ export function maxQueueCommand(fn: string, sizes: MaxQueueSizes): AdminCommand<
   return command(`maxqueue ${name} ${args.join(' ')}`, 'line', ok('maxqueue'));
 }
 
+/**
+ * `maxrunning FUNC N` (gworker's server only; gearmand answers ERR UNKNOWN_COMMAND): at
+ * most N jobs of FUNC run at once across all workers; 0 removes the cap.
+ */
+export function maxRunningCommand(fn: string, cap: number): AdminCommand<void> {
+  if (!Number.isInteger(cap) || cap < 0 || cap > 0xffffffff) {
+    throw new RangeError(`cap must be an integer from 0 (no cap) to 4294967295, got ${cap}`);
+  }
+  return command(`maxrunning ${word('function name', fn)} ${cap}`, 'line', ok('maxrunning'));
+}
+
 /** `cancel job HANDLE`: answers `ERR UNKNOWN_JOB` for a handle the server does not hold. */
 export const cancelJobCommand = (handle: string): AdminCommand<void> =>
   command(`cancel job ${word('job handle', handle)}`, 'line', ok('cancel job'));

@@ -1,4 +1,5 @@
 import type { FunctionEntry } from './function-entry.js';
+import { displayName } from './function-entry.js';
 import type { ServerJob } from './job.js';
 import type { CachedResult } from './result-cache.js';
 
@@ -16,6 +17,9 @@ export const AdminText = {
   FUNCTION_NOT_FOUND: 'ERR function not found\r\n',
   FUNCTION_IN_USE: 'ERR there are still connected workers or executing clients\r\n',
   unknownCommand: (word: string): string => `ERR UNKNOWN_COMMAND Unknown+server+command${word}\r\n`,
+  /** gworker's own (`maxrunning` is no gearmand command), in the shape of gearmand's errors. */
+  MAX_RUNNING_USAGE:
+    'ERR INVALID_ARGUMENTS Usage:+maxrunning+FUNCTION+[N],+N+a+whole+number+from+0+(no+cap)+to+4294967295\r\n',
   incompleteArgs: (word: string): string =>
     `ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+${word}\r\n`,
 } as const;
@@ -105,5 +109,23 @@ export function formatShowUniqueJobs(jobs: Iterable<ServerJob>): string {
 export function formatShowCache(results: Iterable<CachedResult>): string {
   let out = '';
   for (const result of results) out += `${result.fn}\t${result.unique}\t${result.bytes}\t${result.ageMs}\n`;
+  return `${out}.\n`;
+}
+
+/**
+ * `show maxrunning` (gworker's own; gearmand has no such cap): one line per cap, in the
+ * order set, `FUNCTION\tMAX_RUNNING\tRUNNING\tWAITING` (WAITING: jobs not running, as
+ * `status` TOTAL minus RUNNING), then `.`. A cap on a function the server does not know
+ * yet shows 0 running and 0 waiting.
+ */
+export function formatShowMaxRunning(
+  caps: Iterable<readonly [name: string, cap: number, fn: FunctionEntry | undefined]>,
+): string {
+  let out = '';
+  for (const [name, cap, fn] of caps) {
+    const running = fn?.running ?? 0;
+    const waiting = fn === undefined ? 0 : fn.total - fn.running;
+    out += `${fn?.displayName ?? displayName(name)}\t${cap}\t${running}\t${waiting}\n`;
+  }
   return `${out}.\n`;
 }

@@ -1,6 +1,7 @@
 import type { FunctionEntry } from './function-entry.js';
 import type { JobPriority, ServerJob } from './job.js';
 import type { Ability, Peer } from './peer.js';
+import { atCap } from './running-cap.js';
 
 export interface AssignmentPolicy {
   /** Serve a worker's functions in turn (gearmand's -R). */
@@ -19,14 +20,17 @@ const kPriorities: readonly JobPriority[] = [0, 1, 2];
  * first of the worker's functions (latest registered first) that has any job, its
  * highest priority first, so a LOW job of one function beats a HIGH job of the next.
  * With globalPriority every function's HIGH jobs come first. Round robin moves the
- * function that served to the end of the worker's list.
+ * function that served to the end of the worker's list. A function at its `maxrunning`
+ * cap is passed over (running-cap.ts): its jobs wait, in order, for a slot.
  */
 export function takeJob(peer: Peer, policy: AssignmentPolicy, drop: DropJob): [ServerJob, Ability] | null {
   const abilities = peer.abilities;
   if (policy.globalPriority) {
     for (const priority of kPriorities) {
       for (let i = 0; i < abilities.length; i++) {
-        const job = shiftRunnable((abilities[i] as Ability).fn, priority, drop);
+        const fn = (abilities[i] as Ability).fn;
+        if (atCap(fn)) continue;
+        const job = shiftRunnable(fn, priority, drop);
         if (job !== null) return [job, served(abilities, i, policy)];
       }
     }
@@ -34,7 +38,7 @@ export function takeJob(peer: Peer, policy: AssignmentPolicy, drop: DropJob): [S
   }
   for (let i = 0; i < abilities.length; i++) {
     const fn = (abilities[i] as Ability).fn;
-    if (fn.queued === 0) continue;
+    if (fn.queued === 0 || atCap(fn)) continue;
     for (const priority of kPriorities) {
       const job = shiftRunnable(fn, priority, drop);
       if (job !== null) return [job, served(abilities, i, policy)];
@@ -43,10 +47,14 @@ export function takeJob(peer: Peer, policy: AssignmentPolicy, drop: DropJob): [S
   return null;
 }
 
-/** Whether a grab would get a job now (PRE_SLEEP); drops the ignored jobs at the heads on the way. */
+/**
+ * Whether a grab would get a job now (PRE_SLEEP); drops the ignored jobs at the heads on
+ * the way. A capped function's jobs do not count: the worker sleeps until a slot frees.
+ */
 export function hasRunnable(peer: Peer, drop: DropJob): boolean {
   for (const ability of peer.abilities) {
     const fn = ability.fn;
+    if (atCap(fn)) continue;
     for (const priority of kPriorities) {
       const queue = fn.queues[priority];
       for (let head = queue.head; head?.ignore === true; head = queue.head) {

@@ -21,6 +21,7 @@ import type { Peer } from './peer.js';
 import type { ServerFunctionRegistry } from './registry.js';
 import { ErrorReply } from './replies.js';
 import { cachedReply, ResultCache, type ResultCacheOptions } from './result-cache.js';
+import { wakeForFreeSlots } from './running-cap.js';
 import type { JobStore, ReplayReport, StoredJob, StoreKey } from './store.js';
 import type { StoreHealth } from './store-outage.js';
 import { SubmitRecord } from './submit-record.js';
@@ -317,6 +318,17 @@ export class JobEngine {
     this.#life.dropJobsOf(fn);
     this.#registry.delete(fn);
     return 'dropped';
+  }
+
+  /**
+   * `maxrunning F N`: at most `cap` jobs of the function named `name` (latin1 of its
+   * bytes) run at once; 0 removes the cap. A cap raised or removed wakes as many sleeping
+   * workers as jobs may start now; one lowered under the running count lets those jobs
+   * finish and hands out no more until the count is under it.
+   */
+  setMaxRunning(name: string, cap: number): void {
+    const fn = this.#registry.setMaxRunning(name, cap);
+    if (fn !== undefined && !this.#life.draining) wakeForFreeSlots(fn);
   }
 
   // --- shutdown ------------------------------------------------------------

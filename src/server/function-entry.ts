@@ -27,6 +27,13 @@ export class FunctionEntry {
   workers = 0;
   /** `maxqueue` limits per priority; 0 is no limit. Compared with `total`, as gearmand does. */
   readonly maxQueue: [number, number, number] = [0, 0, 0];
+  /**
+   * `maxrunning` (gworker's own): jobs of the function that may run at once across all
+   * workers; 0 is no cap. Set through the registry, which keeps it across `drop function`.
+   */
+  maxRunning = 0;
+  /** When the cap last held a job back in the log (running-cap.ts logs it once a minute). */
+  capLoggedAt = Number.NEGATIVE_INFINITY;
   readonly uniques = new Map<string, ServerJob>();
   /** Workers asleep (PRE_SLEEP) and not yet woken, longest asleep first. */
   readonly sleepers = new Set<Peer>();
@@ -34,12 +41,17 @@ export class FunctionEntry {
   constructor(name: string) {
     this.name = name;
     this.nameBytes = Buffer.from(name, 'latin1');
-    const nul = name.indexOf('\0');
-    this.displayName = nul === -1 ? name : name.slice(0, nul);
+    this.displayName = displayName(name);
   }
 
   /** Jobs in the three queues (not those waiting for their epoch time). */
   get queued(): number {
     return this.queues[0].length + this.queues[1].length + this.queues[2].length;
   }
+}
+
+/** A name as the admin commands print it: up to a NUL, as gearmand's printf("%.*s") does. */
+export function displayName(name: string): string {
+  const nul = name.indexOf('\0');
+  return nul === -1 ? name : name.slice(0, nul);
 }

@@ -8,6 +8,7 @@ import { JobTable } from './job-table.js';
 import type { Peer, ReplySlot } from './peer.js';
 import { Persistence } from './persistence.js';
 import { errorFrame } from './replies.js';
+import { atCap, capSlotFreed, noteHeldBack } from './running-cap.js';
 import { EpochScheduler } from './scheduler.js';
 import type { JobStore, ReplayReport, StoreKey } from './store.js';
 import type { StoreHealth } from './store-outage.js';
@@ -196,7 +197,9 @@ export class JobLifecycle {
     if (front) fn.queues[job.priority].unshift(job);
     else fn.queues[job.priority].push(job);
     fn.waiting[job.priority]++;
-    if (!this.draining) wakeSleepers(fn, this.#options.workerWakeup);
+    if (this.draining) return;
+    if (atCap(fn)) noteHeldBack(fn, this.#log, Date.now());
+    else wakeSleepers(fn, this.#options.workerWakeup);
   }
 
   /** A grab took the job off its queue: it runs on `worker`, with a CAN_DO_TIMEOUT if any. */
@@ -204,8 +207,10 @@ export class JobLifecycle {
     job.state = 'running';
     job.worker = worker;
     worker.running.add(job);
-    job.fn.running++;
+    const fn = job.fn;
+    fn.running++;
     this.#running++;
+    if (fn.running === fn.maxRunning && fn.queued > 0) noteHeldBack(fn, this.#log, Date.now());
     if (timeoutMs > 0) {
       job.timer = setTimeout(() => this.#timedOut(job, worker), timeoutMs);
       job.timer.unref();
@@ -255,8 +260,10 @@ export class JobLifecycle {
     if (worker === null) return;
     worker.running.delete(job);
     job.worker = null;
-    job.fn.running--;
+    const fn = job.fn;
+    fn.running--;
     this.#running--;
+    if (fn.maxRunning !== 0 && !this.draining) capSlotFreed(fn);
     if (this.#running === 0 && this.#onIdle !== null) this.#onIdle();
   }
 

@@ -55,6 +55,12 @@ export interface GearmanServerOptions extends HttpGatewayOptions {
    * @defaultValue off
    */
   readonly resultCache?: ResultCacheOptions;
+  /**
+   * Jobs of a function that may run at once across all workers, by function name
+   * (gworker's own, like the admin `maxrunning`): past it, a grab gets another function's
+   * job or NO_JOB and the job waits in its queue. Not persisted. @defaultValue no cap
+   */
+  readonly maxRunning?: Readonly<Record<string, number>>;
   readonly logger?: Logger;
   /** The level the admin `verbose` command reports (the CLI passes its --log-level). @defaultValue 'info' */
   readonly logLevel?: string;
@@ -79,8 +85,13 @@ export interface ResolvedServerOptions {
   readonly maxConnections: number;
   readonly maxUnsentOutput: number;
   readonly maxJobs: number;
+  /** `maxRunning` as [name as the latin1 of its UTF-8 bytes, cap], caps of 0 left out. */
+  readonly maxRunning: ReadonlyArray<readonly [string, number]>;
   readonly verboseLevel: string;
 }
+
+/** The largest `maxrunning` cap: gearmand's other per-function limits are 32-bit too. */
+export const MAX_RUNNING_CAP = 0xffffffff;
 
 /** The default of `maxUnsentOutput`: eight connections at the per-connection cap of 64 MiB. */
 export const DEFAULT_MAX_UNSENT_OUTPUT = 512 * 1024 * 1024;
@@ -135,6 +146,22 @@ export function resolveServerOptions(options: GearmanServerOptions): ResolvedSer
       Number.MAX_SAFE_INTEGER,
     ),
     maxJobs: integerOption('maxJobs', options.maxJobs, 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+    maxRunning: resolveMaxRunning(options.maxRunning),
     verboseLevel,
   };
+}
+
+function resolveMaxRunning(
+  caps: Readonly<Record<string, number>> | undefined,
+): ReadonlyArray<readonly [string, number]> {
+  if (caps === undefined) return [];
+  if (typeof caps !== 'object' || caps === null)
+    throw new TypeError('maxRunning must be an object of name: cap');
+  const out: Array<readonly [string, number]> = [];
+  for (const [name, cap] of Object.entries(caps)) {
+    if (name === '') throw new RangeError('maxRunning: a function name must not be empty');
+    const value = integerOption(`maxRunning[${JSON.stringify(name)}]`, cap, 0, 0, MAX_RUNNING_CAP);
+    if (value > 0) out.push([Buffer.from(name, 'utf8').toString('latin1'), value]);
+  }
+  return out;
 }

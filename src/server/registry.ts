@@ -9,6 +9,11 @@ export class ServerFunctionRegistry {
   readonly #functions = new Map<string, FunctionEntry>();
   /** The function named last: pipelined submits name the same one over and over. */
   #last: FunctionEntry | null = null;
+  /**
+   * `maxrunning` caps by name, set before or after the function is known: a function
+   * made later takes its cap, and `drop function` does not forget it.
+   */
+  readonly #caps = new Map<string, number>();
 
   get size(): number {
     return this.#functions.size;
@@ -22,9 +27,27 @@ export class ServerFunctionRegistry {
     let fn = this.#functions.get(name);
     if (fn === undefined) {
       fn = new FunctionEntry(name);
+      if (this.#caps.size > 0) fn.maxRunning = this.#caps.get(name) ?? 0;
       this.#functions.set(name, fn);
     }
     return fn;
+  }
+
+  /**
+   * Caps the jobs of `name` running at once (0: no cap). Returns the function when the
+   * server knows it already, so the caller can wake its sleepers.
+   */
+  setMaxRunning(name: string, cap: number): FunctionEntry | undefined {
+    if (cap === 0) this.#caps.delete(name);
+    else this.#caps.set(name, cap);
+    const fn = this.#functions.get(name);
+    if (fn !== undefined) fn.maxRunning = cap;
+    return fn;
+  }
+
+  /** Every cap set, by name in the order set, with the function when it is known. */
+  *caps(): IterableIterator<[name: string, cap: number, fn: FunctionEntry | undefined]> {
+    for (const [name, cap] of this.#caps) yield [name, cap, this.#functions.get(name)];
   }
 
   /** getOrCreate() for a name as the bytes of a packet argument. */

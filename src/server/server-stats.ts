@@ -18,6 +18,8 @@ export interface ServerFunctionStats {
   readonly total: number;
   /** Connections that registered the function (`status` AVAILABLE_WORKERS). */
   readonly workers: number;
+  /** The `maxrunning` cap on its running jobs; 0 when it has none. */
+  readonly maxRunning: number;
 }
 
 /** Who is connected. */
@@ -43,6 +45,7 @@ export function functionStats(functions: Iterable<FunctionEntry>): ServerFunctio
       running: fn.running,
       total: fn.total,
       workers: fn.workers,
+      maxRunning: fn.maxRunning,
     });
   }
   return out;

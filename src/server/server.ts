@@ -12,7 +12,13 @@ import { HttpGateway } from './http/gateway.js';
 import { resolveHttpOptions } from './http/options.js';
 import type { JobTotals } from './job-counters.js';
 import { JobHandles } from './job-handles.js';
-import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
+import { integerOption } from './option-checks.js';
+import {
+  type GearmanServerOptions,
+  MAX_RUNNING_CAP,
+  type ResolvedServerOptions,
+  resolveServerOptions,
+} from './options.js';
 import { OutputBudget } from './output-budget.js';
 import { ServerFunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';
@@ -98,6 +104,7 @@ export class GearmanServer {
       resultCache: options.resultCache,
       logger: this.#log,
     });
+    for (const [name, cap] of this.#options.maxRunning) this.#engine.setMaxRunning(name, cap);
     this.#context = {
       engine: this.#engine,
       registry: this.#registry,
@@ -162,6 +169,16 @@ export class GearmanServer {
    */
   functionStats(): ServerFunctionStats[] {
     return functionStats(this.#registry.values());
+  }
+
+  /**
+   * Caps the jobs of function `fn` running at once across all workers, as the admin
+   * `maxrunning FN N` does (0 removes the cap). Raising or removing it wakes sleeping
+   * workers for the jobs that may start; lowering it lets running jobs finish.
+   */
+  setMaxRunning(fn: string, cap: number): void {
+    const value = integerOption('cap', cap, 0, 0, MAX_RUNNING_CAP);
+    this.#engine.setMaxRunning(Buffer.from(fn, 'utf8').toString('latin1'), value);
   }
 
   /** Submits and their outcomes per function since the server started (monotonic). */

@@ -62,12 +62,29 @@ describe('gworker server (arguments)', () => {
       ['--job-handle-prefix', ''],
       ['--max-unsent-output', '512KiB'],
       ['--tls-handshake-timeout', '5s'], // without --tls-cert
+      ['--max-running', 'resize'],
+      ['--max-running', 'resize=two'],
+      ['--max-running', '=2'],
+      ['--max-running', 'resize=4294967296'],
       ['stray'],
     ]) {
       const { code, stderr } = await run('server', ...argv);
       expect(code, argv.join(' ')).toBe(2);
       expect(stderr).toContain('gworker server:');
     }
+  });
+
+  it('caps the running jobs of each function named by --max-running', async () => {
+    const { port } = await startCli('--max-running', 'resize=2', '--max-running', 'mail=1');
+    const admin = await RawClient.connect(port);
+    expect(await admin.admin('show maxrunning', 'list')).toEqual(['resize\t2\t0\t0', 'mail\t1\t0\t0']);
+    await admin.send(PacketType.SUBMIT_JOB_BG, ['mail', '', 'a']).expect(PacketType.JOB_CREATED);
+    await admin.send(PacketType.SUBMIT_JOB_BG, ['mail', '', 'b']).expect(PacketType.JOB_CREATED);
+    const worker = await RawClient.connect(port);
+    worker.send(PacketType.CAN_DO, ['mail']).send(PacketType.GRAB_JOB);
+    expect(texts(await worker.expect(PacketType.JOB_ASSIGN))[2]).toBe('a');
+    worker.send(PacketType.GRAB_JOB);
+    await worker.expect(PacketType.NO_JOB);
   });
 
   it('exits 1 with one line when it cannot listen', async () => {

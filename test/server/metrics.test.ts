@@ -173,6 +173,23 @@ describe('server metrics', () => {
     expect(sampleValue(await memory.scrape(), 'gworker_server_stored_jobs')).toBeUndefined();
   });
 
+  it('report each maxrunning cap, and no series for a function without one', async () => {
+    const { server, address, scrape } = await start({ maxRunning: { resize: 2 } });
+    const submitter = client(address);
+    await submitter.submitBackground('resize', 'x');
+    await submitter.submitBackground('mail', 'y');
+    let samples = await scrape();
+    expect(sampleValue(samples, 'gworker_server_max_running', { function: 'resize' })).toBe(2);
+    expect(sampleValue(samples, 'gworker_server_max_running', { function: 'mail' })).toBeUndefined();
+    expect(server.functionStats().map((fn) => [fn.function, fn.maxRunning])).toEqual([
+      ['resize', 2],
+      ['mail', 0],
+    ]);
+    server.setMaxRunning('resize', 0);
+    samples = await scrape();
+    expect(sampleValue(samples, 'gworker_server_max_running', { function: 'resize' })).toBeUndefined();
+  });
+
   it('listens on loopback by default and answers only GET and HEAD /metrics', async () => {
     const { endpoint } = await start();
     const address = endpoint.address;

@@ -140,6 +140,33 @@ const runners: Record<string, Runner> = {
     await admin.maxQueue(fn, spec);
     return done();
   },
+  async maxrunning(admin, args) {
+    needArgs('maxrunning', args, [1, 2], 'a function name and a cap (none or 0: no cap)');
+    const [fn, cap = '0'] = args as [string, string?];
+    if (!/^\d+$/.test(cap) || Number(cap) > 0xffffffff) {
+      throw new UsageError(`cap "${cap}" must be an integer from 0 (no cap) to 4294967295`);
+    }
+    await admin.maxRunning(fn, Number(cap));
+    return done();
+  },
+  async 'show-maxrunning'(admin) {
+    const rows = (await admin.raw('show maxrunning')).map((line) => {
+      const [fn = '', cap, running, waiting] = line.split('\t');
+      return { function: fn, maxRunning: Number(cap), running: Number(running), waiting: Number(waiting) };
+    });
+    return {
+      json: rows,
+      text: formatTable(
+        [
+          { header: 'FUNCTION' },
+          { header: 'MAX_RUNNING', align: 'right' },
+          { header: 'RUNNING', align: 'right' },
+          { header: 'WAITING', align: 'right' },
+        ],
+        rows.map((r) => [r.function, String(r.maxRunning), String(r.running), String(r.waiting)]),
+      ),
+    };
+  },
   async raw(admin, args) {
     if (args.length === 0) throw new UsageError('raw takes a command line');
     const lines = await admin.raw(args.join(' '));
@@ -187,6 +214,8 @@ commands:
   drop-function FUNC     forget a function that has no workers and no running jobs
   maxqueue FUNC N        limit the jobs a function may hold, every priority (0 = no limit)
   maxqueue FUNC H N L    the same, per priority: high, normal, low
+  maxrunning FUNC [N]    run at most N jobs of FUNC at once (none or 0: no cap; gworker's server only)
+  show-maxrunning        every maxrunning cap: function, cap, running and waiting jobs
   raw LINE...            send one command line as is and print the reply lines`,
   options: {
     server: {

@@ -1,6 +1,7 @@
 import { JobStoreError } from '../../errors.js';
 import { MAX_PORT } from '../../limits.js';
 import type { MetricsEndpoint } from '../../server/metrics/metrics-endpoint.js';
+import { MAX_RUNNING_CAP } from '../../server/options.js';
 import { GearmanServer } from '../../server/server.js';
 import { defineCommand } from '../args/define-command.js';
 import type { OptionSpecs } from '../args/option-spec.js';
@@ -61,6 +62,11 @@ const kOptions = {
     max: Number.MAX_SAFE_INTEGER,
     help: 'jobs held at most, then QUEUE_ERROR (default 1000000; 0 = no limit)',
   },
+  'max-running': {
+    type: 'list',
+    value: 'FN=N',
+    help: "run at most N jobs of function FN at once across all workers (repeatable; gworker's own; the admin maxrunning changes it at runtime)",
+  },
   ...kPersistenceOptions,
   ...kNetworkOptions,
   ...kMetricsOptions,
@@ -109,6 +115,7 @@ Exit status: 0 after a stop; 1 when it cannot listen (port, gateway or metrics) 
       throw new UsageError(`--max-frame-size: expected a size from 1KiB to 4GiB, got ${maxFrameSize}`);
     }
     const host = values.listen;
+    const maxRunning = maxRunningOptions(values['max-running']);
     const options = {
       port: values.port,
       jobRetries: values['job-retries'],
@@ -136,6 +143,7 @@ Exit status: 0 after a stop; 1 when it cannot listen (port, gateway or metrics) 
       ...(host === undefined ? {} : { host }),
       ...network,
       ...(prefix === undefined ? {} : { jobHandlePrefix: prefix }),
+      ...(maxRunning === undefined ? {} : { maxRunning }),
       ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
       exceptions: values.exceptions === true,
       roundRobin: values['round-robin'] === true,
@@ -196,3 +204,20 @@ Exit status: 0 after a stop; 1 when it cannot listen (port, gateway or metrics) 
     return 0;
   },
 });
+
+/** `--max-running FN=N`, repeated: the caps by function, or undefined when none is given. Throws UsageError. */
+function maxRunningOptions(specs: readonly string[] | undefined): Record<string, number> | undefined {
+  if (specs === undefined || specs.length === 0) return undefined;
+  const caps: Record<string, number> = {};
+  for (const spec of specs) {
+    const eq = spec.lastIndexOf('=');
+    const count = spec.slice(eq + 1);
+    if (eq <= 0 || !/^[0-9]{1,10}$/.test(count) || Number(count) > MAX_RUNNING_CAP) {
+      throw new UsageError(
+        `--max-running takes FN=N, N from 0 (no cap) to ${MAX_RUNNING_CAP}, got "${spec}"`,
+      );
+    }
+    caps[spec.slice(0, eq)] = Number(count);
+  }
+  return caps;
+}

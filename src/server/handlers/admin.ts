@@ -3,6 +3,7 @@ import {
   formatPriorityStatus,
   formatShowCache,
   formatShowJobs,
+  formatShowMaxRunning,
   formatShowUniqueJobs,
   formatStatus,
   formatWorkers,
@@ -11,6 +12,7 @@ import {
 } from '../admin-text.js';
 import type { ServerContext } from '../context.js';
 import { parseCInteger } from '../numbers.js';
+import { MAX_RUNNING_CAP } from '../options.js';
 import { asciiLower } from '../registry.js';
 import type { Session } from '../session.js';
 
@@ -60,6 +62,7 @@ function adminReply(ctx: ServerContext, words: readonly string[]): string {
       return formatShowUniqueJobs(ctx.engine.jobs());
     if (argc === 2 && lower(1) === 'jobs') return formatShowJobs(ctx.engine.jobs());
     if (argc === 2 && lower(1) === 'cache') return formatShowCache(ctx.engine.resultCache.list());
+    if (argc === 2 && lower(1) === 'maxrunning') return formatShowMaxRunning(ctx.registry.caps());
     return AdminText.UNKNOWN_SHOW;
   }
   switch (command) {
@@ -77,6 +80,8 @@ function adminReply(ctx: ServerContext, words: readonly string[]): string {
     }
     case 'maxqueue':
       return maxQueue(ctx, words);
+    case 'maxrunning':
+      return maxRunning(ctx, words);
     case 'getpid':
       return `OK ${process.pid}\n`;
     case 'verbose':
@@ -106,5 +111,20 @@ function maxQueue(ctx: ServerContext, words: readonly string[]): string {
   if (words.length <= 3) sizes.fill(sizes[0]);
   const fn = ctx.registry.get(bytesOf(words[1] as string));
   if (fn !== undefined) fn.maxQueue.splice(0, 3, ...sizes);
+  return AdminText.OK;
+}
+
+/**
+ * `maxrunning FUNC [N]` (gworker's own): at most N jobs of FUNC run at once across all
+ * workers; no N, or 0, removes the cap. Unlike `maxqueue`, it holds for a function the
+ * server does not know yet, and N must be a plain decimal number: a typo is refused
+ * rather than read as 0, which would lift the cap.
+ */
+function maxRunning(ctx: ServerContext, words: readonly string[]): string {
+  if (words.length === 1) return AdminText.incompleteArgs(bytesOf(words[0] as string));
+  const word = words[2] || '0'; // a trailing space leaves an empty word: no N
+  if (words.length > 3 || !/^[0-9]{1,10}$/.test(word) || Number(word) > MAX_RUNNING_CAP)
+    return AdminText.MAX_RUNNING_USAGE;
+  ctx.engine.setMaxRunning(bytesOf(words[1] as string), Number(word));
   return AdminText.OK;
 }

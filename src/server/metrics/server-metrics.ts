@@ -38,6 +38,8 @@ export class ServerMetrics {
   readonly #jobs: Gauge;
   readonly #submitted: Counter<'function'>;
   readonly #rejected: Counter<'function'>;
+  /** Set only for functions with a cap: an absent series says "no cap", as 0 could mean none may run. */
+  readonly #maxRunning: Gauge<'function'>;
   readonly #ended: Counter<'function' | 'outcome'>;
   /** Only a durable store has a count to report: an absent metric says "no store", 0 would lie. */
   readonly #stored: Gauge | null;
@@ -62,6 +64,11 @@ export class ServerMetrics {
       ['function', 'priority'],
     );
     this.#running = gauge('gworker_server_running_jobs', 'Jobs a worker runs now, by function', ['function']);
+    this.#maxRunning = gauge(
+      'gworker_server_max_running',
+      'The maxrunning cap on jobs running at once, by function (only functions with a cap)',
+      ['function'],
+    );
     this.#workers = gauge(
       'gworker_server_workers',
       'Connections that registered the function (CAN_DO), by function',
@@ -139,7 +146,7 @@ export class ServerMetrics {
   #refresh(): void {
     const server = this.#server;
     // Reset first: a dropped function must disappear rather than keep its last values.
-    for (const metric of [this.#queued, this.#running, this.#workers]) metric.reset();
+    for (const metric of [this.#queued, this.#running, this.#workers, this.#maxRunning]) metric.reset();
     for (const fn of server.functionStats()) {
       const labels = { function: fn.function };
       for (const priority of kPriorities) {
@@ -147,6 +154,7 @@ export class ServerMetrics {
       }
       this.#running.set(labels, fn.running);
       this.#workers.set(labels, fn.workers);
+      if (fn.maxRunning > 0) this.#maxRunning.set(labels, fn.maxRunning);
     }
     const connections = server.connectionStats;
     this.#connections.set({ kind: 'worker' }, connections.workers);
