@@ -1,9 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
+import { BoxBudget, type BoxLimits } from './capacity/box-budget.js';
+import { MemoryGuard, type MemoryGuardSnapshot } from './capacity/memory-guard.js';
+import type { RateLimitSnapshot } from './capacity/rate-limit.js';
+import { usableCores } from './capacity/usable-cores.js';
 import { defaultClientId } from './default-client-id.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
-import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import type { BoxConfig, FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
@@ -45,9 +49,27 @@ export interface FunctionSnapshot {
   readonly p95Ms: number | null;
   readonly p99Ms: number | null;
   readonly lastReload: ReloadRecord | null;
+  /** Its share of the box's slots (`weight`). */
+  readonly weight: number;
+  /** Its rate limit and how often it held grabs back; null without `rateLimit`. */
+  readonly rateLimit: RateLimitSnapshot | null;
   /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
   readonly outputDroppedBytes: number;
   readonly connections: readonly ConnectionSnapshot[];
+}
+
+/** The box's budget as status shows it. */
+export interface BoxSnapshot {
+  /** `box.slots`; null when there is no bound. */
+  readonly slots: number | null;
+  /** Slots held now: jobs and grabs on the wire, of every function. */
+  readonly used: number;
+  readonly cpuSlots: number;
+  readonly cpuUsed: number;
+  /** Functions waiting for a slot of the box now. */
+  readonly wanting: number;
+  /** `box.memoryMb` and the last sample; null without it. */
+  readonly memory: MemoryGuardSnapshot | null;
 }
 
 /** How a shutdown went. */
@@ -102,6 +124,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #defaultClientId = defaultClientId();
   /** Retries and dead letters: a client connection per job server, opened on first use. */
   readonly retries: RetryService;
+  /** The slots every function shares (`box:`), applied live on reload. */
+  readonly box: BoxBudget;
+  #memory: MemoryGuard | null = null;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -113,6 +138,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       logger: this.#root,
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
+    this.box = new BoxBudget(boxLimits(manifest.box));
   }
 
   get manifest(): Manifest {
@@ -139,6 +165,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.retries.failures = null;
       throw failed.reason;
     }
+    this.#applyMemoryLimit(this.#manifest.box);
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
     this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
   }
@@ -163,6 +190,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('lifecycle', 'reloading');
     const previous = this.#manifest;
     this.#manifest = next;
+    this.box.setLimits(boxLimits(next.box));
+    this.#applyMemoryLimit(next.box);
     const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
     const removed = [...this.#bindings.values()].filter((b) => !nextByName.has(b.name));
     const tasks: Array<Promise<unknown>> = [];
@@ -179,8 +208,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const binding = this.#bindings.get(config.name);
       if (binding === undefined) {
         tasks.push(this.#addFunction(config));
-      } else if (!sameConfig(binding.runtime.config, config)) {
-        tasks.push(this.#reload(binding, config, 'manifest changed'));
+      } else {
+        // Weight, cpu and rateLimit apply at once: a change of only those needs no new threads.
+        binding.applyBudget(config);
+        if (!sameConfig(withoutBudget(binding.runtime.config), withoutBudget(config)))
+          tasks.push(this.#reload(binding, config, 'manifest changed'));
       }
     }
     const serversChanged = JSON.stringify(this.#servers(previous)) !== JSON.stringify(this.#servers(next));
@@ -249,10 +281,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         p95Ms,
         p99Ms,
         lastReload: stats.lastReload,
+        weight: binding.gate.boxShare?.weight ?? 1,
+        rateLimit: binding.gate.rateLimit?.snapshot() ?? null,
         outputDroppedBytes: stats.outputDroppedBytes,
         connections: binding.connections(),
       };
     });
+  }
+
+  boxStatus(): BoxSnapshot {
+    const { slots, cpuSlots } = this.box.limits;
+    return {
+      slots: Number.isFinite(slots) ? slots : null,
+      used: this.box.used,
+      cpuSlots,
+      cpuUsed: this.box.cpuUsed,
+      wanting: this.box.wanting,
+      memory: this.#memory?.snapshot() ?? null,
+    };
   }
 
   /** Every module function's code files, for the change watcher. */
@@ -291,6 +337,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const unanswered = () => all.reduce((sum, binding) => sum + binding.runtime.unanswered, 0);
       const before = unanswered();
       this.retries.stop();
+      this.#memory?.stop();
+      this.#memory = null;
       for (const binding of bindings) binding.pause();
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
@@ -338,6 +386,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       servers: this.#servers(),
       logger: this.#root,
       clientId: this.clientId,
+      box: this.box,
       ...(this.#options.regrabIntervalMs === undefined
         ? {}
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),
@@ -366,6 +415,19 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#recordReload(binding.name, binding.runtime.generation);
     } catch (err) {
       this.#recordReload(binding.name, binding.runtime.generation, err as Error);
+    }
+  }
+
+  /** Starts, changes or stops the memory guard for `box.memoryMb`. */
+  #applyMemoryLimit(box: BoxConfig): void {
+    if (this.#closing !== null) return;
+    if (box.memoryMb === undefined) {
+      this.#memory?.stop();
+      this.#memory = null;
+    } else if (this.#memory === null) {
+      this.#memory = new MemoryGuard(this.box, box.memoryMb, this.#log);
+    } else {
+      this.#memory.setLimit(box.memoryMb);
     }
   }
 
@@ -407,6 +469,17 @@ function describeEnd(info: JobEndInfo): string {
 
 function name(server: ServerConfig): string {
   return `${server.host}:${server.port}`;
+}
+
+/** `box:` as the budget applies it: no slot bound when unset, the usable cores for CPU-bound jobs. */
+function boxLimits(box: BoxConfig): BoxLimits {
+  return { slots: box.slots ?? Number.POSITIVE_INFINITY, cpuSlots: box.cpuSlots ?? usableCores() };
+}
+
+/** A function's settings apart from those FunctionBinding.applyBudget applies live. */
+function withoutBudget(config: FunctionConfig): FunctionConfig {
+  const { weight: _weight, cpu: _cpu, rateLimit: _rateLimit, ...rest } = config;
+  return rest as FunctionConfig;
 }
 
 function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
