@@ -1,5 +1,3 @@
-const kResolved = Promise.resolve();
-
 /** What the box as a whole may hold at once. */
 export interface BoxLimits {
   /** Jobs held at once by all functions together; Infinity when the manifest sets none. */
@@ -204,14 +202,16 @@ export class BoxBudget {
   }
 
   /**
-   * Slots may have freed: hand them out once the current packet's handling is through
-   * (the connection whose job ended grabs behind its result first, and is refused if a
-   * wanting function is further below its share).
+   * Slots may have freed: hand them out once this turn of the event loop is through.
+   * The connection whose job ended grabs behind its result a few promise reactions
+   * later, and asks first: it is refused if a wanting function is further below its
+   * share, else it keeps the slot. Handing the slot out any sooner (a microtask) could
+   * give it to whoever was wanting, further below its share or not.
    */
   #freed(): void {
     if (this.#wanting.size === 0 || this.#dispatchScheduled) return;
     this.#dispatchScheduled = true;
-    void kResolved.then(this.#dispatch);
+    setImmediate(this.#dispatch);
   }
 
   /**
