@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
 import { renderStatus } from '../../src/cli/commands/status.js';
+import { parseManifest } from '../../src/supervisor/manifest/load.js';
 import { type Controlled, call, eventually, startControlled } from './control-fixture.js';
 
 let setup: Controlled | undefined;
@@ -46,4 +48,28 @@ it('shows the box budget and a rate limit that was hit in status, the status tab
   await setup.close();
   setup = undefined;
   await third;
+});
+
+it('applies a changed weight, cpu and rateLimit on reload without a new thread generation', async () => {
+  setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');
+  const { supervisor } = setup;
+  expect(supervisor.functions()[0]).toMatchObject({ weight: 1, rateLimit: null, generation: 1 });
+  const next = parseManifest(
+    readFileSync(supervisor.manifest.file, 'utf8').replace(
+      'payload: text }',
+      'payload: text, weight: 5, cpu: true, rateLimit: { jobs: 1, per: 1m } }',
+    ),
+    supervisor.manifest.file,
+    { env: {} },
+  );
+  await supervisor.applyManifest(next);
+  expect(supervisor.functions()[0]).toMatchObject({
+    weight: 5,
+    rateLimit: { jobs: 1, perMs: 60_000, hits: 0 },
+    generation: 1,
+  });
+  expect((await setup.client.run('echo', 'a')).toString()).toBe('a');
+  expect(supervisor.boxStatus().cpuUsed).toBe(0);
+  // The one job of the minute ran: the next waits, held back by the limit.
+  await eventually(() => supervisor.bindings()[0]?.gate.rateLimit?.snapshot().throttled === true);
 });
