@@ -61,4 +61,21 @@ describe('RateLimit', () => {
     expect(gate.tryReserve()).toBe(true);
     gate.setRateLimit(null);
   });
+
+  it('wakes a function refused while its window was full of grabs on the wire, once their jobs leave it', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    let wakes = 0;
+    const gate = new SlotGate(10);
+    gate.setRateLimit(new RateLimit({ jobs: 2, perMs: 1000 }, () => wakes++));
+    expect(gate.tryReserve()).toBe(true);
+    expect(gate.tryReserve()).toBe(true);
+    expect(gate.tryReserve()).toBe(false);
+    // Both grabs bring long jobs: no job ends to refill the function, the timer must.
+    gate.release('f');
+    gate.release('f');
+    vi.advanceTimersByTime(1001);
+    expect(wakes).toBe(1);
+    expect(gate.tryReserve()).toBe(true);
+    gate.setRateLimit(null);
+  });
 });

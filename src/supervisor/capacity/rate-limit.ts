@@ -83,7 +83,12 @@ export class RateLimit {
    */
   settle(withJob: boolean, asked = true): void {
     if (asked && this.#onWire > 0) this.#onWire--;
-    if (withJob) this.#starts.push(performance.now());
+    if (!withJob) return;
+    const now = performance.now();
+    this.#starts.push(now);
+    // Refused while the window was full of grabs on the wire, the function has no timer
+    // yet: it needs one for when this job leaves the window (its jobs may run for longer).
+    if (this.#throttledSince !== null) this.#armTimer(now);
   }
 
   /** A grab the limit allowed was not sent after all (another gate said no). */
