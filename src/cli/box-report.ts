@@ -1,7 +1,7 @@
+import type { BoxSnapshot } from '../supervisor/capacity/box-control.js';
 import { usableCores } from '../supervisor/capacity/usable-cores.js';
 import type { BoxConfig, FunctionConfig } from '../supervisor/manifest/types.js';
 import { formatDuration } from '../supervisor/manifest/units.js';
-import type { BoxSnapshot } from '../supervisor/supervisor.js';
 
 /** `gworker check`: the box budget the manifest resolves to, the default CPU slots filled in. */
 export function describeBox(box: BoxConfig): string {

@@ -243,6 +243,12 @@ export class FunctionBinding {
   }
 }
 
+/** A function's settings apart from those applyBudget applies live (weight, cpu, rateLimit). */
+export function withoutBudget(config: FunctionConfig): FunctionConfig {
+  const { weight: _weight, cpu: _cpu, rateLimit: _rateLimit, ...rest } = config;
+  return rest as FunctionConfig;
+}
+
 function shareOptions(config: FunctionConfig): ShareOptions {
   return { weight: config.weight ?? 1, cpu: isCpuBound(config) };
 }

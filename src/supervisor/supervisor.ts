@@ -1,13 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
-import { BoxBudget, type BoxLimits } from './capacity/box-budget.js';
-import { MemoryGuard, type MemoryGuardSnapshot } from './capacity/memory-guard.js';
+import { BoxControl, type BoxSnapshot } from './capacity/box-control.js';
 import type { RateLimitSnapshot } from './capacity/rate-limit.js';
-import { usableCores } from './capacity/usable-cores.js';
 import { defaultClientId } from './default-client-id.js';
-import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
-import type { BoxConfig, FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import { type ConnectionSnapshot, FunctionBinding, withoutBudget } from './function-binding.js';
+import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
@@ -56,20 +54,6 @@ export interface FunctionSnapshot {
   /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
   readonly outputDroppedBytes: number;
   readonly connections: readonly ConnectionSnapshot[];
-}
-
-/** The box's budget as status shows it. */
-export interface BoxSnapshot {
-  /** `box.slots`; null when there is no bound. */
-  readonly slots: number | null;
-  /** Slots held now: jobs and grabs on the wire, of every function. */
-  readonly used: number;
-  readonly cpuSlots: number;
-  readonly cpuUsed: number;
-  /** Functions waiting for a slot of the box now. */
-  readonly wanting: number;
-  /** `box.memoryMb` and the last sample; null without it. */
-  readonly memory: MemoryGuardSnapshot | null;
 }
 
 /** How a shutdown went. */
@@ -125,8 +109,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Retries and dead letters: a client connection per job server, opened on first use. */
   readonly retries: RetryService;
   /** The slots every function shares (`box:`), applied live on reload. */
-  readonly box: BoxBudget;
-  #memory: MemoryGuard | null = null;
+  readonly box: BoxControl;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -138,7 +121,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       logger: this.#root,
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
-    this.box = new BoxBudget(boxLimits(manifest.box));
+    this.box = new BoxControl(manifest.box, this.#log);
   }
 
   get manifest(): Manifest {
@@ -165,7 +148,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.retries.failures = null;
       throw failed.reason;
     }
-    this.#applyMemoryLimit(this.#manifest.box);
+    this.box.apply(this.#manifest.box);
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
     this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
   }
@@ -190,8 +173,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('lifecycle', 'reloading');
     const previous = this.#manifest;
     this.#manifest = next;
-    this.box.setLimits(boxLimits(next.box));
-    this.#applyMemoryLimit(next.box);
+    this.box.apply(next.box);
     const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
     const removed = [...this.#bindings.values()].filter((b) => !nextByName.has(b.name));
     const tasks: Array<Promise<unknown>> = [];
@@ -290,15 +272,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   boxStatus(): BoxSnapshot {
-    const { slots, cpuSlots } = this.box.limits;
-    return {
-      slots: Number.isFinite(slots) ? slots : null,
-      used: this.box.used,
-      cpuSlots,
-      cpuUsed: this.box.cpuUsed,
-      wanting: this.box.wanting,
-      memory: this.#memory?.snapshot() ?? null,
-    };
+    return this.box.status();
   }
 
   /** Every module function's code files, for the change watcher. */
@@ -337,8 +311,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const unanswered = () => all.reduce((sum, binding) => sum + binding.runtime.unanswered, 0);
       const before = unanswered();
       this.retries.stop();
-      this.#memory?.stop();
-      this.#memory = null;
+      this.box.stop();
       for (const binding of bindings) binding.pause();
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
@@ -386,7 +359,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       servers: this.#servers(),
       logger: this.#root,
       clientId: this.clientId,
-      box: this.box,
+      box: this.box.budget,
       ...(this.#options.regrabIntervalMs === undefined
         ? {}
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),
@@ -415,19 +388,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#recordReload(binding.name, binding.runtime.generation);
     } catch (err) {
       this.#recordReload(binding.name, binding.runtime.generation, err as Error);
-    }
-  }
-
-  /** Starts, changes or stops the memory guard for `box.memoryMb`. */
-  #applyMemoryLimit(box: BoxConfig): void {
-    if (this.#closing !== null) return;
-    if (box.memoryMb === undefined) {
-      this.#memory?.stop();
-      this.#memory = null;
-    } else if (this.#memory === null) {
-      this.#memory = new MemoryGuard(this.box, box.memoryMb, this.#log);
-    } else {
-      this.#memory.setLimit(box.memoryMb);
     }
   }
 
@@ -469,17 +429,6 @@ function describeEnd(info: JobEndInfo): string {
 
 function name(server: ServerConfig): string {
   return `${server.host}:${server.port}`;
-}
-
-/** `box:` as the budget applies it: no slot bound when unset, the usable cores for CPU-bound jobs. */
-function boxLimits(box: BoxConfig): BoxLimits {
-  return { slots: box.slots ?? Number.POSITIVE_INFINITY, cpuSlots: box.cpuSlots ?? usableCores() };
-}
-
-/** A function's settings apart from those FunctionBinding.applyBudget applies live. */
-function withoutBudget(config: FunctionConfig): FunctionConfig {
-  const { weight: _weight, cpu: _cpu, rateLimit: _rateLimit, ...rest } = config;
-  return rest as FunctionConfig;
 }
 
 function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {

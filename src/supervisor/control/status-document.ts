@@ -1,6 +1,7 @@
 import type { ServerAddress } from '../../net/address.js';
+import type { BoxSnapshot } from '../capacity/box-control.js';
 import { type CgroupLimits, readCgroupLimits } from '../cgroup-limits.js';
-import type { BoxSnapshot, FunctionSnapshot, Supervisor } from '../supervisor.js';
+import type { FunctionSnapshot, Supervisor } from '../supervisor.js';
 import { manifestId } from './manifest-id.js';
 import type { ProbeResult, QueueDepth } from './queue-probe.js';
 
