@@ -25,7 +25,6 @@ export class MemoryGuard {
   readonly #budget: BoxBudget;
   readonly #log: Logger;
   readonly #intervalMs: number;
-  readonly #sample: () => number;
   #limitMb: number;
   #residentMb = 0;
   #episodes = 0;
@@ -35,13 +34,12 @@ export class MemoryGuard {
     budget: BoxBudget,
     limitMb: number,
     log: Logger,
-    options: { intervalMs?: number; sample?: () => number } = {},
+    options: { intervalMs?: number } = {},
   ) {
     this.#budget = budget;
     this.#limitMb = limitMb;
     this.#log = log;
     this.#intervalMs = options.intervalMs ?? kDefaultIntervalMs;
-    this.#sample = options.sample ?? (() => treeResidentMb());
     this.check();
     this.#timer = setInterval(() => this.check(), this.#intervalMs);
     this.#timer.unref();
@@ -54,7 +52,7 @@ export class MemoryGuard {
 
   /** Takes a sample now and holds or releases the box. */
   check(): void {
-    this.#residentMb = this.#sample();
+    this.#residentMb = treeResidentMb();
     const over = this.#residentMb > this.#limitMb;
     if (over === this.#budget.memoryHeld) return;
     const figures = { residentMb: this.#residentMb, memoryMb: this.#limitMb };
