@@ -3,6 +3,9 @@ import type { ServerAddress } from '../net/address.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import { type Job, jobControl } from '../worker/job.js';
 import { Worker } from '../worker/worker.js';
+import type { BoxBudget, BoxShare, ShareOptions } from './capacity/box-budget.js';
+import { isCpuBound } from './capacity/cpu-bound.js';
+import { RateLimit } from './capacity/rate-limit.js';
 import { DEFAULT_MAX_RESULT_SIZE } from './manifest/result-size.js';
 import type { FunctionConfig, ServerConfig } from './manifest/types.js';
 import { prefetchSlots } from './pool/thread-count.js';
@@ -17,6 +20,8 @@ export interface BindingOptions {
   readonly logger?: Logger;
   /** Passed to every Worker (tests shorten the re-grab timer). */
   readonly regrabIntervalMs?: number;
+  /** The box's slots, shared with every other function (Supervisor.box). */
+  readonly box?: BoxBudget;
 }
 
 export interface ConnectionSnapshot {
@@ -46,6 +51,8 @@ export class FunctionBinding {
   #workers: Array<{ server: ServerConfig; worker: Worker; stats: ConnectionStats }> = [];
   #closing: Promise<void> | null = null;
   #refillScheduled = false;
+  readonly #box: BoxBudget | undefined;
+  readonly #share: BoxShare | undefined;
 
   constructor(runtime: FunctionRuntime, options: BindingOptions) {
     this.runtime = runtime;
@@ -53,6 +60,11 @@ export class FunctionBinding {
     this.#log = (options.logger ?? silentLogger).child({ function: runtime.name });
     this.#clientId = options.clientId;
     this.#regrabIntervalMs = options.regrabIntervalMs;
+    this.#box = options.box;
+    // The box wakes a function it has a slot for in its own turn: refill at once.
+    this.#share = this.#box?.share(runtime.name, shareOptions(runtime.config), () => this.#refill());
+    if (this.#share !== undefined) this.gate.setBoxShare(this.#share);
+    this.applyBudget(runtime.config);
     this.#workers = options.servers.map((server) => this.#connect(server));
     // Deferred a tick: the release comes from inside one connection's packet handling.
     this.gate.onFree(() => this.#refillSoon());
@@ -85,6 +97,27 @@ export class FunctionBinding {
     this.gate.setConcurrency(concurrency, ahead);
     for (const { worker } of this.#workers) worker.setMaxJobs(this.gate.limit);
     this.#refill();
+  }
+
+  /**
+   * The function's weight, `cpu` and rate limit, applied live (a reload that changes
+   * only these needs no new thread generation). A rate limit that stays the same keeps
+   * its window.
+   */
+  applyBudget(config: FunctionConfig): void {
+    if (this.#share !== undefined) this.#box?.updateShare(this.#share, shareOptions(config));
+    const wanted = config.rateLimit;
+    const current = this.gate.rateLimit;
+    if (wanted === undefined) {
+      if (current !== null) {
+        this.gate.setRateLimit(null);
+        this.#refill();
+      }
+    } else if (current === null) {
+      this.gate.setRateLimit(new RateLimit(wanted, () => this.#refill()));
+    } else if (current.config.jobs !== wanted.jobs || current.config.perMs !== wanted.perMs) {
+      current.setConfig(wanted);
+    }
   }
 
   /**
@@ -129,6 +162,8 @@ export class FunctionBinding {
       await Promise.allSettled(this.#workers.map(({ worker }) => worker.close({ timeoutMs, force })));
       if (force) await this.runtime.destroy();
       else await this.runtime.close(options.deadline);
+      this.gate.setRateLimit(null);
+      if (this.#share !== undefined) this.#box?.remove(this.#share);
     })();
     return this.#closing;
   }
@@ -206,6 +241,16 @@ export class FunctionBinding {
   #refill(): void {
     for (const { worker } of this.#workers) worker.refill();
   }
+}
+
+/** A function's settings apart from those applyBudget applies live (weight, cpu, rateLimit). */
+export function withoutBudget(config: FunctionConfig): FunctionConfig {
+  const { weight: _weight, cpu: _cpu, rateLimit: _rateLimit, ...rest } = config;
+  return rest as FunctionConfig;
+}
+
+function shareOptions(config: FunctionConfig): ShareOptions {
+  return { weight: config.weight ?? 1, cpu: isCpuBound(config) };
 }
 
 /** Room in a frame beyond its result: the job handle (at most 64 bytes) and its NUL. */

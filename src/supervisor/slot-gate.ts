@@ -1,10 +1,14 @@
 import type { GrabGate } from '../worker/grab-gate.js';
+import type { BoxShare } from './capacity/box-budget.js';
+import type { RateLimit } from './capacity/rate-limit.js';
 
 /**
  * The slots of one function on this box, shared by all its connections: grabs are sent
  * only while `running + outstanding grabs < concurrency + ahead`, and none while paused.
  * `ahead` is 0 unless the function prefetches: then that many jobs more may be held,
- * waiting here for a slot.
+ * waiting here for a slot. A grab also needs the function's rate limit to allow one, and
+ * a slot of the box (its BoxShare), when those are set: the three count alike, from the
+ * grab to the end of the job its answer brought.
  */
 export class SlotGate implements GrabGate {
   #concurrency: number;
@@ -13,6 +17,8 @@ export class SlotGate implements GrabGate {
   #reserved = 0;
   #paused = false;
   #onFree: (() => void) | null = null;
+  #rate: RateLimit | null = null;
+  #box: BoxShare | null = null;
 
   constructor(concurrency: number, ahead = 0) {
     this.#concurrency = concurrency;
@@ -56,8 +62,32 @@ export class SlotGate implements GrabGate {
     this.#paused = false;
   }
 
+  /** The rate limit and box share this function's grabs need too (null: none). */
+  setRateLimit(rate: RateLimit | null): void {
+    this.#rate?.stop();
+    this.#rate = rate;
+  }
+
+  get rateLimit(): RateLimit | null {
+    return this.#rate;
+  }
+
+  setBoxShare(box: BoxShare | null): void {
+    this.#box = box;
+  }
+
+  get boxShare(): BoxShare | null {
+    return this.#box;
+  }
+
+  // The function's own slots first: a function at its concurrency does not want a box slot.
   tryReserve(): boolean {
     if (this.free < 1) return false;
+    if (this.#rate !== null && !this.#rate.tryTake()) return false;
+    if (this.#box !== null && !this.#box.tryReserve()) {
+      this.#rate?.giveBack();
+      return false;
+    }
     this.#reserved++;
     return true;
   }
@@ -72,9 +102,18 @@ export class SlotGate implements GrabGate {
    * servers will not NOOP them).
    */
   release(functionName?: string | null): void {
-    if (this.#reserved > 0) this.#reserved--;
-    if (functionName === null || functionName === undefined) this.#onFree?.();
-    else this.#running++;
+    const withJob = functionName !== null && functionName !== undefined;
+    // A job no grab asked for (a server that assigns unasked) is counted all the same.
+    const reserved = this.#reserved > 0;
+    if (reserved) this.#reserved--;
+    this.#rate?.settle(withJob, reserved);
+    if (withJob) {
+      this.#running++;
+      if (!reserved) this.#box?.takeUnasked();
+      return;
+    }
+    if (reserved) this.#box?.releaseEmpty();
+    this.#onFree?.();
   }
 
   /** Called when a reservation ends without a job; the binding refills its connections. */
@@ -84,6 +123,8 @@ export class SlotGate implements GrabGate {
 
   /** A job the gate counted (from its grab's answer) has ended: its handler returned. */
   jobEnded(): void {
-    if (this.#running > 0) this.#running--;
+    if (this.#running === 0) return;
+    this.#running--;
+    this.#box?.jobEnded();
   }
 }

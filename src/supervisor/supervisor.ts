@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
+import { BoxControl, type BoxSnapshot } from './capacity/box-control.js';
+import type { RateLimitSnapshot } from './capacity/rate-limit.js';
 import { defaultClientId } from './default-client-id.js';
-import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
+import { type ConnectionSnapshot, FunctionBinding, withoutBudget } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
@@ -45,6 +47,10 @@ export interface FunctionSnapshot {
   readonly p95Ms: number | null;
   readonly p99Ms: number | null;
   readonly lastReload: ReloadRecord | null;
+  /** Its share of the box's slots (`weight`). */
+  readonly weight: number;
+  /** Its rate limit and how often it held grabs back; null without `rateLimit`. */
+  readonly rateLimit: RateLimitSnapshot | null;
   /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
   readonly outputDroppedBytes: number;
   readonly connections: readonly ConnectionSnapshot[];
@@ -102,6 +108,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #defaultClientId = defaultClientId();
   /** Retries and dead letters: a client connection per job server, opened on first use. */
   readonly retries: RetryService;
+  /** The slots every function shares (`box:`), applied live on reload. */
+  readonly box: BoxControl;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -113,6 +121,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       logger: this.#root,
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
+    this.box = new BoxControl(manifest.box, this.#log);
   }
 
   get manifest(): Manifest {
@@ -139,6 +148,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.retries.failures = null;
       throw failed.reason;
     }
+    this.box.apply(this.#manifest.box);
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
     this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
   }
@@ -163,6 +173,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.emit('lifecycle', 'reloading');
     const previous = this.#manifest;
     this.#manifest = next;
+    this.box.apply(next.box);
     const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
     const removed = [...this.#bindings.values()].filter((b) => !nextByName.has(b.name));
     const tasks: Array<Promise<unknown>> = [];
@@ -179,8 +190,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const binding = this.#bindings.get(config.name);
       if (binding === undefined) {
         tasks.push(this.#addFunction(config));
-      } else if (!sameConfig(binding.runtime.config, config)) {
-        tasks.push(this.#reload(binding, config, 'manifest changed'));
+      } else {
+        // Weight, cpu and rateLimit apply at once: a change of only those needs no new threads.
+        binding.applyBudget(config);
+        if (!sameConfig(withoutBudget(binding.runtime.config), withoutBudget(config)))
+          tasks.push(this.#reload(binding, config, 'manifest changed'));
       }
     }
     const serversChanged = JSON.stringify(this.#servers(previous)) !== JSON.stringify(this.#servers(next));
@@ -249,10 +263,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         p95Ms,
         p99Ms,
         lastReload: stats.lastReload,
+        weight: binding.gate.boxShare?.weight ?? 1,
+        rateLimit: binding.gate.rateLimit?.snapshot() ?? null,
         outputDroppedBytes: stats.outputDroppedBytes,
         connections: binding.connections(),
       };
     });
+  }
+
+  boxStatus(): BoxSnapshot {
+    return this.box.status();
   }
 
   /** Every module function's code files, for the change watcher. */
@@ -291,6 +311,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const unanswered = () => all.reduce((sum, binding) => sum + binding.runtime.unanswered, 0);
       const before = unanswered();
       this.retries.stop();
+      this.box.stop();
       for (const binding of bindings) binding.pause();
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
@@ -338,6 +359,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       servers: this.#servers(),
       logger: this.#root,
       clientId: this.clientId,
+      box: this.box.budget,
       ...(this.#options.regrabIntervalMs === undefined
         ? {}
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),

@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { usableCores } from '../../src/supervisor/capacity/usable-cores.js';
 import { runCliCaptured } from '../helpers/run-cli.js';
 
 function manifest(text: string): string {
@@ -74,5 +75,23 @@ describe('gworker check with retries', () => {
     expect(stderr).toContain(
       ':2:44: functions.a.retry.attempts: expected a whole number from 1 to 100, got 0',
     );
+  });
+});
+
+describe('gworker check with a box budget', () => {
+  it('prints the box budget, the default CPU slots filled in, and each function weight, cpu and rate limit', async () => {
+    const file = manifest(
+      'box: { slots: 6, memoryMb: 2048 }\nfunctions:\n  a: { handler: ./h.js, weight: 3, cpu: true }\n  b: { command: [cat], rateLimit: { jobs: 100, per: 1m } }\n',
+    );
+    const { code, stdout } = await runCliCaptured(['check', file]);
+    expect(code).toBe(0);
+    const cores = usableCores();
+    expect(stdout).toContain(
+      `box: 6 job(s) at once in all; CPU-bound functions ${cores} at once (the usable cores); no new jobs while resident over 2048 MiB\n`,
+    );
+    expect(stdout).toContain('    weight 3, CPU-bound\n');
+    expect(stdout).toContain('    at most 100 job(s) per 1m\n');
+    const json = JSON.parse((await runCliCaptured(['check', '--json', file])).stdout);
+    expect(json.box).toEqual({ slots: 6, memoryMb: 2048, cpuSlots: cores });
   });
 });

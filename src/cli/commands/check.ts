@@ -1,3 +1,4 @@
+import { usableCores } from '../../supervisor/capacity/usable-cores.js';
 import { readCgroupLimits } from '../../supervisor/cgroup-limits.js';
 import { loadHandlers } from '../../supervisor/checks/load-handlers.js';
 import { typeCheckHandlers } from '../../supervisor/checks/type-check.js';
@@ -9,6 +10,7 @@ import type { FunctionConfig, Manifest } from '../../supervisor/manifest/types.j
 import { formatDuration, formatSize } from '../../supervisor/manifest/units.js';
 import { kDefaultMaxOutputBytes } from '../../supervisor/runtime/command-runner.js';
 import { defineCommand } from '../args/define-command.js';
+import { describeBox, describeFunctionBudget } from '../box-report.js';
 import type { CliIo } from '../io.js';
 import { describeCgroupLimits, heapBudgetWarning } from '../limits-report.js';
 
@@ -79,6 +81,7 @@ export function toJson(manifest: Manifest): unknown {
     ...manifest,
     servers: manifest.servers?.map(({ tls, ...server }) => (tls ? { ...server, tls: true } : server)) ?? null,
     control: { ...control, token: token !== undefined },
+    box: { ...manifest.box, cpuSlots: manifest.box.cpuSlots ?? usableCores() },
   };
 }
 
@@ -103,8 +106,10 @@ export function describeManifest(manifest: Manifest): string {
   if (manifest.failures !== undefined) {
     lines.push(`failures: ${manifest.failures.store} (keep ${manifest.failures.keep})`);
   }
-  lines.push(`shutdownTimeout: ${formatDuration(manifest.shutdownTimeoutMs)}`, 'functions:');
-  for (const fn of manifest.functions) lines.push(...describeFunction(fn), ...describeRetry(fn));
+  lines.push(`shutdownTimeout: ${formatDuration(manifest.shutdownTimeoutMs)}`, describeBox(manifest.box));
+  lines.push('functions:');
+  for (const fn of manifest.functions)
+    lines.push(...describeFunction(fn), ...describeRetry(fn), ...describeFunctionBudget(fn));
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,5 +1,6 @@
 import type { StatusDocument } from '../../supervisor/control/status-document.js';
 import { defineCommand } from '../args/define-command.js';
+import { describeBoxStatus } from '../box-report.js';
 import { ControlClient, controlOptions, kControlSynopsis, resolveControlTarget } from '../control-client.js';
 import { describeCgroupLimits } from '../limits-report.js';
 import { formatTable, type TableColumn } from '../table.js';
@@ -178,7 +179,8 @@ export function renderStatus(status: StatusDocument, options: { readonly width?:
     servers,
     ...notes,
     ...(reloads.length > 0 ? ['\nlast reloads:\n', ...reloads] : []),
-    // A supervisor older than the cgroup report sends none.
+    // A supervisor older than the box budget or the cgroup report sends none.
+    status.box === undefined ? '' : `\n${describeBoxStatus(status.box)}\n`,
     status.cgroup === undefined ? '' : `\n${describeCgroupLimits(status.cgroup)}\n`,
   ].join('');
   return width === undefined ? text : fitLines(text, width);

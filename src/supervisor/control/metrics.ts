@@ -3,6 +3,7 @@ import { collectProcessMetrics } from '../../process-metrics.js';
 import type { RetryServiceEvents } from '../retry/retry-service.js';
 import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
+import { registerBudgetMetrics } from './budget-metrics.js';
 
 /** Run-time buckets in seconds: from a millisecond echo to a five-minute batch job. */
 const kDurationBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -148,6 +149,7 @@ export class SupervisorMetrics {
     supervisor.on('jobEnd', this.#onJobEnd);
     supervisor.on('reload', this.#onReload);
     supervisor.on('outputDropped', this.#onOutputDropped);
+    registerBudgetMetrics(this.registry, supervisor);
     this.#watchRuntimes();
   }
 

@@ -1,4 +1,5 @@
 import type { ServerAddress } from '../../net/address.js';
+import type { BoxSnapshot } from '../capacity/box-control.js';
 import { type CgroupLimits, readCgroupLimits } from '../cgroup-limits.js';
 import type { FunctionSnapshot, Supervisor } from '../supervisor.js';
 import { manifestId } from './manifest-id.js';
@@ -52,6 +53,8 @@ export interface StatusDocument {
    * null when it is in no cgroup v2 hierarchy.
    */
   readonly cgroup: CgroupLimits | null;
+  /** The box's budget (`box:`): slots used and total, CPU slots, memory. */
+  readonly box: BoxSnapshot;
 }
 
 /** Every job server the supervisor's functions connect to, with what is needed to reach it. */
@@ -124,5 +127,6 @@ export function buildStatus(
       return { server, adminError: probe && !probe.ok ? probe.error : null, functions: rows };
     }),
     cgroup: readCgroupLimits(),
+    box: supervisor.boxStatus(),
   };
 }

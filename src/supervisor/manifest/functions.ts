@@ -6,6 +6,7 @@ import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
 import type { RetryPolicy } from '../retry/policy.js';
 import { kIsolationKeys, readIsolation } from './isolation.js';
 import type { NodeReader } from './node-reader.js';
+import { readRateLimit } from './rate-limit.js';
 import { readMaxResultSize } from './result-size.js';
 import { readDeadLetter, readRetry } from './retry.js';
 import type { FunctionConfig, PayloadEncoding } from './types.js';
@@ -19,6 +20,9 @@ const kCommonKeys = [
   'maxResultSize',
   'retry',
   'deadLetter',
+  'weight',
+  'cpu',
+  'rateLimit',
 ] as const;
 const kModuleKeys = [
   'handler',
@@ -32,6 +36,8 @@ const kModuleKeys = [
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
 const kAllKeys = [...kCommonKeys, ...kModuleKeys, ...kCommandKeys];
 const kHandlerExtensions = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'];
+/** Past 1000:1 a function would wait behind another for a thousand slots: surely a typo. */
+const kMaxWeight = 1000;
 const kPayloads: readonly PayloadEncoding[] = ['buffer', 'text', 'json'];
 
 /** Top-level settings a function takes unless it sets its own. */
@@ -110,6 +116,11 @@ function readFunction(
   const deadLetter = settings.has('deadLetter')
     ? readDeadLetter(reader, settings.get('deadLetter') ?? null, `${where}.deadLetter`, name)
     : undefined;
+  const weight = optionalInt(reader, settings, where, 'weight', 1, kMaxWeight);
+  const cpu = settings.has('cpu') ? reader.boolean(settings.get('cpu') ?? null, `${where}.cpu`) : undefined;
+  const rateLimit = settings.has('rateLimit')
+    ? readRateLimit(reader, settings.get('rateLimit') ?? null, `${where}.rateLimit`)
+    : undefined;
   const common = {
     name,
     concurrency,
@@ -119,6 +130,9 @@ function readFunction(
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(retry ? { retry } : {}),
     ...(deadLetter === undefined ? {} : { deadLetter }),
+    ...(weight === undefined ? {} : { weight }),
+    ...(cpu === undefined ? {} : { cpu }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
   };
 
   if (kind === 'module') {

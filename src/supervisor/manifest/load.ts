@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { MAX_IDENTIFIER_SIZE } from '../../protocol/constants.js';
+import { readBox } from './box.js';
 import { readControl } from './control.js';
 import { readEmbedded } from './embedded.js';
 import { substituteEnv } from './env-substitution.js';
@@ -26,6 +27,7 @@ const kTopKeys = [
   'retry',
   'failures',
   'control',
+  'box',
   'functions',
 ] as const;
 const kDefaultShutdownTimeoutMs = 30_000;
@@ -104,6 +106,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const shutdownTimeoutMs = readShutdownTimeout(reader, settings.get('shutdownTimeout'));
   const embeddedServer = readEmbedded(reader, settings.get('embeddedServer'), baseDir);
   const control = readControl(reader, settings.get('control'), baseDir);
+  const box = readBox(reader, settings.get('box'));
   const failures = settings.has('failures')
     ? readFailures(reader, settings.get('failures') ?? null, baseDir)
     : undefined;
@@ -137,6 +140,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     shutdownTimeoutMs,
     control,
     ...(failures === undefined ? {} : { failures }),
+    box,
     functions,
   };
 }

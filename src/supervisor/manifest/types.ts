@@ -1,4 +1,5 @@
 import type { TlsOptions } from '../../net/address.js';
+import type { RateLimitConfig } from '../capacity/rate-limit.js';
 import type { ControlListen } from '../control/listen-address.js';
 import type { RetryPolicy } from '../retry/policy.js';
 
@@ -42,6 +43,19 @@ interface FunctionConfigBase {
   readonly retry?: RetryPolicy;
   /** Receives the final failure as a background job (a JSON document; docs/retries.md). */
   readonly deadLetter?: string;
+  /**
+   * Its share of the box's slots when functions compete for them (`box.slots`): the
+   * wanting function with the lowest running / weight grabs next. @defaultValue 1
+   */
+  readonly weight?: number;
+  /**
+   * CPU-bound: its jobs count against `box.cpuSlots` (the box's usable cores by default)
+   * with every other CPU-bound function's. @defaultValue false (a handler may be
+   * I/O-bound: one thread can run 128 such jobs at once)
+   */
+  readonly cpu?: boolean;
+  /** At most `jobs` jobs start in any span of `per` on this box; the rest stay at the job server. */
+  readonly rateLimit?: RateLimitConfig;
 }
 
 export interface ModuleFunctionConfig extends FunctionConfigBase {
@@ -129,6 +143,16 @@ export interface FailuresConfig {
   readonly keep: number;
 }
 
+/** `box:` what all functions on this box share (docs/manifest.md#box). */
+export interface BoxConfig {
+  /** Jobs held at once by all functions together. @defaultValue no bound */
+  readonly slots?: number;
+  /** Jobs held at once by the CPU-bound functions together. @defaultValue usableCores() */
+  readonly cpuSlots?: number;
+  /** No grab while the supervisor and its processes are resident over this many MiB. */
+  readonly memoryMb?: number;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
@@ -144,5 +168,7 @@ export interface Manifest {
   readonly control: ControlConfig;
   /** Changes need a restart. */
   readonly failures?: FailuresConfig;
+  /** Applied live on reload. */
+  readonly box: BoxConfig;
   readonly functions: readonly FunctionConfig[];
 }

@@ -1,0 +1,13 @@
+import type { FunctionConfig } from '../manifest/types.js';
+
+/**
+ * Whether a function's jobs count against the box's CPU slots. `cpu: true` says so; the
+ * default is false because a module function's jobs are often I/O-bound (the tuned
+ * bench runs 128 at once on one thread), and capping those at the core count would
+ * throttle them for nothing. This is the one place to decide it: a function with
+ * `concurrency: auto` (sized to the cores) should count too, by a field of its checked
+ * config, added here.
+ */
+export function isCpuBound(config: FunctionConfig): boolean {
+  return config.cpu === true;
+}
