@@ -30,3 +30,6 @@ export function isConcurrency(value: unknown): value is number {
     value <= MAX_CONCURRENCY
   );
 }
+
+/** The largest `maxrunning` cap of a job server: gearmand's other per-function limits are 32-bit too. */
+export const MAX_RUNNING_CAP = 0xffff_ffff;

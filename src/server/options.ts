@@ -1,3 +1,4 @@
+import { MAX_RUNNING_CAP } from '../limits.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../protocol/constants.js';
 import type { HttpGatewayOptions } from './http/options.js';
@@ -89,9 +90,6 @@ export interface ResolvedServerOptions {
   readonly maxRunning: ReadonlyArray<readonly [string, number]>;
   readonly verboseLevel: string;
 }
-
-/** The largest `maxrunning` cap: gearmand's other per-function limits are 32-bit too. */
-export const MAX_RUNNING_CAP = 0xffffffff;
 
 /** The default of `maxUnsentOutput`: eight connections at the per-connection cap of 64 MiB. */
 export const DEFAULT_MAX_UNSENT_OUTPUT = 512 * 1024 * 1024;

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { MAX_RUNNING_CAP } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { ServerAddress } from '../net/address.js';
 import type { ServerContext } from './context.js';
@@ -13,12 +14,7 @@ import { resolveHttpOptions } from './http/options.js';
 import type { JobTotals } from './job-counters.js';
 import { JobHandles } from './job-handles.js';
 import { integerOption } from './option-checks.js';
-import {
-  type GearmanServerOptions,
-  MAX_RUNNING_CAP,
-  type ResolvedServerOptions,
-  resolveServerOptions,
-} from './options.js';
+import { type GearmanServerOptions, type ResolvedServerOptions, resolveServerOptions } from './options.js';
 import { OutputBudget } from './output-budget.js';
 import { ServerFunctionRegistry } from './registry.js';
 import type { ResultCacheStats } from './result-cache.js';

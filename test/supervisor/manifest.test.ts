@@ -322,4 +322,18 @@ describe('manifest embeddedServer', () => {
       '3:3 embeddedServer.cache',
     ]);
   });
+
+  it('takes maxRunning caps per function and points at a bad one', () => {
+    const manifest = parse(
+      'embeddedServer:\n  listen: 0\n  maxRunning: { resize: 2, fetch: 10 }\nfunctions:\n  ls: { command: [ls] }\n',
+    );
+    expect(manifest.embeddedServer.maxRunning).toEqual({ resize: 2, fetch: 10 });
+    const issues = issuesOf(
+      'embeddedServer:\n  maxRunning: { resize: 0, fetch: lots }\nfunctions:\n  ls: { command: [ls] }\n',
+    );
+    expect(issues.map((i) => `${i.line}:${i.column} ${i.path}`)).toEqual([
+      '2:25 embeddedServer.maxRunning.resize',
+      '2:35 embeddedServer.maxRunning.fetch',
+    ]);
+  });
 });

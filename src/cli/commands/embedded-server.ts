@@ -22,7 +22,7 @@ export async function startEmbeddedServer(
   logger: Logger,
   logLevel: string,
 ): Promise<EmbeddedServer> {
-  const { host, port, store, httpPort, resultCacheMs } = manifest.embeddedServer;
+  const { host, port, store, httpPort, resultCacheMs, maxRunning } = manifest.embeddedServer;
   const server = new GearmanServer({
     host,
     port,
@@ -31,6 +31,7 @@ export async function startEmbeddedServer(
     ...(store === undefined ? {} : { store: openSqliteStore(store) }),
     ...(httpPort === undefined ? {} : { httpPort }),
     ...(resultCacheMs === undefined ? {} : { resultCache: { ttlMs: resultCacheMs } }),
+    ...(maxRunning === undefined ? {} : { maxRunning }),
   });
   const address = await server.listen();
   const http = server.httpAddress;

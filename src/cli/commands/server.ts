@@ -1,7 +1,6 @@
 import { JobStoreError } from '../../errors.js';
-import { MAX_PORT } from '../../limits.js';
+import { MAX_PORT, MAX_RUNNING_CAP } from '../../limits.js';
 import type { MetricsEndpoint } from '../../server/metrics/metrics-endpoint.js';
-import { MAX_RUNNING_CAP } from '../../server/options.js';
 import { GearmanServer } from '../../server/server.js';
 import { defineCommand } from '../args/define-command.js';
 import type { OptionSpecs } from '../args/option-spec.js';

@@ -1,3 +1,4 @@
+import { MAX_RUNNING_CAP } from '../../limits.js';
 import {
   AdminText,
   formatPriorityStatus,
@@ -12,7 +13,6 @@ import {
 } from '../admin-text.js';
 import type { ServerContext } from '../context.js';
 import { parseCInteger } from '../numbers.js';
-import { MAX_RUNNING_CAP } from '../options.js';
 import { asciiLower } from '../registry.js';
 import type { Session } from '../session.js';
 

@@ -1,17 +1,17 @@
 import path from 'node:path';
 import { isMap, isScalar, type Node } from 'yaml';
-import { MAX_PORT } from '../../limits.js';
+import { MAX_PORT, MAX_RUNNING_CAP } from '../../limits.js';
 import type { NodeReader } from './node-reader.js';
 import type { EmbeddedServerConfig } from './types.js';
 import { parseDuration } from './units.js';
 
-const kKeys = ['listen', 'store', 'httpPort', 'resultCache'] as const;
+const kKeys = ['listen', 'store', 'httpPort', 'resultCache', 'maxRunning'] as const;
 const kDefault: EmbeddedServerConfig = { host: '127.0.0.1', port: 4730 };
 
 /**
  * `embeddedServer`: where the in-process job server listens when the manifest names no
  * servers (`host:port` or a port; 0 picks a free one), or a mapping that also turns on
- * its durable store, HTTP gateway and result cache.
+ * its durable store, HTTP gateway, result cache and per-function caps on running jobs.
  */
 export function readEmbedded(
   reader: NodeReader,
@@ -32,6 +32,9 @@ export function readEmbedded(
     } else if (key === 'httpPort') {
       const port = reader.integer(value, at, 0, MAX_PORT);
       if (port !== undefined) config = { ...config, httpPort: port };
+    } else if (key === 'maxRunning') {
+      const caps = readMaxRunning(reader, value, at);
+      if (caps !== undefined) config = { ...config, maxRunning: caps };
     } else {
       const ttl = parseDuration(reader.scalar(value));
       if (typeof ttl === 'string') reader.report(value, at, ttl);
@@ -39,6 +42,25 @@ export function readEmbedded(
     }
   }
   return config;
+}
+
+/**
+ * `maxRunning: { FUNCTION: N }`: the server's `--max-running FN=N` (admin `maxrunning`),
+ * set before any worker connects, so a capped function never runs more than N at once.
+ */
+function readMaxRunning(
+  reader: NodeReader,
+  node: Node | null,
+  at: string,
+): Readonly<Record<string, number>> | undefined {
+  const map = reader.map(node, at);
+  if (map === null) return undefined;
+  const caps: Record<string, number> = {};
+  for (const [name, value] of reader.entries(map, at, [])) {
+    const cap = reader.integer(value, `${at}.${name}`, 1, MAX_RUNNING_CAP);
+    if (cap !== undefined) caps[name] = cap;
+  }
+  return caps;
 }
 
 function readListen(

@@ -133,6 +133,8 @@ export interface EmbeddedServerConfig {
   readonly httpPort?: number;
   /** Foreground results served again for this long to a job with the same function and unique. */
   readonly resultCacheMs?: number;
+  /** Most jobs of each named function running at once across all workers (the server's `maxrunning`). */
+  readonly maxRunning?: Readonly<Record<string, number>>;
 }
 
 /** Final failures kept on this box (docs/retries.md#failure-records). */
