@@ -251,14 +251,14 @@ $client->runTasks();
     }
   });
 
-  it('scales a function live: more slots and threads, no job lost', async () => {
+  it('scales a function live: more slots and threads, no job lost, no new generation', async () => {
     const { supervisor, client } = await startWith(
       `  echo: { handler: ${path.join(fixtures, 'echo.js')}, payload: text }\n`,
     );
     const before = client.run('echo', 'before');
     expect(await supervisor.scale('echo', 4)).toBe(true);
     expect((await before).toString()).toBe('before');
-    expect(supervisor.functions()[0]).toMatchObject({ concurrency: 4, threads: 4, generation: 2 });
+    expect(supervisor.functions()[0]).toMatchObject({ concurrency: 4, threads: 4, generation: 1 });
     expect((await client.run('echo', 'after')).toString()).toBe('after');
     expect(await supervisor.scale('nope', 2)).toBe(false);
     await expect(supervisor.scale('echo', 0)).rejects.toBeInstanceOf(RangeError);

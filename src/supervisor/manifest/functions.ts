@@ -27,6 +27,8 @@ const kModuleKeys = [
   'maxMemoryMb',
   'jobsPerThread',
   'prefetch',
+  'minThreads',
+  'idleTimeout',
   ...kIsolationKeys,
 ] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
@@ -137,6 +139,8 @@ function readFunction(
     const maxMemoryMb = optionalInt(reader, settings, where, 'maxMemoryMb', 16, 1_048_576);
     const jobsPerThread = optionalInt(reader, settings, where, 'jobsPerThread', 1, 10_000) ?? 1;
     const prefetch = optionalInt(reader, settings, where, 'prefetch', 0, 10_000) ?? 0;
+    const minThreads = optionalInt(reader, settings, where, 'minThreads', 0, MAX_CONCURRENCY);
+    const idleTimeoutMs = optionalParsed(reader, settings, where, 'idleTimeout', positiveDuration);
     const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
     if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;
     return {
@@ -149,6 +153,8 @@ function readFunction(
       ...isolation,
       ...(maxJobsPerThread === undefined ? {} : { maxJobsPerThread }),
       ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
+      ...(minThreads === undefined ? {} : { minThreads }),
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     };
   }
   const command = readCommand(reader, settings.get('command') ?? null, `${where}.command`);
@@ -215,6 +221,12 @@ function optionalParsed(
   }
   return parsed;
 }
+
+/** idleTimeout: 0 would end a thread after every job and start one for the next. */
+const positiveDuration = (value: unknown): number | string => {
+  const ms = parseDuration(value);
+  return typeof ms === 'number' && ms < 1 ? 'expected a duration of 1ms or more' : ms;
+};
 
 const positiveSize = (value: unknown): number | string => {
   const bytes = parseSize(value);
