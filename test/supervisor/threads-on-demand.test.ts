@@ -122,6 +122,17 @@ describe('threads on demand', () => {
     expect(pool.threadsStarted).toBeGreaterThanOrEqual(2);
   });
 
+  it('does the same with isolation: process: an idle process exits, a fresh one serves the next job', async () => {
+    const pool = poolFor('process/pid.js', { concurrency: 2, isolation: 'process' });
+    await pool.check();
+    const first = text(await runJob(pool, meta(1), Buffer.from('a'), sink));
+    expect(await within(5_000, () => pool.threadsStarted === 0)).toBe(true);
+    const second = text(await runJob(pool, meta(2), Buffer.from('b'), sink));
+    // Another process: its pid differs.
+    expect(second).not.toBe(first);
+    expect(pool.threadsStarted).toBe(1);
+  });
+
   it('replaces a thread that crashed only when a job needs one', async () => {
     const pool = poolFor('exits.js', { concurrency: 2 });
     await pool.check();

@@ -37,8 +37,6 @@ export class HandlerPool {
   /** Jobs waiting for a thread with room (while threads start). */
   #waiting: PoolJob[] = [];
   readonly #running = new Set<PoolJob>();
-  /** Why the last thread that tried could not load the handler (cleared once one does). */
-  #loadError: SerializedError | null = null;
   #jobsStarted = 0;
   #nextJobId = 1;
   /** Resolves close()'s wait once no job runs here (or its deadline moved). */
@@ -69,10 +67,7 @@ export class HandlerPool {
     this.generation = generation;
     this.#log = logger;
     this.#threads = new ThreadSet(config, logger, {
-      room: (stream) => {
-        this.#loadError = null;
-        this.#fill(stream);
-      },
+      room: (stream) => this.#fill(stream),
       ended: (stream, ending, failure) => this.#onStreamEnded(stream, ending, failure),
       modules: (files) => {
         for (const file of files) this.#modules.add(file);
@@ -280,7 +275,6 @@ export class HandlerPool {
   }
 
   #onStreamEnded(stream: Stream, ending: StreamEnding<PoolJob>, failure: SerializedError | null): void {
-    if (failure !== null) this.#loadError = failure;
     // Never left for the thread: another one takes them.
     this.#waiting.push(...ending.unsent);
     settleStartedJobs(stream, ending, this.#cuttingShort, this.#config.maxMemoryMb);
@@ -291,11 +285,12 @@ export class HandlerPool {
     // may have been fixed).
     if (failure === null) this.#threads.grow(this.#waiting.length);
     if (this.#waiting.length === 0 || this.#threads.live.size > 0) return;
+    // No thread is left for them: this one could not load, or the pool is stopping.
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const job of waiting) {
       if (this.#cuttingShort) job.stopped(kCutShort);
-      else job.cannotLoad(this.#loadError ?? kStopped);
+      else job.cannotLoad(failure ?? kStopped);
     }
   }
 

@@ -66,7 +66,7 @@ export class ThreadSet {
     this.#owner = owner;
     this.#max = threadCount(config);
     this.#minWanted = config.minThreads ?? kDefaultMinThreads;
-    this.#idle = new IdleTimers(config.idleTimeoutMs ?? kDefaultIdleTimeoutMs);
+    this.#idle = new IdleTimers(config.idleTimeoutMs ?? kDefaultIdleTimeoutMs, (s) => this.#onIdleTimeout(s));
     const prefetch = config.prefetch ?? 0;
     this.capacity = config.jobsPerThread + prefetch;
     this.jobsAtOnce = config.jobsPerThread;
@@ -184,8 +184,7 @@ export class ThreadSet {
     }
     if (stream.jobs.size === 0 && this.#overRss(stream)) this.#recycle(stream);
     else this.#owner.room(stream);
-    if (stream.jobs.size === 0 && this.live.has(stream) && !this.#stopped)
-      this.#idle.arm(stream, (s) => this.#onIdleTimeout(s));
+    if (stream.jobs.size === 0 && this.live.has(stream) && !this.#stopped) this.#idle.arm(stream);
   }
 
   #onIdleTimeout(stream: Stream): void {
