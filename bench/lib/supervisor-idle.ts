@@ -67,7 +67,6 @@ async function idleRun(entry: string, options: LibraryBenchOptions): Promise<Idl
       label: 'gworker start (40 functions, idle)',
       profileDir: options.profileDir,
       entry,
-      watch: false,
     });
     const startMs = performance.now() - started;
     await sleep(kIdleTimeoutMs + kSettleMs);
@@ -152,7 +151,7 @@ export async function supervisorIdleSection(
       false,
     ),
     notes: [
-      `manifest: ${kFunctions} functions of bench/fixtures/echo-handler.mjs, concurrency ${kConcurrency}, idleTimeout ${kIdleTimeoutMs} ms (the default minThreads 0), control off, --no-watch;`,
+      `manifest: ${kFunctions} functions of bench/fixtures/echo-handler.mjs, concurrency ${kConcurrency}, idleTimeout ${kIdleTimeoutMs} ms (the default minThreads 0), control off, files watched (the default);`,
       'before threads on demand the same manifest started 80 handler threads: ~1.4 GiB idle, 169 OS threads, over 10 s to start on a 2-core box;',
       'the first job after idle pays a thread start and the handler load; jobs after it do not',
     ],

@@ -187,6 +187,11 @@ functions:
     ]);
     expect(issues[1]?.message).toMatch(/unit/);
     expect(issues[2]?.message).toMatch(/1ms or more/);
+    const tooMany = issuesOf(
+      'functions:\n  t:\n    handler: ./title.js\n    concurrency: 4\n    jobsPerThread: 2\n    minThreads: 3\n',
+    );
+    expect(tooMany.map((i) => [i.path, i.line])).toEqual([['functions.t.minThreads', 6]]);
+    expect(tooMany[0]?.message).toMatch(/at most 2/);
   });
 
   it('reads maxOutput for command functions as a size: bytes, KiB, MiB or GiB', () => {

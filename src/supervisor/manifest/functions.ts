@@ -142,13 +142,23 @@ function readFunction(
     const minThreads = optionalInt(reader, settings, where, 'minThreads', 0, MAX_CONCURRENCY);
     const idleTimeoutMs = optionalParsed(reader, settings, where, 'idleTimeout', positiveDuration);
     const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
+    const perWorker = jobsPerProcess ?? jobsPerThread;
+    const workers = Math.max(1, Math.ceil(concurrency / perWorker));
+    if (minThreads !== undefined && minThreads > workers) {
+      // More could never run: say so rather than keep fewer than asked.
+      reader.report(
+        settings.get('minThreads'),
+        `${where}.minThreads`,
+        `expected at most ${workers}, the function's threads (concurrency ${concurrency} / ${jobsPerProcess === undefined ? 'jobsPerThread' : 'jobsPerProcess'} ${perWorker}), got ${minThreads}`,
+      );
+    }
     if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;
     return {
       ...common,
       kind,
       handler,
       export: exportName,
-      jobsPerThread: jobsPerProcess ?? jobsPerThread,
+      jobsPerThread: perWorker,
       prefetch,
       ...isolation,
       ...(maxJobsPerThread === undefined ? {} : { maxJobsPerThread }),
