@@ -76,7 +76,7 @@ export class SupervisorMetrics {
     });
     this.#generations = new Counter({
       name: 'gworker_thread_generations_total',
-      help: 'Thread generations started, by function and cause (reload, scale, recycle after maxJobsPerThread, ...)',
+      help: 'Thread generations started, by function and cause (reload, recycle after maxJobsPerThread, ...; a scale resizes in place)',
       labelNames: ['function', 'cause'],
       registers,
     });
