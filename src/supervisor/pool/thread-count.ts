@@ -16,11 +16,6 @@ export function threadCount(config: ModuleFunctionConfig): number {
   return Math.max(1, Math.ceil(config.concurrency / config.jobsPerThread));
 }
 
-/** Threads kept running with no job to run (never more than threadCount). */
-export function minThreadCount(config: ModuleFunctionConfig): number {
-  return Math.min(config.minThreads ?? kDefaultMinThreads, threadCount(config));
-}
-
 /** Jobs the function may hold beyond its concurrency: `prefetch` for each of its threads. */
 export function prefetchSlots(config: FunctionConfig): number {
   return config.kind === 'module' ? (config.prefetch ?? 0) * threadCount(config) : 0;
