@@ -57,6 +57,12 @@ export class ThreadSet {
   readonly #starting = new Set<Stream>();
   /** The live stream whose thread records the modules the handler loads. */
   #tracker: Stream | null = null;
+  /**
+   * A thread that records modules has run a job: the imports a handler makes on first
+   * use are known, so threads started later need not record (it costs each a loader
+   * thread, ~20 ms of a first job after idle).
+   */
+  #trackerServed = false;
   readonly #check = new LoadCheck<Stream>();
   #stopped = false;
 
@@ -142,6 +148,7 @@ export class ThreadSet {
   /** A job was sent to `stream`: it is not idle, and may have had its share. */
   sent(stream: Stream): void {
     this.#idle.disarm(stream);
+    if (stream === this.#tracker) this.#trackerServed = true;
     if (stream.sent >= this.#jobsPerWorker) this.#recycle(stream);
   }
 
@@ -151,9 +158,12 @@ export class ThreadSet {
     this.#idle.clear();
   }
 
-  /** Starts a thread and its stream; the first live one records the modules it loads. */
+  /**
+   * Starts a thread and its stream. One live thread records the modules it loads, until
+   * one that did has run a job.
+   */
   #start(): Stream {
-    const tracks = this.#tracker === null;
+    const tracks = this.#tracker === null && !this.#trackerServed;
     const stream: Stream = new ThreadStream<PoolJob>(
       this.host,
       this.#base,
