@@ -10,12 +10,14 @@
  * - reload: handler file written -> first job served by the new code, and every call's
  *   fate during 50 reloads under steady foreground load;
  * - memory: the supervisor's resident memory idle and with 8 threads busy.
+ * - idle: threads on demand, 40 functions x concurrency 2 (built): start-up, idle memory, first job after idle.
  *
  * The supervisor runs as `node bin/gworker.js start MANIFEST` with a generated manifest
  * naming the bench's gearmand. Run it with `npm run bench -- --only supervisor`.
  */
 import { kCpuPrefetch, kCpuWorkloads, supervisorCpuSection } from './lib/supervisor-cpu.js';
 import { type SupervisorDrainSettings, supervisorDrainSection } from './lib/supervisor-drain.js';
+import { supervisorIdleSection } from './lib/supervisor-idle.js';
 import { supervisorMemorySection } from './lib/supervisor-memory.js';
 import { supervisorReloadSections } from './lib/supervisor-reload.js';
 import {
@@ -50,6 +52,7 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
   const cpuSha = await supervisorCpuSection(kCpuWorkloads.sha, options);
   const reload = await supervisorReloadSections(options);
   const memory = await supervisorMemorySection(options);
+  const idle = await supervisorIdleSection(options);
 
   // Judged with prefetch: 1, the manifest setting for steady CPU-heavy batches; the
   // default (grab only with a free slot) is in the figures beside it.
@@ -78,7 +81,7 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
     columns: [],
     rows: [],
     notes: [],
-    sections: [drain, cpu.section, cpuSha.section, reload.latency, reload.safety, memory],
+    sections: [drain, cpu.section, cpuSha.section, reload.latency, reload.safety, memory, idle.section],
     goals: [
       atLeastGoal(
         'supervisor drain: one gworker start >= 4 PHP worker processes',
@@ -88,6 +91,7 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
       ),
       cpuGoal,
       reload.goal,
+      ...idle.goals,
     ],
     settings: {
       drain: kSupervisorDrainSettings,

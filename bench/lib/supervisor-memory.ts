@@ -159,7 +159,7 @@ export async function supervisorMemorySection(options: LibraryBenchOptions): Pro
       : [
           {
             peer: `${key}-idle`,
-            label: `gworker start ${how}, idle ${kSettleMs / 1000} s after start (${kThreads} handler threads)`,
+            label: `gworker start ${how}, idle ${kSettleMs / 1000} s after start (up to ${kThreads} handler threads; the load check's one started)`,
             side: 'ours',
             versus: null,
             values: runs.map((r) => r.idleMiB),

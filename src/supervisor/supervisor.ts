@@ -29,11 +29,18 @@ export interface FunctionSnapshot {
   readonly concurrency: number;
   /** Jobs running now (busy slots). */
   readonly running: number;
-  /** Jobs taken ahead (the function's `prefetch`), waiting here for a slot. */
+  /** Jobs held here that have not started: taken ahead (`prefetch`), or waiting for a thread to start. */
   readonly prefetched: number;
   readonly paused: boolean;
-  /** Handler threads of the current generation, or processes with `isolation` process (0 for commands). */
+  /**
+   * Most handler threads of the current generation, or processes with `isolation`
+   * process (0 for commands). They start as jobs need them: see threadsStarted.
+   */
   readonly threads: number;
+  /** Of those, the ones running now (starting, serving, or finishing after a scale down). */
+  readonly threadsStarted: number;
+  /** Started threads holding no job: they end after idleTimeout, down to minThreads. */
+  readonly threadsIdle: number;
   /** Whether `threads` counts threads or processes (issue 17); null for commands. */
   readonly isolation: 'thread' | 'process' | null;
   readonly generation: number;
@@ -208,9 +215,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
-   * Changes a function's concurrency live: its slots change at once, and a new thread
-   * generation of the right size takes over (running jobs finish on the old one).
-   * Resolves false for an unknown function; rejects when the new threads cannot load.
+   * Changes a function's concurrency live, in place: its slots and its most threads
+   * change (no new generation, no code loaded; threads past the new most end once their
+   * jobs are done). Resolves false for an unknown function.
    */
   async scale(fn: string, concurrency: number): Promise<boolean> {
     if (!isConcurrency(concurrency)) {
@@ -220,10 +227,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const binding = this.#bindings.get(fn);
     if (binding === undefined) return false;
-    const config = { ...binding.runtime.config, concurrency };
-    await binding.runtime.reload(config, 'scale');
+    await binding.runtime.resize(concurrency);
     binding.setConcurrency(concurrency);
-    this.#recordReload(fn, binding.runtime.generation);
     return true;
   }
 
@@ -253,6 +258,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         prefetched,
         paused: binding.gate.paused,
         threads: binding.runtime.threads,
+        threadsStarted: binding.runtime.threadsStarted,
+        threadsIdle: binding.runtime.threadsIdle,
         isolation: binding.runtime.isolation,
         generation: binding.runtime.generation,
         done: stats.done,

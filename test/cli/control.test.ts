@@ -54,7 +54,7 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js }\n');
     expect(await cli(['scale', 'echo', '4', ...controlArg(setup)])).toEqual({
       code: 0,
-      stdout: 'echo: concurrency 4, 4 thread(s), generation 2\n',
+      stdout: 'echo: concurrency 4, 4 thread(s), generation 1\n',
       stderr: '',
     });
     expect(setup.supervisor.functions()[0]).toMatchObject({ concurrency: 4, threads: 4 });

@@ -126,7 +126,8 @@ describe('gworker status', () => {
       {},
       { 'greet.js': 'export default (s) => s;\n' },
     );
-    await cli(['scale', 'echo', '2', ...controlArg(setup)]);
+    // A scale resizes in place (no reload): reload echo's code for a new generation.
+    await setup.supervisor.reloadHandlers(['echo']);
     writeFileSync(path.join(setup.dir, 'greet.js'), 'export default (s) => {');
     await setup.supervisor.reloadHandlers(['greet']);
     const { stdout } = await cli(['status', '--no-queues', ...controlArg(setup)]);

@@ -79,6 +79,9 @@ describe('control API metrics', () => {
     expect(value(busy, 'gworker_jobs_in_flight', sleeps)).toBe(1);
     expect(value(busy, 'gworker_function_concurrency', sleeps)).toBe(2);
     expect(value(busy, 'gworker_function_threads', sleeps)).toBe(2);
+    // One job: the load check's thread runs it, the second thread has not started.
+    expect(value(busy, 'gworker_function_threads_started', sleeps)).toBe(1);
+    expect(value(busy, 'gworker_function_threads_idle', sleeps)).toBe(0);
     expect(value(busy, 'gworker_function_paused', sleeps)).toBe(0);
     expect(value(busy, 'gworker_connection_up', { ...sleeps, server: setup.gearman })).toBe(1);
     expect(value(busy, 'gworker_connection_reconnects_total', { ...sleeps, server: setup.gearman })).toBe(0);
@@ -90,9 +93,11 @@ describe('control API metrics', () => {
     expect(value(after, 'gworker_jobs_in_flight', sleeps)).toBe(0);
     expect(value(after, 'gworker_function_paused', sleeps)).toBe(1);
     expect(value(after, 'gworker_function_concurrency', sleeps)).toBe(3);
-    expect(value(after, 'gworker_function_generation', sleeps)).toBe(2);
-    expect(value(after, 'gworker_reloads_total', { ...sleeps, result: 'ok' })).toBe(1);
-    expect(value(after, 'gworker_thread_generations_total', { ...sleeps, cause: 'scale' })).toBe(1);
+    expect(value(after, 'gworker_function_threads', sleeps)).toBe(3);
+    expect(value(after, 'gworker_function_threads_started', sleeps)).toBe(1);
+    expect(value(after, 'gworker_function_threads_idle', sleeps)).toBe(1);
+    // A scale resizes the serving generation: no reload, no new generation.
+    expect(value(after, 'gworker_function_generation', sleeps)).toBe(1);
     expect(value(after, 'gworker_function_queued_jobs', sleeps)).toBe(0);
   });
 

@@ -12,6 +12,7 @@ import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.j
 import { HandlerPool, type RunOutcome } from '../../src/supervisor/pool/handler-pool.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { locateLoadFailure } from '../../src/supervisor/thread/load-location.js';
+import { runJob } from '../helpers/pool-run.js';
 import { type LogEntry, recordingLogger } from '../helpers/recording-logger.js';
 
 // What a user reads when a handler throws (issue 11, "The handler loop"): the type,
@@ -61,7 +62,7 @@ const sink = { status() {}, data() {}, warning() {} };
 let nextHandle = 1;
 function run(pool: HandlerPool, payload: string): Promise<RunOutcome> {
   const meta = { handle: `H:test:${nextHandle++}`, unique: '', functionName: 'f' };
-  return pool.run(meta, Buffer.from(payload), sink);
+  return runJob(pool, meta, Buffer.from(payload), sink);
 }
 
 async function errorOf(pool: HandlerPool, payload: string) {

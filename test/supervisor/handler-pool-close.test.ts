@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import { HandlerPool, type ProgressSink } from '../../src/supervisor/pool/handler-pool.js';
+import { runJob } from '../helpers/pool-run.js';
 
 const sleeps = fileURLToPath(new URL('../fixtures/handlers/sleeps.js', import.meta.url));
 const spins = fileURLToPath(new URL('../fixtures/handlers/spins.js', import.meta.url));
@@ -33,7 +34,7 @@ describe('HandlerPool.close() (an old generation retiring after a reload)', () =
     await pool.check();
     // Three threads, three jobs ending one after another: the first to end must not
     // count as all of them (piscina's own close() once ended the pool there).
-    const jobs = ['50', '300', '600'].map((ms) => pool.run(meta, Buffer.from(ms), sink));
+    const jobs = ['50', '300', '600'].map((ms) => runJob(pool, meta, Buffer.from(ms), sink));
     await new Promise((resolve) => setTimeout(resolve, 20));
     await pool.close();
     const outcomes = await Promise.all(jobs);
@@ -48,7 +49,7 @@ describe('HandlerPool.close(deadline) (a shutdown, issue 10)', () => {
     const pool = new HandlerPool(config(spins, 1), 1);
     pools.push(pool);
     await pool.check();
-    const job = pool.run(meta, Buffer.from(''), sink);
+    const job = runJob(pool, meta, Buffer.from(''), sink);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const started = performance.now();
     await pool.close(started + 300);
@@ -64,8 +65,8 @@ describe('HandlerPool.close(deadline) (a shutdown, issue 10)', () => {
     const pool = new HandlerPool(config(sleeps, 2), 1);
     pools.push(pool);
     await pool.check();
-    const quick = pool.run(meta, Buffer.from('50'), sink);
-    const slow = pool.run(meta, Buffer.from('20000'), sink);
+    const quick = runJob(pool, meta, Buffer.from('50'), sink);
+    const slow = runJob(pool, meta, Buffer.from('20000'), sink);
     // Retiring after a reload: no deadline, it would wait the whole 20 s.
     const retiring = pool.close();
     await new Promise((resolve) => setTimeout(resolve, 150));

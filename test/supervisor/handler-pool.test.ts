@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import { HandlerPool, type ProgressSink } from '../../src/supervisor/pool/handler-pool.js';
+import { runJob } from '../helpers/pool-run.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
 const pools: HandlerPool[] = [];
@@ -45,27 +46,27 @@ const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
 describe('HandlerPool', () => {
   it('runs a JavaScript handler in a thread and returns its result', async () => {
     const pool = poolFor('echo.js');
-    const outcome = await pool.run(meta, Buffer.from('hello'), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from('hello'), recordingSink());
     expect(outcome.ok && text(outcome.result)).toBe('hello');
   });
 
   it('loads a TypeScript handler that imports a sibling .ts file, with no build step', async () => {
     const pool = poolFor('upper.ts');
     await pool.check();
-    const outcome = await pool.run(meta, Buffer.from('abc'), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from('abc'), recordingSink());
     expect(outcome.ok && text(outcome.result)).toBe('ABC:H:test:1');
   });
 
   it('uses a named export when the manifest asks for one', async () => {
     const pool = poolFor('upper.ts', { export: 'named' });
-    const outcome = await pool.run(meta, Buffer.from('x'), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from('x'), recordingSink());
     expect(outcome.ok && text(outcome.result)).toBe('named:x');
   });
 
   it('forwards status, data and warnings in order, all before the result', async () => {
     const pool = poolFor('progress.js');
     const sink = recordingSink();
-    const outcome = await pool.run(meta, Buffer.from('p'), sink);
+    const outcome = await runJob(pool, meta, Buffer.from('p'), sink);
     expect(outcome.ok && text(outcome.result)).toBe('done:p');
     expect(sink.events).toEqual([
       'status 1/3',
@@ -79,9 +80,9 @@ describe('HandlerPool', () => {
 
   it('decodes JSON payloads and encodes object results as JSON', async () => {
     const pool = poolFor('json.js', { payload: 'json' });
-    const outcome = await pool.run(meta, Buffer.from('{"a":2,"b":3}'), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from('{"a":2,"b":3}'), recordingSink());
     expect(outcome.ok && JSON.parse(text(outcome.result))).toEqual({ sum: 5, got: { a: 2, b: 3 } });
-    const bad = await pool.run(meta, Buffer.from('{not json'), recordingSink());
+    const bad = await runJob(pool, meta, Buffer.from('{not json'), recordingSink());
     expect(bad).toMatchObject({
       ok: false,
       reason: 'handler',
@@ -91,27 +92,27 @@ describe('HandlerPool', () => {
 
   it('reports a thrown error as a handler failure and keeps serving', async () => {
     const pool = poolFor('throws.js');
-    const outcome = await pool.run(meta, Buffer.from('x'), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from('x'), recordingSink());
     expect(outcome).toMatchObject({ ok: false, reason: 'handler', error: { message: 'bad input: x' } });
-    const again = await pool.run(meta, Buffer.from('y'), recordingSink());
+    const again = await runJob(pool, meta, Buffer.from('y'), recordingSink());
     expect(again).toMatchObject({ ok: false, error: { message: 'bad input: y' } });
   });
 
   it('fails only the job whose handler calls process.exit, and replaces the thread', async () => {
     const pool = poolFor('exits.js');
-    const outcome = await pool.run(meta, Buffer.from(''), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from(''), recordingSink());
     expect(outcome).toMatchObject({
       ok: false,
       reason: 'crash',
       error: { message: expect.stringMatching(/exited/) },
     });
-    const again = await pool.run(meta, Buffer.from(''), recordingSink());
+    const again = await runJob(pool, meta, Buffer.from(''), recordingSink());
     expect(again).toMatchObject({ ok: false, reason: 'crash' });
   });
 
   it('fails a job that runs out of memory with a clear reason', async () => {
     const pool = poolFor('oom.js', { maxMemoryMb: 32 });
-    const outcome = await pool.run(meta, Buffer.from(''), recordingSink());
+    const outcome = await runJob(pool, meta, Buffer.from(''), recordingSink());
     expect(outcome).toMatchObject({
       ok: false,
       reason: 'crash',
@@ -122,7 +123,7 @@ describe('HandlerPool', () => {
   it('ends a handler that ignores its signal after the timeout by ending its thread', async () => {
     const pool = poolFor('spins.js');
     const started = Date.now();
-    const outcome = await pool.run(meta, Buffer.from(''), recordingSink(), 200);
+    const outcome = await runJob(pool, meta, Buffer.from(''), recordingSink(), 200);
     expect(outcome).toMatchObject({
       ok: false,
       reason: 'timeout',
@@ -133,7 +134,7 @@ describe('HandlerPool', () => {
 
   it('aborts the signal of a handler that times out, which lets it stop by itself', async () => {
     const pool = poolFor('abortable.js');
-    const outcome = await pool.run(meta, Buffer.from(''), recordingSink(), 100);
+    const outcome = await runJob(pool, meta, Buffer.from(''), recordingSink(), 100);
     expect(outcome).toMatchObject({ ok: false, reason: 'timeout' });
   });
 
@@ -141,7 +142,7 @@ describe('HandlerPool', () => {
     const pool = poolFor('overlap.js', { concurrency: 8, jobsPerThread: 8 });
     expect(pool.threads).toBe(1);
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, () => pool.run(meta, Buffer.from('1000'), recordingSink())),
+      Array.from({ length: 8 }, () => runJob(pool, meta, Buffer.from('1000'), recordingSink())),
     );
     const spans = outcomes.map(
       (o) => JSON.parse(o.ok ? text(o.result) : '{}') as { start: number; end: number },

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import { HandlerPool, type ProgressSink } from '../../src/supervisor/pool/handler-pool.js';
+import { runJob } from '../helpers/pool-run.js';
 
 const echo = fileURLToPath(new URL('../fixtures/handlers/echo.js', import.meta.url));
 const pools: HandlerPool[] = [];
@@ -32,7 +33,7 @@ describe('a handler returning a Buffer that owns its memory (moved, not copied)'
   it('delivers the bytes when the handler returns its own payload', async () => {
     const pool = bufferEcho(1);
     const payload = Buffer.from(new Uint8Array([1, 2, 3, 250]));
-    const outcome = await pool.run(meta, payload, sink);
+    const outcome = await runJob(pool, meta, payload, sink);
     expect(outcome.ok).toBe(true);
     expect(outcome.ok && [...outcome.result]).toEqual([1, 2, 3, 250]);
   });
@@ -40,7 +41,7 @@ describe('a handler returning a Buffer that owns its memory (moved, not copied)'
   it('delivers every result when several jobs share a thread', async () => {
     const pool = bufferEcho(4);
     const outcomes = await Promise.all(
-      ['a', 'bb', 'ccc', 'dddd'].map((s) => pool.run(meta, new TextEncoder().encode(s), sink)),
+      ['a', 'bb', 'ccc', 'dddd'].map((s) => runJob(pool, meta, new TextEncoder().encode(s), sink)),
     );
     expect(outcomes.map((o) => (o.ok ? Buffer.from(o.result).toString() : `failed: ${o.reason}`))).toEqual([
       'a',

@@ -170,6 +170,30 @@ functions:
     ]);
   });
 
+  it('reads minThreads and idleTimeout for handler functions, and refuses bad ones where they are', () => {
+    const manifest = parseManifest(
+      `functions:\n  t:\n    handler: ${JSON.stringify(path.join(dir, 'title.js'))}\n    minThreads: 1\n    idleTimeout: 2m\n`,
+      path.join(dir, 'gworker.yaml'),
+    );
+    expect(manifest.functions[0]).toMatchObject({ name: 't', minThreads: 1, idleTimeoutMs: 120_000 });
+    const issues = issuesOf(
+      'functions:\n  t:\n    handler: ./title.js\n    minThreads: -1\n    idleTimeout: 30\n  u:\n    handler: ./title.js\n    idleTimeout: 0s\n  ls:\n    command: [ls]\n    minThreads: 1\n',
+    );
+    expect(issues.map((i) => [i.path, i.line])).toEqual([
+      ['functions.t.minThreads', 4],
+      ['functions.t.idleTimeout', 5],
+      ['functions.u.idleTimeout', 8],
+      ['functions.ls.minThreads', 11],
+    ]);
+    expect(issues[1]?.message).toMatch(/unit/);
+    expect(issues[2]?.message).toMatch(/1ms or more/);
+    const tooMany = issuesOf(
+      'functions:\n  t:\n    handler: ./title.js\n    concurrency: 4\n    jobsPerThread: 2\n    minThreads: 3\n',
+    );
+    expect(tooMany.map((i) => [i.path, i.line])).toEqual([['functions.t.minThreads', 6]]);
+    expect(tooMany[0]?.message).toMatch(/at most 2/);
+  });
+
   it('reads maxOutput for command functions as a size: bytes, KiB, MiB or GiB', () => {
     const manifest = parse(
       'functions:\n  a: { command: [ls], maxOutput: 8MiB }\n  b: { command: [ls], maxOutput: 65536 }\n  c: { command: [ls] }\n',

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
 import { HandlerPool, type ProgressSink } from '../../src/supervisor/pool/handler-pool.js';
+import { runJob } from '../helpers/pool-run.js';
 
 // The change watcher follows what a handler loaded (issue 10, item 5): its thread
 // records the module graph. These check what it records for each way code loads.
@@ -56,7 +57,7 @@ describe('the module graph a handler thread records', () => {
     const told: string[][] = [];
     const pool = poolFor(path.join(graph, 'main.js'), { modules: (files) => told.push([...files]) });
     await pool.check();
-    const outcome = await pool.run(meta, Buffer.from('x'), sink);
+    const outcome = await runJob(pool, meta, Buffer.from('x'), sink);
     expect(outcome.ok).toBe(true);
     const late = path.join(graph, 'late.js');
     const deadline = Date.now() + 5_000;

@@ -251,17 +251,31 @@ $client->runTasks();
     }
   });
 
-  it('scales a function live: more slots and threads, no job lost', async () => {
+  it('scales a function live: more slots and threads, no job lost, no new generation', async () => {
     const { supervisor, client } = await startWith(
       `  echo: { handler: ${path.join(fixtures, 'echo.js')}, payload: text }\n`,
     );
     const before = client.run('echo', 'before');
     expect(await supervisor.scale('echo', 4)).toBe(true);
     expect((await before).toString()).toBe('before');
-    expect(supervisor.functions()[0]).toMatchObject({ concurrency: 4, threads: 4, generation: 2 });
+    expect(supervisor.functions()[0]).toMatchObject({ concurrency: 4, threads: 4, generation: 1 });
     expect((await client.run('echo', 'after')).toString()).toBe('after');
     expect(await supervisor.scale('nope', 2)).toBe(false);
     await expect(supervisor.scale('echo', 0)).rejects.toBeInstanceOf(RangeError);
+  });
+
+  it('scales down and up while jobs run: every job answered, the same generation', async () => {
+    const { supervisor, client } = await startWith(
+      `  sleeps: { handler: ${path.join(fixtures, 'sleeps.js')}, payload: text, concurrency: 3 }\n`,
+    );
+    const jobs = Array.from({ length: 9 }, () => client.run('sleeps', '200'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await supervisor.scale('sleeps', 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await supervisor.scale('sleeps', 2)).toBe(true);
+    const results = await Promise.all(jobs);
+    expect(results.map(String)).toEqual(Array.from({ length: 9 }, () => 'slept 200'));
+    expect(supervisor.functions()[0]).toMatchObject({ concurrency: 2, threads: 2, generation: 1, done: 9 });
   });
 
   it('pauses a function: queued jobs wait for resume, running ones finish', async () => {

@@ -9,8 +9,9 @@ export const scaleCommand = defineCommand({
   name: 'scale',
   synopsis: `[--json] FUNCTION N ${kControlSynopsis}`,
   description: `Sets how many jobs of FUNCTION may run at once on the running supervisor. The slots
-change at once; a new generation of N handler threads takes over, and running jobs
-finish on the old one. Lasts until the supervisor restarts or its manifest is reloaded
+and the most handler threads change at once, in place (no new generation, no code
+loaded): threads start as jobs need them, and past the new most they end once their
+jobs are done. Lasts until the supervisor restarts or its manifest is reloaded
 with another concurrency: change the manifest to keep it.`,
   options: {
     json: { type: 'boolean', help: "print the function's state afterwards as JSON" },

@@ -28,7 +28,15 @@ export class SupervisorMetrics {
   readonly #generations: Counter<'function' | 'cause'>;
   readonly #threadRestarts: Counter<'function' | 'cause'>;
   readonly #gauges: Record<
-    'inFlight' | 'concurrency' | 'paused' | 'threads' | 'processes' | 'generation' | 'queued',
+    | 'inFlight'
+    | 'concurrency'
+    | 'paused'
+    | 'threads'
+    | 'processes'
+    | 'threadsStarted'
+    | 'threadsIdle'
+    | 'generation'
+    | 'queued',
     Gauge<'function'>
   >;
   readonly #connectionUp: Gauge<'server' | 'function'>;
@@ -69,7 +77,7 @@ export class SupervisorMetrics {
     });
     this.#generations = new Counter({
       name: 'gworker_thread_generations_total',
-      help: 'Thread generations started, by function and cause (reload, scale, recycle after maxJobsPerThread, ...)',
+      help: 'Thread generations started, by function and cause (reload, recycle after maxJobsPerThread, ...; a scale resizes in place)',
       labelNames: ['function', 'cause'],
       registers,
     });
@@ -86,6 +94,14 @@ export class SupervisorMetrics {
       processes: gauge(
         'gworker_function_processes',
         'Handler processes of the current generation (isolation: process; 0 otherwise)',
+      ),
+      threadsStarted: gauge(
+        'gworker_function_threads_started',
+        'Handler threads (or processes) running now; they start as jobs need them, up to gworker_function_threads or _processes',
+      ),
+      threadsIdle: gauge(
+        'gworker_function_threads_idle',
+        'Started handler threads (or processes) holding no job; they end after idleTimeout, down to minThreads',
       ),
       generation: gauge('gworker_function_generation', 'Number of the code generation serving the function'),
       queued: gauge(
@@ -184,8 +200,19 @@ export class SupervisorMetrics {
 
   #refresh(): void {
     this.#watchRuntimes();
-    const { inFlight, concurrency, paused, threads, processes, generation } = this.#gauges;
-    for (const g of [inFlight, concurrency, paused, threads, processes, generation, this.#connectionUp])
+    const { inFlight, concurrency, paused, threads, processes, threadsStarted, threadsIdle, generation } =
+      this.#gauges;
+    for (const g of [
+      inFlight,
+      concurrency,
+      paused,
+      threads,
+      processes,
+      threadsStarted,
+      threadsIdle,
+      generation,
+      this.#connectionUp,
+    ])
       g.reset();
     this.#reconnects.reset();
     for (const fn of this.#supervisor.functions()) {
@@ -195,6 +222,8 @@ export class SupervisorMetrics {
       paused.set(labels, fn.paused ? 1 : 0);
       threads.set(labels, fn.isolation === 'process' ? 0 : fn.threads);
       processes.set(labels, fn.isolation === 'process' ? fn.threads : 0);
+      threadsStarted.set(labels, fn.threadsStarted);
+      threadsIdle.set(labels, fn.threadsIdle);
       generation.set(labels, fn.generation);
       for (const c of fn.connections) {
         const connection = { server: c.server, function: fn.name };

@@ -31,6 +31,8 @@ const kModuleKeys = [
   'maxMemoryMb',
   'jobsPerThread',
   'prefetch',
+  'minThreads',
+  'idleTimeout',
   ...kIsolationKeys,
 ] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
@@ -151,18 +153,32 @@ function readFunction(
     const maxMemoryMb = optionalInt(reader, settings, where, 'maxMemoryMb', 16, 1_048_576);
     const jobsPerThread = optionalInt(reader, settings, where, 'jobsPerThread', 1, 10_000) ?? 1;
     const prefetch = optionalInt(reader, settings, where, 'prefetch', 0, 10_000) ?? 0;
+    const minThreads = optionalInt(reader, settings, where, 'minThreads', 0, MAX_CONCURRENCY);
+    const idleTimeoutMs = optionalParsed(reader, settings, where, 'idleTimeout', positiveDuration);
     const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
+    const perWorker = jobsPerProcess ?? jobsPerThread;
+    const workers = Math.max(1, Math.ceil(concurrency / perWorker));
+    if (minThreads !== undefined && minThreads > workers) {
+      // More could never run: say so rather than keep fewer than asked.
+      reader.report(
+        settings.get('minThreads'),
+        `${where}.minThreads`,
+        `expected at most ${workers}, the function's threads (concurrency ${concurrency} / ${jobsPerProcess === undefined ? 'jobsPerThread' : 'jobsPerProcess'} ${perWorker}), got ${minThreads}`,
+      );
+    }
     if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;
     return {
       ...common,
       kind,
       handler,
       export: exportName,
-      jobsPerThread: jobsPerProcess ?? jobsPerThread,
+      jobsPerThread: perWorker,
       prefetch,
       ...isolation,
       ...(maxJobsPerThread === undefined ? {} : { maxJobsPerThread }),
       ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
+      ...(minThreads === undefined ? {} : { minThreads }),
+      ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     };
   }
   const command = readCommand(reader, settings.get('command') ?? null, `${where}.command`);
@@ -229,6 +245,12 @@ function optionalParsed(
   }
   return parsed;
 }
+
+/** idleTimeout: 0 would end a thread after every job and start one for the next. */
+const positiveDuration = (value: unknown): number | string => {
+  const ms = parseDuration(value);
+  return typeof ms === 'number' && ms < 1 ? 'expected a duration of 1ms or more' : ms;
+};
 
 const positiveSize = (value: unknown): number | string => {
   const bytes = parseSize(value);

@@ -87,6 +87,14 @@ export interface ModuleFunctionConfig extends FunctionConfigBase {
    * CPU-heavy jobs, not for latency. @defaultValue 0 (grab only with a free slot)
    */
   readonly prefetch?: number;
+  /**
+   * Threads (processes, with `isolation: process`) kept running while no job needs them;
+   * the others start when a job finds no thread with room and end after `idleTimeoutMs`
+   * idle. @defaultValue 0 (an idle function holds no thread; its next job waits for one)
+   */
+  readonly minThreads?: number;
+  /** How long a thread beyond minThreads may sit without a job before it ends. @defaultValue 30 s */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface CommandFunctionConfig extends FunctionConfigBase {

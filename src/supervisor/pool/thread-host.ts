@@ -1,6 +1,6 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { MAX_TIMER_MS } from '../../limits.js';
+import { MAX_CONCURRENCY } from '../../limits.js';
 import type { Logger } from '../../log.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import {
@@ -23,34 +23,33 @@ export interface WorkerHost {
 }
 
 /**
- * Handler threads: a piscina pool with one long task per thread, its job stream.
- * piscina replaces a thread that dies; the pool starts a new stream on it.
+ * Handler threads: a piscina pool with one long task per thread, its job stream. Each
+ * run() starts a thread for its stream (the pool, pool/thread-set.ts, decides how many
+ * run), and a thread whose stream has ended leaves at once: piscina keeps none idle and
+ * replaces none on its own.
  */
 export class ThreadHost implements WorkerHost {
   readonly kind = 'thread';
   readonly #piscina: Piscina;
 
-  constructor(
-    config: ModuleFunctionConfig,
-    threads: number,
-    log: Logger,
-    outputDropped: (report: OutputDropReport) => void,
-  ) {
+  constructor(config: ModuleFunctionConfig, log: Logger, outputDropped: (report: OutputDropReport) => void) {
     this.#piscina = new Piscina({
       filename: handlerEntryFile(),
       name: 'default',
-      minThreads: threads,
-      maxThreads: threads,
+      minThreads: 0,
+      // The pool bounds its streams; this only has to stay out of its way (a resize may raise it).
+      maxThreads: MAX_CONCURRENCY,
       // One task per thread: its job stream, which lives as long as the thread serves.
       concurrentTasksPerWorker: 1,
-      idleTimeout: MAX_TIMER_MS,
+      // A thread whose stream ended was retired on purpose: idle time was the pool's to count.
+      idleTimeout: 0,
       // Tasks are rare (one per thread start), so piscina's Atomics.wait fast path buys nothing.
       atomics: 'disabled',
       ...(config.maxMemoryMb === undefined
         ? {}
         : { resourceLimits: { maxOldGenerationSizeMb: config.maxMemoryMb } }),
     });
-    // A thread that dies while idle is replaced by piscina; it is worth a log line, not a crash.
+    // A thread that fails between streams is worth a log line, not a crash.
     this.#piscina.on('error', (err: Error) => log.warn({ err }, 'handler thread failed while idle'));
     this.#piscina.on('message', (message: unknown) => {
       if (isOutputDropReport(message)) outputDropped(message);

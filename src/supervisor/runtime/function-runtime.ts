@@ -4,6 +4,7 @@ import { settlesBy } from '../deadline.js';
 import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { FunctionConfig, ServerConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import { threadCount } from '../pool/thread-count.js';
 import type { RetryService } from '../retry/retry-service.js';
 import { TrackedJob, trackJob } from '../retry/tracked-job.js';
 import type { SerializedError } from '../thread/messages.js';
@@ -43,7 +44,8 @@ export interface FunctionRuntimeEvents {
 
 interface Generation {
   readonly id: number;
-  readonly config: FunctionConfig;
+  /** Replaced in place by resize() (a new concurrency; the code stays). */
+  config: FunctionConfig;
   /** null for command functions, which run no threads. */
   readonly pool: HandlerPool | null;
 }
@@ -115,7 +117,7 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     return this.#current?.id ?? 0;
   }
 
-  /** Jobs taken ahead (prefetch) and waiting in a thread for a slot, old generations too. */
+  /** Jobs held here that have not started (prefetched, or waiting for a thread to start), old generations too. */
   get waiting(): number {
     let waiting = this.#current?.pool?.waiting ?? 0;
     for (const pool of this.#retiring.keys()) waiting += pool.waiting;
@@ -133,6 +135,16 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
    */
   get threads(): number {
     return this.#current?.pool?.threads ?? 0;
+  }
+
+  /** Of those, the ones running now (threads start as jobs need them and end when idle). */
+  get threadsStarted(): number {
+    return this.#current?.pool?.threadsStarted ?? 0;
+  }
+
+  /** Started threads holding no job. */
+  get threadsIdle(): number {
+    return this.#current?.pool?.threadsIdle ?? 0;
   }
 
   /**
@@ -159,6 +171,28 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
    */
   reload(config: FunctionConfig = this.config, cause = 'reload'): Promise<void> {
     const next = this.#reloading.then(() => this.#swap(config, cause));
+    this.#reloading = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Changes the concurrency in place (`gworker scale`): the serving generation's most
+   * threads follow it, with no new generation and no code loaded; threads past the new
+   * most end once idle, busy ones after their jobs. Runs after a reload under way, so
+   * the generation it builds is not left at the old size. Cheap: the autoscaler calls it often.
+   */
+  resize(concurrency: number): Promise<void> {
+    const next = this.#reloading.then(() => {
+      const current = this.#current;
+      if (current === null) {
+        this.#pendingConfig = { ...this.#pendingConfig, concurrency };
+        return;
+      }
+      current.config = { ...current.config, concurrency };
+      this.#pendingConfig = current.config;
+      if (current.pool !== null && current.config.kind === 'module')
+        current.pool.resize(threadCount(current.config));
+    });
     this.#reloading = next.catch(() => {});
     return next;
   }
