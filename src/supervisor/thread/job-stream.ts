@@ -64,6 +64,8 @@ class ThreadJobStream {
   readonly #waiting: WaitingJob[] = [];
   #results = new BatchWriter();
   #flushScheduled = false;
+  /** Inside #onMessage: results of jobs that end synchronously leave as it returns. */
+  #inMessage = false;
   #closing = false;
 
   constructor(task: StreamTask, handler: HandlerFunction, ended: (end: StreamEnd) => void) {
@@ -95,9 +97,21 @@ class ThreadJobStream {
     this.#post({ kind: 'stray', error, failed: running.length });
   }
 
+  /**
+   * Jobs that end while their message is handled (synchronous handlers: most tiny jobs)
+   * answer in one message as it returns, not a turn later: nothing else could join
+   * that batch in between but the next message's jobs, which the main thread sends only
+   * with prefetch or more jobsPerThread (issue 13).
+   */
   #onMessage(message: ToThread): void {
-    this.#take(message);
-    this.#startWaiting();
+    this.#inMessage = true;
+    try {
+      this.#take(message);
+      this.#startWaiting();
+    } finally {
+      this.#inMessage = false;
+    }
+    if (this.#results.size > 0) this.#flush();
   }
 
   /** Takes in a message; jobs join the queue (#startWaiting runs them). */
@@ -221,6 +235,7 @@ class ThreadJobStream {
   }
 
   #scheduleFlush(): void {
+    if (this.#inMessage) return;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // After this turn's other jobs have ended too: one message for all of them.
