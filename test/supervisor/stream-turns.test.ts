@@ -52,6 +52,42 @@ function jobsIn(message: ToThread | undefined): number[] {
   return ids;
 }
 
+/** A job stream served in this thread (the test holds the main side's port); ready when it resolves. */
+async function servedStream(
+  jobsAtOnce: number,
+): Promise<{ main: MessagePort; thread: MessagePort; ended: Promise<StreamEnd> }> {
+  const channel = new MessageChannel();
+  ports.push(channel.port1, channel.port2);
+  const task: StreamTask = {
+    kind: 'stream',
+    port: channel.port2,
+    handler: echo,
+    exportName: 'default',
+    encoding: 'buffer',
+    functionName: 'turns',
+    jobsAtOnce,
+    prefetch: 0,
+    trackModules: false,
+  };
+  const ended = serveJobStream(task);
+  // 'ready' comes once the handler has loaded and the stream listens on its port.
+  for (let i = 0; i < 100 && receiveMessageOnPort(channel.port1) === undefined; i++)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  return { main: channel.port1, thread: channel.port2, ended };
+}
+
+function jobMessage(...ids: number[]): ToThread {
+  const writer = new BatchWriter();
+  for (const id of ids) writer.addJob(id, `H:turns:${id}`, '', 1, Buffer.from(`hello ${id}`), false);
+  return { kind: 'jobs', batch: writer.finish().batch };
+}
+
+function resultsIn(message: FromThread | undefined): string[] {
+  const results: string[] = [];
+  if (message?.kind === 'results') readBatch(message.batch, (id, bytes) => results.push(`${id}:${bytes}`));
+  return results;
+}
+
 describe('a job and its result cross to and from the thread without waiting a turn', () => {
   it('a job sent to a stream it fills is on the port at once', () => {
     const { host, threadPort } = portHost();
@@ -75,39 +111,32 @@ describe('a job and its result cross to and from the thread without waiting a tu
   });
 
   it("a synchronous handler's result is posted while its job's message is handled", async () => {
-    const channel = new MessageChannel();
-    ports.push(channel.port1, channel.port2);
-    const task: StreamTask = {
-      kind: 'stream',
-      port: channel.port2,
-      handler: echo,
-      exportName: 'default',
-      encoding: 'buffer',
-      functionName: 'turns',
-      jobsAtOnce: 1,
-      prefetch: 0,
-      trackModules: false,
-    };
-    const ended = serveJobStream(task);
-    // Served in this thread: the stream listens on port2 once its handler has loaded.
-    for (let i = 0; i < 100 && receiveMessageOnPort(channel.port1) === undefined; i++)
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    const { main, thread, ended } = await servedStream(1);
     const seen: Array<FromThread | undefined> = [];
     // Registered after the stream's own listener, so it runs right after it, in the same turn.
-    channel.port2.on('message', () => {
-      seen.push(receiveMessageOnPort(channel.port1)?.message as FromThread | undefined);
+    thread.on('message', () => {
+      seen.push(receiveMessageOnPort(main)?.message as FromThread | undefined);
     });
-    const writer = new BatchWriter();
-    writer.addJob(7, 'H:turns:7', '', 1, Buffer.from('hello'), false);
-    const { batch } = writer.finish();
-    channel.port1.postMessage({ kind: 'jobs', batch } satisfies ToThread);
+    main.postMessage(jobMessage(7));
     for (let i = 0; i < 100 && seen.length === 0; i++)
       await new Promise((resolve) => setTimeout(resolve, 10));
-    const results: string[] = [];
-    const message = seen[0];
-    if (message?.kind === 'results') readBatch(message.batch, (id, bytes) => results.push(`${id}:${bytes}`));
-    expect(results).toEqual(['7:hello']);
-    channel.port1.postMessage({ kind: 'close' } satisfies ToThread);
+    expect(resultsIn(seen[0])).toEqual(['7:hello 7']);
+    main.postMessage({ kind: 'close' } satisfies ToThread);
+    await expect(ended).resolves.toEqual({ ok: true });
+  });
+
+  it('a thread that holds several jobs answers the jobs of messages read together in one message', async () => {
+    const { main, ended } = await servedStream(4);
+    main.postMessage(jobMessage(1, 2));
+    main.postMessage(jobMessage(3));
+    const messages: FromThread[] = [];
+    for (let i = 0; i < 100 && messages.flatMap(resultsIn).length < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      for (let next = receiveMessageOnPort(main); next !== undefined; next = receiveMessageOnPort(main))
+        messages.push(next.message as FromThread);
+    }
+    expect(messages.map(resultsIn)).toEqual([['1:hello 1', '2:hello 2', '3:hello 3']]);
+    main.postMessage({ kind: 'close' } satisfies ToThread);
     await expect(ended).resolves.toEqual({ ok: true });
   });
 });

@@ -64,7 +64,9 @@ class ThreadJobStream {
   readonly #waiting: WaitingJob[] = [];
   #results = new BatchWriter();
   #flushScheduled = false;
-  /** Inside #onMessage: results of jobs that end synchronously leave as it returns. */
+  /** At most one job at a time here (jobsAtOnce + prefetch = 1): see #onMessage. */
+  readonly #answerInMessage: boolean;
+  /** Inside #onMessage with #answerInMessage: results leave as it returns. */
   #inMessage = false;
   #closing = false;
 
@@ -73,6 +75,7 @@ class ThreadJobStream {
     this.#port = task.port;
     this.#handler = handler;
     this.#done = ended;
+    this.#answerInMessage = task.jobsAtOnce + task.prefetch === 1;
   }
 
   start(graph: ModuleGraph | null): void {
@@ -98,12 +101,17 @@ class ThreadJobStream {
   }
 
   /**
-   * Jobs that end while their message is handled (synchronous handlers: most tiny jobs)
-   * answer in one message as it returns, not a turn later: nothing else could join
-   * that batch in between but the next message's jobs, which the main thread sends only
-   * with prefetch or more jobsPerThread (issue 13).
+   * A thread that holds one job at most (jobsPerThread 1, no prefetch: the default)
+   * answers a synchronous handler's job as its message returns, not a turn later: no
+   * other result could join that batch (issue 13). A thread that holds more keeps
+   * batching per turn, so that jobs of several messages read in one go answer in one.
    */
   #onMessage(message: ToThread): void {
+    if (!this.#answerInMessage) {
+      this.#take(message);
+      this.#startWaiting();
+      return;
+    }
     this.#inMessage = true;
     try {
       this.#take(message);
