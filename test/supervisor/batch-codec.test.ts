@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BatchWriter,
   kPackedStringBytes,
+  kPackedStringEntries,
   readBatch,
   type WireBatch,
 } from '../../src/supervisor/thread/batch-codec.js';
@@ -85,6 +86,19 @@ describe('job and result batches', () => {
     expect(entries.map((e) => e.id)).toEqual([1, 2, 3, 4]);
     sizes.forEach((size, i) => {
       expect(entries[i]?.bytes?.equals(bytesOf(size, i))).toBe(true);
+    });
+  });
+
+  it('a batch of many small entries moves them in one buffer, in order', () => {
+    const writer = new BatchWriter();
+    const count = kPackedStringEntries + 1;
+    for (let i = 0; i < count; i++) writer.addJob(i, `H:box:${i}`, `u${i}`, 1, bytesOf(16, i), true);
+    const { batch, transfer } = writer.finish();
+    expect(transfer).toHaveLength(1);
+    const entries = roundTrip(batch, transfer);
+    expect(entries.map((e) => e.unique)).toEqual(Array.from({ length: count }, (_, i) => `u${i}`));
+    entries.forEach((entry, i) => {
+      expect(entry.bytes?.equals(bytesOf(16, i))).toBe(true);
     });
   });
 

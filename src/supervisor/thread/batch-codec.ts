@@ -12,7 +12,8 @@ import type { SerializedError } from './messages.js';
  * message) transfers no ArrayBuffer at all: each transferred buffer costs a backing
  * store, its registration and a malloc on both sides, which cost more than copying
  * a few hundred bytes in a string (measured: ~20% less CPU per job round trip to a
- * thread; issue 13). Past kPackedStringBytes the packed bytes move in a buffer again.
+ * thread; issue 13). Past kPackedStringBytes or kPackedStringEntries the packed bytes
+ * move in one buffer again.
  */
 export interface WireBatch {
   /** Per entry: id, then where its bytes are (see kOwn/kError), then their length. */
@@ -37,6 +38,12 @@ const kNumbersPerEntry = 3;
  * move in a transferred buffer, where one copy less outweighs the transfer's cost.
  */
 export const kPackedStringBytes = 16 * 1024;
+/**
+ * ...and only for a batch of this many packed entries at most: a large batch (tuned
+ * manifests, jobsPerThread 128) pays one transfer for all its entries, less than a
+ * string conversion per entry.
+ */
+export const kPackedStringEntries = 8;
 
 /** Collects entries, then makes one WireBatch and its transfer list. */
 export class BatchWriter {
@@ -89,7 +96,7 @@ export class BatchWriter {
   }
 
   finish(): { batch: WireBatch; transfer: ArrayBuffer[] } {
-    const small = this.#packedSize <= kPackedStringBytes;
+    const small = this.#packedSize <= kPackedStringBytes && this.#parts.length <= kPackedStringEntries;
     const packed = small ? latin1Of(this.#parts) : joined(this.#parts, this.#packedSize).buffer;
     const batch: WireBatch = {
       numbers: this.#numbers,
