@@ -30,15 +30,20 @@ import {
 } from './library.bench.js';
 import { formatProtocolBench, type Row as ProtocolRow, runProtocolBench } from './protocol.bench.js';
 import { formatServerBench, runServerBench } from './server.bench.js';
-import { formatSupervisorBench, runSupervisorBench } from './supervisor.bench.js';
+import { formatSupervisorBench, runSupervisorBench, runSupervisorDefaultBench } from './supervisor.bench.js';
 
 /** Benches with tables of their own (sections) and goals worded by themselves. */
 const kRuntimeBenches = {
   supervisor: { run: runSupervisorBench, format: formatSupervisorBench },
+  // Part of `supervisor`; by itself only when named, so a full run measures it once.
+  'supervisor-default': { run: runSupervisorDefaultBench, format: formatSupervisorBench },
   server: { run: runServerBench, format: formatServerBench },
 } as const;
 
-const kBenchNames = ['protocol', ...Object.keys(libraryBenches), ...Object.keys(kRuntimeBenches)];
+type RuntimeBenchName = keyof typeof kRuntimeBenches;
+const kBenchNames = ['protocol', ...Object.keys(libraryBenches), 'supervisor', 'server'];
+/** Accepted by --only, not run by default: supervisor-default is a part of supervisor. */
+const kKnownNames = [...kBenchNames, 'supervisor-default'];
 
 const kUsage = `usage: npm run bench -- [options]
 
@@ -46,7 +51,8 @@ Runs the benches and prints one table each, then which goals are met.
 Results also go to bench/results/latest.json.
 
 options:
-      --only NAME[,NAME]       run only these: ${kBenchNames.join(', ')} (default: all)
+      --only NAME[,NAME]       run only these: ${kBenchNames.join(', ')} (default: all);
+                               supervisor-default: only the supervisor's default-manifest rows
       --runs N                 timed runs per peer and case (default ${kLibraryDefaults.runs})
       --jobs N                 jobs per drain/submit run, supervisor and server too (default ${kLibraryDefaults.jobs})
       --calls N                sequential calls per round-trip run, server too (default ${kLibraryDefaults.calls})
@@ -146,9 +152,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const only = values.only === undefined ? kBenchNames : values.only.split(',').map((name) => name.trim());
-  const unknown = only.filter((name) => !kBenchNames.includes(name));
+  const unknown = only.filter((name) => !kKnownNames.includes(name));
   if (unknown.length > 0)
-    throw new RangeError(`unknown bench ${unknown.join(', ')}; known: ${kBenchNames.join(', ')}`);
+    throw new RangeError(`unknown bench ${unknown.join(', ')}; known: ${kKnownNames.join(', ')}`);
   const profileDir = values.profile === undefined ? undefined : resolve(values.profile);
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
   const options: LibraryBenchOptions = {
@@ -190,8 +196,8 @@ async function main(): Promise<number> {
         continue;
       }
       if (missing.length > 0) throw new Error(`needs ${missing.join(', ')}, which is not installed`);
-      if (name === 'supervisor' || name === 'server') {
-        const bench = kRuntimeBenches[name];
+      if (name in kRuntimeBenches) {
+        const bench = kRuntimeBenches[name as RuntimeBenchName];
         const result = await bench.run(options);
         results.push(result);
         console.log(bench.format(result));

@@ -2,6 +2,9 @@
  * `gworker start` (the supervisor: handlers in worker threads, per-function connections,
  * hot reload) against real peers on a fresh gearmand 1.1.20 per run:
  *
+ * - default: the default manifest (concurrency 4, connections 4) draining tiny jobs vs
+ *   FOUR PHP worker processes, and a PHP client's foreground calls through one thread
+ *   (concurrency 1) vs ONE PHP worker process (supervisor-default.ts; issue 13);
  * - drain: tiny background jobs queued first, drained by ONE supervisor vs FOUR PHP
  *   worker processes, and by the library's bare Worker (the cost of the thread hop);
  * - cpu: 200 jobs of ~20 ms of pure computation (and again of sha256 in native crypto),
@@ -16,6 +19,7 @@
  * naming the bench's gearmand. Run it with `npm run bench -- --only supervisor`.
  */
 import { kCpuPrefetch, kCpuWorkloads, supervisorCpuSection } from './lib/supervisor-cpu.js';
+import { supervisorDefaultSections } from './lib/supervisor-default.js';
 import { type SupervisorDrainSettings, supervisorDrainSection } from './lib/supervisor-drain.js';
 import { supervisorIdleSection } from './lib/supervisor-idle.js';
 import { supervisorMemorySection } from './lib/supervisor-memory.js';
@@ -45,7 +49,24 @@ export const kSupervisorDrainSettings: SupervisorDrainSettings = {
 /** Within 5% of the ideal wall time. */
 const kCpuGoal = 1.05;
 
+/** Only the default-manifest rows (`--only supervisor-default`): issue 13's goals 1 and 2. */
+export async function runSupervisorDefaultBench(options: LibraryBenchOptions): Promise<SectionedBenchResult> {
+  const defaults = await supervisorDefaultSections(options);
+  return {
+    name: 'supervisor-default',
+    title: 'gworker start with the default manifest through gearmand 1.1.20',
+    unit: 'mixed',
+    columns: [],
+    rows: [],
+    notes: [],
+    sections: defaults.sections,
+    goals: defaults.goals,
+    settings: {},
+  };
+}
+
 export async function runSupervisorBench(options: LibraryBenchOptions): Promise<SectionedBenchResult> {
+  const defaults = await supervisorDefaultSections(options);
   const drain = await supervisorDrainSection(kSupervisorDrainSettings, options);
   const cpu = await supervisorCpuSection(kCpuWorkloads.mix, options);
   // Reported, not a goal: threads of one process share OpenSSL, two processes do not.
@@ -81,8 +102,18 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
     columns: [],
     rows: [],
     notes: [],
-    sections: [drain, cpu.section, cpuSha.section, reload.latency, reload.safety, memory, idle.section],
+    sections: [
+      ...defaults.sections,
+      drain,
+      cpu.section,
+      cpuSha.section,
+      reload.latency,
+      reload.safety,
+      memory,
+      idle.section,
+    ],
     goals: [
+      ...defaults.goals,
       atLeastGoal(
         'supervisor drain: one gworker start >= 4 PHP worker processes',
         drain,

@@ -30,7 +30,8 @@ export const kEchoHandler = fileURLToPath(new URL('../fixtures/echo-handler.mjs'
 /** The supervisor's manifest settings for the tiny-job drain. */
 export interface SupervisorDrainSettings {
   readonly concurrency: number;
-  readonly jobsPerThread: number;
+  /** Omitted: not in the manifest (the default, 1). */
+  readonly jobsPerThread?: number;
   readonly connections: number;
 }
 
@@ -97,7 +98,7 @@ export async function drainOnce(
             name: fn,
             handler: kEchoHandler,
             concurrency: settings.concurrency,
-            jobsPerThread: settings.jobsPerThread,
+            ...(settings.jobsPerThread === undefined ? {} : { jobsPerThread: settings.jobsPerThread }),
             ...(kind === 'supervisor-process' ? { isolation: 'process' as const } : {}),
           },
         ],
@@ -171,8 +172,8 @@ export async function supervisorDrainSection(
   const perConnection = Math.max(1, Math.round(settings.concurrency / settings.connections));
   const labels: Record<PeerKind, string> = {
     'php-4': 'PHP pecl worker, 4 processes',
-    supervisor: `gworker start, 1 process (concurrency ${settings.concurrency}, jobsPerThread ${settings.jobsPerThread}, connections ${settings.connections})`,
-    'supervisor-process': `the same with isolation: process (1 handler process, jobsPerProcess ${settings.jobsPerThread})`,
+    supervisor: `gworker start, 1 process (concurrency ${settings.concurrency}, jobsPerThread ${settings.jobsPerThread ?? 1}, connections ${settings.connections})`,
+    'supervisor-process': `the same with isolation: process (1 handler process, jobsPerProcess ${settings.jobsPerThread ?? 1})`,
     bare: `bare Worker, 1 process, no threads (maxJobs ${perConnection} x ${settings.connections} connections = ${inFlight})`,
   };
   const rows: SectionRow[] = finishSectionRows(

@@ -99,6 +99,8 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
    */
   readonly #notStarted: J[] = [];
   readonly #jobsAtOnce: number;
+  /** Most jobs the stream holds at once: jobsAtOnce plus those sent ahead (prefetch). */
+  readonly #capacity: number;
   #runningCount = 0;
   #outbox: J[] = [];
   #flushScheduled = false;
@@ -114,6 +116,7 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
   constructor(host: StreamHost, base: StreamTaskBase, hooks: StreamHooks<J>, trackModules = false) {
     this.#hooks = hooks;
     this.#jobsAtOnce = base.jobsAtOnce;
+    this.#capacity = base.jobsAtOnce + base.prefetch;
     const channel = new MessageChannel();
     this.#port = channel.port1;
     this.#port.on('message', (message: FromThread) => this.#onMessage(message));
@@ -150,7 +153,11 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
     return this.#threadId;
   }
 
-  /** Queues a job for the thread; it leaves with the others of this turn. */
+  /**
+   * Queues a job for the thread; it leaves with the others of this turn, or at once when
+   * the stream is full with it: no other job can join it then, and waiting for the turn
+   * to end only delays it (with the default jobsPerThread 1 every job is such; issue 13).
+   */
   send(job: J): void {
     this.#sent++;
     this.jobs.set(job.id, job);
@@ -161,6 +168,10 @@ export class ThreadStream<J extends StreamJob = StreamJob> {
       this.#notStarted.push(job);
     }
     this.#outbox.push(job);
+    if (this.jobs.size >= this.#capacity) {
+      this.#flush();
+      return;
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(() => this.#flush());

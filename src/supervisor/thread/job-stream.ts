@@ -64,6 +64,10 @@ class ThreadJobStream {
   readonly #waiting: WaitingJob[] = [];
   #results = new BatchWriter();
   #flushScheduled = false;
+  /** At most one job at a time here (jobsAtOnce + prefetch = 1): see #onMessage. */
+  readonly #answerInMessage: boolean;
+  /** Inside #onMessage with #answerInMessage: results leave as it returns. */
+  #inMessage = false;
   #closing = false;
 
   constructor(task: StreamTask, handler: HandlerFunction, ended: (end: StreamEnd) => void) {
@@ -71,6 +75,7 @@ class ThreadJobStream {
     this.#port = task.port;
     this.#handler = handler;
     this.#done = ended;
+    this.#answerInMessage = task.jobsAtOnce + task.prefetch === 1;
   }
 
   start(graph: ModuleGraph | null): void {
@@ -95,9 +100,26 @@ class ThreadJobStream {
     this.#post({ kind: 'stray', error, failed: running.length });
   }
 
+  /**
+   * A thread that holds one job at most (jobsPerThread 1, no prefetch: the default)
+   * answers a synchronous handler's job as its message returns, not a turn later: no
+   * other result could join that batch (issue 13). A thread that holds more keeps
+   * batching per turn, so that jobs of several messages read in one go answer in one.
+   */
   #onMessage(message: ToThread): void {
-    this.#take(message);
-    this.#startWaiting();
+    if (!this.#answerInMessage) {
+      this.#take(message);
+      this.#startWaiting();
+      return;
+    }
+    this.#inMessage = true;
+    try {
+      this.#take(message);
+      this.#startWaiting();
+    } finally {
+      this.#inMessage = false;
+    }
+    if (this.#results.size > 0) this.#flush();
   }
 
   /** Takes in a message; jobs join the queue (#startWaiting runs them). */
@@ -221,6 +243,7 @@ class ThreadJobStream {
   }
 
   #scheduleFlush(): void {
+    if (this.#inMessage) return;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // After this turn's other jobs have ended too: one message for all of them.
