@@ -279,7 +279,9 @@ describe('isolation: process', () => {
       'export const wait = (ms) => new Promise((r) => setTimeout(r, ms));\n',
     );
     writeFileSync(file, version('v1'));
-    const runtime = await start(processConfig(file, { concurrency: 2 }));
+    // Both processes up before the change: a process started on demand after it would
+    // load the new code (docs/manifest.md, minThreads), which is not what this pins.
+    const runtime = await start(processConfig(file, { concurrency: 2, minThreads: 2 }));
     // The change watcher follows what the process loaded, as for a thread.
     expect(runtime.codeFiles).toContain(path.join(dir, 'helper.js'));
     const inFlight = [run(runtime, '600'), run(runtime, '600')];
