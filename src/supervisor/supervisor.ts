@@ -1,6 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
+import { Autoscaler, type AutoscaleInput, type AutoscalerOptions } from './capacity/autoscaler.js';
+import { type QueueSample, QueueSampler } from './capacity/queue-sampler.js';
+import {
+  type ScaleChange,
+  type ScaleSource,
+  ScalingBook,
+  type ScalingReport,
+  threadsFor,
+} from './capacity/scaling-book.js';
+import { queuedJobs, serverAddresses } from './control/status-document.js';
 import { defaultClientId } from './default-client-id.js';
 import { type ConnectionSnapshot, FunctionBinding } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
@@ -19,12 +29,19 @@ export interface SupervisorOptions {
   readonly defaultServers?: readonly ServerConfig[];
   /** Passed to every Worker (tests shorten it). */
   readonly regrabIntervalMs?: number;
+  /** Longest wait for a job server's admin status (the queue sampler). @defaultValue 2000 */
+  readonly queueTimeoutMs?: number;
+  /** The autoscaler's interval and tuning, and the box budget's `hasRoom` (tests shorten the times). */
+  readonly autoscale?: AutoscalerOptions;
 }
 
 export interface FunctionSnapshot {
   readonly name: string;
   readonly kind: FunctionConfig['kind'];
+  /** Slots now (with a range, where the autoscaler or a manual value put them). */
   readonly concurrency: number;
+  /** How the concurrency is set (fixed, auto between min and max, manual) and why it last changed. */
+  readonly scaling: ScalingReport;
   /** Jobs running now (busy slots). */
   readonly running: number;
   /** Jobs taken ahead (the function's `prefetch`), waiting here for a slot. */
@@ -72,6 +89,8 @@ export interface SupervisorEvents {
    * it has been ('reloaded'), or a stop began ('stopping'). sd_notify and the probes follow it.
    */
   lifecycle: [state: 'reloading' | 'reloaded' | 'stopping'];
+  /** A function's slots changed (manual scale, autoscaler, manifest), logged once. */
+  scale: [change: ScaleChange & { readonly function: string }];
 }
 
 /** A module function's code, as the change watcher follows it. */
@@ -102,6 +121,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #defaultClientId = defaultClientId();
   /** Retries and dead letters: a client connection per job server, opened on first use. */
   readonly retries: RetryService;
+  /** The one sampler of the job servers' queues: the autoscaler's and the control API's. */
+  readonly queues: QueueSampler;
+  readonly #scaling = new ScalingBook();
+  readonly #autoscaler: Autoscaler;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -113,6 +136,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       logger: this.#root,
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
+    this.queues = new QueueSampler({
+      servers: () => serverAddresses(this),
+      ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
+    });
+    this.#autoscaler = new Autoscaler((fn, to, why) => this.#resize(fn, to, 'autoscaler', why), {
+      logger: this.#root,
+      ...options.autoscale,
+    });
+    this.queues.onSample((sample) => this.#autoscaler.observe(this.#autoscaleInputs(sample)));
   }
 
   get manifest(): Manifest {
@@ -140,6 +172,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       throw failed.reason;
     }
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
+    this.#sampleForAutoscale();
     this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
   }
 
@@ -148,8 +181,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all(
       names.map(async (fn) => {
         const binding = this.#bindings.get(fn);
-        if (binding === undefined) return;
-        await this.#reload(binding, binding.runtime.config, 'handler changed');
+        const declared = this.#scaling.declared(fn);
+        if (binding === undefined || declared === undefined) return;
+        await this.#reload(binding, declared, 'handler changed');
       }),
     );
   }
@@ -168,6 +202,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const tasks: Array<Promise<unknown>> = [];
     for (const binding of removed) {
       this.#bindings.delete(binding.name);
+      this.#scaling.remove(binding.name);
       this.#log.info({ function: binding.name }, 'function removed; draining');
       const closed = binding
         .close({ deadline: performance.now() + next.shutdownTimeoutMs })
@@ -179,7 +214,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const binding = this.#bindings.get(config.name);
       if (binding === undefined) {
         tasks.push(this.#addFunction(config));
-      } else if (!sameConfig(binding.runtime.config, config)) {
+      } else if (!sameConfig(this.#scaling.declared(config.name), config)) {
         tasks.push(this.#reload(binding, config, 'manifest changed'));
       }
     }
@@ -190,13 +225,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     await Promise.allSettled(tasks);
+    this.#sampleForAutoscale();
     this.emit('lifecycle', 'reloaded');
   }
 
   /**
-   * Changes a function's concurrency live: its slots change at once, and a new thread
-   * generation of the right size takes over (running jobs finish on the old one).
-   * Resolves false for an unknown function; rejects when the new threads cannot load.
+   * Sets a manual concurrency (`gworker scale FN N`): its slots change at once, and it
+   * holds (the autoscaler leaves the function alone) until scaleAuto(), a manifest
+   * change of the function's concurrency, or a restart. Resolves false for an unknown
+   * function; rejects when new threads cannot load.
    */
   async scale(fn: string, concurrency: number): Promise<boolean> {
     if (!isConcurrency(concurrency)) {
@@ -204,12 +241,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}, got ${concurrency}`,
       );
     }
-    const binding = this.#bindings.get(fn);
-    if (binding === undefined) return false;
-    const config = { ...binding.runtime.config, concurrency };
-    await binding.runtime.reload(config, 'scale');
-    binding.setConcurrency(concurrency);
-    this.#recordReload(fn, binding.runtime.generation);
+    if (!this.#bindings.has(fn)) return false;
+    // Set first, so the autoscaler leaves it alone meanwhile; restored if the threads fail.
+    const previous = this.#scaling.manual(fn);
+    this.#scaling.setManual(fn, concurrency);
+    try {
+      await this.#resize(fn, concurrency, 'manual', 'gworker scale');
+    } catch (err) {
+      this.#scaling.setManual(fn, previous);
+      throw err;
+    }
+    return true;
+  }
+
+  /**
+   * Ends a manual value (`gworker scale FN --auto`): a range goes back to the autoscaler
+   * (from the slots it has now), a fixed concurrency back to the manifest's. Resolves
+   * false for an unknown function.
+   */
+  async scaleAuto(fn: string): Promise<boolean> {
+    const declared = this.#scaling.declared(fn);
+    if (!this.#bindings.has(fn) || declared === undefined) return false;
+    this.#scaling.setManual(fn, null);
+    if (declared.scaling === undefined)
+      await this.#resize(fn, declared.concurrency, 'manual', "gworker scale --auto: the manifest's value");
     return true;
   }
 
@@ -234,6 +289,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         name: binding.name,
         kind: binding.runtime.config.kind,
         concurrency: binding.gate.concurrency,
+        scaling: this.#scaling.report(binding.name),
         // The gate counts every job held here; those still waiting in a thread do not run.
         running: Math.max(0, binding.gate.running - prefetched),
         prefetched,
@@ -298,6 +354,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         ...this.#removing.values(),
       ]);
       await this.retries.close();
+      await this.queues.close();
       this.retries.failures?.close();
       const jobsCutShort = unanswered() - before;
       this.#log.info({ jobsCutShort }, 'stopped');
@@ -343,6 +400,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),
     });
     this.#bindings.set(runtime.name, binding);
+    const slots = this.#scaling.add(runtime.config);
+    if (slots !== binding.gate.concurrency) binding.setConcurrency(slots);
     await binding.start();
   }
 
@@ -359,14 +418,91 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#log.info({ function: config.name }, 'function added');
   }
 
+  /** Reloads to the manifest's `config`; the slots follow ScalingBook.plan (a manual value may hold). */
   async #reload(binding: FunctionBinding, config: FunctionConfig, cause: string): Promise<void> {
+    const from = binding.gate.concurrency;
+    const plan = this.#scaling.plan(config, from);
     try {
-      await binding.runtime.reload(config, cause);
-      binding.setConcurrency(config.concurrency);
+      await binding.runtime.reload({ ...config, concurrency: threadsFor(config, plan.slots) }, cause);
+      this.#scaling.reloaded(config, plan);
+      binding.setConcurrency(plan.slots);
       this.#recordReload(binding.name, binding.runtime.generation);
+      if (plan.manual?.kept)
+        this.#log.info(
+          { function: binding.name, concurrency: plan.manual.value },
+          `${binding.name}: manual concurrency ${plan.manual.value} kept over the reload (the manifest's concurrency for it did not change); gworker scale ${binding.name} --auto ends it`,
+        );
+      else if (plan.manual !== null)
+        this.#noteChange(
+          binding.name,
+          from,
+          plan.slots,
+          'manifest',
+          `the manifest's concurrency changed: manual value ${plan.manual.value} dropped`,
+        );
+      else if (from !== plan.slots) this.#noteChange(binding.name, from, plan.slots, 'manifest', cause);
     } catch (err) {
       this.#recordReload(binding.name, binding.runtime.generation, err as Error);
     }
+  }
+
+  /**
+   * THE one way a function's slots change at run time: manual scales, the autoscaler
+   * and scaleAuto() all come here (a manifest reload sizes its new generation itself).
+   * The slots change at once; when the threads do not fit (a fixed function, or a manual
+   * value above a range's max), a new generation of the right size takes over first.
+   */
+  async #resize(fn: string, to: number, by: ScaleSource, why: string): Promise<void> {
+    const binding = this.#bindings.get(fn);
+    if (binding === undefined) return;
+    const from = binding.gate.concurrency;
+    const { config } = binding.runtime;
+    const threads = threadsFor(this.#scaling.declared(fn) ?? config, to);
+    if (threads !== config.concurrency) {
+      await binding.runtime.reload(
+        { ...config, concurrency: threads },
+        by === 'autoscaler' ? 'autoscale' : 'scale',
+      );
+      this.#recordReload(fn, binding.runtime.generation);
+    }
+    binding.setConcurrency(to);
+    if (from !== to) this.#noteChange(fn, from, to, by, why);
+  }
+
+  /** Logs a change of slots once, and keeps it as the function's last change. */
+  #noteChange(fn: string, from: number, to: number, by: ScaleSource, why: string): void {
+    const change: ScaleChange = { from, to, by, why, at: new Date().toISOString() };
+    this.#scaling.record(fn, change);
+    this.#log.info(
+      { function: fn, from, to, by, why },
+      `${fn}: concurrency ${from} -> ${to} (${by}: ${why})`,
+    );
+    this.emit('scale', { function: fn, ...change });
+  }
+
+  /** The autoscaled functions' numbers at a queue sample. */
+  #autoscaleInputs(sample: QueueSample): AutoscaleInput[] {
+    const inputs: AutoscaleInput[] = [];
+    for (const name of this.#scaling.autoscaled()) {
+      const range = this.#scaling.declared(name)?.scaling;
+      const binding = this.#bindings.get(name);
+      if (range === undefined || binding === undefined) continue;
+      inputs.push({
+        name,
+        min: range.min,
+        max: range.max,
+        current: binding.gate.concurrency,
+        running: binding.gate.running,
+        queued: queuedJobs({ name, connections: binding.connections() }, sample),
+      });
+    }
+    return inputs;
+  }
+
+  /** The sampler runs at the autoscaler's interval while some function autoscales. */
+  #sampleForAutoscale(): void {
+    const any = this.#manifest.functions.some((fn) => fn.scaling !== undefined);
+    this.queues.setAutoscaleInterval(any ? this.#autoscaler.sampleMs : null);
   }
 
   #recordReload(fn: string, generation: number, error?: Error): void {
@@ -409,6 +545,6 @@ function name(server: ServerConfig): string {
   return `${server.host}:${server.port}`;
 }
 
-function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
+function sameConfig(a: FunctionConfig | undefined, b: FunctionConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
