@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
-import { Autoscaler, type AutoscaleInput, type AutoscalerOptions } from './capacity/autoscaler.js';
+import { type AutoscaleInput, Autoscaler, type AutoscalerOptions } from './capacity/autoscaler.js';
 import { type QueueSample, QueueSampler } from './capacity/queue-sampler.js';
 import {
   type ScaleChange,

@@ -37,16 +37,20 @@ describe('the autoscale rule', () => {
   it('scales down only after a whole idle window, to the most slots busy in it, never below min', () => {
     const window = new AutoscaleWindow(tuning, 0);
     let t = 0;
+    const tick = () => {
+      t += kStep;
+      return t;
+    };
     // Two of four busy at one sample, then none: down to 2 once a window has passed.
-    expect(window.observe(sample(4, 2, 0), (t += kStep))).toBeNull();
-    while (t < 900) expect(window.observe(sample(4, 0, 0), (t += kStep))).toBeNull();
-    const down = window.observe(sample(4, 0, 0), (t += kStep));
+    expect(window.observe(sample(4, 2, 0), tick())).toBeNull();
+    while (t < 900) expect(window.observe(sample(4, 0, 0), tick())).toBeNull();
+    const down = window.observe(sample(4, 0, 0), tick());
     expect(down?.to).toBe(2);
     expect(down?.why).toContain('at most 2 of 4');
     // The next window starts afresh: nothing busy, down to min after another whole window.
-    while (t < 1900) expect(window.observe(sample(2, 0, 0), (t += kStep))).toBeNull();
-    expect(window.observe(sample(2, 0, 0), (t += kStep))?.to).toBe(1);
-    for (let i = 0; i < 30; i++) expect(window.observe(sample(1, 0, 0), (t += kStep))).toBeNull();
+    while (t < 1900) expect(window.observe(sample(2, 0, 0), tick())).toBeNull();
+    expect(window.observe(sample(2, 0, 0), tick())?.to).toBe(1);
+    for (let i = 0; i < 30; i++) expect(window.observe(sample(1, 0, 0), tick())).toBeNull();
   });
 
   it('keeps its slots under a load that uses them all now and then', () => {
@@ -59,9 +63,13 @@ describe('the autoscale rule', () => {
   it('holds when no job server answered, and does not count that time as idle', () => {
     const window = new AutoscaleWindow(tuning, 0);
     let t = 0;
-    for (let i = 0; i < 20; i++) expect(window.observe(sample(4, 0, null), (t += kStep))).toBeNull();
-    for (let i = 0; i < 9; i++) expect(window.observe(sample(4, 0, 0), (t += kStep))).toBeNull();
-    expect(window.observe(sample(4, 0, 0), (t += kStep))?.to).toBe(1);
+    const tick = () => {
+      t += kStep;
+      return t;
+    };
+    for (let i = 0; i < 20; i++) expect(window.observe(sample(4, 0, null), tick())).toBeNull();
+    for (let i = 0; i < 9; i++) expect(window.observe(sample(4, 0, 0), tick())).toBeNull();
+    expect(window.observe(sample(4, 0, 0), tick())?.to).toBe(1);
   });
 
   it('moves slots outside the range back inside it at once', () => {

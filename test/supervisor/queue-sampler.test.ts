@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QueueSampler } from '../../src/supervisor/capacity/queue-sampler.js';
 import { GearmanServer } from '../../src/server/server.js';
+import { QueueSampler } from '../../src/supervisor/capacity/queue-sampler.js';
 
 // Issue 15: one sampler of the job servers' queues, running only while someone needs it.
 

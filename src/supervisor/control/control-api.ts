@@ -1,5 +1,5 @@
-import type { QueueSample } from '../capacity/queue-sampler.js';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../../limits.js';
+import type { QueueSample } from '../capacity/queue-sampler.js';
 import { LoopMonitor, type LoopMonitorOptions } from '../health/loop-monitor.js';
 import { healthChecks, type ProbeCheck, readinessChecks } from '../health/readiness.js';
 import {
