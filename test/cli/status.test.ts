@@ -50,6 +50,7 @@ describe('gworker status', () => {
       'P50',
       'P95',
       'P99',
+      'SCALE',
     ]);
     const echo = row(stdout, 'echo');
     expect(echo.slice(0, 11)).toEqual(['echo', 'module', 'active', '2', '0', '0', '2', '1', '3', '0', '0']);
