@@ -246,7 +246,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const previous = this.#scaling.manual(fn);
     this.#scaling.setManual(fn, concurrency);
     try {
-      await this.#resize(fn, concurrency, 'manual', 'gworker scale');
+      await this.#resize(fn, concurrency, 'manual', 'set by hand (gworker scale, the control API)');
     } catch (err) {
       this.#scaling.setManual(fn, previous);
       throw err;

@@ -76,7 +76,7 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
     );
     const status = (await cli(['status', '--no-queues', ...controlArg(setup)])).stdout;
     expect(status).toMatch(
-      /\n {2}ranged: 2 \(manual, range 1\.\.3\), last 1 -> 2 by manual at \S+: gworker scale\n/,
+      /\n {2}ranged: 2 \(manual, range 1\.\.3\), last 1 -> 2 by manual at \S+: set by hand \(gworker scale, the control API\)\n/,
     );
     expect(await cli(['scale', 'echo', '--auto', ...controlArg(setup)])).toEqual({
       code: 0,
