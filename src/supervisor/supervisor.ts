@@ -140,8 +140,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       servers: () => serverAddresses(this),
       ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
     });
+    // The manifest's timing (read once: changes need a restart), then the embedder's.
     this.#autoscaler = new Autoscaler((fn, to, why) => this.#resize(fn, to, 'autoscaler', why), {
       logger: this.#root,
+      ...manifest.autoscale,
       ...options.autoscale,
     });
     this.queues.onSample((sample) => this.#autoscaler.observe(this.#autoscaleInputs(sample)));

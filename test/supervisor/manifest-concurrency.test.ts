@@ -86,3 +86,35 @@ describe('concurrency in the manifest', () => {
     expect(problems('0')).toEqual([expect.stringContaining('from 1 to')]);
   });
 });
+
+describe('the autoscaler’s timing in the manifest', () => {
+  const top = (autoscale: string): string =>
+    `autoscale: ${autoscale}\nfunctions:\n  title:\n    handler: ./title.js\n    concurrency: { min: 1, max: 2 }\n`;
+  const parse = (autoscale: string) => parseManifest(top(autoscale), file, { env: {} });
+  const issues = (autoscale: string): string[] => {
+    try {
+      parse(autoscale);
+    } catch (err) {
+      return (err as ManifestError).issues.map(formatIssue);
+    }
+    return [];
+  };
+
+  it('reads interval and scaleDownAfter as durations, and leaves the defaults when absent', () => {
+    expect(parse('{ interval: 250ms, scaleDownAfter: 5s }').autoscale).toEqual({
+      sampleMs: 250,
+      downAfterMs: 5000,
+    });
+    expect(parseManifest(manifest('2'), file, { env: {} }).autoscale).toBeUndefined();
+  });
+
+  it('refuses an interval under 100ms, a bare number, and scaleDownAfter under the interval', () => {
+    expect(issues('{ interval: 10ms }')).toEqual([expect.stringContaining('autoscale.interval')]);
+    expect(issues('{ interval: 5 }')).toEqual([
+      expect.stringMatching(/gworker\.yaml:1:\d+.*autoscale\.interval/),
+    ]);
+    expect(issues('{ interval: 2s, scaleDownAfter: 1s }')).toEqual([
+      expect.stringContaining('autoscale.scaleDownAfter'),
+    ]);
+  });
+});

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { MAX_IDENTIFIER_SIZE } from '../../protocol/constants.js';
+import { readAutoscale } from './autoscale.js';
 import { readControl } from './control.js';
 import { readEmbedded } from './embedded.js';
 import { substituteEnv } from './env-substitution.js';
@@ -26,6 +27,7 @@ const kTopKeys = [
   'retry',
   'failures',
   'control',
+  'autoscale',
   'functions',
 ] as const;
 const kDefaultShutdownTimeoutMs = 30_000;
@@ -107,6 +109,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const failures = settings.has('failures')
     ? readFailures(reader, settings.get('failures') ?? null, baseDir)
     : undefined;
+  const autoscale = readAutoscale(reader, settings.get('autoscale'));
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
@@ -137,6 +140,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     shutdownTimeoutMs,
     control,
     ...(failures === undefined ? {} : { failures }),
+    ...(autoscale === undefined ? {} : { autoscale }),
     functions,
   };
 }

@@ -146,6 +146,14 @@ export interface FailuresConfig {
   readonly keep: number;
 }
 
+/** Top-level `autoscale`: when the autoscaler samples and how long idle slots wait before going. */
+export interface AutoscaleConfig {
+  /** `interval`: how often the job servers' queues are sampled. @defaultValue 1000 */
+  readonly sampleMs?: number;
+  /** `scaleDownAfter`: how long slots sit idle, with nothing waiting, before they go. @defaultValue 30000 */
+  readonly downAfterMs?: number;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
@@ -161,5 +169,7 @@ export interface Manifest {
   readonly control: ControlConfig;
   /** Changes need a restart. */
   readonly failures?: FailuresConfig;
+  /** The autoscaler's timing; changes need a restart. */
+  readonly autoscale?: AutoscaleConfig;
   readonly functions: readonly FunctionConfig[];
 }
