@@ -7,8 +7,9 @@
  *
  * Benches: protocol (codec micro-bench, in this process: it is pure CPU work with nothing
  * else on the event loop), drain, submit, roundtrip (each measured side in its own
- * process; see library.bench.ts), supervisor (`gworker start`; supervisor.bench.ts) and
- * server (`gworker server` vs gearmand; server.bench.ts).
+ * process; see library.bench.ts), supervisor (`gworker start`; supervisor.bench.ts),
+ * supervisor-autoscale (its autoscale row alone) and server (`gworker server` vs
+ * gearmand; server.bench.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -29,11 +30,17 @@ import {
 } from './library.bench.js';
 import { formatProtocolBench, type Row as ProtocolRow, runProtocolBench } from './protocol.bench.js';
 import { formatServerBench, runServerBench } from './server.bench.js';
-import { formatSupervisorBench, runSupervisorBench } from './supervisor.bench.js';
+import {
+  formatSupervisorBench,
+  runSupervisorAutoscaleBench,
+  runSupervisorBench,
+} from './supervisor.bench.js';
 
 /** Benches with tables of their own (sections) and goals worded by themselves. */
 const kRuntimeBenches = {
   supervisor: { run: runSupervisorBench, format: formatSupervisorBench },
+  // One row of the supervisor bench alone (issue 15's autoscale goal).
+  'supervisor-autoscale': { run: runSupervisorAutoscaleBench, format: formatSupervisorBench },
   server: { run: runServerBench, format: formatServerBench },
 } as const;
 
@@ -174,8 +181,8 @@ async function main(): Promise<number> {
         continue;
       }
       if (missing.length > 0) throw new Error(`needs ${missing.join(', ')}, which is not installed`);
-      if (name === 'supervisor' || name === 'server') {
-        const bench = kRuntimeBenches[name];
+      if (name in kRuntimeBenches) {
+        const bench = kRuntimeBenches[name as keyof typeof kRuntimeBenches];
         const result = await bench.run(options);
         results.push(result);
         console.log(bench.format(result));
