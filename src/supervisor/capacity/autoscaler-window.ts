@@ -43,15 +43,22 @@ export class AutoscaleWindow {
   #idleSince: number;
   #peakRunning = 0;
   #changedAt = Number.NEGATIVE_INFINITY;
+  /** The last sample called for more slots and only the box's lack of room held it back. */
+  #wantsRoom = false;
 
   constructor(tuning: AutoscaleTuning, now: number) {
     this.#tuning = tuning;
     this.#idleSince = now;
   }
 
+  get wantsRoom(): boolean {
+    return this.#wantsRoom;
+  }
+
   /** Takes one sample; returns the change it calls for, if any. */
   observe(sample: FunctionSample, now: number): ScaleDecision | null {
     const { queued, current, running, min, max } = sample;
+    this.#wantsRoom = false;
     if (current < min) return this.#changed(now, running, { to: min, why: `below min ${min}` });
     if (current > max) return this.#changed(now, running, { to: max, why: `above max ${max}` });
     // No server answered: hold, and do not count this as idle time.
@@ -65,7 +72,10 @@ export class AutoscaleWindow {
       this.#restartIdle(now, running);
       const cooled = now - this.#changedAt >= this.#tuning.upCooldownMs;
       if (this.#waitingStreak < this.#tuning.upSamples || current >= max || !cooled) return null;
-      if (!sample.hasRoom) return null;
+      if (!sample.hasRoom) {
+        this.#wantsRoom = true;
+        return null;
+      }
       const to = Math.min(max, current + queued);
       return this.#changed(now, running, {
         to,
@@ -84,6 +94,19 @@ export class AutoscaleWindow {
     return this.#changed(now, running, {
       to,
       why: `at most ${peak} of ${current} slot(s) busy and no job waiting for ${Math.round(this.#tuning.downAfterMs / 1000)}s`,
+    });
+  }
+
+  /**
+   * Another function waits for room on the box: slots of this one that are idle now, with
+   * nothing of it waiting, go at once rather than after a whole idle window.
+   */
+  reclaim(sample: FunctionSample, now: number, waiting: readonly string[]): ScaleDecision | null {
+    const to = Math.max(sample.min, sample.running);
+    if (sample.queued !== 0 || to >= sample.current) return null;
+    return this.#changed(now, sample.running, {
+      to,
+      why: `idle slots given back: ${waiting.join(', ')} wait(s) for room on the box`,
     });
   }
 

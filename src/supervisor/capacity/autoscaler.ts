@@ -1,5 +1,10 @@
 import { type Logger, silentLogger } from '../../log.js';
-import { type AutoscaleTuning, AutoscaleWindow, type FunctionSample } from './autoscaler-window.js';
+import {
+  type AutoscaleTuning,
+  AutoscaleWindow,
+  type FunctionSample,
+  type ScaleDecision,
+} from './autoscaler-window.js';
 
 /** One autoscaled function, as the supervisor sees it at a sample. */
 export interface AutoscaleInput extends Omit<FunctionSample, 'hasRoom'> {
@@ -54,6 +59,8 @@ export class Autoscaler {
   observe(functions: readonly AutoscaleInput[]): void {
     const now = this.#now();
     const seen = new Set<string>();
+    const idle: Array<{ fn: AutoscaleInput; window: AutoscaleWindow }> = [];
+    const waiting: string[] = [];
     for (const fn of functions) {
       seen.add(fn.name);
       if (this.#applying.has(fn.name)) continue;
@@ -63,18 +70,29 @@ export class Autoscaler {
         this.#windows.set(fn.name, window);
       }
       const decision = window.observe({ ...fn, hasRoom: this.#hasRoom(fn.name) }, now);
-      if (decision === null || decision.to === fn.current) continue;
-      this.#applying.add(fn.name);
-      this.#apply(fn.name, decision.to, decision.why)
-        .catch((err: Error) =>
-          this.#log.error(
-            { function: fn.name, err },
-            `${fn.name}: autoscale to ${decision.to} failed: ${err.message}`,
-          ),
-        )
-        .finally(() => this.#applying.delete(fn.name));
+      if (window.wantsRoom) waiting.push(fn.name);
+      if (decision === null || decision.to === fn.current) idle.push({ fn, window });
+      else this.#change(fn.name, decision);
+    }
+    // With the box full, slots idle in one function are worth more to one with jobs
+    // waiting now than a whole idle window later (the box budget's hasRoom decides the rest).
+    if (waiting.length > 0) {
+      for (const { fn, window } of idle) {
+        if (waiting.includes(fn.name)) continue;
+        const decision = window.reclaim({ ...fn, hasRoom: true }, now, waiting);
+        if (decision !== null) this.#change(fn.name, decision);
+      }
     }
     // A function under a manual value, or gone: it starts afresh when it comes back.
     for (const name of this.#windows.keys()) if (!seen.has(name)) this.#windows.delete(name);
+  }
+
+  #change(fn: string, decision: ScaleDecision): void {
+    this.#applying.add(fn);
+    this.#apply(fn, decision.to, decision.why)
+      .catch((err: Error) =>
+        this.#log.error({ function: fn, err }, `${fn}: autoscale to ${decision.to} failed: ${err.message}`),
+      )
+      .finally(() => this.#applying.delete(fn));
   }
 }
