@@ -34,14 +34,18 @@ afterEach(async () => {
   cleanups = [];
 });
 
-function writeManifest(file: string, address: string, functions: string): string {
-  const text = `servers: ["${address}"]\nconnections: 1\nshutdownTimeout: 5s\nfunctions:\n${functions}`;
+function writeManifest(file: string, address: string, functions: string, top = ''): string {
+  const text = `servers: ["${address}"]\nconnections: 1\nshutdownTimeout: 5s\n${top}functions:\n${functions}`;
   writeFileSync(file, text);
   return text;
 }
 
 /** A supervisor on `address` (the embedded server unless given), recording every change of slots. */
-async function start(functions: string, address?: string): Promise<Running> {
+async function start(
+  functions: string,
+  address?: string,
+  timing: { autoscale?: AutoscalerOptions; top?: string } = { autoscale: kFast },
+): Promise<Running> {
   const dir = mkdtempSync(path.join(tmpdir(), 'gworker-autoscale-'));
   cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
   let server = address;
@@ -52,10 +56,10 @@ async function start(functions: string, address?: string): Promise<Running> {
     server = `127.0.0.1:${port}`;
   }
   const file = path.join(dir, 'gworker.yaml');
-  const text = writeManifest(file, server, functions.replaceAll('$FIXTURES', fixtures));
+  const text = writeManifest(file, server, functions.replaceAll('$FIXTURES', fixtures), timing.top);
   const supervisor = new Supervisor(parseManifest(text, file, { env: {} }), {
     regrabIntervalMs: 300,
-    autoscale: kFast,
+    ...(timing.autoscale === undefined ? {} : { autoscale: timing.autoscale }),
   });
   const changes: Change[] = [];
   supervisor.on('scale', (change) => changes.push(change));
@@ -94,6 +98,20 @@ describe('autoscaling against the embedded server', () => {
     // Up, then down (in one or two steps): nothing back and forth.
     expect(run.changes.length).toBeLessThanOrEqual(4);
     expect(run.changes.filter((c) => c.to > c.from).length).toBeLessThanOrEqual(2);
+  });
+
+  it('takes its timing from the manifest’s autoscale:', async () => {
+    const run = await start(
+      '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text, concurrency: { min: 1, max: 2 } }\n',
+      undefined,
+      { top: 'autoscale: { interval: 100ms, scaleDownAfter: 600ms }\n' },
+    );
+    await backlog(run, 10, 200);
+    await eventually(() => slots(run, 'sleeps')?.concurrency === 2, 5000);
+    await eventually(() => slots(run, 'sleeps')?.done === 10, 10_000);
+    // 600 ms idle, not the default 30 s.
+    await eventually(() => slots(run, 'sleeps')?.concurrency === 1, 5000);
+    expect(slots(run, 'sleeps')?.scaling.lastChange?.why).toContain('for 600ms');
   });
 
   it('starts a min: 0 function with no slots, and takes its jobs once they wait', async () => {

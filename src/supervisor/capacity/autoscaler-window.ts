@@ -93,7 +93,7 @@ export class AutoscaleWindow {
     const to = Math.max(min, peak);
     return this.#changed(now, running, {
       to,
-      why: `at most ${peak} of ${current} slot(s) busy and no job waiting for ${Math.round(this.#tuning.downAfterMs / 1000)}s`,
+      why: `at most ${peak} of ${current} slot(s) busy and no job waiting for ${seconds(this.#tuning.downAfterMs)}`,
     });
   }
 
@@ -121,4 +121,9 @@ export class AutoscaleWindow {
     this.#restartIdle(now, running);
     return decision;
   }
+}
+
+/** `30s`, `1.5s`, `600ms`: the idle window in a reason. */
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Number((ms / 1000).toFixed(1))}s`;
 }
