@@ -485,10 +485,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** The autoscaled functions' numbers at a queue sample. */
   #autoscaleInputs(sample: QueueSample): AutoscaleInput[] {
     const inputs: AutoscaleInput[] = [];
+    // Stopping: no more changes (a drain pauses every function; nothing should scale it).
+    if (this.#closing !== null) return inputs;
     for (const name of this.#scaling.autoscaled()) {
       const range = this.#scaling.declared(name)?.scaling;
       const binding = this.#bindings.get(name);
-      if (range === undefined || binding === undefined) continue;
+      // A paused function's jobs wait for the resume, not for slots.
+      if (range === undefined || binding === undefined || binding.gate.paused) continue;
       inputs.push({
         name,
         min: range.min,

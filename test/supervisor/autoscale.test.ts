@@ -143,6 +143,26 @@ describe('autoscaling against the embedded server', () => {
     expect(slots(run, 'sleeps')?.concurrency).toBeGreaterThanOrEqual(2);
   });
 
+  it('makes no change once a stop has begun, while jobs still wait', async () => {
+    const run = await start(
+      '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text, concurrency: { min: 1, max: 3 } }\n',
+    );
+    // Queued while paused, so the stop begins at 1 slot with jobs waiting.
+    run.supervisor.pause('sleeps');
+    await backlog(run, 10, 800);
+    // A paused function's jobs wait for the resume, not for slots: no change meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const before = run.changes.length;
+    run.supervisor.resume('sleeps');
+    await eventually(() => (slots(run, 'sleeps')?.running ?? 0) > 0, 5000);
+    const changesAtStop = run.changes.length;
+    const closed = run.supervisor.close({ timeoutMs: 5000 });
+    await closed;
+    // Samples every 100 ms for the ~800 ms the running job took: none may scale a stopping box.
+    expect(run.changes.slice(changesAtStop)).toEqual([]);
+    expect(before).toBe(0);
+  });
+
   it('holds a manual value under a backlog until scale --auto', async () => {
     const run = await start(
       '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text, concurrency: { min: 1, max: 3 } }\n',
