@@ -13,10 +13,17 @@ function sample(current: number, running: number, queued: number | null, hasRoom
 describe('the autoscale rule', () => {
   it('scales up after two samples in a row with jobs waiting, to current + waiting, at most max', () => {
     const window = new AutoscaleWindow(tuning, 0);
-    expect(window.observe(sample(1, 1, 5), kStep)).toBeNull();
-    const up = window.observe(sample(1, 1, 5), 2 * kStep);
+    expect(window.observe(sample(2, 2, 2), kStep)).toBeNull();
+    const up = window.observe(sample(2, 2, 2), 2 * kStep);
     expect(up?.to).toBe(4);
-    expect(up?.why).toContain('5 job(s) waiting');
+    expect(up?.why).toContain('2 job(s) waiting at the job servers in 2 samples in a row');
+  });
+
+  it('scales up at the first sample of a backlog bigger than its slots', () => {
+    const window = new AutoscaleWindow(tuning, 0);
+    const up = window.observe(sample(1, 1, 5), kStep);
+    expect(up?.to).toBe(4);
+    expect(up?.why).toContain('5 job(s) waiting at the job servers, more than its 1 slot(s)');
   });
 
   it('does not scale up on one sample with a job waiting between two without', () => {
@@ -30,8 +37,8 @@ describe('the autoscale rule', () => {
     expect(window.observe(sample(1, 1, 1, false), 2 * kStep)).toBeNull();
     expect(window.observe(sample(1, 1, 1), 3 * kStep)?.to).toBe(2);
     // Jobs still waiting right after: the new slot must show in the queue first.
-    expect(window.observe(sample(2, 2, 1), 4 * kStep)).toBeNull();
-    expect(window.observe(sample(2, 2, 1), 5 * kStep)?.to).toBe(3);
+    expect(window.observe(sample(2, 2, 3), 4 * kStep)).toBeNull();
+    expect(window.observe(sample(2, 2, 3), 5 * kStep)?.to).toBe(4);
   });
 
   it('scales down only after a whole idle window, to the most slots busy in it, never below min', () => {

@@ -29,7 +29,8 @@ export interface ScaleDecision {
 
 /**
  * What one autoscaled function has seen lately, and the rule that turns it into a
- * change: up fast (jobs waiting in `upSamples` samples in a row: to current + waiting,
+ * change: up fast (jobs waiting in `upSamples` samples in a row, or in one when more
+ * wait than the function has slots: to current + waiting,
  * at most max), down slow (a whole `downAfterMs` with nothing waiting and some slots
  * never busy: to the most that were busy, at least min). The gap between the two rules
  * is the hysteresis: a load at the edge keeps its slots busy now and then, so it never
@@ -71,7 +72,9 @@ export class AutoscaleWindow {
       this.#waitingStreak++;
       this.#restartIdle(now, running);
       const cooled = now - this.#changedAt >= this.#tuning.upCooldownMs;
-      if (this.#waitingStreak < this.#tuning.upSamples || current >= max || !cooled) return null;
+      // A backlog bigger than the slots is no blip: one sample is enough for it.
+      const needed = queued > current ? 1 : this.#tuning.upSamples;
+      if (this.#waitingStreak < needed || current >= max || !cooled) return null;
       if (!sample.hasRoom) {
         this.#wantsRoom = true;
         return null;
@@ -79,7 +82,10 @@ export class AutoscaleWindow {
       const to = Math.min(max, current + queued);
       return this.#changed(now, running, {
         to,
-        why: `${queued} job(s) waiting at the job servers in ${this.#waitingStreak} samples in a row`,
+        why:
+          this.#waitingStreak === 1
+            ? `${queued} job(s) waiting at the job servers, more than its ${current} slot(s)`
+            : `${queued} job(s) waiting at the job servers in ${this.#waitingStreak} samples in a row`,
       });
     }
     this.#waitingStreak = 0;
