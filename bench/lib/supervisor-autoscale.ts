@@ -9,7 +9,7 @@
  *   one function busy at a time, A=2 in A's phase and B=2 in B's are the same manifest);
  * - autoscale min 1: both at `concurrency: { min: 1, max: 2 }`;
  * - autoscale min 0: both at `concurrency: { min: 0, max: 2 }` (reported, not a goal:
- *   the first job of a phase waits for two samples with no slot at all).
+ *   the first job of a phase waits for a sample with no slot at all).
  *
  * The autoscaler samples every 250 ms and lets idle slots go after 2 s (`autoscale:` in
  * the manifest): a bench of seconds, not minutes. Jobs sleep 20 ms rather than spin:
