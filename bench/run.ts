@@ -7,8 +7,9 @@
  *
  * Benches: protocol (codec micro-bench, in this process: it is pure CPU work with nothing
  * else on the event loop), drain, submit, roundtrip (each measured side in its own
- * process; see library.bench.ts), supervisor (`gworker start`; supervisor.bench.ts) and
- * server (`gworker server` vs gearmand; server.bench.ts).
+ * process; see library.bench.ts), supervisor (`gworker start`; supervisor.bench.ts),
+ * supervisor-autoscale (its autoscale row alone) and server (`gworker server` vs
+ * gearmand; server.bench.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -30,20 +31,27 @@ import {
 } from './library.bench.js';
 import { formatProtocolBench, type Row as ProtocolRow, runProtocolBench } from './protocol.bench.js';
 import { formatServerBench, runServerBench } from './server.bench.js';
-import { formatSupervisorBench, runSupervisorBench, runSupervisorDefaultBench } from './supervisor.bench.js';
+import {
+  formatSupervisorBench,
+  runSupervisorAutoscaleBench,
+  runSupervisorBench,
+  runSupervisorDefaultBench,
+} from './supervisor.bench.js';
 
 /** Benches with tables of their own (sections) and goals worded by themselves. */
 const kRuntimeBenches = {
   supervisor: { run: runSupervisorBench, format: formatSupervisorBench },
   // Part of `supervisor`; by itself only when named, so a full run measures it once.
   'supervisor-default': { run: runSupervisorDefaultBench, format: formatSupervisorBench },
+  // One row of the supervisor bench alone (issue 15's autoscale goal).
+  'supervisor-autoscale': { run: runSupervisorAutoscaleBench, format: formatSupervisorBench },
   server: { run: runServerBench, format: formatServerBench },
 } as const;
 
 type RuntimeBenchName = keyof typeof kRuntimeBenches;
 const kBenchNames = ['protocol', ...Object.keys(libraryBenches), 'supervisor', 'server'];
-/** Accepted by --only, not run by default: supervisor-default is a part of supervisor. */
-const kKnownNames = [...kBenchNames, 'supervisor-default'];
+/** Accepted by --only, not run by default: supervisor-default and supervisor-autoscale are parts of supervisor. */
+const kKnownNames = [...kBenchNames, 'supervisor-default', 'supervisor-autoscale'];
 
 const kUsage = `usage: npm run bench -- [options]
 

@@ -12,12 +12,15 @@
  *   next to two PHP worker processes doing the same;
  * - reload: handler file written -> first job served by the new code, and every call's
  *   fate during 50 reloads under steady foreground load;
- * - memory: the supervisor's resident memory idle and with 8 threads busy.
- * - idle: threads on demand, 40 functions x concurrency 2 (built): start-up, idle memory, first job after idle.
+ * - memory: the supervisor's resident memory idle and with 8 threads busy;
+ * - idle: threads on demand, 40 functions x concurrency 2 (built): start-up, idle memory, first job after idle;
+ * - autoscale: two functions busy in turn, autoscaled vs the best hand-set split
+ *   (bench/lib/supervisor-autoscale.ts; alone: `npm run bench -- --only supervisor-autoscale`).
  *
  * The supervisor runs as `node bin/gworker.js start MANIFEST` with a generated manifest
  * naming the bench's gearmand. Run it with `npm run bench -- --only supervisor`.
  */
+import { type AutoscaleSection, supervisorAutoscaleSection } from './lib/supervisor-autoscale.js';
 import { kCpuPrefetch, kCpuWorkloads, supervisorCpuSection } from './lib/supervisor-cpu.js';
 import { supervisorDefaultSections } from './lib/supervisor-default.js';
 import { type SupervisorDrainSettings, supervisorDrainSection } from './lib/supervisor-drain.js';
@@ -65,6 +68,42 @@ export async function runSupervisorDefaultBench(options: LibraryBenchOptions): P
   };
 }
 
+/** Autoscaled throughput within 10% of the best hand-set split, in every phase (issue 15). */
+const kAutoscaleGoal = 0.9;
+
+function autoscaleGoal(autoscale: AutoscaleSection): WordedGoal {
+  const worst = Math.min(...autoscale.ratios);
+  const row = (peer: string) => rowOf(autoscale.section, peer);
+  return {
+    text: `autoscale: two functions busy in turn, concurrency { min: 1, max: 2 }, throughput within ${Math.round((1 - kAutoscaleGoal) * 100)}% of the best hand-set split in each phase`,
+    ours: 'autoscale',
+    reference: 'hand-set',
+    oursMedian: row('autoscale A')?.median ?? Number.NaN,
+    referenceMedian: row('hand-set A')?.median ?? Number.NaN,
+    ratio: worst,
+    met: worst >= kAutoscaleGoal,
+    figures: `A ${fmtRatio(autoscale.ratios[0] ?? Number.NaN)}, B ${fmtRatio(autoscale.ratios[1] ?? Number.NaN)} of hand-set (min 0: A ${fmtRatio(row('autoscale-min0 A')?.ratio ?? Number.NaN)}, B ${fmtRatio(row('autoscale-min0 B')?.ratio ?? Number.NaN)})`,
+  };
+}
+
+/** The autoscale row alone (`npm run bench -- --only supervisor-autoscale`). */
+export async function runSupervisorAutoscaleBench(
+  options: LibraryBenchOptions,
+): Promise<SectionedBenchResult> {
+  const autoscale = await supervisorAutoscaleSection(options);
+  return {
+    name: 'supervisor-autoscale',
+    title: 'gworker start autoscaling through gearmand 1.1.20',
+    unit: 'mixed',
+    columns: [],
+    rows: [],
+    notes: [],
+    sections: [autoscale.section],
+    goals: [autoscaleGoal(autoscale)],
+    settings: {},
+  };
+}
+
 export async function runSupervisorBench(options: LibraryBenchOptions): Promise<SectionedBenchResult> {
   const defaults = await supervisorDefaultSections(options);
   const drain = await supervisorDrainSection(kSupervisorDrainSettings, options);
@@ -74,6 +113,7 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
   const reload = await supervisorReloadSections(options);
   const memory = await supervisorMemorySection(options);
   const idle = await supervisorIdleSection(options);
+  const autoscale = await supervisorAutoscaleSection(options);
 
   // Judged with prefetch: 1, the manifest setting for steady CPU-heavy batches; the
   // default (grab only with a free slot) is in the figures beside it.
@@ -111,6 +151,7 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
       reload.safety,
       memory,
       idle.section,
+      autoscale.section,
     ],
     goals: [
       ...defaults.goals,
@@ -123,6 +164,7 @@ export async function runSupervisorBench(options: LibraryBenchOptions): Promise<
       cpuGoal,
       reload.goal,
       ...idle.goals,
+      autoscaleGoal(autoscale),
     ],
     settings: {
       drain: kSupervisorDrainSettings,

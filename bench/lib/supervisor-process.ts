@@ -15,7 +15,8 @@ import { Peer } from './processes.js';
 export interface BenchFunction {
   readonly name: string;
   readonly handler: string;
-  readonly concurrency: number;
+  /** A count, or YAML such as `{ min: 1, max: 2 }` (autoscaled). */
+  readonly concurrency: number | string;
   /** Jobs one thread runs at once; with isolation: process, one process (jobsPerProcess). */
   readonly jobsPerThread?: number;
   readonly prefetch?: number;
@@ -31,6 +32,8 @@ export interface BenchManifest {
   readonly functions: readonly BenchFunction[];
   /** Port of the control API on 127.0.0.1; omitted: `control: false`. */
   readonly controlPort?: number;
+  /** The manifest's `autoscale:` as YAML, e.g. `{ interval: 250ms, scaleDownAfter: 2s }`. */
+  readonly autoscale?: string;
 }
 
 /** The manifest as YAML text (paths absolute, so the file can live anywhere). */
@@ -41,6 +44,7 @@ export function manifestYaml(manifest: BenchManifest): string {
     ...(manifest.connections === undefined ? [] : [`connections: ${manifest.connections}`]),
     `control: ${manifest.controlPort === undefined ? 'false' : `127.0.0.1:${manifest.controlPort}`}`,
     'shutdownTimeout: 5s',
+    ...(manifest.autoscale === undefined ? [] : [`autoscale: ${manifest.autoscale}`]),
     'functions:',
   ];
   for (const fn of manifest.functions) {

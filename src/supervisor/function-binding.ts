@@ -95,7 +95,9 @@ export class FunctionBinding {
    */
   setConcurrency(concurrency: number, ahead = prefetchSlots(this.runtime.config)): void {
     this.gate.setConcurrency(concurrency, ahead);
-    for (const { worker } of this.#workers) worker.setMaxJobs(this.gate.limit);
+    // An autoscaled function may sit at 0 slots (min: 0): the gate then refuses every
+    // grab, and the Worker, which needs at least 1, keeps 1.
+    for (const { worker } of this.#workers) worker.setMaxJobs(Math.max(1, this.gate.limit));
     this.#refill();
   }
 
@@ -175,7 +177,7 @@ export class FunctionBinding {
     const worker = new Worker({
       servers: [address],
       connectionsPerServer: server.connections,
-      maxJobs: this.gate.limit,
+      maxJobs: Math.max(1, this.gate.limit),
       gate: this.gate,
       logger: this.#log,
       maxFrameSize: frameLimit(this.runtime.config),

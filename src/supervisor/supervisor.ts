@@ -1,8 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
+import { type AutoscaleInput, Autoscaler, type AutoscalerOptions } from './capacity/autoscaler.js';
 import { BoxControl, type BoxSnapshot } from './capacity/box-control.js';
+import { isCpuBound } from './capacity/cpu-bound.js';
+import { type QueueSample, QueueSampler } from './capacity/queue-sampler.js';
 import type { RateLimitSnapshot } from './capacity/rate-limit.js';
+import {
+  type ScaleChange,
+  type ScaleSource,
+  ScalingBook,
+  type ScalingReport,
+  threadsFor,
+} from './capacity/scaling-book.js';
+import { queuedJobs, serverAddresses } from './control/status-document.js';
 import { defaultClientId } from './default-client-id.js';
 import { type ConnectionSnapshot, FunctionBinding, withoutBudget } from './function-binding.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
@@ -21,12 +32,19 @@ export interface SupervisorOptions {
   readonly defaultServers?: readonly ServerConfig[];
   /** Passed to every Worker (tests shorten it). */
   readonly regrabIntervalMs?: number;
+  /** Longest wait for a job server's admin status (the queue sampler). @defaultValue 2000 */
+  readonly queueTimeoutMs?: number;
+  /** The autoscaler's interval and tuning, and the box budget's `hasRoom` (tests shorten the times). */
+  readonly autoscale?: AutoscalerOptions;
 }
 
 export interface FunctionSnapshot {
   readonly name: string;
   readonly kind: FunctionConfig['kind'];
+  /** Slots now (with a range, where the autoscaler or a manual value put them). */
   readonly concurrency: number;
+  /** How the concurrency is set (fixed, auto between min and max, manual) and why it last changed. */
+  readonly scaling: ScalingReport;
   /** Jobs running now (busy slots). */
   readonly running: number;
   /** Jobs held here that have not started: taken ahead (`prefetch`), or waiting for a thread to start. */
@@ -85,6 +103,8 @@ export interface SupervisorEvents {
    * it has been ('reloaded'), or a stop began ('stopping'). sd_notify and the probes follow it.
    */
   lifecycle: [state: 'reloading' | 'reloaded' | 'stopping'];
+  /** A function's slots changed (manual scale, autoscaler, manifest), logged once. */
+  scale: [change: ScaleChange & { readonly function: string }];
 }
 
 /** A module function's code, as the change watcher follows it. */
@@ -117,6 +137,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly retries: RetryService;
   /** The slots every function shares (`box:`), applied live on reload. */
   readonly box: BoxControl;
+  /** The one sampler of the job servers' queues: the autoscaler's and the control API's. */
+  readonly queues: QueueSampler;
+  readonly #scaling = new ScalingBook();
+  readonly #autoscaler: Autoscaler;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -129,6 +153,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
     this.box = new BoxControl(manifest.box, this.#log);
+    this.queues = new QueueSampler({
+      servers: () => serverAddresses(this),
+      ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
+    });
+    // The manifest's timing (read once: changes need a restart), then the embedder's.
+    this.#autoscaler = new Autoscaler((fn, to, why) => this.#resize(fn, to, 'autoscaler', why), {
+      logger: this.#root,
+      // More slots help only while the box has one free for the function's kind of job.
+      hasRoom: (fn) => {
+        const binding = this.#bindings.get(fn);
+        return binding !== undefined && this.box.budget.hasRoom(isCpuBound(binding.runtime.config));
+      },
+      ...manifest.autoscale,
+      ...options.autoscale,
+    });
+    this.queues.onSample((sample) => this.#autoscaler.observe(this.#autoscaleInputs(sample)));
   }
 
   get manifest(): Manifest {
@@ -157,6 +197,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     this.box.apply(this.#manifest.box);
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
+    this.#sampleForAutoscale();
     this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
   }
 
@@ -165,8 +206,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all(
       names.map(async (fn) => {
         const binding = this.#bindings.get(fn);
-        if (binding === undefined) return;
-        await this.#reload(binding, binding.runtime.config, 'handler changed');
+        const declared = this.#scaling.declared(fn);
+        if (binding === undefined || declared === undefined) return;
+        await this.#reload(binding, declared, 'handler changed');
       }),
     );
   }
@@ -186,6 +228,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const tasks: Array<Promise<unknown>> = [];
     for (const binding of removed) {
       this.#bindings.delete(binding.name);
+      this.#scaling.remove(binding.name);
       this.#log.info({ function: binding.name }, 'function removed; draining');
       const closed = binding
         .close({ deadline: performance.now() + next.shutdownTimeoutMs })
@@ -200,7 +243,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       } else {
         // Weight, cpu and rateLimit apply at once: a change of only those needs no new threads.
         binding.applyBudget(config);
-        if (!sameConfig(withoutBudget(binding.runtime.config), withoutBudget(config)))
+        const declared = this.#scaling.declared(config.name) ?? binding.runtime.config;
+        if (!sameConfig(withoutBudget(declared), withoutBudget(config)))
           tasks.push(this.#reload(binding, config, 'manifest changed'));
       }
     }
@@ -211,13 +255,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     await Promise.allSettled(tasks);
+    this.#sampleForAutoscale();
     this.emit('lifecycle', 'reloaded');
   }
 
   /**
-   * Changes a function's concurrency live, in place: its slots and its most threads
-   * change (no new generation, no code loaded; threads past the new most end once their
-   * jobs are done). Resolves false for an unknown function.
+   * Sets a manual concurrency (`gworker scale FN N`), in place: its slots and its most
+   * threads change at once (no new generation, no code loaded; threads past the new most
+   * end once their jobs are done), and it holds (the autoscaler leaves the function
+   * alone) until scaleAuto(), a manifest change of the function's concurrency, or a
+   * restart. Resolves false for an unknown function.
    */
   async scale(fn: string, concurrency: number): Promise<boolean> {
     if (!isConcurrency(concurrency)) {
@@ -225,10 +272,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}, got ${concurrency}`,
       );
     }
-    const binding = this.#bindings.get(fn);
-    if (binding === undefined) return false;
-    await binding.runtime.resize(concurrency);
-    binding.setConcurrency(concurrency);
+    if (!this.#bindings.has(fn)) return false;
+    // Set first, so the autoscaler leaves it alone meanwhile; restored if the threads fail.
+    const previous = this.#scaling.manual(fn);
+    this.#scaling.setManual(fn, concurrency);
+    try {
+      await this.#resize(fn, concurrency, 'manual', 'set by hand (gworker scale, the control API)');
+    } catch (err) {
+      this.#scaling.setManual(fn, previous);
+      throw err;
+    }
+    return true;
+  }
+
+  /**
+   * Ends a manual value (`gworker scale FN --auto`): a range goes back to the autoscaler
+   * (from the slots it has now), a fixed concurrency back to the manifest's. Resolves
+   * false for an unknown function.
+   */
+  async scaleAuto(fn: string): Promise<boolean> {
+    const declared = this.#scaling.declared(fn);
+    if (!this.#bindings.has(fn) || declared === undefined) return false;
+    this.#scaling.setManual(fn, null);
+    if (declared.scaling === undefined)
+      await this.#resize(fn, declared.concurrency, 'manual', "gworker scale --auto: the manifest's value");
     return true;
   }
 
@@ -253,6 +320,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         name: binding.name,
         kind: binding.runtime.config.kind,
         concurrency: binding.gate.concurrency,
+        scaling: this.#scaling.report(binding.name),
         // The gate counts every job held here; those still waiting in a thread do not run.
         running: Math.max(0, binding.gate.running - prefetched),
         prefetched,
@@ -326,6 +394,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         ...this.#removing.values(),
       ]);
       await this.retries.close();
+      await this.queues.close();
       this.retries.failures?.close();
       const jobsCutShort = unanswered() - before;
       this.#log.info({ jobsCutShort }, 'stopped');
@@ -372,6 +441,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),
     });
     this.#bindings.set(runtime.name, binding);
+    const slots = this.#scaling.add(runtime.config);
+    if (slots !== binding.gate.concurrency) binding.setConcurrency(slots);
     await binding.start();
   }
 
@@ -388,14 +459,89 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#log.info({ function: config.name }, 'function added');
   }
 
+  /** Reloads to the manifest's `config`; the slots follow ScalingBook.plan (a manual value may hold). */
   async #reload(binding: FunctionBinding, config: FunctionConfig, cause: string): Promise<void> {
+    const from = binding.gate.concurrency;
+    const plan = this.#scaling.plan(config, from);
     try {
-      await binding.runtime.reload(config, cause);
-      binding.setConcurrency(config.concurrency);
+      await binding.runtime.reload({ ...config, concurrency: threadsFor(config, plan.slots) }, cause);
+      this.#scaling.reloaded(config, plan);
+      binding.setConcurrency(plan.slots);
       this.#recordReload(binding.name, binding.runtime.generation);
+      if (plan.manual?.kept)
+        this.#log.info(
+          { function: binding.name, concurrency: plan.manual.value },
+          `${binding.name}: manual concurrency ${plan.manual.value} kept over the reload (the manifest's concurrency for it did not change); gworker scale ${binding.name} --auto ends it`,
+        );
+      else if (plan.manual !== null)
+        this.#noteChange(
+          binding.name,
+          from,
+          plan.slots,
+          'manifest',
+          `the manifest's concurrency changed: manual value ${plan.manual.value} dropped`,
+        );
+      else if (from !== plan.slots) this.#noteChange(binding.name, from, plan.slots, 'manifest', cause);
     } catch (err) {
       this.#recordReload(binding.name, binding.runtime.generation, err as Error);
     }
+  }
+
+  /**
+   * THE one way a function's slots change at run time: manual scales, the autoscaler
+   * and scaleAuto() all come here (a manifest reload sizes its new generation itself).
+   * The slots change at once; when the threads do not fit (a fixed function, or a manual
+   * value above a range's max), the pool's most threads change in place first.
+   */
+  async #resize(fn: string, to: number, by: ScaleSource, why: string): Promise<void> {
+    const binding = this.#bindings.get(fn);
+    if (binding === undefined) return;
+    const from = binding.gate.concurrency;
+    const { config } = binding.runtime;
+    const threads = threadsFor(this.#scaling.declared(fn) ?? config, to);
+    // In place: the pool's most threads change, no new generation (threads start on demand).
+    if (threads !== config.concurrency) await binding.runtime.resize(threads);
+    binding.setConcurrency(to);
+    if (from !== to) this.#noteChange(fn, from, to, by, why);
+  }
+
+  /** Logs a change of slots once, and keeps it as the function's last change. */
+  #noteChange(fn: string, from: number, to: number, by: ScaleSource, why: string): void {
+    const change: ScaleChange = { from, to, by, why, at: new Date().toISOString() };
+    this.#scaling.record(fn, change);
+    this.#log.info(
+      { function: fn, from, to, by, why },
+      `${fn}: concurrency ${from} -> ${to} (${by}: ${why})`,
+    );
+    this.emit('scale', { function: fn, ...change });
+  }
+
+  /** The autoscaled functions' numbers at a queue sample. */
+  #autoscaleInputs(sample: QueueSample): AutoscaleInput[] {
+    const inputs: AutoscaleInput[] = [];
+    // Stopping: no more changes (a drain pauses every function; nothing should scale it).
+    if (this.#closing !== null) return inputs;
+    for (const name of this.#scaling.autoscaled()) {
+      const range = this.#scaling.declared(name)?.scaling;
+      const binding = this.#bindings.get(name);
+      // A paused function's jobs wait for the resume, not for slots.
+      if (range === undefined || binding === undefined || binding.gate.paused) continue;
+      inputs.push({
+        name,
+        min: range.min,
+        max: range.max,
+        current: binding.gate.concurrency,
+        running: binding.gate.running,
+        queued: queuedJobs({ name, connections: binding.connections() }, sample),
+      });
+    }
+    return inputs;
+  }
+
+  /** The sampler runs at the autoscaler's interval while some function autoscales. */
+  #sampleForAutoscale(): void {
+    const any = this.#manifest.functions.some((fn) => fn.scaling !== undefined);
+    this.queues.setAutoscaleInterval(any ? this.#autoscaler.sampleMs : null);
   }
 
   #recordReload(fn: string, generation: number, error?: Error): void {
@@ -438,6 +584,6 @@ function name(server: ServerConfig): string {
   return `${server.host}:${server.port}`;
 }
 
-function sameConfig(a: FunctionConfig, b: FunctionConfig): boolean {
+function sameConfig(a: FunctionConfig | undefined, b: FunctionConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -24,6 +24,16 @@ describe('gworker check', () => {
     expect(stdout).toContain('concurrency 3, payload buffer, no timeout');
   });
 
+  it('prints a range and auto concurrency as the autoscaler and the box read them', async () => {
+    const file = manifest(
+      'functions:\n  ranged: { handler: ./h.js, concurrency: { min: 0, max: 4 } }\n  cores: { handler: ./h.js, concurrency: auto }\n',
+    );
+    const { code, stdout } = await runCliCaptured(['check', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('concurrency 0..4, autoscaled, payload buffer');
+    expect(stdout).toMatch(/concurrency auto \(\d+ usable cores\), payload buffer/);
+  });
+
   it('prints how much output a command may produce, 64 MiB unless maxOutput says', async () => {
     const file = manifest(
       'functions:\n  ls: { command: [ls] }\n  cat: { command: [cat], maxOutput: 8MiB }\n',

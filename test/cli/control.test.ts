@@ -54,10 +54,39 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js }\n');
     expect(await cli(['scale', 'echo', '4', ...controlArg(setup)])).toEqual({
       code: 0,
-      stdout: 'echo: concurrency 4, 4 thread(s), generation 1\n',
+      stdout: 'echo: concurrency 4 (manual), 4 thread(s), generation 1\n',
       stderr: '',
     });
     expect(setup.supervisor.functions()[0]).toMatchObject({ concurrency: 4, threads: 4 });
+  });
+
+  it('holds a manual value over a reload, says so, and ends it with scale --auto', async () => {
+    setup = await startControlled(
+      '  echo: { handler: $FIXTURES/echo.js }\n  ranged: { handler: $FIXTURES/echo.js, concurrency: { min: 1, max: 3 } }\n',
+    );
+    expect((await cli(['scale', 'ranged', '2', ...controlArg(setup)])).stdout).toBe(
+      'ranged: concurrency 2 (manual, range 1..3), 3 thread(s), generation 1\n',
+    );
+    await cli(['scale', 'echo', '2', ...controlArg(setup)]);
+    const reload = await cli(['reload', ...controlArg(setup)]);
+    expect(reload.code).toBe(0);
+    expect(reload.stdout).toContain('echo: manual concurrency 2 kept (gworker scale echo --auto ends it)\n');
+    expect(reload.stdout).toContain(
+      'ranged: manual concurrency 2 kept (gworker scale ranged --auto ends it)\n',
+    );
+    const status = (await cli(['status', '--no-queues', ...controlArg(setup)])).stdout;
+    expect(status).toMatch(
+      /\n {2}ranged: 2 \(manual, range 1\.\.3\), last 1 -> 2 by manual at \S+: set by hand \(gworker scale, the control API\)\n/,
+    );
+    expect(await cli(['scale', 'echo', '--auto', ...controlArg(setup)])).toEqual({
+      code: 0,
+      stdout: 'echo: concurrency 1 (fixed), 1 thread(s), generation 4\n',
+      stderr: '',
+    });
+    expect((await cli(['scale', 'ranged', '--auto', ...controlArg(setup)])).stdout).toBe(
+      'ranged: concurrency 2 (auto 1..3), 3 thread(s), generation 2\n',
+    );
+    expect((await cli(['scale', 'echo', '2', '--auto', ...controlArg(setup)])).code).toBe(2);
   });
 
   it('exits 1 with the reason for an unknown function, and 2 for bad arguments', async () => {

@@ -50,6 +50,7 @@ describe('gworker status', () => {
       'P50',
       'P95',
       'P99',
+      'SCALE',
     ]);
     const echo = row(stdout, 'echo');
     expect(echo.slice(0, 11)).toEqual(['echo', 'module', 'active', '2', '0', '0', '2', '1', '3', '0', '0']);
@@ -137,9 +138,7 @@ describe('gworker status', () => {
   });
 
   it('names a job server whose queue depths it could not get, and shows its connections down', async () => {
-    setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n', {
-      queueTimeoutMs: 500,
-    });
+    setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');
     await setup.jobServer.close();
     await eventually(() => setup?.supervisor.functions()[0]?.connections[0]?.connected === false);
     const { code, stdout } = await cli(['status', ...controlArg(setup)]);

@@ -116,6 +116,36 @@ describeWithChromium('dashboard in headless Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  /** Inside the concurrency cell: the slots, and how they are set. */
+  const scaled = (page: Page, fn: string, field: 'slots' | 'scaling') =>
+    page.locator(`#functions tr[data-function="${fn}"] td[data-field="concurrency"] [data-field="${field}"]`);
+
+  // Issue 15: min / current / max and why it last changed; Auto ends a manual value.
+  it('shows how each function is scaled and its last change, and Auto ends a manual value', async () => {
+    setup = await startControlled(
+      '  ranged: { handler: $FIXTURES/echo.js, concurrency: { min: 1, max: 3 } }\n  echo: { handler: $FIXTURES/echo.js }\n',
+    );
+    const page = await open(`${setup.base}/`);
+    await expect
+      .poll(() => scaled(page, 'ranged', 'scaling').textContent(), { timeout: 10_000 })
+      .toBe('auto 1–3');
+    expect(await scaled(page, 'echo', 'scaling').textContent()).toBe('fixed');
+    const auto = page.locator('#functions tr[data-function="ranged"] button[data-action="auto"]');
+    expect(await auto.isVisible()).toBe(false);
+    await page.locator('#functions tr[data-function="ranged"] input[data-action="concurrency"]').fill('2');
+    await page.locator('#functions tr[data-function="ranged"] button[data-action="scale"]').click();
+    await expect.poll(() => scaled(page, 'ranged', 'scaling').textContent()).toBe('manual, 1–3');
+    expect(await scaled(page, 'ranged', 'slots').textContent()).toBe('2');
+    expect(await page.locator('#scalings li').first().textContent()).toMatch(
+      /^ranged: 1 → 2 by manual at .+: set by hand \(gworker scale, the control API\)$/,
+    );
+    await auto.click();
+    await expect.poll(() => scaled(page, 'ranged', 'scaling').textContent()).toBe('auto 1–3');
+    expect(await auto.isVisible()).toBe(false);
+    expect(setup.supervisor.functions().find((f) => f.name === 'ranged')?.scaling.mode).toBe('auto');
+    expect(problems).toEqual([]);
+  });
+
   // Issue 11, the dashboard bullet of "What the operator reads".
   it('reads well at 800 and 1280 px: duration axes, stable colours, burst scales, queues, errors, workers', async () => {
     setup = await startControlled(
@@ -263,11 +293,11 @@ describeWithChromium('dashboard in headless Chromium', () => {
   it('scales a function from the page', async () => {
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js, payload: text }\n');
     const page = await open(`${setup.base}/`);
-    await expect.poll(() => cell(page, 'echo', 'concurrency').textContent(), { timeout: 10_000 }).toBe('1');
+    await expect.poll(() => scaled(page, 'echo', 'slots').textContent(), { timeout: 10_000 }).toBe('1');
     const row = page.locator('#functions tr[data-function="echo"]');
     await row.locator('input[data-action="concurrency"]').fill('3');
     await row.locator('button[data-action="scale"]').click();
-    await expect.poll(() => cell(page, 'echo', 'concurrency').textContent(), { timeout: 15_000 }).toBe('3');
+    await expect.poll(() => scaled(page, 'echo', 'slots').textContent(), { timeout: 15_000 }).toBe('3');
     await expect.poll(() => cell(page, 'echo', 'threads').textContent()).toBe('3');
     // A scale resizes the serving generation in place: no reload.
     expect(await cell(page, 'echo', 'generation').textContent()).toBe('1');

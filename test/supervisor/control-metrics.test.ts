@@ -101,6 +101,35 @@ describe('control API metrics', () => {
     expect(value(after, 'gworker_function_queued_jobs', sleeps)).toBe(0);
   });
 
+  it('shows a range’s min and max, counts changes of slots by who made them, and reads the queue for a scrape', async () => {
+    setup = await startControlled(
+      '  sleeps: { handler: $FIXTURES/sleeps.js, payload: text, concurrency: { min: 1, max: 3 } }\n  echo: { handler: $FIXTURES/echo.js }\n',
+    );
+    const sleeps = { function: 'sleeps' };
+    const first = (await scrape(setup.base)).samples;
+    expect(value(first, 'gworker_function_concurrency', sleeps)).toBe(1);
+    expect(value(first, 'gworker_function_concurrency_min', sleeps)).toBe(1);
+    expect(value(first, 'gworker_function_concurrency_max', sleeps)).toBe(3);
+    expect(value(first, 'gworker_function_concurrency_max', { function: 'echo' })).toBeUndefined();
+    await call(setup.base, 'POST', '/api/functions/sleeps/pause');
+    await call(setup.base, 'POST', '/api/functions/sleeps/scale', { body: { concurrency: 2 } });
+    for (let i = 0; i < 2; i++) await setup.client.submitBackground('sleeps', '10');
+    // No status asked for: the scrape itself samples the job server when nothing is fresh.
+    let after = (await scrape(setup.base)).samples;
+    await eventually(async () => {
+      after = (await scrape(setup?.base ?? '')).samples;
+      return value(after, 'gworker_function_queued_jobs', sleeps) === 2;
+    }, 5000);
+    expect(value(after, 'gworker_function_concurrency', sleeps)).toBe(2);
+    expect(
+      value(after, 'gworker_concurrency_changes_total', { ...sleeps, by: 'manual', direction: 'up' }),
+    ).toBe(1);
+    // A manual value holds: jobs wait, and the autoscaler leaves it alone.
+    expect(
+      value(after, 'gworker_concurrency_changes_total', { ...sleeps, by: 'autoscaler' }),
+    ).toBeUndefined();
+  });
+
   it('adds Node process metrics unless turned off', async () => {
     setup = await startControlled('  echo: { handler: $FIXTURES/echo.js }\n', { metrics: {} });
     const { samples } = await scrape(setup.base);

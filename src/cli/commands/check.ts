@@ -129,9 +129,16 @@ function describeRetry(fn: FunctionConfig): string[] {
   return parts.length === 0 ? [] : [`    ${parts.join('; ')}`];
 }
 
+/** `concurrency 3`, `concurrency auto (2 usable cores)`, `concurrency 1..4, autoscaled`. */
+function describeConcurrency(fn: FunctionConfig): string {
+  const cores = fn.concurrencyAuto ? ` (${fn.scaling?.max ?? fn.concurrency} usable cores)` : '';
+  if (fn.scaling === undefined) return `concurrency ${fn.concurrencyAuto ? 'auto' : fn.concurrency}${cores}`;
+  return `concurrency ${fn.scaling.min}..${fn.concurrencyAuto ? 'auto' : fn.scaling.max}${cores}, autoscaled`;
+}
+
 function describeFunction(fn: FunctionConfig): string[] {
   const common = [
-    `concurrency ${fn.concurrency}`,
+    describeConcurrency(fn),
     `payload ${fn.payload}`,
     fn.timeoutMs === undefined ? 'no timeout' : `timeout ${formatDuration(fn.timeoutMs)}`,
     `results up to ${formatSize(fn.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE)}`,

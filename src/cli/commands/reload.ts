@@ -9,7 +9,9 @@ export const reloadCommand = defineCommand({
   description: `Makes the running supervisor re-read its manifest and apply it (as SIGHUP does), then
 reload the code of every handler function the change did not reload already: new
 threads load the code, new jobs go to them, running jobs finish on the old ones. Code
-that fails to load is rejected and the old code keeps serving.`,
+that fails to load is rejected and the old code keeps serving. A manual concurrency
+(\`gworker scale FUNCTION N\`) survives the reload unless the manifest's concurrency for
+that function changed; the answer names both cases.`,
   options: {
     json: { type: 'boolean', help: 'print the outcome as JSON' },
     ...controlOptions(120_000),
@@ -47,6 +49,14 @@ error.`,
         );
     }
     if (outcome.ok && outcome.functions.length === 0) io.stdout.write('no handler code to reload\n');
+    for (const change of outcome.scales ?? []) {
+      io.stdout.write(`${change.function}: concurrency ${change.from} -> ${change.to} (${change.why})\n`);
+    }
+    for (const held of outcome.manual ?? []) {
+      io.stdout.write(
+        `${held.function}: manual concurrency ${held.concurrency} kept (gworker scale ${held.function} --auto ends it)\n`,
+      );
+    }
     return outcome.ok ? 0 : 1;
   },
 });

@@ -4,6 +4,7 @@ import { describeBoxStatus } from '../box-report.js';
 import { ControlClient, controlOptions, kControlSynopsis, resolveControlTarget } from '../control-client.js';
 import { describeCgroupLimits } from '../limits-report.js';
 import { formatTable, type TableColumn } from '../table.js';
+import { describeChange, describeScaling, scalingCell } from './scaling-text.js';
 
 export const statusCommand = defineCommand({
   name: 'status',
@@ -13,7 +14,9 @@ slots (+ jobs taken ahead with prefetch, waiting for one), jobs waiting on the j
 servers, threads (2p: processes, for isolation: process), code generation, jobs done,
 failed and excepted, jobs/s over the last minute and p50/p95/p99 run time; per job server each function's connections,
 reconnects and last error, with the server's queue for it (from its admin protocol);
-and the last reload of each function that reloaded. On a terminal narrower than all the
+the concurrency of each function that autoscales or was scaled (fixed, auto MIN..MAX or
+manual, and its last change: from, to, by whom and why); and the last reload of each
+function that reloaded. On a terminal narrower than all the
 columns, the tables keep to its width with the columns watched most.`,
   options: {
     json: { type: 'boolean', help: 'print the snapshot as JSON' },
@@ -74,6 +77,8 @@ const kFunctionColumns: ReadonlyArray<StatusColumn<FunctionRow>> = [
   { header: 'P50', align: 'right', cell: (fn) => formatMs(fn.p50Ms) },
   { header: 'P95', align: 'right', cell: (fn) => formatMs(fn.p95Ms) },
   { header: 'P99', align: 'right', cell: (fn) => formatMs(fn.p99Ms) },
+  // fixed, auto:1..4, manual:1..4 (one word, as every cell). A supervisor older than autoscaling sends no scaling.
+  { header: 'SCALE', cell: (fn) => (fn.scaling === undefined ? '-' : scalingCell(fn)) },
 ];
 
 /** 80 columns: busy slots over concurrency, failures and exceptions in one column, p95 only. */
@@ -172,12 +177,21 @@ export function renderStatus(status: StatusDocument, options: { readonly width?:
         : `rejected, generation ${r.generation} keeps serving: ${r.error}`;
       return `  ${fn.name}: ${r.at} ${outcome}\n`;
     });
+  const scaling = status.functions
+    .filter(
+      (fn) => fn.scaling !== undefined && (fn.scaling.mode !== 'fixed' || fn.scaling.lastChange !== null),
+    )
+    .map((fn) => {
+      const last = fn.scaling.lastChange;
+      return `  ${fn.name}: ${fn.concurrency} (${describeScaling(fn)})${last === null ? '' : `, last ${describeChange(last)}`}\n`;
+    });
   const text = [
     head,
     functions,
     '\n',
     servers,
     ...notes,
+    ...(scaling.length > 0 ? ['\nconcurrency:\n', ...scaling] : []),
     ...(reloads.length > 0 ? ['\nlast reloads:\n', ...reloads] : []),
     // A supervisor older than the box budget or the cgroup report sends none.
     status.box === undefined ? '' : `\n${describeBoxStatus(status.box)}\n`,

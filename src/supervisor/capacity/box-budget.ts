@@ -156,6 +156,13 @@ export class BoxBudget {
     if (!held) this.#freed();
   }
 
+  /** Whether a grab of a function of this kind could take a slot now (the autoscaler's question). */
+  hasRoom(cpu: boolean): boolean {
+    return (
+      !this.#memoryHeld && this.#used < this.#limits.slots && (!cpu || this.#cpuUsed < this.#limits.cpuSlots)
+    );
+  }
+
   tryReserve(share: BoxShare): boolean {
     if (this.#memoryHeld || !this.#fits(share) || this.#someoneAhead(share)) {
       share.refusals++;

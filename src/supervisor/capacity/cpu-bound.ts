@@ -5,9 +5,9 @@ import type { FunctionConfig } from '../manifest/types.js';
  * default is false because a module function's jobs are often I/O-bound (the tuned
  * bench runs 128 at once on one thread), and capping those at the core count would
  * throttle them for nothing. This is the one place to decide it: a function with
- * `concurrency: auto` (sized to the cores) should count too, by a field of its checked
- * config, added here.
+ * `concurrency: auto` (sized to the cores, so CPU-bound by its own account) counts too,
+ * unless it says `cpu: false`.
  */
 export function isCpuBound(config: FunctionConfig): boolean {
-  return config.cpu === true;
+  return config.cpu ?? config.concurrencyAuto === true;
 }

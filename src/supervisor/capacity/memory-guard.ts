@@ -30,12 +30,7 @@ export class MemoryGuard {
   #episodes = 0;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(
-    budget: BoxBudget,
-    limitMb: number,
-    log: Logger,
-    options: { intervalMs?: number } = {},
-  ) {
+  constructor(budget: BoxBudget, limitMb: number, log: Logger, options: { intervalMs?: number } = {}) {
     this.#budget = budget;
     this.#limitMb = limitMb;
     this.#log = log;

@@ -1,4 +1,5 @@
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../../limits.js';
+import type { QueueSample } from '../capacity/queue-sampler.js';
 import { LoopMonitor, type LoopMonitorOptions } from '../health/loop-monitor.js';
 import { healthChecks, type ProbeCheck, readinessChecks } from '../health/readiness.js';
 import {
@@ -12,7 +13,6 @@ import { type HistoryPoint, JobHistory, type JobHistoryOptions } from './history
 import { ApiError } from './http-io.js';
 import { SupervisorMetrics, type SupervisorMetricsOptions } from './metrics.js';
 import { QueueHistory, type QueuePoint } from './queue-history.js';
-import { type ProbeResult, QueueProbe } from './queue-probe.js';
 import {
   buildStatus,
   type FunctionReport,
@@ -36,12 +36,13 @@ export interface ControlApiOptions {
    * CLI passes its SIGTERM path). Without it, a drain closes the supervisor.
    */
   readonly drain?: () => void;
-  /** Longest wait for a job server's admin status. @defaultValue 2000 */
-  readonly queueTimeoutMs?: number;
   /**
-   * How often the job servers' queue depths are sampled for the queue history, whether
-   * or not anyone reads the status; 0 samples only when the status is asked for. Half
-   * the history's bucket, so that every bucket gets a sample despite timer jitter.
+   * How often the job servers' queue depths are sampled for the queue history while
+   * someone looks (a status, the history, the dashboard or `gworker top` in the last
+   * minute); 0 samples only when the status is asked for. Half the history's bucket, so
+   * that every bucket gets a sample despite timer jitter. Nobody looking and nothing
+   * autoscaling, the job servers are not asked at all. The sampler itself is the
+   * supervisor's (Supervisor.queues), shared with the autoscaler.
    * @defaultValue 1000
    */
   readonly queueSampleMs?: number;
@@ -64,7 +65,17 @@ export interface ReloadReply {
   readonly manifest: ManifestReloadOutcome | null;
   /** Every function reload that happened, with its new generation or why it was rejected. */
   readonly functions: readonly ReloadEvent[];
+  /**
+   * Functions whose manual concurrency (`gworker scale`) still holds after the reload:
+   * a reload keeps a manual value unless the manifest's concurrency for that function
+   * changed (then the change is in `scales`).
+   */
+  readonly manual: ReadonlyArray<{ readonly function: string; readonly concurrency: number }>;
+  /** Changes of slots the reload made (a manifest's new concurrency, a manual value dropped). */
+  readonly scales: readonly ScaleEvent[];
 }
+
+export type ScaleEvent = SupervisorEvents['scale'][0];
 
 export interface DrainReply {
   readonly draining: true;
@@ -95,7 +106,6 @@ export class ControlApi {
   readonly failures: FailureControl;
   readonly #supervisor: Supervisor;
   readonly #options: ControlApiOptions;
-  readonly #probe: QueueProbe;
   readonly #history: JobHistory;
   readonly #queues: QueueHistory;
   readonly #failures: RecentFailures;
@@ -104,23 +114,19 @@ export class ControlApi {
   readonly #onJobEnd: (...args: SupervisorEvents['jobEnd']) => void;
   readonly #onLifecycle: (...args: SupervisorEvents['lifecycle']) => void;
   readonly #loop: LoopMonitor;
-  readonly #sampler: NodeJS.Timeout | null;
-  /** When the queues were last probed, so the sampler does not ask again right after a status did. */
-  #probedAt = 0;
-  #sampling = false;
-  #closed = false;
+  readonly #sampleMs: number;
+  readonly #unsubscribe: () => void;
   #draining = false;
 
   constructor(supervisor: Supervisor, options: ControlApiOptions = {}) {
     this.#supervisor = supervisor;
     this.#options = options;
-    this.#probe = new QueueProbe(options.queueTimeoutMs);
     this.metrics = new SupervisorMetrics(supervisor, options.metrics);
     this.failures = new FailureControl(supervisor);
     this.#history = new JobHistory(options.history);
     this.#queues = new QueueHistory({ bucketMs: this.#history.bucketMs, ...options.history });
     this.#failures = new RecentFailures(options.failures);
-    this.#workers = new WorkerDirectory(this.#probe, options.workers);
+    this.#workers = new WorkerDirectory(supervisor.queues.probe, options.workers);
     this.#onJobEnd = (info) => {
       this.#history.record(info.function, info.result, info.durationMs);
       this.#failures.record(info);
@@ -132,9 +138,9 @@ export class ControlApi {
     };
     supervisor.on('lifecycle', this.#onLifecycle);
     this.#loop = new LoopMonitor(options.loop);
-    const sampleMs = options.queueSampleMs ?? 1000;
-    // unref: sampling alone never keeps the process alive.
-    this.#sampler = sampleMs > 0 ? setInterval(() => this.#sample(sampleMs), sampleMs).unref() : null;
+    this.#sampleMs = options.queueSampleMs ?? 1000;
+    // Every sample, the autoscaler's included, feeds the queue history and the metrics.
+    this.#unsubscribe = supervisor.queues.onSample((sample) => this.#recordQueues(sample));
   }
 
   /** True once a drain was asked for, here or by the owner (a signal). */
@@ -144,7 +150,8 @@ export class ControlApi {
 
   /** Functions and servers now; with `queues`, the job servers' queue depths too. */
   async status(options: { queues?: boolean } = {}): Promise<StatusDocument> {
-    const queues = options.queues === false ? null : await this.#probeQueues();
+    this.#supervisor.queues.watch(this.#sampleMs);
+    const queues = options.queues === false ? null : await this.#supervisor.queues.sample();
     return buildStatus(this.#supervisor, { startedAt: this.#startedAt, draining: this.#draining }, queues);
   }
 
@@ -164,6 +171,7 @@ export class ControlApi {
 
   /** Jobs, run times and queue depths of the last minutes per function, in buckets, for charts. */
   history(): HistoryReply {
+    this.#supervisor.queues.watch(this.#sampleMs);
     const names = this.#names();
     this.#history.retain(names);
     this.#queues.retain(names);
@@ -208,10 +216,23 @@ export class ControlApi {
     return this.#function(fn);
   }
 
-  /** New concurrency; resolves once the new threads serve (running jobs finish on the old ones). */
-  async scale(fn: string, concurrency: unknown): Promise<FunctionReport> {
+  /** The metrics text; a scrape refreshes the queue gauges when no sample is fresh (one status per server). */
+  async metricsText(): Promise<string> {
+    await this.#supervisor.queues.refresh(Math.max(this.#sampleMs, 1000));
+    return this.metrics.text();
+  }
+
+  /**
+   * `{ concurrency: N }`: a manual value that holds until `{ auto: true }` (or a manifest
+   * change of the function's concurrency); resolves once the new slots serve.
+   */
+  async scale(fn: string, request: { concurrency?: unknown; auto?: unknown }): Promise<FunctionReport> {
     this.#refuseWhileDraining();
-    if (!isConcurrency(concurrency)) {
+    const { concurrency, auto } = request;
+    if (auto !== undefined && (auto !== true || concurrency !== undefined)) {
+      throw new ApiError(400, 'bad_scale', 'give either { "concurrency": N } or { "auto": true }');
+    }
+    if (auto === undefined && !isConcurrency(concurrency)) {
       throw new ApiError(
         400,
         'bad_concurrency',
@@ -220,7 +241,10 @@ export class ControlApi {
     }
     let found: boolean;
     try {
-      found = await this.#supervisor.scale(fn, concurrency);
+      found =
+        auto === true
+          ? await this.#supervisor.scaleAuto(fn)
+          : await this.#supervisor.scale(fn, concurrency as number);
     } catch (err) {
       throw new ApiError(422, 'scale_rejected', `new threads could not start: ${(err as Error).message}`);
     }
@@ -236,20 +260,37 @@ export class ControlApi {
   async reload(): Promise<ReloadReply> {
     this.#refuseWhileDraining();
     const events: ReloadEvent[] = [];
+    const scales: ScaleEvent[] = [];
     const collect = (event: ReloadEvent) => events.push(event);
+    const collectScale = (event: ScaleEvent) => scales.push(event);
     this.#supervisor.on('reload', collect);
+    this.#supervisor.on('scale', collectScale);
+    const reply = (ok: boolean, manifest: ManifestReloadOutcome | null): ReloadReply => ({
+      ok,
+      manifest,
+      functions: events,
+      manual: this.#supervisor
+        .functions()
+        .filter((fn) => fn.scaling.mode === 'manual')
+        .map((fn) => ({ function: fn.name, concurrency: fn.concurrency })),
+      scales,
+    });
     try {
       const before = new Map(this.#supervisor.functions().map((fn) => [fn.name, fn.generation]));
       const manifest = this.#options.reload ? await this.#options.reload() : null;
-      if (manifest !== null && !manifest.ok) return { ok: false, manifest, functions: events };
+      if (manifest !== null && !manifest.ok) return reply(false, manifest);
       const untouched = this.#supervisor
         .functions()
         .filter((fn) => fn.kind === 'module' && before.get(fn.name) === fn.generation)
         .map((fn) => fn.name);
       await this.#supervisor.reloadHandlers(untouched);
-      return { ok: events.every((e) => e.ok), manifest, functions: events };
+      return reply(
+        events.every((e) => e.ok),
+        manifest,
+      );
     } finally {
       this.#supervisor.off('reload', collect);
+      this.#supervisor.off('scale', collectScale);
     }
   }
 
@@ -271,43 +312,27 @@ export class ControlApi {
     this.#draining = true;
   }
 
-  /** Stops following the supervisor and closes the admin connections to the job servers. */
+  /** Stops following the supervisor (its queue sampler and admin connections are the supervisor's). */
   async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#sampler !== null) clearInterval(this.#sampler);
+    this.#unsubscribe();
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.#supervisor.off('lifecycle', this.#onLifecycle);
     this.#loop.close();
     this.metrics.close();
-    await this.#probe.close();
   }
 
   #names(): Set<string> {
     return new Set(this.#supervisor.functions().map((fn) => fn.name));
   }
 
-  /** Asks every job server for its queues; the answer feeds the queue history and the metrics. */
-  async #probeQueues(): Promise<Map<string, ProbeResult>> {
-    this.#probedAt = Date.now();
-    const queues = await this.#probe.probe(serverAddresses(this.#supervisor));
+  /** One sample of every job server's queues, into the queue history and the metrics. */
+  #recordQueues(queues: QueueSample): void {
     const functions = this.#supervisor.functions();
     this.#queues.record(
       functions.map((fn) => fn.name),
       queues,
     );
     for (const fn of functions) this.metrics.setQueued(fn.name, queuedJobs(fn, queues));
-    return queues;
-  }
-
-  /** The sampler's tick: one probe at a time, and none when a status just probed. */
-  #sample(sampleMs: number): void {
-    if (this.#closed || this.#sampling || Date.now() - this.#probedAt < sampleMs / 2) return;
-    this.#sampling = true;
-    this.#probeQueues()
-      .catch(() => {}) // a server's failure is in its ProbeResult; nothing else can throw here
-      .finally(() => {
-        this.#sampling = false;
-      });
   }
 
   #function(fn: string): FunctionReport {

@@ -30,6 +30,8 @@ export class SupervisorMetrics {
   readonly #gauges: Record<
     | 'inFlight'
     | 'concurrency'
+    | 'concurrencyMin'
+    | 'concurrencyMax'
     | 'paused'
     | 'threads'
     | 'processes'
@@ -47,6 +49,8 @@ export class SupervisorMetrics {
   readonly #onReload: (...args: SupervisorEvents['reload']) => void;
   readonly #outputDropped: Counter<'function' | 'stream'>;
   readonly #onOutputDropped: (...args: SupervisorEvents['outputDropped']) => void;
+  readonly #scales: Counter<'function' | 'by' | 'direction'>;
+  readonly #onScale: (...args: SupervisorEvents['scale']) => void;
   readonly #retries: Counter<'function' | 'cause' | 'via'>;
   readonly #deadLettered: Counter<'function' | 'cause'>;
   readonly #onRetry: (...args: RetryServiceEvents['retry']) => void;
@@ -86,6 +90,14 @@ export class SupervisorMetrics {
     this.#gauges = {
       inFlight: gauge('gworker_jobs_in_flight', 'Jobs running now (busy slots), by function'),
       concurrency: gauge('gworker_function_concurrency', 'Slots: most jobs of the function running at once'),
+      concurrencyMin: gauge(
+        'gworker_function_concurrency_min',
+        'Fewest slots the autoscaler leaves (concurrency: { min, max }; absent for a fixed concurrency)',
+      ),
+      concurrencyMax: gauge(
+        'gworker_function_concurrency_max',
+        'Most slots the autoscaler gives (concurrency: { min, max }; absent for a fixed concurrency)',
+      ),
       paused: gauge('gworker_function_paused', '1 while the function is paused (takes no new jobs)'),
       threads: gauge(
         'gworker_function_threads',
@@ -106,7 +118,7 @@ export class SupervisorMetrics {
       generation: gauge('gworker_function_generation', 'Number of the code generation serving the function'),
       queued: gauge(
         'gworker_function_queued_jobs',
-        'Jobs waiting on the job servers, as their admin status reported at the last status request',
+        'Jobs waiting on the job servers, as their admin status reported at the last sample (a scrape takes one when none is fresh)',
       ),
     };
     this.#connectionUp = new Gauge({
@@ -145,6 +157,19 @@ export class SupervisorMetrics {
       labelNames: ['function', 'cause'],
       registers,
     });
+    this.#scales = new Counter({
+      name: 'gworker_concurrency_changes_total',
+      help: "Changes of a function's slots, by function, by (autoscaler, manual, manifest) and direction (up, down)",
+      labelNames: ['function', 'by', 'direction'],
+      registers,
+    });
+    this.#onScale = (change) =>
+      this.#scales.inc({
+        function: change.function,
+        by: change.by,
+        direction: change.to > change.from ? 'up' : 'down',
+      });
+    supervisor.on('scale', this.#onScale);
     this.#onRetry = (event) =>
       this.#retries.inc({ function: event.function, cause: event.cause, via: event.via });
     this.#onDeadLetter = (event) => this.#deadLettered.inc({ function: event.function, cause: event.cause });
@@ -173,7 +198,7 @@ export class SupervisorMetrics {
     return this.registry.contentType;
   }
 
-  /** Queue depths are only known when a status request asked the servers; the last answer is kept. */
+  /** Queue depths as the last sample of the job servers found them (Supervisor.queues); the last answer is kept. */
   setQueued(fn: string, queued: number | null): void {
     if (queued === null) this.#gauges.queued.remove({ function: fn });
     else this.#gauges.queued.set({ function: fn }, queued);
@@ -190,6 +215,7 @@ export class SupervisorMetrics {
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.#supervisor.off('reload', this.#onReload);
     this.#supervisor.off('outputDropped', this.#onOutputDropped);
+    this.#supervisor.off('scale', this.#onScale);
     this.#supervisor.retries.off('retry', this.#onRetry);
     this.#supervisor.retries.off('deadLetter', this.#onDeadLetter);
     for (const [runtime, stop] of this.#watched) {
@@ -200,11 +226,23 @@ export class SupervisorMetrics {
 
   #refresh(): void {
     this.#watchRuntimes();
-    const { inFlight, concurrency, paused, threads, processes, threadsStarted, threadsIdle, generation } =
-      this.#gauges;
+    const {
+      inFlight,
+      concurrency,
+      concurrencyMin,
+      concurrencyMax,
+      paused,
+      threads,
+      processes,
+      threadsStarted,
+      threadsIdle,
+      generation,
+    } = this.#gauges;
     for (const g of [
       inFlight,
       concurrency,
+      concurrencyMin,
+      concurrencyMax,
       paused,
       threads,
       processes,
@@ -219,6 +257,8 @@ export class SupervisorMetrics {
       const labels = { function: fn.name };
       inFlight.set(labels, fn.running);
       concurrency.set(labels, fn.concurrency);
+      if (fn.scaling.min !== null) concurrencyMin.set(labels, fn.scaling.min);
+      if (fn.scaling.max !== null) concurrencyMax.set(labels, fn.scaling.max);
       paused.set(labels, fn.paused ? 1 : 0);
       threads.set(labels, fn.isolation === 'process' ? 0 : fn.threads);
       processes.set(labels, fn.isolation === 'process' ? fn.threads : 0);

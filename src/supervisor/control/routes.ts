@@ -40,7 +40,7 @@ export const kProbePaths: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
  *   GET  /api/workers                   who serves each function on the job servers (cached 5 s)
  *   POST /api/functions/NAME/pause      stop taking jobs of NAME; running ones finish
  *   POST /api/functions/NAME/resume     take jobs again
- *   POST /api/functions/NAME/scale      { "concurrency": N }
+ *   POST /api/functions/NAME/scale      { "concurrency": N } (manual, held) or { "auto": true }
  *   POST /api/reload                    re-read the manifest, reload handler code
  *   POST /api/drain                     stop taking jobs, finish running ones, exit
  *   GET  /metrics                       Prometheus text format
@@ -96,7 +96,7 @@ export const routes: readonly Route[] = [
     path: new RegExp(`^/api/functions/${kName}/scale$`),
     handle: async (api, req, res, [name]) => {
       const body = await readJsonBody(req);
-      sendJson(res, 200, await api.scale(decodeName(name), body.concurrency));
+      sendJson(res, 200, await api.scale(decodeName(name), body));
     },
   },
   {
@@ -120,7 +120,7 @@ export const routes: readonly Route[] = [
     method: 'GET',
     path: /^\/metrics$/,
     handle: async (api, _req, res) => {
-      const text = await api.metrics.text();
+      const text = await api.metricsText();
       res.writeHead(200, { 'content-type': api.metrics.contentType, 'cache-control': 'no-store' });
       res.end(text);
     },

@@ -78,7 +78,10 @@ export function serverAddresses(supervisor: Supervisor): Map<string, ServerAddre
 }
 
 /** Jobs of a function waiting on the servers it connects to that answered; null when none did. */
-export function queuedJobs(fn: FunctionSnapshot, queues: ReadonlyMap<string, ProbeResult>): number | null {
+export function queuedJobs(
+  fn: Pick<FunctionSnapshot, 'name' | 'connections'>,
+  queues: ReadonlyMap<string, ProbeResult>,
+): number | null {
   let queued: number | null = null;
   for (const c of fn.connections) {
     const probe = queues.get(c.server);

@@ -1,9 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
-import { MAX_CONCURRENCY, MAX_TIMER_MS, MIN_CONCURRENCY } from '../../limits.js';
+import { MAX_CONCURRENCY, MAX_TIMER_MS } from '../../limits.js';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
 import type { RetryPolicy } from '../retry/policy.js';
+import { readConcurrency } from './concurrency.js';
 import { kIsolationKeys, readIsolation } from './isolation.js';
 import type { NodeReader } from './node-reader.js';
 import { readRateLimit } from './rate-limit.js';
@@ -99,8 +100,7 @@ function readFunction(
     if (settings.has(key))
       reader.report(keyOf(map, key), `${where}.${key}`, `"${key}" does not apply to a ${kind} function`);
   }
-  const concurrency =
-    optionalInt(reader, settings, where, 'concurrency', MIN_CONCURRENCY, MAX_CONCURRENCY) ?? 1;
+  const concurrency = readConcurrency(reader, settings.get('concurrency'), `${where}.concurrency`);
   const payload = readPayload(reader, settings.get('payload'), `${where}.payload`);
   const timeoutMs = optionalParsed(reader, settings, where, 'timeout', parseDuration);
   const exceptions = settings.has('exceptions')
@@ -125,7 +125,7 @@ function readFunction(
     : undefined;
   const common = {
     name,
-    concurrency,
+    ...concurrency,
     payload,
     exceptions,
     maxResultSize,
@@ -157,13 +157,13 @@ function readFunction(
     const idleTimeoutMs = optionalParsed(reader, settings, where, 'idleTimeout', positiveDuration);
     const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
     const perWorker = jobsPerProcess ?? jobsPerThread;
-    const workers = Math.max(1, Math.ceil(concurrency / perWorker));
+    const workers = Math.max(1, Math.ceil(concurrency.concurrency / perWorker));
     if (minThreads !== undefined && minThreads > workers) {
       // More could never run: say so rather than keep fewer than asked.
       reader.report(
         settings.get('minThreads'),
         `${where}.minThreads`,
-        `expected at most ${workers}, the function's threads (concurrency ${concurrency} / ${jobsPerProcess === undefined ? 'jobsPerThread' : 'jobsPerProcess'} ${perWorker}), got ${minThreads}`,
+        `expected at most ${workers}, the function's threads (concurrency ${concurrency.concurrency} / ${jobsPerProcess === undefined ? 'jobsPerThread' : 'jobsPerProcess'} ${perWorker}), got ${minThreads}`,
       );
     }
     if (reader.issues.length > before || handler === undefined || exportName === undefined) return undefined;

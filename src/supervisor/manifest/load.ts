@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { MAX_IDENTIFIER_SIZE } from '../../protocol/constants.js';
+import { readAutoscale } from './autoscale.js';
 import { readBox } from './box.js';
 import { readControl } from './control.js';
 import { readEmbedded } from './embedded.js';
@@ -28,6 +29,7 @@ const kTopKeys = [
   'failures',
   'control',
   'box',
+  'autoscale',
   'functions',
 ] as const;
 const kDefaultShutdownTimeoutMs = 30_000;
@@ -110,6 +112,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
   const failures = settings.has('failures')
     ? readFailures(reader, settings.get('failures') ?? null, baseDir)
     : undefined;
+  const autoscale = readAutoscale(reader, settings.get('autoscale'));
   if (!settings.has('functions')) reader.report(root, 'functions', 'missing setting "functions"');
   const exceptions = settings.has('exceptions')
     ? reader.boolean(settings.get('exceptions') ?? null, 'exceptions')
@@ -141,6 +144,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
     control,
     ...(failures === undefined ? {} : { failures }),
     box,
+    ...(autoscale === undefined ? {} : { autoscale }),
     functions,
   };
 }

@@ -15,10 +15,27 @@ export interface ServerConfig {
   readonly tls?: TlsOptions;
 }
 
+/** `concurrency: { min, max }`: the autoscaler moves the function's slots between these. */
+export interface ConcurrencyRange {
+  /** Fewest slots, 0 or more: with 0 the function takes no job until some wait at the job servers. */
+  readonly min: number;
+  readonly max: number;
+}
+
 interface FunctionConfigBase {
   readonly name: string;
-  /** Most jobs of this function running at once on this box. */
+  /**
+   * Most jobs of this function running at once on this box; with `scaling`, its max
+   * (the threads are sized for it, and the slots move between min and max).
+   */
   readonly concurrency: number;
+  /** Set by `concurrency: { min, max }`: the autoscaler follows the job servers' queues. */
+  readonly scaling?: ConcurrencyRange;
+  /**
+   * `concurrency: auto` (or `max: auto`) gave the count: the box's usable cores
+   * (usableCores()), and the function counts as CPU-bound for the box's budget.
+   */
+  readonly concurrencyAuto?: true;
   readonly payload: PayloadEncoding;
   /** Enforced by the supervisor: abort the job's signal, then end its thread or process. */
   readonly timeoutMs?: number;
@@ -163,6 +180,14 @@ export interface BoxConfig {
   readonly memoryMb?: number;
 }
 
+/** Top-level `autoscale`: when the autoscaler samples and how long idle slots wait before going. */
+export interface AutoscaleConfig {
+  /** `interval`: how often the job servers' queues are sampled. @defaultValue 1000 */
+  readonly sampleMs?: number;
+  /** `scaleDownAfter`: how long slots sit idle, with nothing waiting, before they go. @defaultValue 30000 */
+  readonly downAfterMs?: number;
+}
+
 export interface Manifest {
   /** Absolute path of the manifest file. */
   readonly file: string;
@@ -180,5 +205,7 @@ export interface Manifest {
   readonly failures?: FailuresConfig;
   /** Applied live on reload. */
   readonly box: BoxConfig;
+  /** The autoscaler's timing; changes need a restart. */
+  readonly autoscale?: AutoscaleConfig;
   readonly functions: readonly FunctionConfig[];
 }

@@ -112,7 +112,13 @@ function renderFunctions(functions) {
     const stateCell = cell('state');
     stateCell.textContent = fn.paused ? 'paused' : 'active';
     stateCell.className = fn.paused ? 'state-paused' : 'state-active';
-    cell('concurrency').textContent = fn.concurrency;
+    // The slots, and under them how they are set (a column of its own would not fit 1280 px).
+    const scaling = el('small', scalingText(fn.scaling), 'scaling');
+    scaling.dataset.field = 'scaling';
+    scaling.title = fn.scaling?.lastChange ? changeText(fn.scaling.lastChange) : '';
+    const slots = el('span', String(fn.concurrency));
+    slots.dataset.field = 'slots';
+    cell('concurrency').replaceChildren(slots, scaling);
     cell('running').textContent = fn.prefetched > 0 ? `${fn.running}+${fn.prefetched}` : fn.running;
     cell('queued').textContent = fn.queued ?? '–';
     cell('threads').textContent = fn.isolation === 'process' ? `${fn.threads} proc` : fn.threads;
@@ -129,6 +135,8 @@ function renderFunctions(functions) {
     toggle.dataset.next = fn.paused ? 'resume' : 'pause';
     const input = row.querySelector('input[data-action="concurrency"]');
     if (!state.editing.has(fn.name)) input.value = fn.concurrency;
+    // Ends a manual value: back to the autoscaler (a range) or the manifest's concurrency.
+    row.querySelector('[data-action="auto"]').hidden = fn.scaling?.mode !== 'manual';
     for (const control of row.querySelectorAll('button, input')) control.disabled = state.status.draining;
   }
   for (const stale of rows.values()) stale.remove();
@@ -166,7 +174,12 @@ function createFunctionRow(body, name) {
   scale.type = 'button';
   scale.dataset.action = 'scale';
   scale.addEventListener('click', () => command(name, 'scale', scale, { concurrency: Number(input.value) }));
-  actions.append(toggle, input, scale);
+  const auto = el('button', 'Auto');
+  auto.type = 'button';
+  auto.dataset.action = 'auto';
+  auto.hidden = true;
+  auto.addEventListener('click', () => command(name, 'scale', auto, { auto: true }));
+  actions.append(toggle, input, scale, auto);
   cell.append(actions);
   row.append(cell);
   return row;
@@ -211,6 +224,25 @@ function renderServers(servers) {
     .filter((s) => s.adminError)
     .map((s) => `${s.server}: queue depths unknown (${s.adminError})`);
   $('server-notes').textContent = notes.join('; ');
+}
+
+/** `fixed`, `auto 1–4`, `manual` (`manual, 1–4` for a range): how the concurrency is set. */
+function scalingText(scaling) {
+  if (!scaling) return '–';
+  const range = scaling.min === null ? '' : `${scaling.min}–${scaling.max}`;
+  if (scaling.mode === 'auto') return `auto ${range}`;
+  return scaling.mode === 'manual' && range ? `manual, ${range}` : scaling.mode;
+}
+
+function changeText(change) {
+  return `${change.from} → ${change.to} by ${change.by} at ${new Date(change.at).toLocaleTimeString()}: ${change.why}`;
+}
+
+function renderScaling(functions) {
+  const items = functions
+    .filter((fn) => fn.scaling?.lastChange)
+    .map((fn) => el('li', `${fn.name}: ${changeText(fn.scaling.lastChange)}`));
+  $('scalings').replaceChildren(...(items.length > 0 ? items : [el('li', 'none yet', 'muted')]));
 }
 
 function renderReloads(functions) {
@@ -370,6 +402,7 @@ async function refreshStatus() {
   $('draining').hidden = !status.draining;
   renderFunctions(status.functions);
   renderServers(status.servers);
+  renderScaling(status.functions);
   renderReloads(status.functions);
   setLink(true, `live · ${new Date().toLocaleTimeString()}`);
 }
