@@ -80,7 +80,7 @@ describe('gworker scale, pause, resume, reload, drain against an in-process supe
     );
     expect(await cli(['scale', 'echo', '--auto', ...controlArg(setup)])).toEqual({
       code: 0,
-      stdout: 'echo: concurrency 1 (fixed), 1 thread(s), generation 4\n',
+      stdout: 'echo: concurrency 1 (fixed), 1 thread(s), generation 2\n',
       stderr: '',
     });
     expect((await cli(['scale', 'ranged', '--auto', ...controlArg(setup)])).stdout).toBe(
