@@ -1,6 +1,7 @@
 /**
  * Autoscaling (issue 15): two functions whose load alternates, A busy then B busy, on a
- * box meant to run 2 jobs at once. Each phase is a backlog of foreground jobs of one
+ * box of 2 slots (`box: { slots: 2 }`: never more than 2 jobs at once, whatever each
+ * function's concurrency). Each phase is a backlog of foreground jobs of one
  * function, queued at gearmand while the supervisor runs; its throughput is the jobs
  * over the time from the first submit to the last result. Three supervisors, each on a
  * fresh gearmand per run:
@@ -54,6 +55,8 @@ async function runPhases(setup: Setup, run: number, options: LibraryBenchOptions
       gearmandPort: gearmand.port,
       connections: 1,
       autoscale: kAutoscale,
+      // The box runs 2 jobs at once whatever each function's slots: the split is the question.
+      box: '{ slots: 2 }',
       functions: names.map((name) => ({
         name,
         handler: kHandler,

@@ -34,6 +34,8 @@ export interface BenchManifest {
   readonly controlPort?: number;
   /** The manifest's `autoscale:` as YAML, e.g. `{ interval: 250ms, scaleDownAfter: 2s }`. */
   readonly autoscale?: string;
+  /** The manifest's `box:` as YAML, e.g. `{ slots: 2 }`. */
+  readonly box?: string;
 }
 
 /** The manifest as YAML text (paths absolute, so the file can live anywhere). */
@@ -45,6 +47,7 @@ export function manifestYaml(manifest: BenchManifest): string {
     `control: ${manifest.controlPort === undefined ? 'false' : `127.0.0.1:${manifest.controlPort}`}`,
     'shutdownTimeout: 5s',
     ...(manifest.autoscale === undefined ? [] : [`autoscale: ${manifest.autoscale}`]),
+    ...(manifest.box === undefined ? [] : [`box: ${manifest.box}`]),
     'functions:',
   ];
   for (const fn of manifest.functions) {
