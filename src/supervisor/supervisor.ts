@@ -1,119 +1,35 @@
 import { EventEmitter } from 'node:events';
-import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../limits.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type AutoscaleInput, Autoscaler, type AutoscalerOptions } from './capacity/autoscaler.js';
 import { BoxControl, type BoxSnapshot } from './capacity/box-control.js';
 import { isCpuBound } from './capacity/cpu-bound.js';
-import { type QueueSample, QueueSampler } from './capacity/queue-sampler.js';
-import type { RateLimitSnapshot } from './capacity/rate-limit.js';
-import {
-  type ScaleChange,
-  type ScaleSource,
-  ScalingBook,
-  type ScalingReport,
-  threadsFor,
-} from './capacity/scaling-book.js';
-import { queuedJobs, serverAddresses } from './control/status-document.js';
+import { FunctionScaling } from './capacity/function-scaling.js';
+import { QueueSampler } from './capacity/queue-sampler.js';
+import { type ScaleChange, threadsFor } from './capacity/scaling-book.js';
+import { serverAddresses } from './control/status-document.js';
 import { defaultClientId } from './default-client-id.js';
-import { type ConnectionSnapshot, FunctionBinding, withoutBudget } from './function-binding.js';
+import { FunctionBinding, withoutBudget } from './function-binding.js';
+import { functionSnapshot } from './function-snapshot.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
-import { FunctionStats, type ReloadRecord } from './stats/function-stats.js';
+import { FunctionStats } from './stats/function-stats.js';
+import type {
+  FunctionCode,
+  FunctionSnapshot,
+  ShutdownSummary,
+  SupervisorEvents,
+  SupervisorOptions,
+} from './supervisor-types.js';
 import { logError } from './thread/log-error.js';
 
-export interface SupervisorOptions {
-  readonly logger?: Logger;
-  /**
-   * Servers to use when the manifest names none: the CLI passes the embedded server's
-   * address here.
-   */
-  readonly defaultServers?: readonly ServerConfig[];
-  /** Passed to every Worker (tests shorten it). */
-  readonly regrabIntervalMs?: number;
-  /** Longest wait for a job server's admin status (the queue sampler). @defaultValue 2000 */
-  readonly queueTimeoutMs?: number;
-  /** The autoscaler's interval and tuning, and the box budget's `hasRoom` (tests shorten the times). */
-  readonly autoscale?: AutoscalerOptions;
-}
-
-export interface FunctionSnapshot {
-  readonly name: string;
-  readonly kind: FunctionConfig['kind'];
-  /** Slots now (with a range, where the autoscaler or a manual value put them). */
-  readonly concurrency: number;
-  /** How the concurrency is set (fixed, auto between min and max, manual) and why it last changed. */
-  readonly scaling: ScalingReport;
-  /** Jobs running now (busy slots). */
-  readonly running: number;
-  /** Jobs held here that have not started: taken ahead (`prefetch`), or waiting for a thread to start. */
-  readonly prefetched: number;
-  readonly paused: boolean;
-  /**
-   * Most handler threads of the current generation, or processes with `isolation`
-   * process (0 for commands). They start as jobs need them: see threadsStarted.
-   */
-  readonly threads: number;
-  /** Of those, the ones running now (starting, serving, or finishing after a scale down). */
-  readonly threadsStarted: number;
-  /** Started threads holding no job: they end after idleTimeout, down to minThreads. */
-  readonly threadsIdle: number;
-  /** Whether `threads` counts threads or processes (issue 17); null for commands. */
-  readonly isolation: 'thread' | 'process' | null;
-  readonly generation: number;
-  readonly done: number;
-  readonly failed: number;
-  readonly excepted: number;
-  /** Jobs ended per second over the last minute. */
-  readonly jobsPerSecond: number;
-  /** Run time percentiles of the last 2048 jobs, in milliseconds (null before the first job). */
-  readonly p50Ms: number | null;
-  readonly p95Ms: number | null;
-  readonly p99Ms: number | null;
-  readonly lastReload: ReloadRecord | null;
-  /** Its share of the box's slots (`weight`). */
-  readonly weight: number;
-  /** Its rate limit and how often it held grabs back; null without `rateLimit`. */
-  readonly rateLimit: RateLimitSnapshot | null;
-  /** Bytes of handler stdout/stderr dropped because too much was waiting to be written. */
-  readonly outputDroppedBytes: number;
-  readonly connections: readonly ConnectionSnapshot[];
-}
-
-/** How a shutdown went. */
-export interface ShutdownSummary {
-  /**
-   * Jobs that ended without an answer while it ran: still running when shutdownTimeout
-   * ran out (or lost with their connection meanwhile). The job servers requeue them.
-   */
-  readonly jobsCutShort: number;
-}
-
-export interface SupervisorEvents {
-  /** A job ended; `reason` says why when it did not complete. */
-  jobEnd: [info: JobEndInfo];
-  reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
-  /** Some function's codeFiles changed (a generation loaded, a load failed, a late import). */
-  codeFiles: [];
-  /** A function's handler thread dropped output past its cap. */
-  outputDropped: [info: { function: string; stream: 'stdout' | 'stderr'; bytes: number }];
-  /**
-   * The box as a service manager sees it: a new manifest is being applied ('reloading'),
-   * it has been ('reloaded'), or a stop began ('stopping'). sd_notify and the probes follow it.
-   */
-  lifecycle: [state: 'reloading' | 'reloaded' | 'stopping'];
-  /** A function's slots changed (manual scale, autoscaler, manifest), logged once. */
-  scale: [change: ScaleChange & { readonly function: string }];
-}
-
-/** A module function's code, as the change watcher follows it. */
-export interface FunctionCode {
-  readonly name: string;
-  readonly handler: string;
-  /** The handler and the files it imported (FunctionRuntime.codeFiles). */
-  readonly files: readonly string[];
-}
+export type {
+  FunctionCode,
+  FunctionSnapshot,
+  ShutdownSummary,
+  SupervisorEvents,
+  SupervisorOptions,
+} from './supervisor-types.js';
 
 /**
  * Runs a manifest: one FunctionBinding per function (its runtime, its slots, its
@@ -139,8 +55,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly box: BoxControl;
   /** The one sampler of the job servers' queues: the autoscaler's and the control API's. */
   readonly queues: QueueSampler;
-  readonly #scaling = new ScalingBook();
-  readonly #autoscaler: Autoscaler;
+  readonly #scaling: FunctionScaling;
 
   constructor(manifest: Manifest, options: SupervisorOptions = {}) {
     super();
@@ -157,8 +72,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       servers: () => serverAddresses(this),
       ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
     });
+    const host = {
+      binding: (fn: string) => this.#bindings.get(fn),
+      stopping: () => this.#closing !== null,
+      changed: (fn: string, change: ScaleChange) => this.emit('scale', { function: fn, ...change }),
+    };
     // The manifest's timing (read once: changes need a restart), then the embedder's.
-    this.#autoscaler = new Autoscaler((fn, to, why) => this.#resize(fn, to, 'autoscaler', why), {
+    this.#scaling = new FunctionScaling(host, this.queues, this.#root.child({ component: 'supervisor' }), {
       logger: this.#root,
       // More slots help only while the box has one free for the function's kind of job.
       hasRoom: (fn) => {
@@ -168,7 +88,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...manifest.autoscale,
       ...options.autoscale,
     });
-    this.queues.onSample((sample) => this.#autoscaler.observe(this.#autoscaleInputs(sample)));
   }
 
   get manifest(): Manifest {
@@ -197,7 +116,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     this.box.apply(this.#manifest.box);
     await Promise.all(runtimes.map((runtime) => this.#bind(runtime)));
-    this.#sampleForAutoscale();
+    this.#scaling.follow(this.#manifest.functions);
     this.#log.info({ functions: [...this.#bindings.keys()], servers: this.#servers().map(name) }, 'started');
   }
 
@@ -206,7 +125,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all(
       names.map(async (fn) => {
         const binding = this.#bindings.get(fn);
-        const declared = this.#scaling.declared(fn);
+        const declared = this.#scaling.book.declared(fn);
         if (binding === undefined || declared === undefined) return;
         await this.#reload(binding, declared, 'handler changed');
       }),
@@ -228,7 +147,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const tasks: Array<Promise<unknown>> = [];
     for (const binding of removed) {
       this.#bindings.delete(binding.name);
-      this.#scaling.remove(binding.name);
+      this.#scaling.book.remove(binding.name);
       this.#log.info({ function: binding.name }, 'function removed; draining');
       const closed = binding
         .close({ deadline: performance.now() + next.shutdownTimeoutMs })
@@ -243,7 +162,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       } else {
         // Weight, cpu and rateLimit apply at once: a change of only those needs no new threads.
         binding.applyBudget(config);
-        const declared = this.#scaling.declared(config.name) ?? binding.runtime.config;
+        const declared = this.#scaling.book.declared(config.name) ?? binding.runtime.config;
         if (!sameConfig(withoutBudget(declared), withoutBudget(config)))
           tasks.push(this.#reload(binding, config, 'manifest changed'));
       }
@@ -255,48 +174,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     await Promise.allSettled(tasks);
-    this.#sampleForAutoscale();
+    this.#scaling.follow(this.#manifest.functions);
     this.emit('lifecycle', 'reloaded');
   }
 
-  /**
-   * Sets a manual concurrency (`gworker scale FN N`), in place: its slots and its most
-   * threads change at once (no new generation, no code loaded; threads past the new most
-   * end once their jobs are done), and it holds (the autoscaler leaves the function
-   * alone) until scaleAuto(), a manifest change of the function's concurrency, or a
-   * restart. Resolves false for an unknown function.
-   */
-  async scale(fn: string, concurrency: number): Promise<boolean> {
-    if (!isConcurrency(concurrency)) {
-      throw new RangeError(
-        `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}, got ${concurrency}`,
-      );
-    }
-    if (!this.#bindings.has(fn)) return false;
-    // Set first, so the autoscaler leaves it alone meanwhile; restored if the threads fail.
-    const previous = this.#scaling.manual(fn);
-    this.#scaling.setManual(fn, concurrency);
-    try {
-      await this.#resize(fn, concurrency, 'manual', 'set by hand (gworker scale, the control API)');
-    } catch (err) {
-      this.#scaling.setManual(fn, previous);
-      throw err;
-    }
-    return true;
+  /** Sets a manual concurrency, in place, until scaleAuto() (capacity/function-scaling.ts). */
+  scale(fn: string, concurrency: number): Promise<boolean> {
+    return this.#scaling.scale(fn, concurrency);
   }
 
-  /**
-   * Ends a manual value (`gworker scale FN --auto`): a range goes back to the autoscaler
-   * (from the slots it has now), a fixed concurrency back to the manifest's. Resolves
-   * false for an unknown function.
-   */
-  async scaleAuto(fn: string): Promise<boolean> {
-    const declared = this.#scaling.declared(fn);
-    if (!this.#bindings.has(fn) || declared === undefined) return false;
-    this.#scaling.setManual(fn, null);
-    if (declared.scaling === undefined)
-      await this.#resize(fn, declared.concurrency, 'manual', "gworker scale --auto: the manifest's value");
-    return true;
+  /** Ends a manual value: back to the autoscaler, or to the manifest's concurrency. */
+  scaleAuto(fn: string): Promise<boolean> {
+    return this.#scaling.scaleAuto(fn);
   }
 
   pause(fn: string): boolean {
@@ -312,38 +201,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   functions(): FunctionSnapshot[] {
-    return [...this.#bindings.values()].map((binding) => {
-      const stats = this.#statsFor(binding.name);
-      const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
-      const prefetched = binding.runtime.waiting;
-      return {
-        name: binding.name,
-        kind: binding.runtime.config.kind,
-        concurrency: binding.gate.concurrency,
-        scaling: this.#scaling.report(binding.name),
-        // The gate counts every job held here; those still waiting in a thread do not run.
-        running: Math.max(0, binding.gate.running - prefetched),
-        prefetched,
-        paused: binding.gate.paused,
-        threads: binding.runtime.threads,
-        threadsStarted: binding.runtime.threadsStarted,
-        threadsIdle: binding.runtime.threadsIdle,
-        isolation: binding.runtime.isolation,
-        generation: binding.runtime.generation,
-        done: stats.done,
-        failed: stats.failed,
-        excepted: stats.excepted,
-        jobsPerSecond: stats.rate.perSecond(),
-        p50Ms,
-        p95Ms,
-        p99Ms,
-        lastReload: stats.lastReload,
-        weight: binding.gate.boxShare?.weight ?? 1,
-        rateLimit: binding.gate.rateLimit?.snapshot() ?? null,
-        outputDroppedBytes: stats.outputDroppedBytes,
-        connections: binding.connections(),
-      };
-    });
+    return [...this.#bindings.values()].map((binding) =>
+      functionSnapshot(binding, this.#statsFor(binding.name), this.#scaling.book.report(binding.name)),
+    );
   }
 
   boxStatus(): BoxSnapshot {
@@ -441,7 +301,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         : { regrabIntervalMs: this.#options.regrabIntervalMs }),
     });
     this.#bindings.set(runtime.name, binding);
-    const slots = this.#scaling.add(runtime.config);
+    const slots = this.#scaling.book.add(runtime.config);
     if (slots !== binding.gate.concurrency) binding.setConcurrency(slots);
     await binding.start();
   }
@@ -462,10 +322,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Reloads to the manifest's `config`; the slots follow ScalingBook.plan (a manual value may hold). */
   async #reload(binding: FunctionBinding, config: FunctionConfig, cause: string): Promise<void> {
     const from = binding.gate.concurrency;
-    const plan = this.#scaling.plan(config, from);
+    const plan = this.#scaling.book.plan(config, from);
     try {
       await binding.runtime.reload({ ...config, concurrency: threadsFor(config, plan.slots) }, cause);
-      this.#scaling.reloaded(config, plan);
+      this.#scaling.book.reloaded(config, plan);
       binding.setConcurrency(plan.slots);
       this.#recordReload(binding.name, binding.runtime.generation);
       if (plan.manual?.kept)
@@ -474,74 +334,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           `${binding.name}: manual concurrency ${plan.manual.value} kept over the reload (the manifest's concurrency for it did not change); gworker scale ${binding.name} --auto ends it`,
         );
       else if (plan.manual !== null)
-        this.#noteChange(
+        this.#scaling.noteChange(
           binding.name,
           from,
           plan.slots,
           'manifest',
           `the manifest's concurrency changed: manual value ${plan.manual.value} dropped`,
         );
-      else if (from !== plan.slots) this.#noteChange(binding.name, from, plan.slots, 'manifest', cause);
+      else if (from !== plan.slots)
+        this.#scaling.noteChange(binding.name, from, plan.slots, 'manifest', cause);
     } catch (err) {
       this.#recordReload(binding.name, binding.runtime.generation, err as Error);
     }
-  }
-
-  /**
-   * THE one way a function's slots change at run time: manual scales, the autoscaler
-   * and scaleAuto() all come here (a manifest reload sizes its new generation itself).
-   * The slots change at once; when the threads do not fit (a fixed function, or a manual
-   * value above a range's max), the pool's most threads change in place first.
-   */
-  async #resize(fn: string, to: number, by: ScaleSource, why: string): Promise<void> {
-    const binding = this.#bindings.get(fn);
-    if (binding === undefined) return;
-    const from = binding.gate.concurrency;
-    const { config } = binding.runtime;
-    const threads = threadsFor(this.#scaling.declared(fn) ?? config, to);
-    // In place: the pool's most threads change, no new generation (threads start on demand).
-    if (threads !== config.concurrency) await binding.runtime.resize(threads);
-    binding.setConcurrency(to);
-    if (from !== to) this.#noteChange(fn, from, to, by, why);
-  }
-
-  /** Logs a change of slots once, and keeps it as the function's last change. */
-  #noteChange(fn: string, from: number, to: number, by: ScaleSource, why: string): void {
-    const change: ScaleChange = { from, to, by, why, at: new Date().toISOString() };
-    this.#scaling.record(fn, change);
-    this.#log.info(
-      { function: fn, from, to, by, why },
-      `${fn}: concurrency ${from} -> ${to} (${by}: ${why})`,
-    );
-    this.emit('scale', { function: fn, ...change });
-  }
-
-  /** The autoscaled functions' numbers at a queue sample. */
-  #autoscaleInputs(sample: QueueSample): AutoscaleInput[] {
-    const inputs: AutoscaleInput[] = [];
-    // Stopping: no more changes (a drain pauses every function; nothing should scale it).
-    if (this.#closing !== null) return inputs;
-    for (const name of this.#scaling.autoscaled()) {
-      const range = this.#scaling.declared(name)?.scaling;
-      const binding = this.#bindings.get(name);
-      // A paused function's jobs wait for the resume, not for slots.
-      if (range === undefined || binding === undefined || binding.gate.paused) continue;
-      inputs.push({
-        name,
-        min: range.min,
-        max: range.max,
-        current: binding.gate.concurrency,
-        running: binding.gate.running,
-        queued: queuedJobs({ name, connections: binding.connections() }, sample),
-      });
-    }
-    return inputs;
-  }
-
-  /** The sampler runs at the autoscaler's interval while some function autoscales. */
-  #sampleForAutoscale(): void {
-    const any = this.#manifest.functions.some((fn) => fn.scaling !== undefined);
-    this.queues.setAutoscaleInterval(any ? this.#autoscaler.sampleMs : null);
   }
 
   #recordReload(fn: string, generation: number, error?: Error): void {
