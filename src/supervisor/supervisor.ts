@@ -23,13 +23,7 @@ import type {
 } from './supervisor-types.js';
 import { logError } from './thread/log-error.js';
 
-export type {
-  FunctionCode,
-  FunctionSnapshot,
-  ShutdownSummary,
-  SupervisorEvents,
-  SupervisorOptions,
-} from './supervisor-types.js';
+export type * from './supervisor-types.js';
 
 /**
  * Runs a manifest: one FunctionBinding per function (its runtime, its slots, its

@@ -238,20 +238,9 @@ export class SupervisorMetrics {
       threadsIdle,
       generation,
     } = this.#gauges;
-    for (const g of [
-      inFlight,
-      concurrency,
-      concurrencyMin,
-      concurrencyMax,
-      paused,
-      threads,
-      processes,
-      threadsStarted,
-      threadsIdle,
-      generation,
-      this.#connectionUp,
-    ])
-      g.reset();
+    // Every per-function gauge but `queued`, which a queue sample sets (or removes) on its own.
+    const { queued: _sampled, ...perFunction } = this.#gauges;
+    for (const g of [...Object.values(perFunction), this.#connectionUp]) g.reset();
     this.#reconnects.reset();
     for (const fn of this.#supervisor.functions()) {
       const labels = { function: fn.name };
