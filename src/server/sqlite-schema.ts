@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { JobStoreError, type JobStoreFailure } from '../errors.js';
-import { SQLITE_DRIVER_PROBLEM, sqliteDriver } from './sqlite-driver.js';
+import { SQLITE_DRIVER_PROBLEM, sqliteDriver } from '../sqlite-driver.js';
 import type { SqliteSync } from './sqlite-sync.js';
 import { SERVER_VERSION } from './version.js';
 

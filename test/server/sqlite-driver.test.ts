@@ -1,5 +1,5 @@
 // Issue 16, item 1: better-sqlite3 loads when a SQLite file is opened, not on import
-// (src/server/sqlite-driver.ts); when its native addon is missing or built for another
+// (src/sqlite-driver.ts); when its native addon is missing or built for another
 // Node, opening a store says so, with the store's path and the loader's own error,
 // instead of an "I/O error" of the file.
 import { execFile } from 'node:child_process';

@@ -29,7 +29,8 @@ export interface DeadLetterDocument {
 
 const kUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function deadLetterDocument(parts: {
+/** A job's final failure as the retry service knows it: what both the dead letter and the failure record keep. */
+export interface FinalFailure {
   readonly function: string;
   readonly unique: string;
   readonly handle: string;
@@ -37,9 +38,11 @@ export function deadLetterDocument(parts: {
   readonly payload: Uint8Array;
   readonly attempts: number;
   readonly errors: readonly CarriedError[];
-  readonly clientId: string | undefined;
-  readonly hostname: string;
-}): DeadLetterDocument {
+}
+
+export function deadLetterDocument(
+  parts: FinalFailure & { readonly clientId: string | undefined; readonly hostname: string },
+): DeadLetterDocument {
   const errors = parts.errors.map((error) => ({ ...error, at: new Date(error.at).toISOString() }));
   const first = parts.errors[0]?.at ?? Date.now();
   const last = parts.errors[parts.errors.length - 1]?.at ?? first;

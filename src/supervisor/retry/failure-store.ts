@@ -1,18 +1,11 @@
 import type Database from 'better-sqlite3';
 import { ErrorCode, GearmanError } from '../../errors.js';
-import { sqliteDriver } from '../../server/sqlite-driver.js';
+import { sqliteDriver } from '../../sqlite-driver.js';
 import type { CarriedError } from './carrier.js';
-import { payloadText } from './dead-letter.js';
+import { type FinalFailure, payloadText } from './dead-letter.js';
 
 /** A final failure as it is recorded. */
-export interface NewFailure {
-  readonly function: string;
-  readonly unique: string;
-  readonly handle: string;
-  readonly server: string;
-  readonly payload: Uint8Array;
-  readonly attempts: number;
-  readonly errors: readonly CarriedError[];
+export interface NewFailure extends FinalFailure {
   /** The job's final reason, as its client (or log) got it. */
   readonly reason: string;
   readonly box: string;
