@@ -36,6 +36,7 @@ import {
   runSupervisorAutoscaleBench,
   runSupervisorBench,
   runSupervisorDefaultBench,
+  runSupervisorIdleBench,
 } from './supervisor.bench.js';
 
 /** Benches with tables of their own (sections) and goals worded by themselves. */
@@ -45,13 +46,15 @@ const kRuntimeBenches = {
   'supervisor-default': { run: runSupervisorDefaultBench, format: formatSupervisorBench },
   // One row of the supervisor bench alone (issue 15's autoscale goal).
   'supervisor-autoscale': { run: runSupervisorAutoscaleBench, format: formatSupervisorBench },
+  // The threads-on-demand row alone (issue 15's idle memory and start-up goals).
+  'supervisor-idle': { run: runSupervisorIdleBench, format: formatSupervisorBench },
   server: { run: runServerBench, format: formatServerBench },
 } as const;
 
 type RuntimeBenchName = keyof typeof kRuntimeBenches;
 const kBenchNames = ['protocol', ...Object.keys(libraryBenches), 'supervisor', 'server'];
-/** Accepted by --only, not run by default: supervisor-default and supervisor-autoscale are parts of supervisor. */
-const kKnownNames = [...kBenchNames, 'supervisor-default', 'supervisor-autoscale'];
+/** Accepted by --only, not run by default: supervisor-default, -autoscale and -idle are parts of supervisor. */
+const kKnownNames = [...kBenchNames, 'supervisor-default', 'supervisor-autoscale', 'supervisor-idle'];
 
 const kUsage = `usage: npm run bench -- [options]
 
@@ -60,7 +63,8 @@ Results also go to bench/results/latest.json.
 
 options:
       --only NAME[,NAME]       run only these: ${kBenchNames.join(', ')} (default: all);
-                               supervisor-default: only the supervisor's default-manifest rows
+                               supervisor-default: only the supervisor's default-manifest rows;
+                               supervisor-autoscale, supervisor-idle: only that row of it
       --runs N                 timed runs per peer and case (default ${kLibraryDefaults.runs})
       --jobs N                 jobs per drain/submit run, supervisor and server too (default ${kLibraryDefaults.jobs})
       --calls N                sequential calls per round-trip run, server too (default ${kLibraryDefaults.calls})

@@ -104,6 +104,22 @@ export async function runSupervisorAutoscaleBench(
   };
 }
 
+/** The threads-on-demand row alone (`npm run bench -- --only supervisor-idle`). */
+export async function runSupervisorIdleBench(options: LibraryBenchOptions): Promise<SectionedBenchResult> {
+  const idle = await supervisorIdleSection(options);
+  return {
+    name: 'supervisor-idle',
+    title: 'gworker start with 40 functions, threads on demand',
+    unit: 'mixed',
+    columns: [],
+    rows: [],
+    notes: [],
+    sections: [idle.section],
+    goals: idle.goals,
+    settings: {},
+  };
+}
+
 export async function runSupervisorBench(options: LibraryBenchOptions): Promise<SectionedBenchResult> {
   const defaults = await supervisorDefaultSections(options);
   const drain = await supervisorDrainSection(kSupervisorDrainSettings, options);

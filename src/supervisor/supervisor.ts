@@ -10,6 +10,7 @@ import { defaultClientId } from './default-client-id.js';
 import { FunctionBinding, withoutBudget } from './function-binding.js';
 import { functionSnapshot } from './function-snapshot.js';
 import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import { checkHandlersTogether } from './pool/shared-check.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
@@ -100,7 +101,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (failures !== undefined)
       this.retries.failures = await FailureStore.open(failures.store, failures.keep);
     const runtimes = this.#manifest.functions.map((config) => this.#runtime(config));
-    const started = await Promise.allSettled(runtimes.map((runtime) => runtime.start()));
+    // One thread loads every handler that starts no thread of its own, not one each.
+    const checked = await checkHandlersTogether(this.#manifest.functions, this.#log);
+    const started = await Promise.allSettled(
+      runtimes.map((runtime) => runtime.start(checked.get(runtime.name) ?? null)),
+    );
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));

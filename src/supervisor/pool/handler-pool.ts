@@ -4,6 +4,7 @@ import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { JobMeta, OutputDropReport, SerializedError } from '../thread/messages.js';
 import { kCutShort, settleStartedJobs } from './ended-jobs.js';
 import { type LossWatch, PoolJob, type PoolJobOwner, type RunOutcome } from './pool-job.js';
+import type { CheckedLoad } from './shared-check.js';
 import { type Stream, ThreadSet } from './thread-set.js';
 import type { ProgressSink, StreamEnding } from './thread-stream.js';
 
@@ -62,19 +63,25 @@ export class HandlerPool {
     generation: number,
     logger: Logger = silentLogger,
     events: HandlerPoolEvents = {},
+    checked: CheckedLoad | null = null,
   ) {
     this.#config = config;
     this.generation = generation;
     this.#log = logger;
-    this.#threads = new ThreadSet(config, logger, {
-      room: (stream) => this.#fill(stream),
-      ended: (stream, ending, failure) => this.#onStreamEnded(stream, ending, failure),
-      modules: (files) => {
-        for (const file of files) this.#modules.add(file);
-        events.modules?.(files);
+    this.#threads = new ThreadSet(
+      config,
+      logger,
+      {
+        room: (stream) => this.#fill(stream),
+        ended: (stream, ending, failure) => this.#onStreamEnded(stream, ending, failure),
+        modules: (files) => {
+          for (const file of files) this.#modules.add(file);
+          events.modules?.(files);
+        },
+        outputDropped: (report) => events.outputDropped?.(report),
       },
-      outputDropped: (report) => events.outputDropped?.(report),
-    });
+      checked,
+    );
   }
 
   /** Most threads (processes, with `isolation: process`) this generation runs at once. */

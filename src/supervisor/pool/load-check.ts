@@ -8,7 +8,7 @@ const kTrackerWaitMs = 2_000;
  * A generation's load check: the threads it starts first (one, or minThreads) must load
  * the handler and find its export before the generation takes a job. Settles with the
  * first of them that fails, or once all are ready. Threads started later for jobs are
- * not part of it.
+ * not part of it. At start, the shared check may have settled it instead (settleWith).
  */
 export class LoadCheck<S extends object> {
   readonly #pending = new Set<S>();
@@ -43,6 +43,15 @@ export class LoadCheck<S extends object> {
     if (!this.#pending.delete(stream)) return false;
     this.#settle(error);
     return true;
+  }
+
+  /**
+   * Settled already, by the start-up check that loaded every handler in one thread
+   * (pool/shared-check.ts): no thread of this generation takes part.
+   */
+  settleWith(error: SerializedError | null): void {
+    this.#settle(error);
+    this.#trackerDone();
   }
 
   /** The thread that records modules has loaded the handler, or failed to. */

@@ -9,6 +9,7 @@ import { loadFailure } from './ended-jobs.js';
 import { IdleTimers } from './idle-timers.js';
 import { LoadCheck } from './load-check.js';
 import type { PoolJob } from './pool-job.js';
+import type { CheckedLoad } from './shared-check.js';
 import { kDefaultIdleTimeoutMs, kDefaultMinThreads, threadCount } from './thread-count.js';
 import { ThreadHost, type WorkerHost } from './thread-host.js';
 import { type StreamEnding, type StreamTaskBase, ThreadStream } from './thread-stream.js';
@@ -64,9 +65,16 @@ export class ThreadSet {
    */
   #trackerServed = false;
   readonly #check = new LoadCheck<Stream>();
+  /** What the shared start-up check found, when it checked this generation's code. */
+  readonly #checked: CheckedLoad | null;
   #stopped = false;
 
-  constructor(config: ModuleFunctionConfig, log: Logger, owner: ThreadSetOwner) {
+  constructor(
+    config: ModuleFunctionConfig,
+    log: Logger,
+    owner: ThreadSetOwner,
+    checked: CheckedLoad | null = null,
+  ) {
     this.#config = config;
     this.#log = log;
     this.#owner = owner;
@@ -89,6 +97,13 @@ export class ThreadSet {
       config.isolation === 'process'
         ? new ProcessHost(config, log, (report) => owner.outputDropped(report))
         : new ThreadHost(config, log, (report) => this.#onOutputDropped(report));
+    this.#checked = checked;
+    if (checked !== null) {
+      // Loaded already, with every other function's handler, in one thread: none starts
+      // now, and the first thread started for a job records what the handler imports.
+      this.#check.settleWith(checked.error);
+      return;
+    }
     // The check's thread is the one that records modules; with minThreads 0 it serves
     // the first jobs and then ends after idleTimeout like any other.
     for (let i = Math.max(1, this.#min); i > 0; i--) this.#check.expect(this.#start());
@@ -107,6 +122,7 @@ export class ThreadSet {
 
   /** Settles once the first threads loaded the handler; throws HANDLER_LOAD when they could not. */
   check(): Promise<void> {
+    if (this.#checked !== null) this.#owner.modules(this.#checked.files);
     return this.#check.check(this.#config.handler);
   }
 

@@ -4,6 +4,7 @@ import { settlesBy } from '../deadline.js';
 import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { FunctionConfig, ServerConfig } from '../manifest/types.js';
 import { HandlerPool, type LossWatch, type RunOutcome, type ThreadEndCause } from '../pool/handler-pool.js';
+import type { CheckedLoad } from '../pool/shared-check.js';
 import { threadCount } from '../pool/thread-count.js';
 import type { RetryService } from '../retry/retry-service.js';
 import { TrackedJob, trackJob } from '../retry/tracked-job.js';
@@ -158,9 +159,14 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     return [...new Set([config.handler, ...(this.#current?.pool?.modules ?? []), ...this.#rejectedFiles])];
   }
 
-  /** Loads the first generation; throws HANDLER_LOAD when the code cannot serve. */
-  start(): Promise<void> {
-    return this.reload(this.#pendingConfig, 'start');
+  /**
+   * Loads the first generation; throws HANDLER_LOAD when the code cannot serve. `checked`:
+   * the shared start-up check has loaded the handler already (pool/shared-check.ts).
+   */
+  start(checked: CheckedLoad | null = null): Promise<void> {
+    const next = this.#reloading.then(() => this.#swap(this.#pendingConfig, 'start', checked));
+    this.#reloading = next.catch(() => {});
+    return next;
   }
 
   /**
@@ -347,19 +353,25 @@ export class FunctionRuntime extends EventEmitter<FunctionRuntimeEvents> {
     await Promise.allSettled([...this.#commands]);
   }
 
-  async #swap(config: FunctionConfig, cause: string): Promise<void> {
+  async #swap(config: FunctionConfig, cause: string, checked: CheckedLoad | null = null): Promise<void> {
     if (this.#closing) return;
     const id = this.#nextGeneration++;
     const log = this.#log.child({ generation: id });
     let pool: HandlerPool | null = null;
     if (config.kind === 'module') {
-      const created: HandlerPool = new HandlerPool(config, id, log, {
-        // A late import on the serving generation; before its swap, the swap tells.
-        modules: () => {
-          if (this.#current?.pool === created) this.emit('codeFiles');
+      const created: HandlerPool = new HandlerPool(
+        config,
+        id,
+        log,
+        {
+          // A late import on the serving generation; before its swap, the swap tells.
+          modules: () => {
+            if (this.#current?.pool === created) this.emit('codeFiles');
+          },
+          outputDropped: ({ stream, bytes }) => this.emit('outputDropped', { stream, bytes }),
         },
-        outputDropped: ({ stream, bytes }) => this.emit('outputDropped', { stream, bytes }),
-      });
+        checked,
+      );
       pool = created;
       this.#loading = pool;
       try {

@@ -31,6 +31,16 @@ const kOwnCode = `${path.dirname(path.dirname(path.dirname(fileURLToPath(import.
 /** tsx keys the CommonJS modules it compiles with a query of its own. */
 const kTsxQuery = /\?namespace=[^/\\]*$/;
 
+/** Whether `file` is the handlers' own code: neither a dependency nor gworker's own. */
+export function isHandlerCode(file: string): boolean {
+  return !kDependency.test(file) && !file.startsWith(kOwnCode);
+}
+
+/** A require.cache key as a path: tsx's query taken off; null for data: URL modules. */
+export function cacheKeyPath(key: string): string | null {
+  return path.isAbsolute(key) ? key.replace(kTsxQuery, '') : null;
+}
+
 /**
  * The files this thread has loaded: ESM imports through a resolve hook, CommonJS
  * through require.cache (Node 20's hooks do not see require()). Dependencies under
@@ -74,8 +84,8 @@ export class ModuleGraph {
       this.#add(fileURLToPath(next.message as string), added);
     }
     for (const key of Object.keys(this.#cache)) {
-      // Keys are absolute paths, but for modules compiled from data: URLs.
-      if (path.isAbsolute(key)) this.#add(key.replace(kTsxQuery, ''), added);
+      const file = cacheKeyPath(key);
+      if (file !== null) this.#add(file, added);
     }
     return added;
   }
@@ -101,7 +111,7 @@ export class ModuleGraph {
   }
 
   #add(file: string, added: string[]): void {
-    if (kDependency.test(file) || file.startsWith(kOwnCode) || this.#files.has(file)) return;
+    if (!isHandlerCode(file) || this.#files.has(file)) return;
     this.#files.add(file);
     added.push(file);
   }
