@@ -1,6 +1,8 @@
 import { Worker as Thread } from 'node:worker_threads';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
+import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
 import { DirectBoard } from '../thread/direct-board.js';
 import type { DirectThreadData, FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
@@ -18,6 +20,8 @@ export interface DirectStats {
   readonly fail: number;
   readonly exception: number;
   readonly durationsMs: readonly number[];
+  /** 0 complete, 1 fail, 2 exception, in the order of durationsMs. */
+  readonly results: readonly number[];
   readonly failures: ReadonlyArray<{ handle: string; reason: string }>;
 }
 
@@ -50,6 +54,8 @@ export class DirectPool {
   readonly #options: DirectPoolOptions;
   readonly #log: Logger;
   readonly #board: DirectBoard;
+  /** Int32 [0]: the pause flag every thread's grab gate reads. */
+  readonly #control = new Int32Array(new SharedArrayBuffer(4));
   readonly #seats: Array<Seat | null>;
   /** Jobs that were running in a thread when it died: handle -> why. */
   readonly #crashed = new Map<string, string>();
@@ -102,13 +108,15 @@ export class DirectPool {
     }
   }
 
+  /** Every thread's next grab is refused from now (a shared flag: no message to wait for). */
   pause(): void {
     this.#paused = true;
-    this.#broadcast({ kind: 'pause' });
+    Atomics.store(this.#control, 0, 1);
   }
 
   resume(): void {
     this.#paused = false;
+    Atomics.store(this.#control, 0, 0);
     this.#broadcast({ kind: 'resume' });
   }
 
@@ -170,8 +178,13 @@ export class DirectPool {
       clientId: this.#options.clientId,
       board: this.#board.buffer,
       index,
+      control: this.#control.buffer as SharedArrayBuffer,
       crashed: [...this.#crashed],
       regrabIntervalMs: this.#options.regrabIntervalMs,
+      maxFrameSize: Math.max(
+        DEFAULT_MAX_FRAME_SIZE,
+        (config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE) + 1024,
+      ),
     };
     const thread = new Thread(directEntryFile(), {
       workerData: data,
@@ -192,7 +205,6 @@ export class DirectPool {
       thread.on('message', (message: FromDirectThread) => {
         if (message.kind === 'ready') {
           ready = true;
-          if (this.#paused) thread.postMessage({ kind: 'pause' } satisfies ToDirectThread);
           resolve();
         } else if (message.kind === 'loadFailed') {
           reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${message.error.message}`));

@@ -31,13 +31,14 @@ class DirectThread {
   readonly #firstSlot: number;
   readonly #freeSlots: number[] = [];
   readonly #verdicts = new Map<string, (reason: string | null) => void>();
-  /** Jobs held across every connection (grabs out included), with more than one server. */
+  /** Jobs held across every connection, grabs out included (the gate's count). */
   #held = 0;
   #stats = {
     complete: 0,
     fail: 0,
     exception: 0,
     durationsMs: [] as number[],
+    results: [] as number[],
     failures: [] as Array<{ handle: string; reason: string }>,
   };
   #statsTimer: NodeJS.Timeout | undefined;
@@ -50,20 +51,19 @@ class DirectThread {
     this.#crashed = new Map(data.crashed);
     this.#firstSlot = data.index * data.jobsPerThread;
     for (let i = data.jobsPerThread - 1; i >= 0; i--) this.#freeSlots.push(this.#firstSlot + i);
-    // Several servers share the thread's jobsPerThread slots through one gate.
-    const gate =
-      data.servers.length > 1
-        ? {
-            tryReserve: () => {
-              if (this.#held >= data.jobsPerThread) return false;
-              this.#held++;
-              return true;
-            },
-            release: (fn: string | null) => {
-              if (fn === null) this.#held--;
-            },
-          }
-        : undefined;
+    // The thread's jobsPerThread slots, over every server, and the function's pause
+    // flag, read on every grab (a pause holds at once, with no message to wait for).
+    const paused = new Int32Array(data.control);
+    const gate = {
+      tryReserve: () => {
+        if (this.#held >= data.jobsPerThread || Atomics.load(paused, 0) === 1) return false;
+        this.#held++;
+        return true;
+      },
+      release: (fn: string | null) => {
+        if (fn === null) this.#held--;
+      },
+    };
     this.#workers = data.servers.map((server) =>
       new Worker({
         servers: [{ host: server.host, port: server.port }],
@@ -93,11 +93,8 @@ class DirectThread {
         waiting?.(message.reason);
         return;
       }
-      case 'pause':
-        for (const worker of this.#workers) worker.pause();
-        return;
       case 'resume':
-        for (const worker of this.#workers) worker.resume();
+        for (const worker of this.#workers) worker.refill();
         return;
       case 'stop':
         void this.#stop(message.timeoutMs);
@@ -149,6 +146,13 @@ class DirectThread {
   #refuse(job: Job, crash: string): void {
     const reason = `not run again: its handler thread died running it earlier (${crash})`;
     this.#failed(job, reason, 0);
+    this.#release();
+  }
+
+  /** A job ended: its slot is free for the next grab, on whichever connection has room. */
+  #release(): void {
+    this.#held--;
+    for (const worker of this.#workers) worker.refill();
   }
 
   #start(job: Job, hash: number): void | Promise<void> {
@@ -185,10 +189,7 @@ class DirectThread {
       } else {
         this.#failed(job, serializeError(value).message, durationMs);
       }
-      if (this.#held > 0) {
-        this.#held--;
-        for (const worker of this.#workers) worker.refill();
-      }
+      this.#release();
     };
     let returned: unknown;
     try {
@@ -236,6 +237,7 @@ class DirectThread {
     const stats = this.#stats;
     stats[result]++;
     stats.durationsMs.push(durationMs);
+    stats.results.push(result === 'complete' ? 0 : result === 'fail' ? 1 : 2);
     if (stats.durationsMs.length >= kStatsEveryJobs) this.#flushStats();
     else if (this.#statsTimer === undefined) {
       this.#statsTimer = setTimeout(() => this.#flushStats(), kStatsEveryMs);
@@ -248,7 +250,7 @@ class DirectThread {
     this.#statsTimer = undefined;
     const stats = this.#stats;
     if (stats.durationsMs.length === 0) return;
-    this.#stats = { complete: 0, fail: 0, exception: 0, durationsMs: [], failures: [] };
+    this.#stats = { complete: 0, fail: 0, exception: 0, durationsMs: [], results: [], failures: [] };
     this.#post({ kind: 'stats', ...stats });
   }
 

@@ -14,15 +14,18 @@ export interface DirectThreadData {
   /** The function's DirectBoard; this thread owns slots [index * jobsPerThread, +jobsPerThread). */
   readonly board: SharedArrayBuffer;
   readonly index: number;
+  /** Int32 [0]: 1 while the function is paused (the main thread writes it). */
+  readonly control: SharedArrayBuffer;
   /** Jobs that were running when an earlier thread died: handle -> why. */
   readonly crashed: ReadonlyArray<readonly [string, string]>;
   readonly regrabIntervalMs: number | undefined;
+  /** The connections' frame limit: maxResultSize and room for the handle. */
+  readonly maxFrameSize: number;
 }
 
 export type ToDirectThread =
   | { readonly kind: 'crashed'; readonly handle: string; readonly reason: string }
   | { readonly kind: 'verdict'; readonly handle: string; readonly reason: string | null }
-  | { readonly kind: 'pause' }
   | { readonly kind: 'resume' }
   /** Stop grabbing, finish running jobs, close the connections, end. */
   | { readonly kind: 'stop'; readonly timeoutMs: number };
@@ -37,6 +40,8 @@ export type FromDirectThread =
       readonly fail: number;
       readonly exception: number;
       readonly durationsMs: readonly number[];
+      /** Each job's result, in the order of durationsMs: 0 complete, 1 fail, 2 exception. */
+      readonly results: readonly number[];
       /** Failures' reasons in this batch (at most a few, for the log). */
       readonly failures: ReadonlyArray<{ handle: string; reason: string }>;
     }
