@@ -30,7 +30,7 @@ export function readDispatch(
   reader: NodeReader,
   settings: ReadonlyMap<string, Node | null>,
   where: string,
-  inheritsRetry: boolean,
+  manifest: { readonly inheritsRetry: boolean; readonly boxSlots: boolean },
 ): 'thread' | undefined {
   const node = settings.get('dispatch');
   if (node === undefined) return undefined;
@@ -58,7 +58,13 @@ export function readDispatch(
       `${where}.concurrency`,
       'dispatch: thread takes a fixed concurrency (no autoscaling: its threads hold connections)',
     );
-  if (inheritsRetry && !settings.has('retry'))
+  if (manifest.boxSlots)
+    reader.report(
+      node,
+      `${where}.dispatch`,
+      "box.slots is set, and a dispatch: thread function takes its jobs outside the box's slots (its threads grab for themselves): drop box.slots or use dispatch: supervisor",
+    );
+  if (manifest.inheritsRetry && !settings.has('retry'))
     reader.report(
       node,
       `${where}.dispatch`,

@@ -50,6 +50,8 @@ export interface FunctionDefaults {
   readonly exceptions: boolean;
   readonly maxResultSize: number;
   readonly retry?: RetryPolicy;
+  /** `box.slots` is set: dispatch: thread cannot share it (manifest/dispatch.ts). */
+  readonly boxSlots?: boolean;
 }
 
 /** Reads the `functions` mapping: each a handler module or a command. */
@@ -158,7 +160,10 @@ function readFunction(
     const minThreads = optionalInt(reader, settings, where, 'minThreads', 0, MAX_CONCURRENCY);
     const idleTimeoutMs = optionalParsed(reader, settings, where, 'idleTimeout', positiveDuration);
     const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
-    const dispatch = readDispatch(reader, settings, where, defaults.retry !== undefined);
+    const dispatch = readDispatch(reader, settings, where, {
+      inheritsRetry: defaults.retry !== undefined,
+      boxSlots: defaults.boxSlots === true,
+    });
     const perWorker = jobsPerProcess ?? jobsPerThread;
     const workers = Math.max(1, Math.ceil(concurrency.concurrency / perWorker));
     if (minThreads !== undefined && minThreads > workers) {

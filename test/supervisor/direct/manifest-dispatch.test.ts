@@ -80,6 +80,12 @@ describe('dispatch in the manifest', () => {
     );
   });
 
+  it('refuses dispatch: thread beside box.slots, which it could not share', () => {
+    expect(
+      problems('box: { slots: 4 }\nfunctions:\n  a: { handler: ./up.js, dispatch: thread }\n').join('\n'),
+    ).toMatch(/:3:\d+.*box.slots is set, and a dispatch: thread function takes its jobs outside/);
+  });
+
   it('refuses dispatch on a command function', () => {
     expect(problems('functions:\n  a: { command: [cat], dispatch: thread }\n').join('\n')).toMatch(
       /"dispatch" does not apply to a command function/,
