@@ -16,6 +16,7 @@ export default async function (text, job) {
   if (text === 'boom') throw new Error('boom');
   if (text === 'die') process.exit(3);
   if (text === 'spin') for (;;) {}
+  if (text === 'oom') { const held = []; for (;;) held.push(new Array(1e5).fill(text)); }
   if (text === 'polite') return new Promise((_, reject) => job.signal.addEventListener('abort', () => reject(job.signal.reason)));
   if (text.startsWith('sleep')) await new Promise((r) => setTimeout(r, Number(text.slice(5))));
   return text.toUpperCase();
@@ -108,6 +109,16 @@ describeWithPeers(['gearmand'], 'DirectPool (dispatch: thread) against gearmand'
     // The dead thread was replaced; jobs still run.
     await expect.poll(() => pool.threadsStarted, { timeout: 5000 }).toBe(2);
     expect(String(await client.run('up', 'fine'))).toBe('FINE');
+  });
+
+  it('a job that runs its thread out of heap is answered with that reason, once', async () => {
+    const { client, pool } = await start('concurrency: 1, maxMemoryMb: 32');
+    await expect(client.run('up', 'oom')).rejects.toThrow(
+      'not run again: its handler thread died running it earlier (the handler ran out of memory (limit 32 MB))',
+    );
+    expect(runsOf('oom')).toBe(1);
+    await expect.poll(() => pool.threadsStarted, { timeout: 5000 }).toBe(1);
+    expect(String(await client.run('up', 'after'))).toBe('AFTER');
   });
 
   it('a handler that ignores its timeout has its thread terminated; the requeued job is answered', async () => {
