@@ -20,7 +20,7 @@ const kRoundTripRateGoal = 0.9;
 /** ...and the median latency at most this multiple of it. */
 const kRoundTripP50Goal = 1.15;
 
-type DrainKind = 'php-4' | 'supervisor';
+type DrainKind = 'php-4' | 'supervisor' | 'supervisor-thread';
 
 interface DrainRun {
   readonly rate: number;
@@ -29,7 +29,7 @@ interface DrainRun {
 
 /** Default-manifest drain: PHP x4 (reference) and gworker start, interleaved run by run. */
 export async function supervisorDefaultDrainSection(options: LibraryBenchOptions): Promise<Section> {
-  const kinds: DrainKind[] = ['php-4', 'supervisor'];
+  const kinds: DrainKind[] = ['php-4', 'supervisor', 'supervisor-thread'];
   const runs = new Map<DrainKind, DrainRun[]>(kinds.map((kind) => [kind, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const kind of kinds) {
@@ -51,7 +51,9 @@ export async function supervisorDefaultDrainSection(options: LibraryBenchOptions
       label:
         kind === 'php-4'
           ? 'PHP pecl worker, 4 processes'
-          : `gworker start, default manifest (concurrency ${concurrency}, connections ${connections})`,
+          : kind === 'supervisor'
+            ? `gworker start, default manifest (concurrency ${concurrency}, connections ${connections})`
+            : `gworker start, dispatch: thread (concurrency ${concurrency}: ${concurrency} threads, each its own connection)`,
       side: kind === 'php-4' ? ('php' as const) : ('ours' as const),
       versus: kind === 'php-4' ? null : 'php-4',
       values: (runs.get(kind) ?? []).map((r) => r.rate),
@@ -89,6 +91,19 @@ export async function supervisorDefaultSections(
   const rate = ours?.ratio ?? Number.NaN;
   const p50 = ratio(ours?.metrics.p50Us ?? Number.NaN, php?.metrics.p50Us ?? Number.NaN);
   const p99 = ratio(ours?.metrics.p99Us ?? Number.NaN, php?.metrics.p99Us ?? Number.NaN);
+  const option = rowOf(roundTrip, 'supervisor-thread');
+  const optionRate = option?.ratio ?? Number.NaN;
+  const optionP50 = ratio(option?.metrics.p50Us ?? Number.NaN, php?.metrics.p50Us ?? Number.NaN);
+  const optionGoal: WordedGoal = {
+    text: `supervisor foreground round trip, opt-in dispatch: thread (concurrency 1) >= ${kRoundTripRateGoal.toFixed(2)}x one PHP worker's calls/s, p50 <= ${kRoundTripP50Goal.toFixed(2)}x`,
+    ours: option?.label ?? 'supervisor-thread',
+    reference: php?.label ?? 'php',
+    oursMedian: option?.median ?? Number.NaN,
+    referenceMedian: php?.median ?? Number.NaN,
+    ratio: optionRate,
+    met: optionRate >= kRoundTripRateGoal && optionP50 <= kRoundTripP50Goal,
+    figures: `${fmtRatio(optionRate)} calls/s (${Math.round(option?.median ?? Number.NaN)}/s); p50 ${fmtRatio(optionP50)} (${(option?.metrics.p50Us ?? Number.NaN).toFixed(0)} us)`,
+  };
   const roundTripGoal: WordedGoal = {
     text: `supervisor foreground round trip: gworker start (concurrency 1, defaults) >= ${kRoundTripRateGoal.toFixed(2)}x one PHP worker's calls/s, p50 <= ${kRoundTripP50Goal.toFixed(2)}x`,
     ours: ours?.label ?? 'supervisor',
@@ -108,7 +123,14 @@ export async function supervisorDefaultSections(
         'supervisor',
         'php-4',
       ),
+      atLeastGoal(
+        'supervisor default drain, opt-in dispatch: thread (concurrency 4) >= 4 PHP worker processes',
+        drain,
+        'supervisor-thread',
+        'php-4',
+      ),
       roundTripGoal,
+      optionGoal,
     ],
   };
 }

@@ -42,11 +42,12 @@ interface Run {
 }
 
 /** supervisor-process: the same manifest with isolation: process (one handler process). */
-export type PeerKind = 'php-4' | 'bare' | 'supervisor' | 'supervisor-process';
+/** supervisor-thread: the same manifest with dispatch: thread (threads own their connections). */
+export type PeerKind = 'php-4' | 'bare' | 'supervisor' | 'supervisor-process' | 'supervisor-thread';
 
 /** Workers that report their counts on `stop` (PHP worker.php, bench/lib/worker-peer.ts). */
 function linePeers(
-  kind: Exclude<PeerKind, 'supervisor' | 'supervisor-process'>,
+  kind: Exclude<PeerKind, 'supervisor' | 'supervisor-process' | 'supervisor-thread'>,
   port: number,
   fn: string,
   s: SupervisorDrainSettings,
@@ -89,7 +90,7 @@ export async function drainOnce(
     if (queued.total !== all) throw new Error(`queued ${queued.total} jobs, expected ${all}`);
     let pids: number[];
     let controlPort = 0;
-    if (kind === 'supervisor' || kind === 'supervisor-process') {
+    if (kind === 'supervisor' || kind === 'supervisor-process' || kind === 'supervisor-thread') {
       const written = await writeManifest(scratch.path, {
         gearmandPort: gearmand.port,
         connections: settings.connections,
@@ -100,6 +101,7 @@ export async function drainOnce(
             concurrency: settings.concurrency,
             ...(settings.jobsPerThread === undefined ? {} : { jobsPerThread: settings.jobsPerThread }),
             ...(kind === 'supervisor-process' ? { isolation: 'process' as const } : {}),
+            ...(kind === 'supervisor-thread' ? { dispatch: 'thread' as const } : {}),
           },
         ],
       });
@@ -122,7 +124,16 @@ export async function drainOnce(
     const end = await poller.until(fn, (c) => c.total === 0, timeout, 'the timed drain');
     const cpu = totalCpuUs(pids) - cpuStart;
     if (supervisor !== null) {
-      const counts = (await controlCounts(controlPort)).get(fn);
+      let counts = (await controlCounts(controlPort)).get(fn);
+      // dispatch: thread sends its counts in batches (every 250 ms): give the last one time to arrive.
+      for (
+        let wait = 0;
+        kind === 'supervisor-thread' && wait < 20 && counts !== undefined && counts.done < all;
+        wait++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        counts = (await controlCounts(controlPort)).get(fn);
+      }
       if (counts === undefined) throw new Error('the control API does not list the function');
       if (counts.done !== all || counts.failed + counts.excepted > 0)
         throw new Error(
@@ -174,6 +185,7 @@ export async function supervisorDrainSection(
     'php-4': 'PHP pecl worker, 4 processes',
     supervisor: `gworker start, 1 process (concurrency ${settings.concurrency}, jobsPerThread ${settings.jobsPerThread ?? 1}, connections ${settings.connections})`,
     'supervisor-process': `the same with isolation: process (1 handler process, jobsPerProcess ${settings.jobsPerThread ?? 1})`,
+    'supervisor-thread': 'the same with dispatch: thread (not run in this section)',
     bare: `bare Worker, 1 process, no threads (maxJobs ${perConnection} x ${settings.connections} connections = ${inFlight})`,
   };
   const rows: SectionRow[] = finishSectionRows(

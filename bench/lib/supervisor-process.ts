@@ -22,6 +22,8 @@ export interface BenchFunction {
   readonly prefetch?: number;
   /** Handlers in child processes (issue 17) instead of threads. */
   readonly isolation?: 'process';
+  /** Each handler thread owns its job-server connections (the issue 13 opt-in). */
+  readonly dispatch?: 'thread';
   readonly payload?: 'buffer' | 'text' | 'json';
 }
 
@@ -55,6 +57,7 @@ export function manifestYaml(manifest: BenchManifest): string {
     lines.push(`    handler: ${JSON.stringify(fn.handler)}`);
     lines.push(`    concurrency: ${fn.concurrency}`);
     if (fn.isolation !== undefined) lines.push(`    isolation: ${fn.isolation}`);
+    if (fn.dispatch !== undefined) lines.push(`    dispatch: ${fn.dispatch}`);
     const perWorker = fn.isolation === 'process' ? 'jobsPerProcess' : 'jobsPerThread';
     if (fn.jobsPerThread !== undefined) lines.push(`    ${perWorker}: ${fn.jobsPerThread}`);
     if (fn.prefetch !== undefined) lines.push(`    prefetch: ${fn.prefetch}`);

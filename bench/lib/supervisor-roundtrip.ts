@@ -22,7 +22,8 @@ import type { LibraryBenchOptions } from './types.js';
 
 const kPayload = 'roundtrip-pay-16';
 
-type Kind = 'php' | 'supervisor';
+/** supervisor-thread: the same with dispatch: thread (its thread owns the connection). */
+type Kind = 'php' | 'supervisor' | 'supervisor-thread';
 
 /** What roundtrip.php prints, plus the worker process's CPU per job (warm-up included). */
 interface Run {
@@ -47,10 +48,17 @@ async function roundTripOnce(kind: Kind, run: number, options: LibraryBenchOptio
   try {
     let pid: number;
     let controlPort = 0;
-    if (kind === 'supervisor') {
+    if (kind === 'supervisor' || kind === 'supervisor-thread') {
       const written = await writeManifest(scratch.path, {
         gearmandPort: gearmand.port,
-        functions: [{ name: fn, handler: kEchoHandler, concurrency: 1 }],
+        functions: [
+          {
+            name: fn,
+            handler: kEchoHandler,
+            concurrency: 1,
+            ...(kind === 'supervisor-thread' ? { dispatch: 'thread' as const } : {}),
+          },
+        ],
       });
       controlPort = written.controlPort;
       supervisor = await startSupervisor(written.file, {
@@ -77,7 +85,16 @@ async function roundTripOnce(kind: Kind, run: number, options: LibraryBenchOptio
     const result = await client.waitForJson<Omit<Run, 'workerCpuUs'>>('result', options.runTimeoutMs);
     const cpu = totalCpuUs([pid]) - cpuStart;
     if (supervisor !== null) {
-      const counts = (await controlCounts(controlPort)).get(fn);
+      let counts = (await controlCounts(controlPort)).get(fn);
+      // dispatch: thread sends its counts in batches (every 250 ms): give the last one time to arrive.
+      for (
+        let wait = 0;
+        kind === 'supervisor-thread' && wait < 20 && (counts?.done ?? 0) < warm + options.calls;
+        wait++
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        counts = (await controlCounts(controlPort)).get(fn);
+      }
       if (counts?.done !== warm + options.calls)
         throw new Error(`gworker start completed ${counts?.done} of ${warm + options.calls} calls`);
     }
@@ -93,7 +110,7 @@ async function roundTripOnce(kind: Kind, run: number, options: LibraryBenchOptio
 
 /** The section: one PHP worker (reference) and gworker start, interleaved run by run. */
 export async function supervisorRoundTripSection(options: LibraryBenchOptions): Promise<Section> {
-  const kinds: Kind[] = ['php', 'supervisor'];
+  const kinds: Kind[] = ['php', 'supervisor', 'supervisor-thread'];
   const runs = new Map<Kind, Run[]>(kinds.map((kind) => [kind, []]));
   for (let run = 1; run <= options.runs; run++) {
     for (const kind of kinds) {
@@ -116,7 +133,9 @@ export async function supervisorRoundTripSection(options: LibraryBenchOptions): 
         label:
           kind === 'php'
             ? 'PHP client (doNormal) + 1 PHP worker process'
-            : 'PHP client (doNormal) + gworker start (concurrency 1, defaults)',
+            : kind === 'supervisor'
+              ? 'PHP client (doNormal) + gworker start (concurrency 1, defaults)'
+              : 'PHP client (doNormal) + gworker start (concurrency 1, dispatch: thread)',
         side: kind === 'php' ? ('php' as const) : ('ours' as const),
         versus: kind === 'php' ? null : 'php',
         values: list.map((r) => (r.count * 1e9) / r.ns),

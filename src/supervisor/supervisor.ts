@@ -7,9 +7,10 @@ import { QueueSampler } from './capacity/queue-sampler.js';
 import { type ScaleChange, threadsFor } from './capacity/scaling-book.js';
 import { serverAddresses } from './control/status-document.js';
 import { defaultClientId } from './default-client-id.js';
+import { DirectFunction } from './direct/direct-function.js';
 import { FunctionBinding, withoutBudget } from './function-binding.js';
 import { functionSnapshot } from './function-snapshot.js';
-import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
+import type { FunctionConfig, Manifest, ModuleFunctionConfig, ServerConfig } from './manifest/types.js';
 import { checkHandlersTogether } from './pool/shared-check.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
@@ -39,6 +40,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #options: SupervisorOptions;
   #manifest: Manifest;
   readonly #bindings = new Map<string, FunctionBinding>();
+  /** `dispatch: thread` functions: their threads own their connections (direct/). */
+  readonly #direct = new Map<string, DirectFunction>();
   readonly #stats = new Map<string, FunctionStats>();
   /** Functions dropped from the manifest, finishing their jobs, each with its close. */
   readonly #removing = new Map<FunctionBinding, Promise<void>>();
@@ -100,15 +103,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     // Opened before any job can fail (better-sqlite3 loads only here).
     if (failures !== undefined)
       this.retries.failures = await FailureStore.open(failures.store, failures.keep);
-    const runtimes = this.#manifest.functions.map((config) => this.#runtime(config));
+    const pooled = this.#manifest.functions.filter((fn) => !isDirect(fn));
+    const runtimes = pooled.map((config) => this.#runtime(config));
+    const direct = this.#manifest.functions.filter(isDirect).map((config) => this.#directFunction(config));
     // One thread loads every handler that starts no thread of its own, not one each.
-    const checked = await checkHandlersTogether(this.#manifest.functions, this.#log);
-    const started = await Promise.allSettled(
-      runtimes.map((runtime) => runtime.start(checked.get(runtime.name) ?? null)),
-    );
+    const checked = await checkHandlersTogether(pooled, this.#log);
+    const started = await Promise.allSettled([
+      ...runtimes.map((runtime) => runtime.start(checked.get(runtime.name) ?? null)),
+      ...direct.map((fn) => fn.start()),
+    ]);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.allSettled(runtimes.map((runtime) => runtime.destroy()));
+      await Promise.allSettled(direct.map((fn) => fn.close(0, true)));
+      this.#direct.clear();
       this.retries.failures?.close();
       this.retries.failures = null;
       throw failed.reason;
@@ -123,6 +131,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async reloadHandlers(names: readonly string[]): Promise<void> {
     await Promise.all(
       names.map(async (fn) => {
+        const direct = this.#direct.get(fn);
+        if (direct !== undefined) {
+          await this.#reloadDirect(direct, direct.config, 'handler changed');
+          return;
+        }
         const binding = this.#bindings.get(fn);
         const declared = this.#scaling.book.declared(fn);
         if (binding === undefined || declared === undefined) return;
@@ -141,9 +154,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const previous = this.#manifest;
     this.#manifest = next;
     this.box.apply(next.box);
-    const nextByName = new Map(next.functions.map((fn) => [fn.name, fn]));
+    const tasks: Array<Promise<unknown>> = this.#applyDirect(next);
+    const nextByName = new Map(next.functions.filter((fn) => !isDirect(fn)).map((fn) => [fn.name, fn]));
     const removed = [...this.#bindings.values()].filter((b) => !nextByName.has(b.name));
-    const tasks: Array<Promise<unknown>> = [];
     for (const binding of removed) {
       this.#bindings.delete(binding.name);
       this.#scaling.book.remove(binding.name);
@@ -154,7 +167,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#removing.set(binding, closed);
       tasks.push(closed);
     }
-    for (const config of next.functions) {
+    for (const config of nextByName.values()) {
       const binding = this.#bindings.get(config.name);
       if (binding === undefined) {
         tasks.push(this.#addFunction(config));
@@ -179,6 +192,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Sets a manual concurrency, in place, until scaleAuto() (capacity/function-scaling.ts). */
   scale(fn: string, concurrency: number): Promise<boolean> {
+    if (this.#direct.has(fn))
+      return Promise.reject(
+        new RangeError(
+          `${fn} has dispatch: thread: its threads hold connections, so it is not scaled live; change its concurrency in the manifest and reload`,
+        ),
+      );
     return this.#scaling.scale(fn, concurrency);
   }
 
@@ -188,18 +207,28 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   pause(fn: string): boolean {
+    const direct = this.#direct.get(fn);
+    direct?.pause();
+    if (direct !== undefined) return true;
     const binding = this.#bindings.get(fn);
     binding?.pause();
     return binding !== undefined;
   }
 
   resume(fn: string): boolean {
+    const direct = this.#direct.get(fn);
+    direct?.resume();
+    if (direct !== undefined) return true;
     const binding = this.#bindings.get(fn);
     binding?.resume();
     return binding !== undefined;
   }
 
   functions(): FunctionSnapshot[] {
+    return [...this.#defaultFunctions(), ...[...this.#direct.values()].map((fn) => this.#directSnapshot(fn))];
+  }
+
+  #defaultFunctions(): FunctionSnapshot[] {
     return [...this.#bindings.values()].map((binding) =>
       functionSnapshot(binding, this.#statsFor(binding.name), this.#scaling.book.report(binding.name)),
     );
@@ -211,12 +240,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Every module function's code files, for the change watcher. */
   codeFiles(): FunctionCode[] {
-    return [...this.#bindings.values()].flatMap(({ runtime }) => {
-      const { config } = runtime;
-      return config.kind === 'module'
-        ? [{ name: runtime.name, handler: config.handler, files: runtime.codeFiles }]
-        : [];
-    });
+    const direct = [...this.#direct.values()].map((fn) => ({
+      name: fn.name,
+      handler: fn.config.handler,
+      files: [fn.config.handler],
+    }));
+    return [
+      ...[...this.#bindings.values()].flatMap(({ runtime }) => {
+        const { config } = runtime;
+        return config.kind === 'module'
+          ? [{ name: runtime.name, handler: config.handler, files: runtime.codeFiles }]
+          : [];
+      }),
+      ...direct,
+    ];
   }
 
   /** The job servers every function takes jobs from (the embedded one when the manifest names none). */
@@ -251,6 +288,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
         // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
         ...this.#removing.values(),
+        ...[...this.#direct.values()].map((fn) => fn.close(deadline, options.force === true)),
       ]);
       await this.retries.close();
       await this.queues.close();
@@ -260,6 +298,101 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return { jobsCutShort };
     })();
     return this.#closing;
+  }
+
+  #directFunction(config: ModuleFunctionConfig): DirectFunction {
+    const fn = new DirectFunction(config, this.#statsFor(config.name), {
+      servers: this.#servers(),
+      logger: this.#root,
+      clientId: this.clientId,
+      ...(this.#options.regrabIntervalMs === undefined
+        ? {}
+        : { regrabIntervalMs: this.#options.regrabIntervalMs }),
+    });
+    this.#direct.set(config.name, fn);
+    this.#scaling.book.add(config);
+    return fn;
+  }
+
+  /**
+   * The manifest's `dispatch: thread` functions: new ones start, dropped ones (or ones
+   * that went back to the default dispatch) drain, changed ones get a new pool.
+   */
+  #applyDirect(next: Manifest): Array<Promise<unknown>> {
+    const tasks: Array<Promise<unknown>> = [];
+    const wanted = new Map(next.functions.filter(isDirect).map((fn) => [fn.name, fn]));
+    const serversChanged =
+      JSON.stringify(this.#servers()) !== JSON.stringify(next.servers ?? this.#options.defaultServers ?? []);
+    for (const [name, fn] of this.#direct) {
+      const config = wanted.get(name);
+      if (config === undefined) {
+        this.#direct.delete(name);
+        this.#scaling.book.remove(name);
+        tasks.push(fn.close(performance.now() + next.shutdownTimeoutMs));
+      } else if (serversChanged || !sameConfig(fn.config, config)) {
+        tasks.push(this.#reloadDirect(fn, config, 'manifest changed', next));
+      }
+    }
+    for (const config of wanted.values()) {
+      if (this.#direct.has(config.name)) continue;
+      const fn = this.#directFunction(config);
+      tasks.push(
+        fn.start().catch(async (err: Error) => {
+          this.#direct.delete(config.name);
+          this.#scaling.book.remove(config.name);
+          this.#recordReload(config.name, 0, err);
+          await fn.close(0, true);
+        }),
+      );
+    }
+    return tasks;
+  }
+
+  async #reloadDirect(
+    fn: DirectFunction,
+    config: ModuleFunctionConfig,
+    cause: string,
+    manifest = this.#manifest,
+  ): Promise<void> {
+    try {
+      await fn.reload(config, this.#servers(manifest), manifest.shutdownTimeoutMs);
+      this.#log.info({ function: fn.name, cause }, 'dispatch: thread function reloaded');
+      this.#recordReload(fn.name, fn.generation);
+    } catch (err) {
+      this.#recordReload(fn.name, fn.generation, err as Error);
+    }
+  }
+
+  #directSnapshot(fn: DirectFunction): FunctionSnapshot {
+    const stats = this.#statsFor(fn.name);
+    const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
+    return {
+      name: fn.name,
+      kind: 'module',
+      concurrency: fn.config.concurrency,
+      scaling: this.#scaling.book.report(fn.name),
+      running: fn.running,
+      prefetched: 0,
+      paused: fn.paused,
+      threads: fn.threads,
+      threadsStarted: fn.threadsStarted,
+      threadsIdle: 0,
+      isolation: 'thread',
+      generation: fn.generation,
+      done: stats.done,
+      failed: stats.failed,
+      excepted: stats.excepted,
+      jobsPerSecond: stats.rate.perSecond(),
+      p50Ms,
+      p95Ms,
+      p99Ms,
+      lastReload: stats.lastReload,
+      weight: 1,
+      rateLimit: null,
+      outputDroppedBytes: stats.outputDroppedBytes,
+      // Each thread holds its own: the main thread has none to report.
+      connections: [],
+    };
   }
 
   #runtime(config: FunctionConfig): FunctionRuntime {
@@ -385,6 +518,10 @@ function describeEnd(info: JobEndInfo): string {
 
 function name(server: ServerConfig): string {
   return `${server.host}:${server.port}`;
+}
+
+function isDirect(config: FunctionConfig): config is ModuleFunctionConfig {
+  return config.kind === 'module' && config.dispatch === 'thread';
 }
 
 function sameConfig(a: FunctionConfig | undefined, b: FunctionConfig): boolean {

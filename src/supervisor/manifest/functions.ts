@@ -5,6 +5,7 @@ import { MAX_CONCURRENCY, MAX_TIMER_MS } from '../../limits.js';
 import { MAX_FUNCTION_SIZE } from '../../protocol/constants.js';
 import type { RetryPolicy } from '../retry/policy.js';
 import { readConcurrency } from './concurrency.js';
+import { readDispatch } from './dispatch.js';
 import { kIsolationKeys, readIsolation } from './isolation.js';
 import type { NodeReader } from './node-reader.js';
 import { readRateLimit } from './rate-limit.js';
@@ -34,6 +35,7 @@ const kModuleKeys = [
   'prefetch',
   'minThreads',
   'idleTimeout',
+  'dispatch',
   ...kIsolationKeys,
 ] as const;
 const kCommandKeys = ['command', 'cwd', 'env', 'output', 'maxOutput'] as const;
@@ -48,6 +50,8 @@ export interface FunctionDefaults {
   readonly exceptions: boolean;
   readonly maxResultSize: number;
   readonly retry?: RetryPolicy;
+  /** `box.slots` is set: dispatch: thread cannot share it (manifest/dispatch.ts). */
+  readonly boxSlots?: boolean;
 }
 
 /** Reads the `functions` mapping: each a handler module or a command. */
@@ -156,6 +160,10 @@ function readFunction(
     const minThreads = optionalInt(reader, settings, where, 'minThreads', 0, MAX_CONCURRENCY);
     const idleTimeoutMs = optionalParsed(reader, settings, where, 'idleTimeout', positiveDuration);
     const { jobsPerProcess, ...isolation } = readIsolation(reader, settings, where);
+    const dispatch = readDispatch(reader, settings, where, {
+      inheritsRetry: defaults.retry !== undefined,
+      boxSlots: defaults.boxSlots === true,
+    });
     const perWorker = jobsPerProcess ?? jobsPerThread;
     const workers = Math.max(1, Math.ceil(concurrency.concurrency / perWorker));
     if (minThreads !== undefined && minThreads > workers) {
@@ -179,6 +187,7 @@ function readFunction(
       ...(maxMemoryMb === undefined ? {} : { maxMemoryMb }),
       ...(minThreads === undefined ? {} : { minThreads }),
       ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+      ...(dispatch === undefined ? {} : { dispatch }),
     };
   }
   const command = readCommand(reader, settings.get('command') ?? null, `${where}.command`);

@@ -130,6 +130,7 @@ export function parseManifest(text: string, file: string, options: LoadOptions =
         exceptions,
         maxResultSize,
         ...(retry ? { retry } : {}),
+        boxSlots: box?.slots !== undefined,
       })
     : [];
 

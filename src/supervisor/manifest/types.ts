@@ -112,6 +112,14 @@ export interface ModuleFunctionConfig extends FunctionConfigBase {
   readonly minThreads?: number;
   /** How long a thread beyond minThreads may sit without a job before it ends. @defaultValue 30 s */
   readonly idleTimeoutMs?: number;
+  /**
+   * `thread`: each handler thread owns its job-server connections and answers its own
+   * jobs, like a PHP worker process (no hop to the main thread per job). The trade-off:
+   * a thread that dies drops its connections and the job server requeues its jobs
+   * (answered here with the crash's reason, not run again; docs/manifest.md).
+   * @defaultValue absent (`supervisor`: the main thread holds the connections)
+   */
+  readonly dispatch?: 'thread';
 }
 
 export interface CommandFunctionConfig extends FunctionConfigBase {

@@ -1,0 +1,308 @@
+import { Worker as Thread } from 'node:worker_threads';
+import { ErrorCode, GearmanError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../log.js';
+import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
+import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
+import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
+import { DirectBoard } from '../thread/direct-board.js';
+import type { DirectThreadData, FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
+import { directEntryFile } from './direct-entry-file.js';
+
+/** As the default mode (pool/pool-job.ts): a handler that ignores its aborted signal this long more has its thread ended. */
+export const kAbortGraceMs = 1000;
+/** How often the watchdog reads the board's start times (one timer per pool). */
+const kWatchdogMs = 200;
+/** Longest wait for a thread's death to be seen before a re-offered job runs anyway. */
+const kVerdictWaitMs = 2000;
+
+export interface DirectStats {
+  readonly complete: number;
+  readonly fail: number;
+  readonly exception: number;
+  readonly durationsMs: readonly number[];
+  /** 0 complete, 1 fail, 2 exception, in the order of durationsMs. */
+  readonly results: readonly number[];
+  readonly failures: ReadonlyArray<{ handle: string; reason: string }>;
+}
+
+export interface DirectPoolOptions {
+  readonly servers: readonly ServerConfig[];
+  readonly clientId?: string;
+  readonly logger?: Logger;
+  readonly regrabIntervalMs?: number;
+  /** A batch of ended jobs (every 250 ms or 256 jobs per thread). */
+  readonly onStats?: (stats: DirectStats) => void;
+}
+
+interface Seat {
+  thread: Thread;
+  /** Why the main thread ended it (a timeout), when it did. */
+  endedFor: string | null;
+  stopping: boolean;
+  exited: Promise<void>;
+}
+
+/**
+ * The threads of one `dispatch: thread` function: each owns its job-server connections
+ * and runs its jobs itself (thread/direct-entry.ts). This side starts them, replaces a
+ * dead one, ends one whose handler overstays its timeout, and makes sure a job that
+ * killed a thread is not run again here: the job server requeues a dead connection's
+ * job, and the next thread it reaches answers it with the earlier crash's reason.
+ */
+export class DirectPool {
+  readonly #config: ModuleFunctionConfig;
+  readonly #options: DirectPoolOptions;
+  readonly #log: Logger;
+  readonly #board: DirectBoard;
+  /** Int32 [0]: the pause flag every thread's grab gate reads. */
+  readonly #control = new Int32Array(new SharedArrayBuffer(4));
+  readonly #seats: Array<Seat | null>;
+  /** Jobs that were running in a thread when it died: handle -> why. */
+  readonly #crashed = new Map<string, string>();
+  #watchdog: NodeJS.Timeout | undefined;
+  #paused = false;
+  #stopped = false;
+
+  constructor(config: ModuleFunctionConfig, options: DirectPoolOptions) {
+    this.#config = config;
+    this.#options = options;
+    this.#log = options.logger ?? silentLogger;
+    this.#board = new DirectBoard(this.threads * config.jobsPerThread);
+    this.#seats = new Array<Seat | null>(this.threads).fill(null);
+  }
+
+  /** concurrency / jobsPerThread, rounded up. */
+  get threads(): number {
+    return Math.max(1, Math.ceil(this.#config.concurrency / this.#config.jobsPerThread));
+  }
+
+  get threadsStarted(): number {
+    return this.#seats.filter((seat) => seat !== null).length;
+  }
+
+  /** Jobs running now, read from the board (no message per job). */
+  get running(): number {
+    return this.#board.running();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Jobs whose thread died under them, with why (those are answered, never run again here). */
+  get crashed(): ReadonlyMap<string, string> {
+    return this.#crashed;
+  }
+
+  /** Starts every thread (eagerly: each holds connections); throws HANDLER_LOAD when the code cannot serve. */
+  async start(): Promise<void> {
+    const started = await Promise.allSettled(this.#seats.map((_, index) => this.#startThread(index)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      await this.destroy();
+      throw failed.reason;
+    }
+    if (this.#config.timeoutMs !== undefined) {
+      this.#watchdog = setInterval(() => this.#watch(), kWatchdogMs);
+      this.#watchdog.unref();
+    }
+  }
+
+  /** Every thread's next grab is refused from now (a shared flag: no message to wait for). */
+  pause(): void {
+    this.#paused = true;
+    Atomics.store(this.#control, 0, 1);
+  }
+
+  resume(): void {
+    this.#paused = false;
+    Atomics.store(this.#control, 0, 0);
+    this.#broadcast({ kind: 'resume' });
+  }
+
+  /**
+   * Every thread stops grabbing, finishes its jobs and closes its connections; what is
+   * still running at `deadline` (a performance.now() time) is terminated, and the job
+   * server requeues its jobs.
+   */
+  async close(deadline: number): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#watchdog);
+    const seats = this.#seats.filter((seat): seat is Seat => seat !== null);
+    const timeoutMs = Math.max(0, deadline - performance.now());
+    for (const seat of seats) {
+      seat.stopping = true;
+      seat.thread.postMessage({ kind: 'stop', timeoutMs } satisfies ToDirectThread);
+    }
+    const all = Promise.all(seats.map((seat) => seat.exited));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      // A moment past the threads' own deadline: their Workers give up first.
+      timer = setTimeout(() => resolve(true), timeoutMs + 500);
+    });
+    const cut = await Promise.race([all.then(() => false), late]);
+    clearTimeout(timer);
+    if (cut) {
+      this.#log.warn(
+        { function: this.#config.name },
+        'direct threads still running at the shutdown deadline; terminating them',
+      );
+      await Promise.all(seats.map((seat) => seat.thread.terminate()));
+    }
+  }
+
+  /** Ends every thread at once; the job server requeues their jobs. */
+  async destroy(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#watchdog);
+    await Promise.all(
+      this.#seats.map((seat) => {
+        if (seat === null) return undefined;
+        seat.stopping = true;
+        return seat.thread.terminate();
+      }),
+    );
+  }
+
+  #startThread(index: number): Promise<void> {
+    const config = this.#config;
+    const data: DirectThreadData = {
+      handler: config.handler,
+      exportName: config.export,
+      functionName: config.name,
+      servers: this.#options.servers.map(({ host, port }) => ({ host, port })),
+      jobsPerThread: config.jobsPerThread,
+      exceptions: config.exceptions,
+      encoding: config.payload,
+      timeoutMs: config.timeoutMs,
+      clientId: this.#options.clientId,
+      board: this.#board.buffer,
+      index,
+      control: this.#control.buffer as SharedArrayBuffer,
+      crashed: [...this.#crashed],
+      regrabIntervalMs: this.#options.regrabIntervalMs,
+      maxFrameSize: Math.max(
+        DEFAULT_MAX_FRAME_SIZE,
+        (config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE) + 1024,
+      ),
+    };
+    const thread = new Thread(directEntryFile(), {
+      workerData: data,
+      ...(config.maxMemoryMb === undefined
+        ? {}
+        : { resourceLimits: { maxOldGenerationSizeMb: config.maxMemoryMb } }),
+    });
+    let lastError: Error | null = null;
+    const seat: Seat = {
+      thread,
+      endedFor: null,
+      stopping: false,
+      exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())),
+    };
+    this.#seats[index] = seat;
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      thread.on('message', (message: FromDirectThread) => {
+        if (message.kind === 'ready') {
+          ready = true;
+          resolve();
+        } else if (message.kind === 'loadFailed') {
+          reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${message.error.message}`));
+          void thread.terminate();
+        } else if (message.kind === 'stats') {
+          this.#options.onStats?.(message);
+        } else if (message.kind === 'verdict?') {
+          void this.#verdict(thread, message.handle, message.slot);
+        }
+      });
+      thread.on('error', (err) => {
+        lastError = err;
+      });
+      thread.once('exit', (code) => {
+        if (this.#seats[index] === seat) this.#seats[index] = null;
+        if (!ready) {
+          reject(
+            new GearmanError(
+              ErrorCode.HANDLER_LOAD,
+              `${config.handler}: the handler thread ended while loading (${lastError?.message ?? `exit code ${code}`})`,
+            ),
+          );
+          return;
+        }
+        if (seat.stopping) return;
+        this.#died(index, seat, code, lastError);
+      });
+    });
+  }
+
+  /** A thread died: its jobs are recorded as crashed (every thread hears), and it is replaced. */
+  #died(index: number, seat: Seat, code: number, error: Error | null): void {
+    const reason = seat.endedFor ?? describeDeath(code, error, this.#config.maxMemoryMb);
+    const per = this.#config.jobsPerThread;
+    for (let slot = index * per; slot < (index + 1) * per; slot++) {
+      if (this.#board.startedAt(slot) === 0) continue;
+      const handle = this.#board.handle(slot);
+      this.#board.free(slot);
+      this.#crashed.set(handle, reason);
+      this.#broadcast({ kind: 'crashed', handle, reason });
+      this.#log.warn(
+        { function: this.#config.name, jobHandle: handle, reason },
+        `${this.#config.name}: job ${handle} was running when its handler thread died (${reason}); the job server requeues it and it will be answered with that reason`,
+      );
+    }
+    if (this.#stopped) return;
+    this.#startThread(index).catch((err: Error) =>
+      this.#log.error({ err, function: this.#config.name }, 'could not replace a dead handler thread'),
+    );
+  }
+
+  /** A thread was offered a job another thread's slot holds: answer once that thread's fate is known. */
+  async #verdict(asker: Thread, handle: string, slot: number): Promise<void> {
+    const seat = this.#seats[Math.floor(slot / this.#config.jobsPerThread)];
+    if (
+      !this.#crashed.has(handle) &&
+      seat !== null &&
+      seat !== undefined &&
+      this.#board.startedAt(slot) !== 0
+    ) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        seat.exited,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, kVerdictWaitMs))),
+      ]);
+      clearTimeout(timer);
+    }
+    asker.postMessage({
+      kind: 'verdict',
+      handle,
+      reason: this.#crashed.get(handle) ?? null,
+    } satisfies ToDirectThread);
+  }
+
+  /** The watchdog: a job past its timeout plus the grace period ends its thread. */
+  #watch(): void {
+    const timeoutMs = this.#config.timeoutMs as number;
+    const now = Date.now();
+    const per = this.#config.jobsPerThread;
+    for (let slot = 0; slot < this.#board.slots; slot++) {
+      const started = this.#board.startedAt(slot);
+      if (started === 0 || now - started < timeoutMs + kAbortGraceMs) continue;
+      const seat = this.#seats[Math.floor(slot / per)];
+      if (seat === null || seat === undefined || seat.endedFor !== null) continue;
+      seat.endedFor = `timed out after ${timeoutMs} ms and ignored its signal for ${kAbortGraceMs} ms more: its thread was terminated`;
+      this.#log.warn({ function: this.#config.name, jobHandle: this.#board.handle(slot) }, seat.endedFor);
+      void seat.thread.terminate();
+    }
+  }
+
+  #broadcast(message: ToDirectThread): void {
+    for (const seat of this.#seats) seat?.thread.postMessage(message);
+  }
+}
+
+function describeDeath(code: number, error: Error | null, maxMemoryMb: number | undefined): string {
+  if (error !== null && /out of memory/i.test(error.message))
+    return `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`;
+  if (error !== null) return `the handler's thread died: ${error.message}`;
+  return `the handler's thread exited with code ${code}`;
+}

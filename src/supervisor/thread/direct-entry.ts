@@ -1,0 +1,279 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Job } from '../../worker/job.js';
+import { isThenable } from '../../worker/reply.js';
+import { Worker } from '../../worker/worker.js';
+import { resultToBytes } from './bytes.js';
+import { DirectBoard, handleHash } from './direct-board.js';
+import { DirectJobContext } from './direct-context.js';
+import type { DirectThreadData, FromDirectThread, ToDirectThread } from './direct-messages.js';
+import { type HandlerFunction, loadHandler } from './load-handler.js';
+import { capThreadOutput } from './output-cap.js';
+import { serializeError } from './serialize-error.js';
+
+/** Stats leave in batches: at most this often, or this many jobs. */
+const kStatsEveryMs = 250;
+const kStatsEveryJobs = 256;
+
+/**
+ * A `dispatch: thread` handler thread (supervisor/direct/): it loads the handler, then
+ * runs the library's Worker itself, one connection per job server, registered for the
+ * one function, and runs every job it grabs here, like a PHP worker process. The main
+ * thread only supervises: it reads the DirectBoard when this thread dies or overstays a
+ * timeout, and tells it of jobs an earlier thread died running.
+ */
+class DirectThread {
+  readonly #data: DirectThreadData;
+  readonly #port: NonNullable<typeof parentPort>;
+  readonly #handler: HandlerFunction;
+  readonly #board: DirectBoard;
+  readonly #crashed: Map<string, string>;
+  readonly #workers: Worker[];
+  readonly #firstSlot: number;
+  readonly #freeSlots: number[] = [];
+  readonly #verdicts = new Map<string, (reason: string | null) => void>();
+  /** Jobs held across every connection, grabs out included (the gate's count). */
+  #held = 0;
+  #stats = {
+    complete: 0,
+    fail: 0,
+    exception: 0,
+    durationsMs: [] as number[],
+    results: [] as number[],
+    failures: [] as Array<{ handle: string; reason: string }>,
+  };
+  #statsTimer: NodeJS.Timeout | undefined;
+
+  constructor(data: DirectThreadData, port: NonNullable<typeof parentPort>, handler: HandlerFunction) {
+    this.#data = data;
+    this.#port = port;
+    this.#handler = handler;
+    this.#board = new DirectBoard(data.board);
+    this.#crashed = new Map(data.crashed);
+    this.#firstSlot = data.index * data.jobsPerThread;
+    for (let i = data.jobsPerThread - 1; i >= 0; i--) this.#freeSlots.push(this.#firstSlot + i);
+    // The thread's jobsPerThread slots, over every server, and the function's pause
+    // flag, read on every grab (a pause holds at once, with no message to wait for).
+    const paused = new Int32Array(data.control);
+    const gate = {
+      tryReserve: () => {
+        if (this.#held >= data.jobsPerThread || Atomics.load(paused, 0) === 1) return false;
+        this.#held++;
+        return true;
+      },
+      release: (fn: string | null) => {
+        if (fn === null) this.#held--;
+      },
+    };
+    this.#workers = data.servers.map((server) =>
+      new Worker({
+        servers: [{ host: server.host, port: server.port }],
+        maxJobs: data.jobsPerThread,
+        exceptions: data.exceptions,
+        ...(gate === undefined ? {} : { gate }),
+        ...(data.clientId === undefined ? {} : { clientId: data.clientId }),
+        ...(data.regrabIntervalMs === undefined ? {} : { regrabIntervalMs: data.regrabIntervalMs }),
+      }).register(data.functionName, (job) => this.#run(job)),
+    );
+  }
+
+  async start(): Promise<void> {
+    this.#port.on('message', (message: ToDirectThread) => this.#onMessage(message));
+    await Promise.allSettled(this.#workers.map((worker) => worker.start()));
+  }
+
+  #onMessage(message: ToDirectThread): void {
+    switch (message.kind) {
+      case 'crashed':
+        this.#crashed.set(message.handle, message.reason);
+        return;
+      case 'verdict': {
+        const waiting = this.#verdicts.get(message.handle);
+        this.#verdicts.delete(message.handle);
+        if (message.reason !== null) this.#crashed.set(message.handle, message.reason);
+        waiting?.(message.reason);
+        return;
+      }
+      case 'resume':
+        for (const worker of this.#workers) worker.refill();
+        return;
+      case 'stop':
+        void this.#stop(message.timeoutMs);
+        return;
+    }
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    await Promise.allSettled(this.#workers.map((worker) => worker.close({ timeoutMs })));
+    this.#flushStats();
+    this.#post({ kind: 'stopped' });
+    process.exit(0);
+  }
+
+  #run(job: Job): void | Promise<void> {
+    const { handle } = job;
+    const crash = this.#crashed.get(handle);
+    if (crash !== undefined) {
+      this.#refuse(job, crash);
+      return;
+    }
+    const hash = handleHash(handle);
+    const elsewhere = this.#board.heldElsewhere(
+      handle,
+      hash,
+      this.#firstSlot,
+      this.#firstSlot + this.#data.jobsPerThread,
+    );
+    if (elsewhere < 0) return this.#start(job, hash);
+    // The job server offers a job another thread's slot holds: that thread died (or its
+    // connection dropped). The main thread knows which.
+    return new Promise<void>((resolve) => {
+      this.#verdicts.set(handle, (reason) => {
+        if (reason !== null) this.#refuse(job, reason);
+        else {
+          const started = this.#start(job, hash);
+          if (started !== undefined) {
+            started.then(resolve);
+            return;
+          }
+        }
+        resolve();
+      });
+      this.#post({ kind: 'verdict?', handle, slot: elsewhere });
+    });
+  }
+
+  /** A job an earlier thread died running: answered without running it again. */
+  #refuse(job: Job, crash: string): void {
+    const reason = `not run again: its handler thread died running it earlier (${crash})`;
+    this.#failed(job, reason, 0);
+    this.#release();
+  }
+
+  /** A job ended: its slot is free for the next grab, on whichever connection has room. */
+  #release(): void {
+    this.#held--;
+    for (const worker of this.#workers) worker.refill();
+  }
+
+  #start(job: Job, hash: number): void | Promise<void> {
+    const slot = this.#freeSlots.pop() as number;
+    this.#board.take(slot, job.handle, hash);
+    const started = performance.now();
+    const context = new DirectJobContext(job, this.#data.functionName);
+    const timeoutMs = this.#data.timeoutMs;
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            context.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+          }, timeoutMs);
+    let timedOut = false;
+    const end = (ok: boolean, value: unknown): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      this.#board.free(slot);
+      this.#freeSlots.push(slot);
+      const durationMs = performance.now() - started;
+      if (timedOut) {
+        this.#failed(job, `timed out after ${timeoutMs} ms`, durationMs);
+      } else if (ok) {
+        let bytes: Uint8Array;
+        try {
+          bytes = resultToBytes(value);
+        } catch (err) {
+          this.#failed(job, serializeError(err).message, durationMs);
+          return;
+        }
+        job.complete(bytes);
+        this.#count('complete', durationMs);
+      } else {
+        this.#failed(job, serializeError(value).message, durationMs);
+      }
+      this.#release();
+    };
+    let returned: unknown;
+    try {
+      returned = this.#handler(this.#decode(job.payload), context);
+    } catch (err) {
+      end(false, err);
+      return;
+    }
+    if (!isThenable(returned)) {
+      end(true, returned);
+      return;
+    }
+    return Promise.resolve(returned).then(
+      (value) => end(true, value),
+      (err: unknown) => end(false, err),
+    );
+  }
+
+  #decode(bytes: Buffer): unknown {
+    const { encoding } = this.#data;
+    if (encoding === 'buffer') return bytes;
+    const text = bytes.toString('utf8');
+    if (encoding === 'text') return text;
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new SyntaxError(`the payload is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+
+  /** As the supervisor fails a job (runtime/job-failure.ts): the reason travels with it. */
+  #failed(job: Job, reason: string, durationMs: number): void {
+    if (this.#data.exceptions) {
+      job.exception(reason);
+      this.#count('exception', durationMs);
+    } else {
+      job.warning(Buffer.from(reason));
+      job.fail();
+      this.#count('fail', durationMs);
+    }
+    if (this.#stats.failures.length < 16) this.#stats.failures.push({ handle: job.handle, reason });
+  }
+
+  #count(result: 'complete' | 'fail' | 'exception', durationMs: number): void {
+    const stats = this.#stats;
+    stats[result]++;
+    stats.durationsMs.push(durationMs);
+    stats.results.push(result === 'complete' ? 0 : result === 'fail' ? 1 : 2);
+    if (stats.durationsMs.length >= kStatsEveryJobs) this.#flushStats();
+    else if (this.#statsTimer === undefined) {
+      this.#statsTimer = setTimeout(() => this.#flushStats(), kStatsEveryMs);
+      this.#statsTimer.unref();
+    }
+  }
+
+  #flushStats(): void {
+    clearTimeout(this.#statsTimer);
+    this.#statsTimer = undefined;
+    const stats = this.#stats;
+    if (stats.durationsMs.length === 0) return;
+    this.#stats = { complete: 0, fail: 0, exception: 0, durationsMs: [], results: [], failures: [] };
+    this.#post({ kind: 'stats', ...stats });
+  }
+
+  #post(message: FromDirectThread): void {
+    this.#port.postMessage(message);
+  }
+}
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (port === null) throw new Error('direct-entry runs only in a handler thread');
+  capThreadOutput();
+  const data = workerData as DirectThreadData;
+  let handler: HandlerFunction;
+  try {
+    handler = await loadHandler(data.handler, data.exportName);
+  } catch (err) {
+    port.postMessage({ kind: 'loadFailed', error: serializeError(err) } satisfies FromDirectThread);
+    return;
+  }
+  const thread = new DirectThread(data, port, handler);
+  await thread.start();
+  port.postMessage({ kind: 'ready' } satisfies FromDirectThread);
+}
+
+void main();

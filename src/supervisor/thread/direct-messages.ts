@@ -1,0 +1,50 @@
+import type { SerializedError } from './messages.js';
+
+/** What a `dispatch: thread` handler thread is started with (its workerData). */
+export interface DirectThreadData {
+  readonly handler: string;
+  readonly exportName: string;
+  readonly functionName: string;
+  readonly servers: ReadonlyArray<{ host: string; port: number }>;
+  readonly jobsPerThread: number;
+  readonly exceptions: boolean;
+  readonly encoding: 'buffer' | 'text' | 'json';
+  readonly timeoutMs: number | undefined;
+  readonly clientId: string | undefined;
+  /** The function's DirectBoard; this thread owns slots [index * jobsPerThread, +jobsPerThread). */
+  readonly board: SharedArrayBuffer;
+  readonly index: number;
+  /** Int32 [0]: 1 while the function is paused (the main thread writes it). */
+  readonly control: SharedArrayBuffer;
+  /** Jobs that were running when an earlier thread died: handle -> why. */
+  readonly crashed: ReadonlyArray<readonly [string, string]>;
+  readonly regrabIntervalMs: number | undefined;
+  /** The connections' frame limit: maxResultSize and room for the handle. */
+  readonly maxFrameSize: number;
+}
+
+export type ToDirectThread =
+  | { readonly kind: 'crashed'; readonly handle: string; readonly reason: string }
+  | { readonly kind: 'verdict'; readonly handle: string; readonly reason: string | null }
+  | { readonly kind: 'resume' }
+  /** Stop grabbing, finish running jobs, close the connections, end. */
+  | { readonly kind: 'stop'; readonly timeoutMs: number };
+
+export type FromDirectThread =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'loadFailed'; readonly error: SerializedError }
+  /** Jobs ended since the last batch (sent every 250 ms or 256 jobs). */
+  | {
+      readonly kind: 'stats';
+      readonly complete: number;
+      readonly fail: number;
+      readonly exception: number;
+      readonly durationsMs: readonly number[];
+      /** Each job's result, in the order of durationsMs: 0 complete, 1 fail, 2 exception. */
+      readonly results: readonly number[];
+      /** Failures' reasons in this batch (at most a few, for the log). */
+      readonly failures: ReadonlyArray<{ handle: string; reason: string }>;
+    }
+  /** A job's handle is running in another thread's slot: did that thread die? */
+  | { readonly kind: 'verdict?'; readonly handle: string; readonly slot: number }
+  | { readonly kind: 'stopped' };
