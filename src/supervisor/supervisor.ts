@@ -7,10 +7,11 @@ import { QueueSampler } from './capacity/queue-sampler.js';
 import { type ScaleChange, threadsFor } from './capacity/scaling-book.js';
 import { serverAddresses } from './control/status-document.js';
 import { defaultClientId } from './default-client-id.js';
-import { DirectFunction } from './direct/direct-function.js';
+import { DirectFunctions, isDirect } from './direct/direct-functions.js';
 import { FunctionBinding, withoutBudget } from './function-binding.js';
 import { functionSnapshot } from './function-snapshot.js';
-import type { FunctionConfig, Manifest, ModuleFunctionConfig, ServerConfig } from './manifest/types.js';
+import { sameConfig } from './manifest/same-config.js';
+import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js';
 import { checkHandlersTogether } from './pool/shared-check.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
@@ -41,7 +42,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #manifest: Manifest;
   readonly #bindings = new Map<string, FunctionBinding>();
   /** `dispatch: thread` functions: their threads own their connections (direct/). */
-  readonly #direct = new Map<string, DirectFunction>();
+  readonly #direct: DirectFunctions;
   readonly #stats = new Map<string, FunctionStats>();
   /** Functions dropped from the manifest, finishing their jobs, each with its close. */
   readonly #removing = new Map<FunctionBinding, Promise<void>>();
@@ -66,6 +67,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
     this.box = new BoxControl(manifest.box, this.#log);
+    const supervisor = this;
+    this.#direct = new DirectFunctions(
+      {
+        logger: this.#root,
+        get clientId() {
+          return supervisor.clientId;
+        },
+        regrabIntervalMs: options.regrabIntervalMs,
+        get scaling() {
+          return supervisor.#scaling.book;
+        },
+        servers: (manifest) => this.#servers(manifest),
+        manifest: () => this.#manifest,
+        statsFor: (fn) => this.#statsFor(fn),
+        recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
+      },
+      this.#log,
+    );
     this.queues = new QueueSampler({
       servers: () => serverAddresses(this),
       ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
@@ -105,7 +124,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.retries.failures = await FailureStore.open(failures.store, failures.keep);
     const pooled = this.#manifest.functions.filter((fn) => !isDirect(fn));
     const runtimes = pooled.map((config) => this.#runtime(config));
-    const direct = this.#manifest.functions.filter(isDirect).map((config) => this.#directFunction(config));
+    const direct = this.#manifest.functions.filter(isDirect).map((config) => this.#direct.create(config));
     // One thread loads every handler that starts no thread of its own, not one each.
     const checked = await checkHandlersTogether(pooled, this.#log);
     const started = await Promise.allSettled([
@@ -133,7 +152,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       names.map(async (fn) => {
         const direct = this.#direct.get(fn);
         if (direct !== undefined) {
-          await this.#reloadDirect(direct, direct.config, 'handler changed');
+          await this.#direct.reload(direct, direct.config, 'handler changed');
           return;
         }
         const binding = this.#bindings.get(fn);
@@ -154,7 +173,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const previous = this.#manifest;
     this.#manifest = next;
     this.box.apply(next.box);
-    const tasks: Array<Promise<unknown>> = this.#applyDirect(next);
+    const tasks: Array<Promise<unknown>> = this.#direct.apply(next);
     const nextByName = new Map(next.functions.filter((fn) => !isDirect(fn)).map((fn) => [fn.name, fn]));
     const removed = [...this.#bindings.values()].filter((b) => !nextByName.has(b.name));
     for (const binding of removed) {
@@ -225,7 +244,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   functions(): FunctionSnapshot[] {
-    return [...this.#defaultFunctions(), ...[...this.#direct.values()].map((fn) => this.#directSnapshot(fn))];
+    return [
+      ...this.#defaultFunctions(),
+      ...[...this.#direct.values()].map((fn) => this.#direct.snapshot(fn)),
+    ];
   }
 
   #defaultFunctions(): FunctionSnapshot[] {
@@ -298,101 +320,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return { jobsCutShort };
     })();
     return this.#closing;
-  }
-
-  #directFunction(config: ModuleFunctionConfig): DirectFunction {
-    const fn = new DirectFunction(config, this.#statsFor(config.name), {
-      servers: this.#servers(),
-      logger: this.#root,
-      clientId: this.clientId,
-      ...(this.#options.regrabIntervalMs === undefined
-        ? {}
-        : { regrabIntervalMs: this.#options.regrabIntervalMs }),
-    });
-    this.#direct.set(config.name, fn);
-    this.#scaling.book.add(config);
-    return fn;
-  }
-
-  /**
-   * The manifest's `dispatch: thread` functions: new ones start, dropped ones (or ones
-   * that went back to the default dispatch) drain, changed ones get a new pool.
-   */
-  #applyDirect(next: Manifest): Array<Promise<unknown>> {
-    const tasks: Array<Promise<unknown>> = [];
-    const wanted = new Map(next.functions.filter(isDirect).map((fn) => [fn.name, fn]));
-    const serversChanged =
-      JSON.stringify(this.#servers()) !== JSON.stringify(next.servers ?? this.#options.defaultServers ?? []);
-    for (const [name, fn] of this.#direct) {
-      const config = wanted.get(name);
-      if (config === undefined) {
-        this.#direct.delete(name);
-        this.#scaling.book.remove(name);
-        tasks.push(fn.close(performance.now() + next.shutdownTimeoutMs));
-      } else if (serversChanged || !sameConfig(fn.config, config)) {
-        tasks.push(this.#reloadDirect(fn, config, 'manifest changed', next));
-      }
-    }
-    for (const config of wanted.values()) {
-      if (this.#direct.has(config.name)) continue;
-      const fn = this.#directFunction(config);
-      tasks.push(
-        fn.start().catch(async (err: Error) => {
-          this.#direct.delete(config.name);
-          this.#scaling.book.remove(config.name);
-          this.#recordReload(config.name, 0, err);
-          await fn.close(0, true);
-        }),
-      );
-    }
-    return tasks;
-  }
-
-  async #reloadDirect(
-    fn: DirectFunction,
-    config: ModuleFunctionConfig,
-    cause: string,
-    manifest = this.#manifest,
-  ): Promise<void> {
-    try {
-      await fn.reload(config, this.#servers(manifest), manifest.shutdownTimeoutMs);
-      this.#log.info({ function: fn.name, cause }, 'dispatch: thread function reloaded');
-      this.#recordReload(fn.name, fn.generation);
-    } catch (err) {
-      this.#recordReload(fn.name, fn.generation, err as Error);
-    }
-  }
-
-  #directSnapshot(fn: DirectFunction): FunctionSnapshot {
-    const stats = this.#statsFor(fn.name);
-    const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
-    return {
-      name: fn.name,
-      kind: 'module',
-      concurrency: fn.config.concurrency,
-      scaling: this.#scaling.book.report(fn.name),
-      running: fn.running,
-      prefetched: 0,
-      paused: fn.paused,
-      threads: fn.threads,
-      threadsStarted: fn.threadsStarted,
-      threadsIdle: 0,
-      isolation: 'thread',
-      generation: fn.generation,
-      done: stats.done,
-      failed: stats.failed,
-      excepted: stats.excepted,
-      jobsPerSecond: stats.rate.perSecond(),
-      p50Ms,
-      p95Ms,
-      p99Ms,
-      lastReload: stats.lastReload,
-      weight: 1,
-      rateLimit: null,
-      outputDroppedBytes: stats.outputDroppedBytes,
-      // Each thread holds its own: the main thread has none to report.
-      connections: [],
-    };
   }
 
   #runtime(config: FunctionConfig): FunctionRuntime {
@@ -518,12 +445,4 @@ function describeEnd(info: JobEndInfo): string {
 
 function name(server: ServerConfig): string {
   return `${server.host}:${server.port}`;
-}
-
-function isDirect(config: FunctionConfig): config is ModuleFunctionConfig {
-  return config.kind === 'module' && config.dispatch === 'thread';
-}
-
-function sameConfig(a: FunctionConfig | undefined, b: FunctionConfig): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -45,9 +45,9 @@ describe('control API', () => {
       running: 0,
       paused: false,
       threads: 2,
-      // The load check's thread; the second starts when two jobs run at once.
-      threadsStarted: 1,
-      threadsIdle: 1,
+      // Checked at start in the one shared thread: none of its own until a job comes.
+      threadsStarted: 0,
+      threadsIdle: 0,
       generation: 1,
       done: 0,
       queued: 0,

@@ -1,0 +1,150 @@
+import type { Logger } from '../../log.js';
+import type { ScalingBook } from '../capacity/scaling-book.js';
+import { sameConfig } from '../manifest/same-config.js';
+import type { FunctionConfig, Manifest, ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
+import type { FunctionStats } from '../stats/function-stats.js';
+import type { FunctionSnapshot } from '../supervisor-types.js';
+import { DirectFunction } from './direct-function.js';
+
+/** What the supervisor lends the `dispatch: thread` functions. */
+export interface DirectHost {
+  readonly logger: Logger;
+  readonly clientId: string;
+  readonly regrabIntervalMs: number | undefined;
+  readonly scaling: ScalingBook;
+  /** The job servers of `manifest` (the current one when omitted). */
+  servers(manifest?: Manifest): readonly ServerConfig[];
+  manifest(): Manifest;
+  statsFor(fn: string): FunctionStats;
+  recordReload(fn: string, generation: number, error?: Error): void;
+}
+
+/** Whether a function runs in the `dispatch: thread` mode (handler threads own their connections). */
+export function isDirect(config: FunctionConfig): config is ModuleFunctionConfig {
+  return config.kind === 'module' && config.dispatch === 'thread';
+}
+
+/**
+ * The manifest's `dispatch: thread` functions (direct-function.ts each): the supervisor
+ * keeps them apart from its FunctionBindings, since their threads grab for themselves.
+ */
+export class DirectFunctions {
+  readonly #functions = new Map<string, DirectFunction>();
+  readonly #host: DirectHost;
+  readonly #log: Logger;
+
+  constructor(host: DirectHost, log: Logger) {
+    this.#host = host;
+    this.#log = log;
+  }
+
+  get(name: string): DirectFunction | undefined {
+    return this.#functions.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.#functions.has(name);
+  }
+
+  values(): IterableIterator<DirectFunction> {
+    return this.#functions.values();
+  }
+
+  clear(): void {
+    this.#functions.clear();
+  }
+
+  /** A new function of this mode, known here from now on (start() is the caller's). */
+  create(config: ModuleFunctionConfig): DirectFunction {
+    const fn = new DirectFunction(config, this.#host.statsFor(config.name), {
+      servers: this.#host.servers(),
+      logger: this.#host.logger,
+      clientId: this.#host.clientId,
+      ...(this.#host.regrabIntervalMs === undefined ? {} : { regrabIntervalMs: this.#host.regrabIntervalMs }),
+    });
+    this.#functions.set(config.name, fn);
+    this.#host.scaling.add(config);
+    return fn;
+  }
+
+  /**
+   * The manifest's `dispatch: thread` functions: new ones start, dropped ones (or ones
+   * that went back to the default dispatch) drain, changed ones get a new pool.
+   */
+  apply(next: Manifest): Array<Promise<unknown>> {
+    const tasks: Array<Promise<unknown>> = [];
+    const wanted = new Map(next.functions.filter(isDirect).map((fn) => [fn.name, fn]));
+    const serversChanged = JSON.stringify(this.#host.servers()) !== JSON.stringify(this.#host.servers(next));
+    for (const [name, fn] of this.#functions) {
+      const config = wanted.get(name);
+      if (config === undefined) {
+        this.#functions.delete(name);
+        this.#host.scaling.remove(name);
+        tasks.push(fn.close(performance.now() + next.shutdownTimeoutMs));
+      } else if (serversChanged || !sameConfig(fn.config, config)) {
+        tasks.push(this.reload(fn, config, 'manifest changed', next));
+      }
+    }
+    for (const config of wanted.values()) {
+      if (this.#functions.has(config.name)) continue;
+      const fn = this.create(config);
+      tasks.push(
+        fn.start().catch(async (err: Error) => {
+          this.#functions.delete(config.name);
+          this.#host.scaling.remove(config.name);
+          this.#host.recordReload(config.name, 0, err);
+          await fn.close(0, true);
+        }),
+      );
+    }
+    return tasks;
+  }
+
+  async reload(
+    fn: DirectFunction,
+    config: ModuleFunctionConfig,
+    cause: string,
+    manifest = this.#host.manifest(),
+  ): Promise<void> {
+    try {
+      await fn.reload(config, this.#host.servers(manifest), manifest.shutdownTimeoutMs);
+      this.#log.info({ function: fn.name, cause }, 'dispatch: thread function reloaded');
+      this.#host.recordReload(fn.name, fn.generation);
+    } catch (err) {
+      this.#host.recordReload(fn.name, fn.generation, err as Error);
+    }
+  }
+
+  /** One function as status shows it (running counts from the threads' shared board). */
+  snapshot(fn: DirectFunction): FunctionSnapshot {
+    const stats = this.#host.statsFor(fn.name);
+    const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
+    return {
+      name: fn.name,
+      kind: 'module',
+      concurrency: fn.config.concurrency,
+      scaling: this.#host.scaling.report(fn.name),
+      running: fn.running,
+      prefetched: 0,
+      paused: fn.paused,
+      threads: fn.threads,
+      threadsStarted: fn.threadsStarted,
+      threadsIdle: 0,
+      isolation: 'thread',
+      generation: fn.generation,
+      done: stats.done,
+      failed: stats.failed,
+      excepted: stats.excepted,
+      jobsPerSecond: stats.rate.perSecond(),
+      p50Ms,
+      p95Ms,
+      p99Ms,
+      lastReload: stats.lastReload,
+      weight: 1,
+      rateLimit: null,
+      outputDroppedBytes: stats.outputDroppedBytes,
+      // Each thread holds its own: the main thread has none to report.
+      connections: [],
+    };
+  }
+}
