@@ -63,9 +63,11 @@ describeWithPeers(['gearmand'], 'The box budget against gearmand', () => {
     // 40 ms jobs: the round trip between two jobs of a slot is small beside them.
     await fx.queue('a', 300, 40);
     await fx.queue('b', 300, 40);
+    // minThreads: 1: each function's thread is up at start, so a thread starting on
+    // demand under load (100s of ms) does not decide the race instead of the box.
     const box = fx.box(`box: { slots: ${slots} }\n`, {
-      a: `concurrency: ${slots}, jobsPerThread: ${slots}, weight: ${weights[0]}`,
-      b: `concurrency: ${slots}, jobsPerThread: ${slots}, weight: ${weights[1]}`,
+      a: `concurrency: ${slots}, jobsPerThread: ${slots}, minThreads: 1, weight: ${weights[0]}`,
+      b: `concurrency: ${slots}, jobsPerThread: ${slots}, minThreads: 1, weight: ${weights[1]}`,
     });
     await box.start();
     // Counted from once both are connected: until then the first had every slot.
