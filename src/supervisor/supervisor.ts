@@ -15,7 +15,8 @@ import type { FunctionConfig, Manifest, ServerConfig } from './manifest/types.js
 import { checkHandlersTogether } from './pool/shared-check.js';
 import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
-import { FunctionRuntime, type JobEndInfo } from './runtime/function-runtime.js';
+import { FunctionRuntime } from './runtime/function-runtime.js';
+import { jobEndRecorder } from './runtime/job-end-log.js';
 import { FunctionStats } from './stats/function-stats.js';
 import type {
   FunctionCode,
@@ -24,7 +25,6 @@ import type {
   SupervisorEvents,
   SupervisorOptions,
 } from './supervisor-types.js';
-import { logError } from './thread/log-error.js';
 
 export type * from './supervisor-types.js';
 
@@ -67,24 +67,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
     });
     this.box = new BoxControl(manifest.box, this.#log);
-    const supervisor = this;
-    this.#direct = new DirectFunctions(
-      {
-        logger: this.#root,
-        get clientId() {
-          return supervisor.clientId;
-        },
-        regrabIntervalMs: options.regrabIntervalMs,
-        get scaling() {
-          return supervisor.#scaling.book;
-        },
-        servers: (manifest) => this.#servers(manifest),
-        manifest: () => this.#manifest,
-        statsFor: (fn) => this.#statsFor(fn),
-        recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
-      },
-      this.#log,
-    );
     this.queues = new QueueSampler({
       servers: () => serverAddresses(this),
       ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
@@ -105,6 +87,22 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...manifest.autoscale,
       ...options.autoscale,
     });
+    const clientId = () => this.clientId;
+    this.#direct = new DirectFunctions(
+      {
+        logger: this.#root,
+        get clientId() {
+          return clientId();
+        },
+        regrabIntervalMs: options.regrabIntervalMs,
+        scaling: this.#scaling.book,
+        servers: (manifest) => this.#servers(manifest),
+        manifest: () => this.#manifest,
+        statsFor: (fn) => this.#statsFor(fn),
+        recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
+      },
+      this.#log,
+    );
   }
 
   get manifest(): Manifest {
@@ -331,21 +329,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       stats.outputDroppedBytes += bytes;
       this.emit('outputDropped', { function: config.name, stream, bytes });
     });
-    // Checked once: a debug line per job is built only when someone reads it.
-    const debug = log.isLevelEnabled?.('debug') ?? true;
-    runtime.on('jobEnd', (info) => {
-      stats.recordJob(info.result, info.durationMs);
-      if (info.result !== 'complete') {
-        const thrown = info.error === undefined ? {} : { err: logError(info.error), handlerError: true };
-        log.warn(
-          { jobHandle: info.handle, result: info.result, reason: info.reason, ...thrown },
-          `${config.name}: job ${info.handle} did not complete (${info.result}): ${describeEnd(info)}`,
-        );
-      } else if (debug) {
-        log.debug({ jobHandle: info.handle, durationMs: info.durationMs }, 'job complete');
-      }
-      this.emit('jobEnd', info);
-    });
+    runtime.on(
+      'jobEnd',
+      jobEndRecorder(config.name, stats, log, (info) => this.emit('jobEnd', info)),
+    );
     return runtime;
   }
 
@@ -435,12 +422,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   #servers(manifest: Manifest = this.#manifest): readonly ServerConfig[] {
     return manifest.servers ?? this.#options.defaultServers ?? [];
   }
-}
-
-/** The reason, with the thrown error's type when the handler threw one. */
-function describeEnd(info: JobEndInfo): string {
-  const { error } = info;
-  return error === undefined || error.name === 'Error' ? `${info.reason}` : `${error.name}: ${info.reason}`;
 }
 
 function name(server: ServerConfig): string {
