@@ -115,6 +115,25 @@ describe('BoxBudget', () => {
     expect(box.used).toBe(12);
   });
 
+  it("tells the autoscaler whether a function's kind of job has a free slot", () => {
+    const box = new BoxBudget({ slots: 3, cpuSlots: 1 });
+    const cpu = member(box, 'cpu', 10, 1, true);
+    const io = member(box, 'io', 10);
+    expect(box.hasRoom(true)).toBe(true);
+    expect(grabJob(cpu.gate)).toBe(true);
+    // The CPU slot is taken: more slots for a CPU-bound function would run nothing more.
+    expect(box.hasRoom(true)).toBe(false);
+    expect(box.hasRoom(false)).toBe(true);
+    expect(grabJob(io.gate)).toBe(true);
+    expect(grabJob(io.gate)).toBe(true);
+    expect(box.hasRoom(false)).toBe(false);
+    box.holdForMemory(false);
+    box.setLimits({ slots: 4, cpuSlots: 1 });
+    expect(box.hasRoom(false)).toBe(true);
+    box.holdForMemory(true);
+    expect(box.hasRoom(false)).toBe(false);
+  });
+
   it('holds every grab while memory is over, and wakes the wanting when it is back under', async () => {
     const box = new BoxBudget({ slots: Number.POSITIVE_INFINITY, cpuSlots: 4 });
     const a = member(box, 'a', 2);
