@@ -3,6 +3,7 @@ import type { Job } from '../../worker/job.js';
 import { isThenable } from '../../worker/reply.js';
 import { Worker } from '../../worker/worker.js';
 import { resultToBytes } from './bytes.js';
+import { decodePayload } from './decode-payload.js';
 import { DirectBoard, handleHash } from './direct-board.js';
 import { DirectJobContext } from './direct-context.js';
 import type { DirectThreadData, FromDirectThread, ToDirectThread } from './direct-messages.js';
@@ -193,7 +194,7 @@ class DirectThread {
     };
     let returned: unknown;
     try {
-      returned = this.#handler(this.#decode(job.payload), context);
+      returned = this.#handler(decodePayload(job.payload, this.#data.encoding), context);
     } catch (err) {
       end(false, err);
       return;
@@ -206,18 +207,6 @@ class DirectThread {
       (value) => end(true, value),
       (err: unknown) => end(false, err),
     );
-  }
-
-  #decode(bytes: Buffer): unknown {
-    const { encoding } = this.#data;
-    if (encoding === 'buffer') return bytes;
-    const text = bytes.toString('utf8');
-    if (encoding === 'text') return text;
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new SyntaxError(`the payload is not valid JSON: ${(err as Error).message}`);
-    }
   }
 
   /** As the supervisor fails a job (runtime/job-failure.ts): the reason travels with it. */

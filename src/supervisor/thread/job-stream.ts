@@ -2,6 +2,7 @@ import { type MessagePort, receiveMessageOnPort, threadId } from 'node:worker_th
 import { isThenable } from '../../worker/reply.js';
 import { BatchWriter, readBatch } from './batch-codec.js';
 import { resultToBytes } from './bytes.js';
+import { decodePayload } from './decode-payload.js';
 import { ThreadJobContext } from './job-context.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
 import type { FromThread, StreamEnd, StreamTask, ToThread } from './messages.js';
@@ -165,7 +166,7 @@ class ThreadJobStream {
     let returned: unknown;
     try {
       // Called as a plain function: `this` in a handler is not the stream.
-      returned = handler(this.#decode(payload), context);
+      returned = handler(decodePayload(payload, this.#task.encoding), context);
     } catch (err) {
       this.#fail(id, err);
       return;
@@ -178,18 +179,6 @@ class ThreadJobStream {
       );
     } else {
       this.#complete(id, returned);
-    }
-  }
-
-  #decode(bytes: Buffer): unknown {
-    const encoding = this.#task.encoding;
-    if (encoding === 'buffer') return bytes;
-    const text = bytes.toString('utf8');
-    if (encoding === 'text') return text;
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new SyntaxError(`the payload is not valid JSON: ${(err as Error).message}`);
     }
   }
 

@@ -1,7 +1,7 @@
-import { createRequire, register } from 'node:module';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import { cacheKeyPath, isHandlerCode } from './module-graph.js';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { cacheKeyPath, isHandlerCode, registerHook } from './module-graph.js';
 
 /**
  * Like ModuleGraph's hook, but it tells of every (importer, imported) pair, not only of
@@ -48,13 +48,7 @@ export class ModuleEdges {
 
   /** Starts recording imports made in this thread from now on (costs a hooks thread). */
   static track(): ModuleEdges {
-    const { port1, port2 } = new MessageChannel();
-    register(`data:text/javascript,${encodeURIComponent(kEdgeHook)}`, {
-      data: { port: port2 },
-      transferList: [port2],
-    });
-    port1.unref();
-    return new ModuleEdges(port1);
+    return new ModuleEdges(registerHook(kEdgeHook));
   }
 
   /**

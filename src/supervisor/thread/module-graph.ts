@@ -61,13 +61,7 @@ export class ModuleGraph {
 
   /** Starts recording imports made in this thread from now on. */
   static track(): ModuleGraph {
-    const { port1, port2 } = new MessageChannel();
-    register(`data:text/javascript,${encodeURIComponent(kResolveHook)}`, {
-      data: { port: port2 },
-      transferList: [port2],
-    });
-    port1.unref();
-    return new ModuleGraph(port1);
+    return new ModuleGraph(registerHook(kResolveHook));
   }
 
   /**
@@ -115,4 +109,19 @@ export class ModuleGraph {
     this.#files.add(file);
     added.push(file);
   }
+}
+
+/**
+ * Registers a module hook written as plain JavaScript (run in Node's hooks thread) and
+ * returns the port its `initialize` was given the other end of; unref'd, so it never
+ * holds the thread open.
+ */
+export function registerHook(source: string): MessagePort {
+  const { port1, port2 } = new MessageChannel();
+  register(`data:text/javascript,${encodeURIComponent(source)}`, {
+    data: { port: port2 },
+    transferList: [port2],
+  });
+  port1.unref();
+  return port1;
 }
