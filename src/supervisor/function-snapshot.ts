@@ -9,7 +9,6 @@ export function functionSnapshot(
   stats: FunctionStats,
   scaling: ScalingReport,
 ): FunctionSnapshot {
-  const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
   const prefetched = binding.runtime.waiting;
   return {
     name: binding.name,
@@ -25,6 +24,30 @@ export function functionSnapshot(
     threadsIdle: binding.runtime.threadsIdle,
     isolation: binding.runtime.isolation,
     generation: binding.runtime.generation,
+    ...statsFields(stats),
+    weight: binding.gate.boxShare?.weight ?? 1,
+    rateLimit: binding.gate.rateLimit?.snapshot() ?? null,
+    connections: binding.connections(),
+  };
+}
+
+/** A function's counters as every kind of function reports them (stats/function-stats.ts). */
+export function statsFields(
+  stats: FunctionStats,
+): Pick<
+  FunctionSnapshot,
+  | 'done'
+  | 'failed'
+  | 'excepted'
+  | 'jobsPerSecond'
+  | 'p50Ms'
+  | 'p95Ms'
+  | 'p99Ms'
+  | 'lastReload'
+  | 'outputDroppedBytes'
+> {
+  const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
+  return {
     done: stats.done,
     failed: stats.failed,
     excepted: stats.excepted,
@@ -33,9 +56,6 @@ export function functionSnapshot(
     p95Ms,
     p99Ms,
     lastReload: stats.lastReload,
-    weight: binding.gate.boxShare?.weight ?? 1,
-    rateLimit: binding.gate.rateLimit?.snapshot() ?? null,
     outputDroppedBytes: stats.outputDroppedBytes,
-    connections: binding.connections(),
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../../log.js';
 import type { ScalingBook } from '../capacity/scaling-book.js';
+import { statsFields } from '../function-snapshot.js';
 import { sameConfig } from '../manifest/same-config.js';
 import type { FunctionConfig, Manifest, ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
 import type { FunctionStats } from '../stats/function-stats.js';
@@ -117,8 +118,6 @@ export class DirectFunctions {
 
   /** One function as status shows it (running counts from the threads' shared board). */
   snapshot(fn: DirectFunction): FunctionSnapshot {
-    const stats = this.#host.statsFor(fn.name);
-    const [p50Ms = null, p95Ms = null, p99Ms = null] = stats.durations.percentiles([50, 95, 99]);
     return {
       name: fn.name,
       kind: 'module',
@@ -132,17 +131,9 @@ export class DirectFunctions {
       threadsIdle: 0,
       isolation: 'thread',
       generation: fn.generation,
-      done: stats.done,
-      failed: stats.failed,
-      excepted: stats.excepted,
-      jobsPerSecond: stats.rate.perSecond(),
-      p50Ms,
-      p95Ms,
-      p99Ms,
-      lastReload: stats.lastReload,
+      ...statsFields(this.#host.statsFor(fn.name)),
       weight: 1,
       rateLimit: null,
-      outputDroppedBytes: stats.outputDroppedBytes,
       // Each thread holds its own: the main thread has none to report.
       connections: [],
     };
