@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatIssue, ManifestError } from '../../src/supervisor/manifest/errors.js';
 import { parseManifest } from '../../src/supervisor/manifest/load.js';
 import type { ModuleFunctionConfig } from '../../src/supervisor/manifest/types.js';
+import { rejectedIssues } from '../helpers/manifest-problems.js';
 
 // Issue 17: isolation, maxRssMb, maxJobsPerProcess and jobsPerProcess in the manifest.
 
@@ -13,13 +13,7 @@ writeFileSync(path.join(dir, 'title.js'), 'export default (s) => s;\n');
 const file = path.join(dir, 'gworker.yaml');
 
 function problems(text: string): string[] {
-  try {
-    parseManifest(text, file, { env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ManifestError);
-    return (err as ManifestError).issues.map(formatIssue);
-  }
-  throw new Error('expected the manifest to be rejected');
+  return rejectedIssues(() => parseManifest(text, file, { env: {} }));
 }
 
 describe('isolation in the manifest', () => {

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatIssue, ManifestError } from '../../../src/supervisor/manifest/errors.js';
 import { parseManifest } from '../../../src/supervisor/manifest/load.js';
 import { retryDelayMs } from '../../../src/supervisor/retry/policy.js';
+import { rejectedIssues } from '../../helpers/manifest-problems.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'gworker-retry-settings-'));
 writeFileSync(path.join(dir, 'h.js'), 'export default (s) => s;\n');
@@ -15,13 +15,7 @@ function parse(text: string) {
 }
 
 function problems(text: string): string[] {
-  try {
-    parse(text);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ManifestError);
-    return (err as ManifestError).issues.map(formatIssue);
-  }
-  throw new Error('expected the manifest to be rejected');
+  return rejectedIssues(() => parse(text));
 }
 
 describe('retry and deadLetter settings', () => {
