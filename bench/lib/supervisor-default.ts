@@ -10,6 +10,7 @@ import { drainOnce, type SupervisorDrainSettings } from './supervisor-drain.js';
 import { atLeastGoal, finishSectionRows, rowOf, type Section, type WordedGoal } from './supervisor-report.js';
 import { supervisorRoundTripSection } from './supervisor-roundtrip.js';
 import { fmtRatio } from './table.js';
+import { measureThreadWake } from './thread-wake.js';
 import type { LibraryBenchOptions } from './types.js';
 
 /** Goal 1's manifest: what a user writes for four jobs at once, nothing else. */
@@ -61,6 +62,7 @@ export async function supervisorDefaultDrainSection(options: LibraryBenchOptions
     })),
     true,
   );
+  const wake = await measureThreadWake();
   const cpuRatio = ratio(
     rowOf({ rows } as Section, 'supervisor')?.metrics.cpuUs ?? Number.NaN,
     rowOf({ rows } as Section, 'php-4')?.metrics.cpuUs ?? Number.NaN,
@@ -76,6 +78,8 @@ export async function supervisorDefaultDrainSection(options: LibraryBenchOptions
       'the manifest sets only concurrency and connections (jobsPerThread 1, no prefetch: the defaults); echo handler;',
       'same clock, warm-up and checks as the tuned drain above;',
       `CPU per job, gworker start / PHP x4 (summed over the 4 processes): ${fmtRatio(cpuRatio)} (medians)`,
+      `waking a sleeping thread on this machine (bench/lib/thread-wake.ts): ${wake.notifyUs.toFixed(1)} us of the waker's CPU, ${wake.latencyUs.toFixed(1)} us until it runs (medians);`,
+      '  the default path pays two such wake-ups per tiny job (job to the handler thread, result back), dispatch: thread none',
     ],
   };
 }
