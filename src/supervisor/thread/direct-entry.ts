@@ -178,15 +178,17 @@ class DirectThread {
       if (timedOut) {
         this.#failed(job, `timed out after ${timeoutMs} ms`, durationMs);
       } else if (ok) {
-        let bytes: Uint8Array;
+        let bytes: Uint8Array | null = null;
         try {
           bytes = resultToBytes(value);
         } catch (err) {
+          // Failed, and its slot still frees below: a result that cannot be sent must not stall the thread.
           this.#failed(job, serializeError(err).message, durationMs);
-          return;
         }
-        job.complete(bytes);
-        this.#count('complete', durationMs);
+        if (bytes !== null) {
+          job.complete(bytes);
+          this.#count('complete', durationMs);
+        }
       } else {
         this.#failed(job, serializeError(value).message, durationMs);
       }

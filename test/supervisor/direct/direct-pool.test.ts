@@ -14,6 +14,7 @@ import { appendFileSync } from 'node:fs';
 export default async function (text, job) {
   appendFileSync(process.env.DIRECT_RUNS ?? '/dev/null', text + '\\n');
   if (text === 'boom') throw new Error('boom');
+  if (text === 'bigint') return 1n;
   if (text === 'die') process.exit(3);
   if (text === 'spin') for (;;) {}
   if (text === 'oom') { const held = []; for (;;) held.push(new Array(1e5).fill(text)); }
@@ -85,6 +86,13 @@ describeWithPeers(['gearmand'], 'DirectPool (dispatch: thread) against gearmand'
       .toBe(5);
     expect(batches.length).toBeLessThan(5);
     expect(batches.flatMap((b) => b.failures)).toEqual([expect.objectContaining({ reason: 'boom' })]);
+  });
+
+  it('a result that cannot be sent fails its job, and the thread goes on taking jobs', async () => {
+    const { client } = await start('concurrency: 1');
+    await expect(client.run('up', 'bigint')).rejects.toThrow(/BigInt/);
+    await expect(client.run('up', 'bigint')).rejects.toThrow(/BigInt/);
+    expect(String(await client.run('up', 'after'))).toBe('AFTER');
   });
 
   it('with exceptions: false a throw is a WORK_FAIL', async () => {
