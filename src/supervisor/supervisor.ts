@@ -100,6 +100,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         manifest: () => this.#manifest,
         statsFor: (fn) => this.#statsFor(fn),
         recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
+        jobEnded: (info) => this.emit('jobEnd', info),
+        generation: (fn, info) => this.emit('generation', { function: fn, ...info }),
       },
       this.#log,
     );
@@ -324,6 +326,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log, this.retries);
     runtime.on('codeFiles', () => this.emit('codeFiles'));
+    runtime.on('generation', (info) => this.emit('generation', { function: config.name, ...info }));
     const stats = this.#statsFor(config.name);
     runtime.on('outputDropped', ({ stream, bytes }) => {
       stats.outputDroppedBytes += bytes;

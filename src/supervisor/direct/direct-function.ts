@@ -1,9 +1,11 @@
+import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
+import type { ConnectionSnapshot } from '../function-binding.js';
 import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
-import type { FunctionStats } from '../stats/function-stats.js';
-import { DirectPool, type DirectStats } from './direct-pool.js';
+import type { JobEndInfo, JobResultKind } from '../runtime/function-runtime.js';
+import { type DirectConnectionChange, type DirectCrash, type DirectJobs, DirectPool } from './direct-pool.js';
 
-const kResults = ['complete', 'fail', 'exception'] as const;
+const kResults: readonly JobResultKind[] = ['complete', 'fail', 'exception'];
 
 export interface DirectFunctionOptions {
   readonly servers: readonly ServerConfig[];
@@ -12,28 +14,44 @@ export interface DirectFunctionOptions {
   readonly regrabIntervalMs?: number;
 }
 
+/** What a DirectFunction tells, as a FunctionRuntime does (runtime/function-runtime.ts). */
+export interface DirectFunctionEvents {
+  /** A job ended: one per job, from the threads' batches (so up to 250 ms late). */
+  jobEnd: [info: JobEndInfo];
+  /** A new pool of threads took over (start or reload). */
+  generation: [info: { generation: number; cause: string }];
+}
+
+/** One job server's connections of the function, over every pool it has had. */
+interface ServerTally {
+  reconnects: number;
+  lastError: string | null;
+}
+
 /**
  * One `dispatch: thread` function on this box: its current DirectPool and the ones
  * retiring. A reload (new code, a changed setting, new servers) starts a whole new pool,
  * whose threads load and connect first; then the old threads stop grabbing and close
  * their connections after their jobs, so no job is lost.
  */
-export class DirectFunction {
+export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
   readonly name: string;
   readonly #options: DirectFunctionOptions;
   readonly #log: Logger;
-  readonly #stats: FunctionStats;
   #config: ModuleFunctionConfig;
   #pool: DirectPool | null = null;
   #generation = 0;
+  #nextGeneration = 1;
   readonly #retiring = new Set<Promise<void>>();
   #reloading: Promise<void> = Promise.resolve();
   #paused = false;
+  /** Per `host:port`: kept across pools, so the reconnects counter only grows. */
+  readonly #tallies = new Map<string, ServerTally>();
 
-  constructor(config: ModuleFunctionConfig, stats: FunctionStats, options: DirectFunctionOptions) {
+  constructor(config: ModuleFunctionConfig, options: DirectFunctionOptions) {
+    super();
     this.name = config.name;
     this.#config = config;
-    this.#stats = stats;
     this.#options = options;
     this.#log = (options.logger ?? silentLogger).child({ function: config.name, dispatch: 'thread' });
   }
@@ -62,37 +80,43 @@ export class DirectFunction {
     return this.#pool?.threadsStarted ?? 0;
   }
 
+  get threadsIdle(): number {
+    return this.#pool?.threadsIdle ?? 0;
+  }
+
+  /**
+   * The serving pool's connections per job server, as a FunctionBinding reports its
+   * own: each thread holds one to every server, so `connections` is the thread count.
+   */
+  connections(): ConnectionSnapshot[] {
+    const pool = this.#pool;
+    if (pool === null) return [];
+    const wanted = pool.threads;
+    return pool.connectionsUp().map(({ server, up }) => {
+      const tally = this.#tallies.get(server);
+      return {
+        server,
+        connections: wanted,
+        connected: up > 0,
+        up: Math.min(up, wanted),
+        reconnects: tally?.reconnects ?? 0,
+        lastError: tally?.lastError ?? null,
+      };
+    });
+  }
+
   /** Starts the first pool; throws HANDLER_LOAD when the code cannot serve. */
   start(): Promise<void> {
     this.#log.info(
       { threads: Math.ceil(this.#config.concurrency / this.#config.jobsPerThread) },
       `${this.name}: dispatch: thread, each handler thread holds one connection per job server (the servers' "connections" setting does not apply)`,
     );
-    return this.reload(this.#config, this.#options.servers, Number.POSITIVE_INFINITY);
+    return this.#swap(this.#config, this.#options.servers, Number.POSITIVE_INFINITY, 'start');
   }
 
   /** A new pool from `config` takes over; the old one drains until `drainMs` has passed. */
   reload(config: ModuleFunctionConfig, servers: readonly ServerConfig[], drainMs: number): Promise<void> {
-    const next = this.#reloading.then(async () => {
-      const pool = new DirectPool(config, {
-        ...this.#options,
-        servers,
-        logger: this.#log,
-        onStats: (batch) => this.#record(batch),
-      });
-      await pool.start();
-      if (this.#paused) pool.pause();
-      const old = this.#pool;
-      this.#pool = pool;
-      this.#config = config;
-      this.#generation++;
-      if (old !== null) {
-        const closing = old.close(performance.now() + drainMs).finally(() => this.#retiring.delete(closing));
-        this.#retiring.add(closing);
-      }
-    });
-    this.#reloading = next.catch(() => {});
-    return next;
+    return this.#swap(config, servers, drainMs, 'reload');
   }
 
   pause(): void {
@@ -114,16 +138,89 @@ export class DirectFunction {
     await Promise.allSettled([...this.#retiring]);
   }
 
-  #record(batch: DirectStats): void {
-    for (let i = 0; i < batch.durationsMs.length; i++)
-      this.#stats.recordJob(
-        kResults[batch.results[i] as number] ?? 'exception',
-        batch.durationsMs[i] as number,
-      );
-    for (const { handle, reason } of batch.failures)
-      this.#log.warn(
-        { jobHandle: handle, reason },
-        `${this.name}: job ${handle} did not complete: ${reason}`,
-      );
+  #swap(
+    config: ModuleFunctionConfig,
+    servers: readonly ServerConfig[],
+    drainMs: number,
+    cause: string,
+  ): Promise<void> {
+    const next = this.#reloading.then(async () => {
+      const generation = this.#nextGeneration++;
+      const pool = new DirectPool(config, {
+        ...this.#options,
+        servers,
+        logger: this.#log,
+        hooks: {
+          jobs: (batch) => this.#jobsEnded(batch, generation),
+          crashed: (job) => this.#crashed(job, generation),
+          connection: (change) => this.#connectionChanged(change),
+          serverError: (server, error) => {
+            this.#tally(server).lastError = error;
+          },
+        },
+      });
+      await pool.start();
+      if (this.#paused) pool.pause();
+      const old = this.#pool;
+      this.#pool = pool;
+      this.#config = config;
+      this.#generation = generation;
+      this.emit('generation', { generation, cause });
+      if (old !== null) {
+        const closing = old.close(performance.now() + drainMs).finally(() => this.#retiring.delete(closing));
+        this.#retiring.add(closing);
+      }
+    });
+    this.#reloading = next.catch(() => {});
+    return next;
+  }
+
+  /** A batch from a thread: one jobEnd per job, with the reason (and what was thrown) for failures. */
+  #jobsEnded(batch: DirectJobs, generation: number): void {
+    const { handles, durationsMs, results, failures } = batch;
+    let next = 0;
+    for (let i = 0; i < handles.length; i++) {
+      const failure = failures[next]?.index === i ? failures[next++] : undefined;
+      this.emit('jobEnd', {
+        function: this.name,
+        handle: handles[i] as string,
+        result: kResults[results[i] as number] ?? 'exception',
+        durationMs: durationsMs[i] as number,
+        generation,
+        ...(failure === undefined ? {} : { reason: failure.reason }),
+        ...(failure?.error == null ? {} : { error: failure.error }),
+      });
+    }
+  }
+
+  /**
+   * A job's thread died under it: it ends here, with the thread's end as its cause (the
+   * job server requeues it, and the thread it reaches answers it without counting it).
+   */
+  #crashed(job: DirectCrash, generation: number): void {
+    this.emit('jobEnd', {
+      function: this.name,
+      handle: job.handle,
+      result: this.#config.exceptions ? 'exception' : 'fail',
+      reason: `${job.reason}; the job server requeues it, and this box answers it with that reason instead of running it again`,
+      durationMs: job.durationMs,
+      generation,
+      threadEnded: job.cause,
+    });
+  }
+
+  #connectionChanged(change: DirectConnectionChange): void {
+    const tally = this.#tally(change.server);
+    if (change.reconnect) tally.reconnects++;
+    if (change.error !== null) tally.lastError = change.error;
+  }
+
+  #tally(server: string): ServerTally {
+    let tally = this.#tallies.get(server);
+    if (tally === undefined) {
+      tally = { reconnects: 0, lastError: null };
+      this.#tallies.set(server, tally);
+    }
+    return tally;
   }
 }

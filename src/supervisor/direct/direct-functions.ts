@@ -3,6 +3,8 @@ import type { ScalingBook } from '../capacity/scaling-book.js';
 import { statsFields } from '../function-snapshot.js';
 import { sameConfig } from '../manifest/same-config.js';
 import type { FunctionConfig, Manifest, ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
+import type { JobEndInfo } from '../runtime/function-runtime.js';
+import { jobEndRecorder } from '../runtime/job-end-log.js';
 import type { FunctionStats } from '../stats/function-stats.js';
 import type { FunctionSnapshot } from '../supervisor-types.js';
 import { DirectFunction } from './direct-function.js';
@@ -18,6 +20,10 @@ export interface DirectHost {
   manifest(): Manifest;
   statsFor(fn: string): FunctionStats;
   recordReload(fn: string, generation: number, error?: Error): void;
+  /** A job ended (counted in its stats and logged already): the supervisor's `jobEnd`. */
+  jobEnded(info: JobEndInfo): void;
+  /** A new pool took over: the supervisor's `generation`. */
+  generation(fn: string, info: { generation: number; cause: string }): void;
 }
 
 /** Whether a function runs in the `dispatch: thread` mode (handler threads own their connections). */
@@ -57,12 +63,20 @@ export class DirectFunctions {
 
   /** A new function of this mode, known here from now on (start() is the caller's). */
   create(config: ModuleFunctionConfig): DirectFunction {
-    const fn = new DirectFunction(config, this.#host.statsFor(config.name), {
-      servers: this.#host.servers(),
-      logger: this.#host.logger,
-      clientId: this.#host.clientId,
-      ...(this.#host.regrabIntervalMs === undefined ? {} : { regrabIntervalMs: this.#host.regrabIntervalMs }),
+    const host = this.#host;
+    const fn = new DirectFunction(config, {
+      servers: host.servers(),
+      logger: host.logger,
+      clientId: host.clientId,
+      ...(host.regrabIntervalMs === undefined ? {} : { regrabIntervalMs: host.regrabIntervalMs }),
     });
+    // Counted and logged as a default function's jobs are (runtime/job-end-log.ts).
+    const log = host.logger.child({ component: 'runtime', function: config.name, dispatch: 'thread' });
+    fn.on(
+      'jobEnd',
+      jobEndRecorder(config.name, host.statsFor(config.name), log, (info) => host.jobEnded(info)),
+    );
+    fn.on('generation', (info) => host.generation(config.name, info));
     this.#functions.set(config.name, fn);
     this.#host.scaling.add(config);
     return fn;
@@ -128,14 +142,13 @@ export class DirectFunctions {
       paused: fn.paused,
       threads: fn.threads,
       threadsStarted: fn.threadsStarted,
-      threadsIdle: 0,
+      threadsIdle: fn.threadsIdle,
       isolation: 'thread',
       generation: fn.generation,
       ...statsFields(this.#host.statsFor(fn.name)),
       weight: 1,
       rateLimit: null,
-      // Each thread holds its own: the main thread has none to report.
-      connections: [],
+      connections: fn.connections(),
     };
   }
 }

@@ -4,8 +4,14 @@ import { type Logger, silentLogger } from '../../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
 import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
+import type { ThreadEndCause } from '../pool/handler-pool.js';
 import { DirectBoard } from '../thread/direct-board.js';
-import type { DirectThreadData, FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
+import type {
+  DirectFailure,
+  DirectThreadData,
+  FromDirectThread,
+  ToDirectThread,
+} from '../thread/direct-messages.js';
 import { directEntryFile } from './direct-entry-file.js';
 
 /** As the default mode (pool/pool-job.ts): a handler that ignores its aborted signal this long more has its thread ended. */
@@ -15,14 +21,40 @@ const kWatchdogMs = 200;
 /** Longest wait for a thread's death to be seen before a re-offered job runs anyway. */
 const kVerdictWaitMs = 2000;
 
-export interface DirectStats {
-  readonly complete: number;
-  readonly fail: number;
-  readonly exception: number;
+/** Jobs a thread ended since its last batch (every 250 ms or 256 jobs), in the order they ended. */
+export interface DirectJobs {
+  readonly handles: readonly string[];
   readonly durationsMs: readonly number[];
-  /** 0 complete, 1 fail, 2 exception, in the order of durationsMs. */
+  /** 0 complete, 1 fail, 2 exception, in the order of handles. */
   readonly results: readonly number[];
-  readonly failures: ReadonlyArray<{ handle: string; reason: string }>;
+  /** The jobs that did not complete, by their index in the batch. */
+  readonly failures: readonly DirectFailure[];
+}
+
+/** A job that was running in a thread when the thread died: it ends here (the requeued job is answered, not counted again). */
+export interface DirectCrash {
+  readonly handle: string;
+  readonly reason: string;
+  readonly cause: ThreadEndCause;
+  readonly durationMs: number;
+}
+
+/** A thread's connection to a job server came up or went down. */
+export interface DirectConnectionChange {
+  /** `host:port`. */
+  readonly server: string;
+  readonly up: boolean;
+  readonly reconnect: boolean;
+  readonly error: string | null;
+}
+
+/** What a DirectPool tells its owner (direct-function.ts), each when it happens. */
+export interface DirectPoolHooks {
+  jobs?(batch: DirectJobs): void;
+  crashed?(job: DirectCrash): void;
+  connection?(change: DirectConnectionChange): void;
+  /** An error the job server sent, or a protocol error, on a thread's connection. */
+  serverError?(server: string, error: string): void;
 }
 
 export interface DirectPoolOptions {
@@ -30,8 +62,7 @@ export interface DirectPoolOptions {
   readonly clientId?: string;
   readonly logger?: Logger;
   readonly regrabIntervalMs?: number;
-  /** A batch of ended jobs (every 250 ms or 256 jobs per thread). */
-  readonly onStats?: (stats: DirectStats) => void;
+  readonly hooks?: DirectPoolHooks;
 }
 
 interface Seat {
@@ -40,6 +71,8 @@ interface Seat {
   endedFor: string | null;
   stopping: boolean;
   exited: Promise<void>;
+  /** Per server (the order of `servers`): its connection is up. */
+  readonly up: boolean[];
 }
 
 /**
@@ -59,6 +92,8 @@ export class DirectPool {
   readonly #seats: Array<Seat | null>;
   /** Jobs that were running in a thread when it died: handle -> why. */
   readonly #crashed = new Map<string, string>();
+  readonly #serverNames: readonly string[];
+  readonly #hooks: DirectPoolHooks;
   #watchdog: NodeJS.Timeout | undefined;
   #paused = false;
   #stopped = false;
@@ -67,6 +102,8 @@ export class DirectPool {
     this.#config = config;
     this.#options = options;
     this.#log = options.logger ?? silentLogger;
+    this.#hooks = options.hooks ?? {};
+    this.#serverNames = options.servers.map(({ host, port }) => `${host}:${port}`);
     this.#board = new DirectBoard(this.threads * config.jobsPerThread);
     this.#seats = new Array<Seat | null>(this.threads).fill(null);
   }
@@ -83,6 +120,24 @@ export class DirectPool {
   /** Jobs running now, read from the board (no message per job). */
   get running(): number {
     return this.#board.running();
+  }
+
+  /** Started threads running no job now (read from the board). */
+  get threadsIdle(): number {
+    const per = this.#config.jobsPerThread;
+    let idle = 0;
+    this.#seats.forEach((seat, index) => {
+      if (seat !== null && this.#board.running(index * per, (index + 1) * per) === 0) idle++;
+    });
+    return idle;
+  }
+
+  /** Per job server (`host:port`, the order of the servers): how many threads' connections are up now. */
+  connectionsUp(): Array<{ server: string; up: number }> {
+    return this.#serverNames.map((server, i) => ({
+      server,
+      up: this.#seats.reduce((n, seat) => n + (seat?.up[i] === true ? 1 : 0), 0),
+    }));
   }
 
   get paused(): boolean {
@@ -198,6 +253,7 @@ export class DirectPool {
       endedFor: null,
       stopping: false,
       exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())),
+      up: this.#serverNames.map(() => false),
     };
     this.#seats[index] = seat;
     return new Promise<void>((resolve, reject) => {
@@ -209,8 +265,12 @@ export class DirectPool {
         } else if (message.kind === 'loadFailed') {
           reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${message.error.message}`));
           void thread.terminate();
-        } else if (message.kind === 'stats') {
-          this.#options.onStats?.(message);
+        } else if (message.kind === 'jobs') {
+          this.#hooks.jobs?.(message);
+        } else if (message.kind === 'connection') {
+          this.#connectionChanged(seat, message);
+        } else if (message.kind === 'serverError') {
+          this.#hooks.serverError?.(this.#serverNames[message.server] as string, message.error);
         } else if (message.kind === 'verdict?') {
           void this.#verdict(thread, message.handle, message.slot);
         }
@@ -235,20 +295,34 @@ export class DirectPool {
     });
   }
 
+  #connectionChanged(
+    seat: Seat,
+    change: { server: number; up: boolean; reconnect: boolean; error: string | null },
+  ): void {
+    seat.up[change.server] = change.up;
+    const server = this.#serverNames[change.server] as string;
+    if (!change.up && !seat.stopping)
+      this.#log.warn(
+        { function: this.#config.name, server, err: change.error },
+        `${this.#config.name}: a handler thread's connection to ${server} dropped (${change.error}); it reconnects`,
+      );
+    this.#hooks.connection?.({ server, up: change.up, reconnect: change.reconnect, error: change.error });
+  }
+
   /** A thread died: its jobs are recorded as crashed (every thread hears), and it is replaced. */
   #died(index: number, seat: Seat, code: number, error: Error | null): void {
-    const reason = seat.endedFor ?? describeDeath(code, error, this.#config.maxMemoryMb);
+    const death = describeDeath(code, error, this.#config.maxMemoryMb);
+    const reason = seat.endedFor ?? death.reason;
+    const cause: ThreadEndCause = seat.endedFor === null ? death.cause : 'timeout';
     const per = this.#config.jobsPerThread;
     for (let slot = index * per; slot < (index + 1) * per; slot++) {
-      if (this.#board.startedAt(slot) === 0) continue;
+      const startedAt = this.#board.startedAt(slot);
+      if (startedAt === 0) continue;
       const handle = this.#board.handle(slot);
       this.#board.free(slot);
+      this.#hooks.crashed?.({ handle, reason, cause, durationMs: Math.max(0, Date.now() - startedAt) });
       this.#crashed.set(handle, reason);
       this.#broadcast({ kind: 'crashed', handle, reason });
-      this.#log.warn(
-        { function: this.#config.name, jobHandle: handle, reason },
-        `${this.#config.name}: job ${handle} was running when its handler thread died (${reason}); the job server requeues it and it will be answered with that reason`,
-      );
     }
     if (this.#stopped) return;
     this.#startThread(index).catch((err: Error) =>
@@ -300,9 +374,13 @@ export class DirectPool {
   }
 }
 
-function describeDeath(code: number, error: Error | null, maxMemoryMb: number | undefined): string {
+function describeDeath(
+  code: number,
+  error: Error | null,
+  maxMemoryMb: number | undefined,
+): { reason: string; cause: ThreadEndCause } {
   if (error !== null && /out of memory/i.test(error.message))
-    return `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`;
-  if (error !== null) return `the handler's thread died: ${error.message}`;
-  return `the handler's thread exited with code ${code}`;
+    return { reason: `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`, cause: 'oom' };
+  if (error !== null) return { reason: `the handler's thread died: ${error.message}`, cause: 'crash' };
+  return { reason: `the handler's thread exited with code ${code}`, cause: 'crash' };
 }

@@ -68,10 +68,10 @@ export class DirectBoard {
     return -1;
   }
 
-  /** Jobs running now, over every slot. */
-  running(): number {
+  /** Jobs running now in slots [from, to) (every slot by default). */
+  running(from = 0, to = this.slots): number {
     let running = 0;
-    for (let slot = 0; slot < this.slots; slot++) if (this.#starts[slot] !== 0) running++;
+    for (let slot = from; slot < to; slot++) if (this.#starts[slot] !== 0) running++;
     return running;
   }
 }

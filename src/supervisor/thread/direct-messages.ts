@@ -30,21 +30,39 @@ export type ToDirectThread =
   /** Stop grabbing, finish running jobs, close the connections, end. */
   | { readonly kind: 'stop'; readonly timeoutMs: number };
 
+/** A job that did not complete, in a `jobs` batch: its place in the batch and why. */
+export interface DirectFailure {
+  readonly index: number;
+  readonly reason: string;
+  /** What the handler threw, when it threw (a timeout has none). */
+  readonly error: SerializedError | null;
+}
+
 export type FromDirectThread =
   | { readonly kind: 'ready' }
   | { readonly kind: 'loadFailed'; readonly error: SerializedError }
-  /** Jobs ended since the last batch (sent every 250 ms or 256 jobs). */
+  /** Jobs ended since the last batch (sent every 250 ms or 256 jobs), in the order they ended. */
   | {
-      readonly kind: 'stats';
-      readonly complete: number;
-      readonly fail: number;
-      readonly exception: number;
+      readonly kind: 'jobs';
+      readonly handles: readonly string[];
       readonly durationsMs: readonly number[];
-      /** Each job's result, in the order of durationsMs: 0 complete, 1 fail, 2 exception. */
+      /** Each job's result: 0 complete, 1 fail, 2 exception. */
       readonly results: readonly number[];
-      /** Failures' reasons in this batch (at most a few, for the log). */
-      readonly failures: ReadonlyArray<{ handle: string; reason: string }>;
+      readonly failures: readonly DirectFailure[];
     }
+  /**
+   * The thread's connection to `servers[server]` came up or went down (the library
+   * Worker's connect and disconnect): state changes only, never per job.
+   */
+  | {
+      readonly kind: 'connection';
+      readonly server: number;
+      readonly up: boolean;
+      readonly reconnect: boolean;
+      readonly error: string | null;
+    }
+  /** An error the job server sent or a protocol error on that connection (its lastError). */
+  | { readonly kind: 'serverError'; readonly server: number; readonly error: string }
   /** A job's handle is running in another thread's slot: did that thread die? */
   | { readonly kind: 'verdict?'; readonly handle: string; readonly slot: number }
   | { readonly kind: 'stopped' };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Client } from '../../../src/client/client.js';
-import { DirectPool, type DirectStats } from '../../../src/supervisor/direct/direct-pool.js';
+import { type DirectJobs, DirectPool } from '../../../src/supervisor/direct/direct-pool.js';
 import { parseManifest } from '../../../src/supervisor/manifest/load.js';
 import type { ModuleFunctionConfig } from '../../../src/supervisor/manifest/types.js';
 import { type GearmandHandle, startGearmand } from '../../helpers/gearmand.js';
@@ -55,12 +55,12 @@ describeWithPeers(['gearmand'], 'DirectPool (dispatch: thread) against gearmand'
     return manifest.functions[0] as ModuleFunctionConfig;
   }
 
-  async function start(settings: string, onStats?: (stats: DirectStats) => void) {
+  async function start(settings: string, onJobs?: (batch: DirectJobs) => void) {
     const cfg = config(settings);
     pool = new DirectPool(cfg, {
       servers: [{ host: '127.0.0.1', port: gearmand.port, connections: 1 }],
       regrabIntervalMs: 500,
-      ...(onStats === undefined ? {} : { onStats }),
+      ...(onJobs === undefined ? {} : { hooks: { jobs: onJobs } }),
     });
     await pool.start();
     client = new Client({ servers: [gearmand.address] });
@@ -74,18 +74,18 @@ describeWithPeers(['gearmand'], 'DirectPool (dispatch: thread) against gearmand'
   }
 
   it('runs jobs in its threads, and a throw fails the job with its message', async () => {
-    const batches: DirectStats[] = [];
+    const batches: DirectJobs[] = [];
     const { client, pool } = await start('concurrency: 2', (stats) => batches.push(stats));
     expect(pool.threadsStarted).toBe(2);
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((t) => client.run('up', t)));
     expect(results.map(String)).toEqual(['A', 'B', 'C', 'D']);
     await expect(client.run('up', 'boom')).rejects.toThrow('boom');
     // Stats arrive in a batch, not a message per job.
-    await expect
-      .poll(() => batches.reduce((n, b) => n + b.complete + b.exception, 0), { timeout: 3000 })
-      .toBe(5);
+    await expect.poll(() => batches.reduce((n, b) => n + b.handles.length, 0), { timeout: 3000 }).toBe(5);
     expect(batches.length).toBeLessThan(5);
-    expect(batches.flatMap((b) => b.failures)).toEqual([expect.objectContaining({ reason: 'boom' })]);
+    expect(batches.flatMap((b) => b.failures)).toEqual([
+      expect.objectContaining({ reason: 'boom', error: expect.objectContaining({ name: 'Error' }) }),
+    ]);
   });
 
   it('a result that cannot be sent fails its job, and the thread goes on taking jobs', async () => {
