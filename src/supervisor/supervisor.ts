@@ -102,6 +102,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
         jobEnded: (info) => this.emit('jobEnd', info),
         generation: (fn, info) => this.emit('generation', { function: fn, ...info }),
+        codeFilesChanged: () => this.emit('codeFiles'),
       },
       this.#log,
     );
@@ -265,7 +266,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const direct = [...this.#direct.values()].map((fn) => ({
       name: fn.name,
       handler: fn.config.handler,
-      files: [fn.config.handler],
+      files: fn.codeFiles,
     }));
     return [
       ...[...this.#bindings.values()].flatMap(({ runtime }) => {

@@ -20,6 +20,8 @@ export interface DirectFunctionEvents {
   jobEnd: [info: JobEndInfo];
   /** A new pool of threads took over (start or reload). */
   generation: [info: { generation: number; cause: string }];
+  /** codeFiles changed: a pool loaded, a load failed, or the handler imported more. */
+  codeFiles: [];
 }
 
 /** One job server's connections of the function, over every pool it has had. */
@@ -47,6 +49,8 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
   #paused = false;
   /** Per `host:port`: kept across pools, so the reconnects counter only grows. */
   readonly #tallies = new Map<string, ServerTally>();
+  /** The files a rejected reload read: a fix to any of them must reload it too. */
+  #rejectedFiles: readonly string[] = [];
 
   constructor(config: ModuleFunctionConfig, options: DirectFunctionOptions) {
     super();
@@ -82,6 +86,15 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
 
   get threadsIdle(): number {
     return this.#pool?.threadsIdle ?? 0;
+  }
+
+  /**
+   * The files this function's code was loaded from (the handler and what it imported,
+   * node_modules left out), plus those a rejected reload read, as FunctionRuntime.codeFiles
+   * gives them: the change watcher reloads the function when one of them changes.
+   */
+  get codeFiles(): readonly string[] {
+    return [...new Set([this.#config.handler, ...(this.#pool?.modules ?? []), ...this.#rejectedFiles])];
   }
 
   /**
@@ -157,15 +170,27 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
           serverError: (server, error) => {
             this.#tally(server).lastError = error;
           },
+          // A late import of the serving pool; before the swap, the swap tells.
+          modules: () => {
+            if (this.#pool === pool) this.emit('codeFiles');
+          },
         },
       });
-      await pool.start();
+      try {
+        await pool.start();
+      } catch (err) {
+        this.#rejectedFiles = pool.modules;
+        this.emit('codeFiles');
+        throw err;
+      }
       if (this.#paused) pool.pause();
       const old = this.#pool;
       this.#pool = pool;
       this.#config = config;
       this.#generation = generation;
+      this.#rejectedFiles = [];
       this.emit('generation', { generation, cause });
+      this.emit('codeFiles');
       if (old !== null) {
         const closing = old.close(performance.now() + drainMs).finally(() => this.#retiring.delete(closing));
         this.#retiring.add(closing);

@@ -24,6 +24,8 @@ export interface DirectHost {
   jobEnded(info: JobEndInfo): void;
   /** A new pool took over: the supervisor's `generation`. */
   generation(fn: string, info: { generation: number; cause: string }): void;
+  /** Some function's code files changed: the supervisor's `codeFiles`. */
+  codeFilesChanged(): void;
 }
 
 /** Whether a function runs in the `dispatch: thread` mode (handler threads own their connections). */
@@ -77,6 +79,7 @@ export class DirectFunctions {
       jobEndRecorder(config.name, host.statsFor(config.name), log, (info) => host.jobEnded(info)),
     );
     fn.on('generation', (info) => host.generation(config.name, info));
+    fn.on('codeFiles', () => host.codeFilesChanged());
     this.#functions.set(config.name, fn);
     this.#host.scaling.add(config);
     return fn;

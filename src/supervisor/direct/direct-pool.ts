@@ -3,16 +3,15 @@ import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
 import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
-import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
+import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { ThreadEndCause } from '../pool/handler-pool.js';
 import { DirectBoard } from '../thread/direct-board.js';
-import type {
-  DirectFailure,
-  DirectThreadData,
-  FromDirectThread,
-  ToDirectThread,
-} from '../thread/direct-messages.js';
+import type { DirectThreadData, FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
 import { directEntryFile } from './direct-entry-file.js';
+import type { DirectPoolHooks, DirectPoolOptions } from './direct-pool-hooks.js';
+import { describeDeath } from './thread-death.js';
+
+export type * from './direct-pool-hooks.js';
 
 /** As the default mode (pool/pool-job.ts): a handler that ignores its aborted signal this long more has its thread ended. */
 export const kAbortGraceMs = 1000;
@@ -20,50 +19,6 @@ export const kAbortGraceMs = 1000;
 const kWatchdogMs = 200;
 /** Longest wait for a thread's death to be seen before a re-offered job runs anyway. */
 const kVerdictWaitMs = 2000;
-
-/** Jobs a thread ended since its last batch (every 250 ms or 256 jobs), in the order they ended. */
-export interface DirectJobs {
-  readonly handles: readonly string[];
-  readonly durationsMs: readonly number[];
-  /** 0 complete, 1 fail, 2 exception, in the order of handles. */
-  readonly results: readonly number[];
-  /** The jobs that did not complete, by their index in the batch. */
-  readonly failures: readonly DirectFailure[];
-}
-
-/** A job that was running in a thread when the thread died: it ends here (the requeued job is answered, not counted again). */
-export interface DirectCrash {
-  readonly handle: string;
-  readonly reason: string;
-  readonly cause: ThreadEndCause;
-  readonly durationMs: number;
-}
-
-/** A thread's connection to a job server came up or went down. */
-export interface DirectConnectionChange {
-  /** `host:port`. */
-  readonly server: string;
-  readonly up: boolean;
-  readonly reconnect: boolean;
-  readonly error: string | null;
-}
-
-/** What a DirectPool tells its owner (direct-function.ts), each when it happens. */
-export interface DirectPoolHooks {
-  jobs?(batch: DirectJobs): void;
-  crashed?(job: DirectCrash): void;
-  connection?(change: DirectConnectionChange): void;
-  /** An error the job server sent, or a protocol error, on a thread's connection. */
-  serverError?(server: string, error: string): void;
-}
-
-export interface DirectPoolOptions {
-  readonly servers: readonly ServerConfig[];
-  readonly clientId?: string;
-  readonly logger?: Logger;
-  readonly regrabIntervalMs?: number;
-  readonly hooks?: DirectPoolHooks;
-}
 
 interface Seat {
   thread: Thread;
@@ -94,6 +49,10 @@ export class DirectPool {
   readonly #crashed = new Map<string, string>();
   readonly #serverNames: readonly string[];
   readonly #hooks: DirectPoolHooks;
+  /** What the handler loaded, as the pool's first thread recorded it (for the change watcher). */
+  readonly #modules = new Set<string>();
+  /** A thread recording modules has been started: the others (and replacements) do not. */
+  #tracking = false;
   #watchdog: NodeJS.Timeout | undefined;
   #paused = false;
   #stopped = false;
@@ -142,6 +101,11 @@ export class DirectPool {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** The files the handler loaded (its own code: node_modules and gworker's files left out). */
+  get modules(): readonly string[] {
+    return [...this.#modules];
   }
 
   /** Jobs whose thread died under them, with why (those are answered, never run again here). */
@@ -240,7 +204,9 @@ export class DirectPool {
         DEFAULT_MAX_FRAME_SIZE,
         (config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE) + 1024,
       ),
+      trackModules: !this.#tracking,
     };
+    this.#tracking = true;
     const thread = new Thread(directEntryFile(), {
       workerData: data,
       ...(config.maxMemoryMb === undefined
@@ -261,8 +227,12 @@ export class DirectPool {
       thread.on('message', (message: FromDirectThread) => {
         if (message.kind === 'ready') {
           ready = true;
+          this.#addModules(message.modules);
           resolve();
+        } else if (message.kind === 'modules') {
+          this.#addModules(message.files);
         } else if (message.kind === 'loadFailed') {
+          this.#addModules(message.modules);
           reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${message.error.message}`));
           void thread.terminate();
         } else if (message.kind === 'jobs') {
@@ -293,6 +263,13 @@ export class DirectPool {
         this.#died(index, seat, code, lastError);
       });
     });
+  }
+
+  #addModules(files: readonly string[] | undefined): void {
+    if (files === undefined) return;
+    const before = this.#modules.size;
+    for (const file of files) this.#modules.add(file);
+    if (this.#modules.size > before) this.#hooks.modules?.();
   }
 
   #connectionChanged(
@@ -372,15 +349,4 @@ export class DirectPool {
   #broadcast(message: ToDirectThread): void {
     for (const seat of this.#seats) seat?.thread.postMessage(message);
   }
-}
-
-function describeDeath(
-  code: number,
-  error: Error | null,
-  maxMemoryMb: number | undefined,
-): { reason: string; cause: ThreadEndCause } {
-  if (error !== null && /out of memory/i.test(error.message))
-    return { reason: `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`, cause: 'oom' };
-  if (error !== null) return { reason: `the handler's thread died: ${error.message}`, cause: 'crash' };
-  return { reason: `the handler's thread exited with code ${code}`, cause: 'crash' };
 }

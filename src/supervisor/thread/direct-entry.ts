@@ -9,6 +9,7 @@ import { DirectJobContext } from './direct-context.js';
 import type { DirectFailure, DirectThreadData, FromDirectThread, ToDirectThread } from './direct-messages.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
 import type { SerializedError } from './messages.js';
+import { ModuleGraph } from './module-graph.js';
 import { capThreadOutput } from './output-cap.js';
 import { serializeError } from './serialize-error.js';
 
@@ -287,16 +288,29 @@ async function main(): Promise<void> {
   if (port === null) throw new Error('direct-entry runs only in a handler thread');
   capThreadOutput();
   const data = workerData as DirectThreadData;
+  // The same record of what the handler loads as a default function's first thread keeps
+  // (thread/module-graph.ts), for the change watcher: one thread per pool pays its hooks thread.
+  const graph = data.trackModules ? ModuleGraph.track() : null;
   let handler: HandlerFunction;
   try {
     handler = await loadHandler(data.handler, data.exportName);
   } catch (err) {
-    port.postMessage({ kind: 'loadFailed', error: serializeError(err) } satisfies FromDirectThread);
+    const error = serializeError(err);
+    port.postMessage({
+      kind: 'loadFailed',
+      error,
+      ...(graph === null ? {} : { modules: graph.collect() }),
+    } satisfies FromDirectThread);
     return;
   }
   const thread = new DirectThread(data, port, handler);
   await thread.start();
-  port.postMessage({ kind: 'ready' } satisfies FromDirectThread);
+  if (graph === null) {
+    port.postMessage({ kind: 'ready' } satisfies FromDirectThread);
+    return;
+  }
+  port.postMessage({ kind: 'ready', modules: graph.collect() } satisfies FromDirectThread);
+  graph.onLater((files) => port.postMessage({ kind: 'modules', files } satisfies FromDirectThread));
 }
 
 void main();

@@ -21,6 +21,8 @@ export interface DirectThreadData {
   readonly regrabIntervalMs: number | undefined;
   /** The connections' frame limit: maxResultSize and room for the handle. */
   readonly maxFrameSize: number;
+  /** Record the files the handler loads (thread/module-graph.ts): the pool's first thread only. */
+  readonly trackModules: boolean;
 }
 
 export type ToDirectThread =
@@ -39,8 +41,11 @@ export interface DirectFailure {
 }
 
 export type FromDirectThread =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'loadFailed'; readonly error: SerializedError }
+  /** Loaded and connected; `modules`: the files the handler loaded, when this thread tracks them. */
+  | { readonly kind: 'ready'; readonly modules?: readonly string[] }
+  | { readonly kind: 'loadFailed'; readonly error: SerializedError; readonly modules?: readonly string[] }
+  /** Files the handler imported later (on first use), from a thread that tracks them. */
+  | { readonly kind: 'modules'; readonly files: readonly string[] }
   /** Jobs ended since the last batch (sent every 250 ms or 256 jobs), in the order they ended. */
   | {
       readonly kind: 'jobs';
