@@ -311,7 +311,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
         // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
         ...this.#removing.values(),
-        ...[...this.#direct.values()].map((fn) => fn.close(deadline, options.force === true)),
+        this.#direct.close(deadline, options.force === true),
       ]);
       await this.retries.close();
       await this.queues.close();

@@ -1,9 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
+import { settlesBy } from '../deadline.js';
 import type { ConnectionSnapshot } from '../function-binding.js';
 import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
 import type { JobEndInfo, JobResultKind } from '../runtime/function-runtime.js';
-import { type DirectConnectionChange, type DirectCrash, type DirectJobs, DirectPool } from './direct-pool.js';
+import {
+  type DirectConnectionChange,
+  type DirectCrash,
+  type DirectJobs,
+  DirectPool,
+  kStopMarginMs,
+} from './direct-pool.js';
 
 const kResults: readonly JobResultKind[] = ['complete', 'fail', 'exception'];
 
@@ -42,11 +49,16 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
   readonly #log: Logger;
   #config: ModuleFunctionConfig;
   #pool: DirectPool | null = null;
+  /** A pool whose threads are loading and connecting (start or reload). */
+  #loading: DirectPool | null = null;
   #generation = 0;
   #nextGeneration = 1;
-  readonly #retiring = new Set<Promise<void>>();
-  #reloading: Promise<void> = Promise.resolve();
+  /** Old pools draining after a reload, each with its close. */
+  readonly #retiring = new Map<DirectPool, Promise<void>>();
+  #reloading: Promise<unknown> = Promise.resolve();
   #paused = false;
+  /** close() was called: with what deadline, and whether at once. */
+  #stop: { readonly deadline: number; readonly force: boolean } | null = null;
   /** Per `host:port`: kept across pools, so the reconnects counter only grows. */
   readonly #tallies = new Map<string, ServerTally>();
   /** The files a rejected reload read: a fix to any of them must reload it too. */
@@ -124,11 +136,15 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
       { threads: Math.ceil(this.#config.concurrency / this.#config.jobsPerThread) },
       `${this.name}: dispatch: thread, each handler thread holds one connection per job server (the servers' "connections" setting does not apply)`,
     );
-    return this.#swap(this.#config, this.#options.servers, Number.POSITIVE_INFINITY, 'start');
+    return this.#swap(this.#config, this.#options.servers, Number.POSITIVE_INFINITY, 'start').then(() => {});
   }
 
-  /** A new pool from `config` takes over; the old one drains until `drainMs` has passed. */
-  reload(config: ModuleFunctionConfig, servers: readonly ServerConfig[], drainMs: number): Promise<void> {
+  /**
+   * A new pool from `config` takes over; the old one drains until `drainMs` has passed.
+   * Resolves false when a stop came first (the new pool never served); throws
+   * HANDLER_LOAD when the code cannot serve (the old pool goes on).
+   */
+  reload(config: ModuleFunctionConfig, servers: readonly ServerConfig[], drainMs: number): Promise<boolean> {
     return this.#swap(config, servers, drainMs, 'reload');
   }
 
@@ -142,13 +158,25 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
     this.#pool?.resume();
   }
 
-  /** Graceful stop until `deadline` (performance.now()), then the threads are terminated; `force` at once. */
+  /**
+   * Graceful stop until `deadline` (performance.now()), then the threads are terminated;
+   * `force` at once. Every pool goes: the serving one, those retiring after a reload
+   * (whose own drain may end later), and one still loading (a handler whose top level
+   * never finishes holds nothing past the deadline). Called again with an earlier
+   * deadline (a shutdown during a removal's drain), that one holds.
+   */
   async close(deadline: number, force = false): Promise<void> {
+    this.#stop = { deadline, force };
+    const pools = new Set([this.#loading, this.#pool, ...this.#retiring.keys()]);
+    await Promise.allSettled([...pools].map((pool) => (pool === null ? undefined : this.#end(pool))));
     await this.#reloading;
-    const pool = this.#pool;
-    if (force) await pool?.destroy();
-    else await pool?.close(deadline);
-    await Promise.allSettled([...this.#retiring]);
+  }
+
+  /** Ends `pool` as close() was asked to: within the deadline, whatever its own close was. */
+  async #end(pool: DirectPool): Promise<void> {
+    const stop = this.#stop as { deadline: number; force: boolean };
+    if (stop.force) return pool.destroy();
+    if (!(await settlesBy(pool.close(stop.deadline), stop.deadline + kStopMarginMs))) await pool.cut();
   }
 
   #swap(
@@ -156,8 +184,10 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
     servers: readonly ServerConfig[],
     drainMs: number,
     cause: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const next = this.#reloading.then(async () => {
+      // A reload asked for before a stop, still queued behind another: it does nothing.
+      if (this.#stop !== null) return false;
       const generation = this.#nextGeneration++;
       const pool = new DirectPool(config, {
         ...this.#options,
@@ -176,12 +206,21 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
           },
         },
       });
+      this.#loading = pool;
       try {
         await pool.start();
       } catch (err) {
+        if (this.#stop !== null) return false;
         this.#rejectedFiles = pool.modules;
         this.emit('codeFiles');
         throw err;
+      } finally {
+        this.#loading = null;
+      }
+      if (this.#stop !== null) {
+        // The stop came while it loaded: it never serves (close() may have ended it already).
+        await this.#end(pool);
+        return false;
       }
       if (this.#paused) pool.pause();
       const old = this.#pool;
@@ -192,9 +231,10 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
       this.emit('generation', { generation, cause });
       this.emit('codeFiles');
       if (old !== null) {
-        const closing = old.close(performance.now() + drainMs).finally(() => this.#retiring.delete(closing));
-        this.#retiring.add(closing);
+        const closing = old.close(performance.now() + drainMs).finally(() => this.#retiring.delete(old));
+        this.#retiring.set(old, closing);
       }
+      return true;
     });
     this.#reloading = next.catch(() => {});
     return next;

@@ -39,6 +39,8 @@ export function isDirect(config: FunctionConfig): config is ModuleFunctionConfig
  */
 export class DirectFunctions {
   readonly #functions = new Map<string, DirectFunction>();
+  /** Functions dropped from the manifest, draining. */
+  readonly #removing = new Set<DirectFunction>();
   readonly #host: DirectHost;
   readonly #log: Logger;
 
@@ -98,7 +100,10 @@ export class DirectFunctions {
       if (config === undefined) {
         this.#functions.delete(name);
         this.#host.scaling.remove(name);
-        tasks.push(fn.close(performance.now() + next.shutdownTimeoutMs));
+        this.#removing.add(fn);
+        tasks.push(
+          fn.close(performance.now() + next.shutdownTimeoutMs).finally(() => this.#removing.delete(fn)),
+        );
       } else if (serversChanged || !sameConfig(fn.config, config)) {
         tasks.push(this.reload(fn, config, 'manifest changed', next));
       }
@@ -125,12 +130,23 @@ export class DirectFunctions {
     manifest = this.#host.manifest(),
   ): Promise<void> {
     try {
-      await fn.reload(config, this.#host.servers(manifest), manifest.shutdownTimeoutMs);
+      // False: a stop came while it loaded, and it never served.
+      if (!(await fn.reload(config, this.#host.servers(manifest), manifest.shutdownTimeoutMs))) return;
       this.#log.info({ function: fn.name, cause }, 'dispatch: thread function reloaded');
       this.#host.recordReload(fn.name, fn.generation);
     } catch (err) {
       this.#host.recordReload(fn.name, fn.generation, err as Error);
     }
+  }
+
+  /**
+   * The shutdown: every function (those draining after a removal too) stops grabbing,
+   * finishes its jobs until `deadline` (a performance.now() time), and what is left then,
+   * code still loading included, is terminated; `force` ends everything at once.
+   */
+  async close(deadline: number, force: boolean): Promise<void> {
+    const all = [...this.#functions.values(), ...this.#removing];
+    await Promise.allSettled(all.map((fn) => fn.close(deadline, force)));
   }
 
   /** One function as status shows it (running counts from the threads' shared board). */

@@ -2,6 +2,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import { ErrorCode, GearmanError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../log.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
+import { settlesBy } from '../deadline.js';
 import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { ThreadEndCause } from '../pool/handler-pool.js';
@@ -19,12 +20,19 @@ export const kAbortGraceMs = 1000;
 const kWatchdogMs = 200;
 /** Longest wait for a thread's death to be seen before a re-offered job runs anyway. */
 const kVerdictWaitMs = 2000;
+/** How long past a close's deadline the threads get to end on their own before they are terminated. */
+export const kStopMarginMs = 500;
 
 interface Seat {
   thread: Thread;
   /** Why the main thread ended it (a timeout), when it did. */
   endedFor: string | null;
   stopping: boolean;
+  /** Loaded and connected (it said `ready`). */
+  ready: boolean;
+  ended: boolean;
+  /** cut() has terminated it. */
+  cut: boolean;
   exited: Promise<void>;
   /** Per server (the order of `servers`): its connection is up. */
   readonly up: boolean[];
@@ -56,6 +64,7 @@ export class DirectPool {
   #watchdog: NodeJS.Timeout | undefined;
   #paused = false;
   #stopped = false;
+  #closing: Promise<void> | null = null;
 
   constructor(config: ModuleFunctionConfig, options: DirectPoolOptions) {
     this.#config = config;
@@ -121,7 +130,7 @@ export class DirectPool {
       await this.destroy();
       throw failed.reason;
     }
-    if (this.#config.timeoutMs !== undefined) {
+    if (this.#config.timeoutMs !== undefined && !this.#stopped) {
       this.#watchdog = setInterval(() => this.#watch(), kWatchdogMs);
       this.#watchdog.unref();
     }
@@ -142,9 +151,15 @@ export class DirectPool {
   /**
    * Every thread stops grabbing, finishes its jobs and closes its connections; what is
    * still running at `deadline` (a performance.now() time) is terminated, and the job
-   * server requeues its jobs.
+   * server requeues its jobs. A thread still loading its handler (a top level that never
+   * finishes) is terminated then too: nothing outlives the deadline. Idempotent.
    */
-  async close(deadline: number): Promise<void> {
+  close(deadline: number): Promise<void> {
+    this.#closing ??= this.#close(deadline);
+    return this.#closing;
+  }
+
+  async #close(deadline: number): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#watchdog);
     const seats = this.#seats.filter((seat): seat is Seat => seat !== null);
@@ -153,21 +168,38 @@ export class DirectPool {
       seat.stopping = true;
       seat.thread.postMessage({ kind: 'stop', timeoutMs } satisfies ToDirectThread);
     }
-    const all = Promise.all(seats.map((seat) => seat.exited));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      // A moment past the threads' own deadline: their Workers give up first.
-      timer = setTimeout(() => resolve(true), timeoutMs + 500);
-    });
-    const cut = await Promise.race([all.then(() => false), late]);
-    clearTimeout(timer);
-    if (cut) {
-      this.#log.warn(
-        { function: this.#config.name },
-        'direct threads still running at the shutdown deadline; terminating them',
-      );
-      await Promise.all(seats.map((seat) => seat.thread.terminate()));
+    // A moment past the threads' own deadline: their Workers give up first.
+    if (await settlesBy(Promise.all(seats.map((seat) => seat.exited)), deadline + kStopMarginMs)) return;
+    await this.cut();
+  }
+
+  /**
+   * Terminates every thread still running now, saying (with the function's name) how
+   * many were still loading and how many running jobs: the end of a close whose deadline
+   * passed. The job server requeues their jobs.
+   */
+  async cut(): Promise<void> {
+    const left = this.#seats.filter((seat): seat is Seat => seat !== null && !seat.ended && !seat.cut);
+    if (left.length === 0) return;
+    this.#stopped = true;
+    clearInterval(this.#watchdog);
+    for (const seat of left) {
+      seat.cut = true;
+      seat.stopping = true;
     }
+    const loading = left.filter((seat) => !seat.ready).length;
+    const name = this.#config.name;
+    if (loading > 0)
+      this.#log.warn(
+        { function: name, threads: loading },
+        `${name}: ${loading} handler thread(s) still loading ${this.#config.handler} at the deadline (its top level has not finished); terminating them`,
+      );
+    if (left.length > loading)
+      this.#log.warn(
+        { function: name, threads: left.length - loading },
+        `${name}: ${left.length - loading} handler thread(s) still running jobs at the deadline; terminating them (the job server requeues their jobs)`,
+      );
+    await Promise.all(left.map((seat) => seat.thread.terminate()));
   }
 
   /** Ends every thread at once; the job server requeues their jobs. */
@@ -218,15 +250,17 @@ export class DirectPool {
       thread,
       endedFor: null,
       stopping: false,
+      ready: false,
+      ended: false,
+      cut: false,
       exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())),
       up: this.#serverNames.map(() => false),
     };
     this.#seats[index] = seat;
     return new Promise<void>((resolve, reject) => {
-      let ready = false;
       thread.on('message', (message: FromDirectThread) => {
         if (message.kind === 'ready') {
-          ready = true;
+          seat.ready = true;
           this.#addModules(message.modules);
           resolve();
         } else if (message.kind === 'modules') {
@@ -249,14 +283,13 @@ export class DirectPool {
         lastError = err;
       });
       thread.once('exit', (code) => {
+        seat.ended = true;
         if (this.#seats[index] === seat) this.#seats[index] = null;
-        if (!ready) {
-          reject(
-            new GearmanError(
-              ErrorCode.HANDLER_LOAD,
-              `${config.handler}: the handler thread ended while loading (${lastError?.message ?? `exit code ${code}`})`,
-            ),
-          );
+        if (!seat.ready) {
+          const why = this.#stopped
+            ? 'the function stopped first: its thread was terminated'
+            : `the handler thread ended while loading (${lastError?.message ?? `exit code ${code}`})`;
+          reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${why}`));
           return;
         }
         if (seat.stopping) return;
