@@ -50,8 +50,8 @@ export class DirectPool {
   readonly #options: DirectPoolOptions;
   readonly #log: Logger;
   readonly #board: DirectBoard;
-  /** Int32 [0]: the pause flag every thread's grab gate reads. */
-  readonly #control = new Int32Array(new SharedArrayBuffer(4));
+  /** Int32 [0]: the pause flag every thread's grab gate reads; [1]: crashes recorded (DirectThreadData.control). */
+  readonly #control = new Int32Array(new SharedArrayBuffer(8));
   readonly #seats: Array<Seat | null>;
   /** Jobs that were running in a thread when it died: handle -> why. */
   readonly #crashed = new Map<string, string>();
@@ -231,6 +231,7 @@ export class DirectPool {
       index,
       control: this.#control.buffer as SharedArrayBuffer,
       crashed: [...this.#crashed],
+      crashesHeard: Atomics.load(this.#control, 1),
       regrabIntervalMs: this.#options.regrabIntervalMs,
       maxFrameSize: Math.max(
         DEFAULT_MAX_FRAME_SIZE,
@@ -329,9 +330,11 @@ export class DirectPool {
       const startedAt = this.#board.startedAt(slot);
       if (startedAt === 0) continue;
       const handle = this.#board.handle(slot);
+      this.#crashed.set(handle, reason);
+      // Counted before the slot frees: a thread offered the job meanwhile asks (direct-entry.ts).
+      Atomics.add(this.#control, 1, 1);
       this.#board.free(slot);
       this.#hooks.crashed?.({ handle, reason, cause, durationMs: Math.max(0, Date.now() - startedAt) });
-      this.#crashed.set(handle, reason);
       this.#broadcast({ kind: 'crashed', handle, reason });
     }
     if (this.#stopped) return;

@@ -26,6 +26,8 @@ interface EndedJobs {
 }
 
 const kResultCode = { complete: 0, fail: 1, exception: 2 } as const;
+/** Where in the control words the main thread counts the crashes it has recorded. */
+const kCrashCount = 1;
 
 function noJobs(): EndedJobs {
   return { handles: [], durationsMs: [], results: [], failures: [] };
@@ -50,6 +52,10 @@ class DirectThread {
   readonly #verdicts = new Map<string, (reason: string | null) => void>();
   /** Jobs held across every connection, grabs out included (the gate's count). */
   #held = 0;
+  /** The function's control words (thread/direct-messages.ts DirectThreadData.control). */
+  readonly #control: Int32Array;
+  /** Crashes this thread knows of, to compare with the count the main thread keeps. */
+  #crashesHeard: number;
   #stats = noJobs();
   #statsTimer: NodeJS.Timeout | undefined;
 
@@ -63,7 +69,9 @@ class DirectThread {
     for (let i = data.jobsPerThread - 1; i >= 0; i--) this.#freeSlots.push(this.#firstSlot + i);
     // The thread's jobsPerThread slots, over every server, and the function's pause
     // flag, read on every grab (a pause holds at once, with no message to wait for).
-    const paused = new Int32Array(data.control);
+    this.#control = new Int32Array(data.control);
+    this.#crashesHeard = data.crashesHeard;
+    const paused = this.#control;
     const gate = {
       tryReserve: () => {
         if (this.#held >= data.jobsPerThread || Atomics.load(paused, 0) === 1) return false;
@@ -111,6 +119,7 @@ class DirectThread {
     switch (message.kind) {
       case 'crashed':
         this.#crashed.set(message.handle, message.reason);
+        this.#crashesHeard++;
         return;
       case 'verdict': {
         const waiting = this.#verdicts.get(message.handle);
@@ -149,9 +158,12 @@ class DirectThread {
       this.#firstSlot,
       this.#firstSlot + this.#data.jobsPerThread,
     );
-    if (elsewhere < 0) return this.#start(job, hash);
-    // The job server offers a job another thread's slot holds: that thread died (or its
-    // connection dropped). The main thread knows which.
+    // A crash recorded that this thread has not heard of yet: the main thread freed the
+    // dead thread's slot already, and its 'crashed' message is still on its way here.
+    if (elsewhere < 0 && Atomics.load(this.#control, kCrashCount) === this.#crashesHeard)
+      return this.#start(job, hash);
+    // The job server offers a job another thread's slot holds (that thread died, or its
+    // connection dropped), or one a crash may have held: the main thread knows.
     return new Promise<void>((resolve) => {
       this.#verdicts.set(handle, (reason) => {
         if (reason !== null) this.#refuse(job, reason);

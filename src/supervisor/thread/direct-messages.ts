@@ -14,10 +14,15 @@ export interface DirectThreadData {
   /** The function's DirectBoard; this thread owns slots [index * jobsPerThread, +jobsPerThread). */
   readonly board: SharedArrayBuffer;
   readonly index: number;
-  /** Int32 [0]: 1 while the function is paused (the main thread writes it). */
+  /**
+   * Int32 [0]: 1 while the function is paused; [1]: crashes recorded so far, counted up
+   * before a dead thread's slots are freed (the main thread writes both).
+   */
   readonly control: SharedArrayBuffer;
   /** Jobs that were running when an earlier thread died: handle -> why. */
   readonly crashed: ReadonlyArray<readonly [string, string]>;
+  /** The crash count when `crashed` was taken: each 'crashed' message adds one. */
+  readonly crashesHeard: number;
   readonly regrabIntervalMs: number | undefined;
   /** The connections' frame limit: maxResultSize and room for the handle. */
   readonly maxFrameSize: number;
@@ -68,6 +73,9 @@ export type FromDirectThread =
     }
   /** An error the job server sent or a protocol error on that connection (its lastError). */
   | { readonly kind: 'serverError'; readonly server: number; readonly error: string }
-  /** A job's handle is running in another thread's slot: did that thread die? */
+  /**
+   * A job's handle is running in another thread's slot (`slot`), or a crash was recorded
+   * that this thread has not heard of yet (`slot` -1): did a thread die running it?
+   */
   | { readonly kind: 'verdict?'; readonly handle: string; readonly slot: number }
   | { readonly kind: 'stopped' };
