@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { AutoscalerOptions } from './capacity/autoscaler.js';
 import type { RateLimitSnapshot } from './capacity/rate-limit.js';
 import type { ScaleChange, ScalingReport } from './capacity/scaling-book.js';
-import type { ConnectionSnapshot } from './function-binding.js';
+import type { ConnectionSnapshot } from './connection-snapshot.js';
 import type { FunctionConfig, ServerConfig } from './manifest/types.js';
 import type { JobEndInfo } from './runtime/function-runtime.js';
 import type { ReloadRecord } from './stats/function-stats.js';

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { type Logger, silentLogger } from '../../log.js';
+import type { ScalableFunction } from '../capacity/function-scaling.js';
+import type { ConnectionSnapshot } from '../connection-snapshot.js';
 import { settlesBy } from '../deadline.js';
-import type { ConnectionSnapshot } from '../function-binding.js';
 import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
 import type { JobEndInfo, JobResultKind } from '../runtime/function-runtime.js';
 import {
@@ -9,6 +10,7 @@ import {
   type DirectCrash,
   type DirectJobs,
   DirectPool,
+  directThreads,
   kStopMarginMs,
 } from './direct-pool.js';
 
@@ -43,11 +45,14 @@ interface ServerTally {
  * whose threads load and connect first; then the old threads stop grabbing and close
  * their connections after their jobs, so no job is lost.
  */
-export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
+export class DirectFunction extends EventEmitter<DirectFunctionEvents> implements ScalableFunction {
   readonly name: string;
   readonly #options: DirectFunctionOptions;
   readonly #log: Logger;
+  /** The manifest's config (a reload compares with it); the slots may differ (#slots). */
   #config: ModuleFunctionConfig;
+  /** Slots now: the manifest's, a range's current value, or a manual one (FunctionScaling). */
+  #slots: number;
   #pool: DirectPool | null = null;
   /** A pool whose threads are loading and connecting (start or reload). */
   #loading: DirectPool | null = null;
@@ -64,16 +69,22 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
   /** The files a rejected reload read: a fix to any of them must reload it too. */
   #rejectedFiles: readonly string[] = [];
 
-  constructor(config: ModuleFunctionConfig, options: DirectFunctionOptions) {
+  constructor(config: ModuleFunctionConfig, slots: number, options: DirectFunctionOptions) {
     super();
     this.name = config.name;
     this.#config = config;
+    this.#slots = slots;
     this.#options = options;
     this.#log = (options.logger ?? silentLogger).child({ function: config.name, dispatch: 'thread' });
   }
 
   get config(): ModuleFunctionConfig {
     return this.#config;
+  }
+
+  /** Slots now (the threads hold concurrency / jobsPerThread, rounded up, jobs each). */
+  get concurrency(): number {
+    return this.#slots;
   }
 
   get generation(): number {
@@ -133,19 +144,45 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
   /** Starts the first pool; throws HANDLER_LOAD when the code cannot serve. */
   start(): Promise<void> {
     this.#log.info(
-      { threads: Math.ceil(this.#config.concurrency / this.#config.jobsPerThread) },
+      { threads: directThreads(this.#config, this.#slots) },
       `${this.name}: dispatch: thread, each handler thread holds one connection per job server (the servers' "connections" setting does not apply)`,
     );
-    return this.#swap(this.#config, this.#options.servers, Number.POSITIVE_INFINITY, 'start').then(() => {});
+    const start = this.#swap(
+      this.#config,
+      this.#slots,
+      this.#options.servers,
+      Number.POSITIVE_INFINITY,
+      'start',
+    );
+    return start.then(() => {});
   }
 
   /**
-   * A new pool from `config` takes over; the old one drains until `drainMs` has passed.
-   * Resolves false when a stop came first (the new pool never served); throws
-   * HANDLER_LOAD when the code cannot serve (the old pool goes on).
+   * A new pool from the manifest's `config`, with `slots` slots, takes over; the old one
+   * drains until `drainMs` has passed. Resolves false when a stop came first (the new
+   * pool never served); throws HANDLER_LOAD when the code cannot serve (the old pool goes on).
    */
-  reload(config: ModuleFunctionConfig, servers: readonly ServerConfig[], drainMs: number): Promise<boolean> {
-    return this.#swap(config, servers, drainMs, 'reload');
+  reload(
+    config: ModuleFunctionConfig,
+    slots: number,
+    servers: readonly ServerConfig[],
+    drainMs: number,
+  ): Promise<boolean> {
+    return this.#swap(config, slots, servers, drainMs, 'reload');
+  }
+
+  /**
+   * Changes the slots in place (FunctionScaling.resize, the one path): threads are added
+   * or removed in the serving pool (DirectPool.resize), with no new generation. Runs
+   * after a reload under way, so that the pool it builds gets the new size too.
+   */
+  resize(slots: number): Promise<void> {
+    const next = this.#reloading.then(async () => {
+      this.#slots = slots;
+      await this.#pool?.resize(slots);
+    });
+    this.#reloading = next.catch(() => {});
+    return next;
   }
 
   pause(): void {
@@ -181,6 +218,7 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
 
   #swap(
     config: ModuleFunctionConfig,
+    slots: number,
     servers: readonly ServerConfig[],
     drainMs: number,
     cause: string,
@@ -189,23 +227,26 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
       // A reload asked for before a stop, still queued behind another: it does nothing.
       if (this.#stop !== null) return false;
       const generation = this.#nextGeneration++;
-      const pool = new DirectPool(config, {
-        ...this.#options,
-        servers,
-        logger: this.#log,
-        hooks: {
-          jobs: (batch) => this.#jobsEnded(batch, generation),
-          crashed: (job) => this.#crashed(job, generation),
-          connection: (change) => this.#connectionChanged(change),
-          serverError: (server, error) => {
-            this.#tally(server).lastError = error;
-          },
-          // A late import of the serving pool; before the swap, the swap tells.
-          modules: () => {
-            if (this.#pool === pool) this.emit('codeFiles');
+      const pool = new DirectPool(
+        { ...config, concurrency: slots },
+        {
+          ...this.#options,
+          servers,
+          logger: this.#log,
+          hooks: {
+            jobs: (batch) => this.#jobsEnded(batch, generation),
+            crashed: (job) => this.#crashed(job, generation),
+            connection: (change) => this.#connectionChanged(change),
+            serverError: (server, error) => {
+              this.#tally(server).lastError = error;
+            },
+            // A late import of the serving pool; before the swap, the swap tells.
+            modules: () => {
+              if (this.#pool === pool) this.emit('codeFiles');
+            },
           },
         },
-      });
+      );
       this.#loading = pool;
       try {
         await pool.start();
@@ -226,6 +267,7 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> {
       const old = this.#pool;
       this.#pool = pool;
       this.#config = config;
+      this.#slots = slots;
       this.#generation = generation;
       this.#rejectedFiles = [];
       this.emit('generation', { generation, cause });

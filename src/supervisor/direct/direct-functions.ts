@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.js';
-import type { ScalingBook } from '../capacity/scaling-book.js';
+import type { FunctionScaling } from '../capacity/function-scaling.js';
 import { statsFields } from '../function-snapshot.js';
 import { sameConfig } from '../manifest/same-config.js';
 import type { FunctionConfig, Manifest, ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
@@ -14,7 +14,7 @@ export interface DirectHost {
   readonly logger: Logger;
   readonly clientId: string;
   readonly regrabIntervalMs: number | undefined;
-  readonly scaling: ScalingBook;
+  readonly scaling: FunctionScaling;
   /** The job servers of `manifest` (the current one when omitted). */
   servers(manifest?: Manifest): readonly ServerConfig[];
   manifest(): Manifest;
@@ -68,7 +68,9 @@ export class DirectFunctions {
   /** A new function of this mode, known here from now on (start() is the caller's). */
   create(config: ModuleFunctionConfig): DirectFunction {
     const host = this.#host;
-    const fn = new DirectFunction(config, {
+    // Its first slots: a range starts at min (the autoscaler moves it from there).
+    const slots = host.scaling.book.add(config);
+    const fn = new DirectFunction(config, slots, {
       servers: host.servers(),
       logger: host.logger,
       clientId: host.clientId,
@@ -83,7 +85,6 @@ export class DirectFunctions {
     fn.on('generation', (info) => host.generation(config.name, info));
     fn.on('codeFiles', () => host.codeFilesChanged());
     this.#functions.set(config.name, fn);
-    this.#host.scaling.add(config);
     return fn;
   }
 
@@ -99,7 +100,7 @@ export class DirectFunctions {
       const config = wanted.get(name);
       if (config === undefined) {
         this.#functions.delete(name);
-        this.#host.scaling.remove(name);
+        this.#host.scaling.book.remove(name);
         this.#removing.add(fn);
         tasks.push(
           fn.close(performance.now() + next.shutdownTimeoutMs).finally(() => this.#removing.delete(fn)),
@@ -114,7 +115,7 @@ export class DirectFunctions {
       tasks.push(
         fn.start().catch(async (err: Error) => {
           this.#functions.delete(config.name);
-          this.#host.scaling.remove(config.name);
+          this.#host.scaling.book.remove(config.name);
           this.#host.recordReload(config.name, 0, err);
           await fn.close(0, true);
         }),
@@ -129,11 +130,16 @@ export class DirectFunctions {
     cause: string,
     manifest = this.#host.manifest(),
   ): Promise<void> {
+    // The slots follow ScalingBook.plan, as for a default function (a manual value may hold).
+    const from = fn.concurrency;
+    const plan = this.#host.scaling.book.plan(config, from);
     try {
+      const servers = this.#host.servers(manifest);
       // False: a stop came while it loaded, and it never served.
-      if (!(await fn.reload(config, this.#host.servers(manifest), manifest.shutdownTimeoutMs))) return;
+      if (!(await fn.reload(config, plan.slots, servers, manifest.shutdownTimeoutMs))) return;
       this.#log.info({ function: fn.name, cause }, 'dispatch: thread function reloaded');
       this.#host.recordReload(fn.name, fn.generation);
+      this.#host.scaling.reloaded(fn.name, config, plan, from, cause);
     } catch (err) {
       this.#host.recordReload(fn.name, fn.generation, err as Error);
     }
@@ -154,8 +160,8 @@ export class DirectFunctions {
     return {
       name: fn.name,
       kind: 'module',
-      concurrency: fn.config.concurrency,
-      scaling: this.#host.scaling.report(fn.name),
+      concurrency: fn.concurrency,
+      scaling: this.#host.scaling.book.report(fn.name),
       running: fn.running,
       prefetched: 0,
       paused: fn.paused,

@@ -1,15 +1,12 @@
-import { Worker as Thread } from 'node:worker_threads';
-import { ErrorCode, GearmanError } from '../../errors.js';
+import { MAX_CONCURRENCY, MAX_TIMER_MS } from '../../limits.js';
 import { type Logger, silentLogger } from '../../log.js';
-import { DEFAULT_MAX_FRAME_SIZE } from '../../protocol/constants.js';
 import { settlesBy } from '../deadline.js';
-import { DEFAULT_MAX_RESULT_SIZE } from '../manifest/result-size.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { ThreadEndCause } from '../pool/handler-pool.js';
 import { DirectBoard } from '../thread/direct-board.js';
-import type { DirectThreadData, FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
-import { directEntryFile } from './direct-entry-file.js';
+import type { FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
 import type { DirectPoolHooks, DirectPoolOptions } from './direct-pool-hooks.js';
+import { type Seat, type SeatOwner, type SeatShared, startSeat } from './direct-seat.js';
 import { describeDeath } from './thread-death.js';
 
 export type * from './direct-pool-hooks.js';
@@ -23,36 +20,30 @@ const kVerdictWaitMs = 2000;
 /** How long past a close's deadline the threads get to end on their own before they are terminated. */
 export const kStopMarginMs = 500;
 
-interface Seat {
-  thread: Thread;
-  /** Why the main thread ended it (a timeout), when it did. */
-  endedFor: string | null;
-  stopping: boolean;
-  /** Loaded and connected (it said `ready`). */
-  ready: boolean;
-  ended: boolean;
-  /** cut() has terminated it. */
-  cut: boolean;
-  exited: Promise<void>;
-  /** Per server (the order of `servers`): its connection is up. */
-  readonly up: boolean[];
+/** Threads for `concurrency` slots: concurrency / jobsPerThread, rounded up. */
+export function directThreads(config: ModuleFunctionConfig, concurrency = config.concurrency): number {
+  return Math.max(1, Math.ceil(concurrency / config.jobsPerThread));
 }
 
 /**
  * The threads of one `dispatch: thread` function: each owns its job-server connections
- * and runs its jobs itself (thread/direct-entry.ts). This side starts them, replaces a
- * dead one, ends one whose handler overstays its timeout, and makes sure a job that
- * killed a thread is not run again here: the job server requeues a dead connection's
- * job, and the next thread it reaches answers it with the earlier crash's reason.
+ * and runs its jobs itself (thread/direct-entry.ts). This side starts them, adds and
+ * removes them in place (resize), replaces a dead one, ends one whose handler overstays
+ * its timeout, and makes sure a job that killed a thread is not run again here: the job
+ * server requeues a dead connection's job, and the next thread it reaches answers it
+ * with the earlier crash's reason.
  */
-export class DirectPool {
-  readonly #config: ModuleFunctionConfig;
+export class DirectPool implements SeatOwner {
+  #config: ModuleFunctionConfig;
   readonly #options: DirectPoolOptions;
   readonly #log: Logger;
   readonly #board: DirectBoard;
   /** Int32 [0]: the pause flag every thread's grab gate reads; [1]: crashes recorded (DirectThreadData.control). */
   readonly #control = new Int32Array(new SharedArrayBuffer(8));
-  readonly #seats: Array<Seat | null>;
+  /** By board place; a place frees when its thread has ended. */
+  readonly #seats: Array<Seat | null> = [];
+  /** Threads wanted (resize() changes it). */
+  #target: number;
   /** Jobs that were running in a thread when it died: handle -> why. */
   readonly #crashed = new Map<string, string>();
   readonly #serverNames: readonly string[];
@@ -72,15 +63,19 @@ export class DirectPool {
     this.#log = options.logger ?? silentLogger;
     this.#hooks = options.hooks ?? {};
     this.#serverNames = options.servers.map(({ host, port }) => `${host}:${port}`);
-    this.#board = new DirectBoard(this.threads * config.jobsPerThread);
-    this.#seats = new Array<Seat | null>(this.threads).fill(null);
+    this.#target = directThreads(config);
+    // Room for twice the most threads a function may have: surplus ones finishing their
+    // jobs after a scale down keep their places until they end.
+    const per = config.jobsPerThread;
+    this.#board = new DirectBoard(this.#target * per, 2 * Math.ceil(MAX_CONCURRENCY / per) * per);
   }
 
-  /** concurrency / jobsPerThread, rounded up. */
+  /** Threads wanted now: concurrency / jobsPerThread, rounded up. */
   get threads(): number {
-    return Math.max(1, Math.ceil(this.#config.concurrency / this.#config.jobsPerThread));
+    return this.#target;
   }
 
+  /** Threads running now: starting, serving, or finishing their jobs after a scale down. */
   get threadsStarted(): number {
     return this.#seats.filter((seat) => seat !== null).length;
   }
@@ -92,12 +87,7 @@ export class DirectPool {
 
   /** Started threads running no job now (read from the board). */
   get threadsIdle(): number {
-    const per = this.#config.jobsPerThread;
-    let idle = 0;
-    this.#seats.forEach((seat, index) => {
-      if (seat !== null && this.#board.running(index * per, (index + 1) * per) === 0) idle++;
-    });
-    return idle;
+    return this.#seats.filter((seat) => seat !== null && this.#busy(seat) === 0).length;
   }
 
   /** Per job server (`host:port`, the order of the servers): how many threads' connections are up now. */
@@ -124,7 +114,7 @@ export class DirectPool {
 
   /** Starts every thread (eagerly: each holds connections); throws HANDLER_LOAD when the code cannot serve. */
   async start(): Promise<void> {
-    const started = await Promise.allSettled(this.#seats.map((_, index) => this.#startThread(index)));
+    const started = await Promise.allSettled(Array.from({ length: this.#target }, () => this.#add()));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
       await this.destroy();
@@ -134,6 +124,33 @@ export class DirectPool {
       this.#watchdog = setInterval(() => this.#watch(), kWatchdogMs);
       this.#watchdog.unref();
     }
+  }
+
+  /**
+   * Changes the slots in place (`gworker scale`, the autoscaler): no new generation.
+   * More threads start, each with its connections, and take jobs once ready (resolves
+   * then; rejects with HANDLER_LOAD when one cannot load, and the others serve). Surplus
+   * threads, idle ones first, stop grabbing, finish their jobs and close: nothing is lost.
+   */
+  async resize(concurrency: number): Promise<void> {
+    if (this.#stopped) return;
+    this.#config = { ...this.#config, concurrency };
+    this.#target = directThreads(this.#config);
+    const serving = this.#seats.filter((seat): seat is Seat => seat !== null && !seat.stopping);
+    if (serving.length > this.#target) {
+      // Idle first, then the latest places: those end at once, busy ones after their jobs.
+      const surplus = serving
+        .sort((a, b) => this.#busy(a) - this.#busy(b) || b.index - a.index)
+        .slice(0, serving.length - this.#target);
+      for (const seat of surplus) this.#stopSeat(seat, MAX_TIMER_MS);
+      return;
+    }
+    const adding = Array.from({ length: this.#target - serving.length }, () => this.#add());
+    const added = await Promise.allSettled(adding);
+    const failed = added.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return;
+    this.#target -= added.filter((r) => r.status === 'rejected').length;
+    throw failed.reason;
   }
 
   /** Every thread's next grab is refused from now (a shared flag: no message to wait for). */
@@ -164,10 +181,7 @@ export class DirectPool {
     clearInterval(this.#watchdog);
     const seats = this.#seats.filter((seat): seat is Seat => seat !== null);
     const timeoutMs = Math.max(0, deadline - performance.now());
-    for (const seat of seats) {
-      seat.stopping = true;
-      seat.thread.postMessage({ kind: 'stop', timeoutMs } satisfies ToDirectThread);
-    }
+    for (const seat of seats) this.#stopSeat(seat, timeoutMs);
     // A moment past the threads' own deadline: their Workers give up first.
     if (await settlesBy(Promise.all(seats.map((seat) => seat.exited)), deadline + kStopMarginMs)) return;
     await this.cut();
@@ -183,10 +197,7 @@ export class DirectPool {
     if (left.length === 0) return;
     this.#stopped = true;
     clearInterval(this.#watchdog);
-    for (const seat of left) {
-      seat.cut = true;
-      seat.stopping = true;
-    }
+    for (const seat of left) seat.cut = true;
     const loading = left.filter((seat) => !seat.ready).length;
     const name = this.#config.name;
     if (loading > 0)
@@ -206,97 +217,99 @@ export class DirectPool {
   async destroy(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#watchdog);
-    await Promise.all(
-      this.#seats.map((seat) => {
-        if (seat === null) return undefined;
-        seat.stopping = true;
-        return seat.thread.terminate();
-      }),
+    const left = this.#seats.filter((seat): seat is Seat => seat !== null);
+    for (const seat of left) seat.cut = true;
+    await Promise.all(left.map((seat) => seat.thread.terminate()));
+  }
+
+  /** SeatOwner: a running thread's message. */
+  message(seat: Seat, message: FromDirectThread): void {
+    switch (message.kind) {
+      case 'ready':
+      case 'loadFailed':
+        this.#addModules(message.modules);
+        return;
+      case 'modules':
+        this.#addModules(message.files);
+        return;
+      case 'jobs':
+        this.#hooks.jobs?.(message);
+        return;
+      case 'connection':
+        this.#connectionChanged(seat, message);
+        return;
+      case 'serverError':
+        this.#hooks.serverError?.(this.#serverNames[message.server] as string, message.error);
+        return;
+      case 'verdict?':
+        void this.#verdict(seat, message.handle, message.slot);
+        return;
+      case 'stopped':
+        return;
+    }
+  }
+
+  /** SeatOwner: a thread ended, stopped, cut at a deadline, or dead. */
+  ended(seat: Seat, code: number, error: Error | null): void {
+    if (this.#seats[seat.index] === seat) this.#seats[seat.index] = null;
+    // A failed load is start()'s or resize()'s to report; a graceful stop (exit 0) and a
+    // thread terminated at a deadline (its jobs requeued, nothing wrong with them) are no deaths.
+    const died = seat.ready && !seat.cut && !(seat.stopping && code === 0);
+    if (died) this.#recordCrashes(seat, code, error);
+    const per = this.#config.jobsPerThread;
+    for (let slot = seat.index * per; slot < (seat.index + 1) * per; slot++) this.#board.free(slot);
+    const serving = this.#seats.filter((s) => s !== null && !s.stopping).length;
+    if (!died || this.#stopped || seat.stopping || serving >= this.#target) return;
+    this.#add().catch((err: Error) =>
+      this.#log.error({ err, function: this.#config.name }, 'could not replace a dead handler thread'),
     );
   }
 
-  #startThread(index: number): Promise<void> {
-    const config = this.#config;
-    const data: DirectThreadData = {
-      handler: config.handler,
-      exportName: config.export,
-      functionName: config.name,
-      servers: this.#options.servers.map(({ host, port }) => ({ host, port })),
-      jobsPerThread: config.jobsPerThread,
-      exceptions: config.exceptions,
-      encoding: config.payload,
-      timeoutMs: config.timeoutMs,
+  /** SeatOwner. */
+  stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** A new thread at the first free place, the board grown to hold it; resolves once it serves. */
+  #add(): Promise<void> {
+    let index = this.#seats.indexOf(null);
+    if (index < 0) index = this.#seats.length;
+    const per = this.#config.jobsPerThread;
+    if ((index + 1) * per > this.#board.maxSlots)
+      return Promise.reject(new RangeError(`${this.#config.name}: no room for another thread`));
+    this.#board.grow((index + 1) * per);
+    const shared: SeatShared = {
+      config: this.#config,
+      servers: this.#options.servers,
       clientId: this.#options.clientId,
-      board: this.#board.buffer,
-      index,
-      control: this.#control.buffer as SharedArrayBuffer,
-      crashed: [...this.#crashed],
-      crashesHeard: Atomics.load(this.#control, 1),
       regrabIntervalMs: this.#options.regrabIntervalMs,
-      maxFrameSize: Math.max(
-        DEFAULT_MAX_FRAME_SIZE,
-        (config.maxResultSize ?? DEFAULT_MAX_RESULT_SIZE) + 1024,
-      ),
-      trackModules: !this.#tracking,
+      board: this.#board.buffer,
+      control: this.#control.buffer as SharedArrayBuffer,
     };
+    const { seat, ready } = startSeat(
+      index,
+      shared,
+      {
+        crashed: [...this.#crashed],
+        crashesHeard: Atomics.load(this.#control, 1),
+        trackModules: !this.#tracking,
+      },
+      this,
+    );
     this.#tracking = true;
-    const thread = new Thread(directEntryFile(), {
-      workerData: data,
-      ...(config.maxMemoryMb === undefined
-        ? {}
-        : { resourceLimits: { maxOldGenerationSizeMb: config.maxMemoryMb } }),
-    });
-    let lastError: Error | null = null;
-    const seat: Seat = {
-      thread,
-      endedFor: null,
-      stopping: false,
-      ready: false,
-      ended: false,
-      cut: false,
-      exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())),
-      up: this.#serverNames.map(() => false),
-    };
     this.#seats[index] = seat;
-    return new Promise<void>((resolve, reject) => {
-      thread.on('message', (message: FromDirectThread) => {
-        if (message.kind === 'ready') {
-          seat.ready = true;
-          this.#addModules(message.modules);
-          resolve();
-        } else if (message.kind === 'modules') {
-          this.#addModules(message.files);
-        } else if (message.kind === 'loadFailed') {
-          this.#addModules(message.modules);
-          reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${message.error.message}`));
-          void thread.terminate();
-        } else if (message.kind === 'jobs') {
-          this.#hooks.jobs?.(message);
-        } else if (message.kind === 'connection') {
-          this.#connectionChanged(seat, message);
-        } else if (message.kind === 'serverError') {
-          this.#hooks.serverError?.(this.#serverNames[message.server] as string, message.error);
-        } else if (message.kind === 'verdict?') {
-          void this.#verdict(thread, message.handle, message.slot);
-        }
-      });
-      thread.on('error', (err) => {
-        lastError = err;
-      });
-      thread.once('exit', (code) => {
-        seat.ended = true;
-        if (this.#seats[index] === seat) this.#seats[index] = null;
-        if (!seat.ready) {
-          const why = this.#stopped
-            ? 'the function stopped first: its thread was terminated'
-            : `the handler thread ended while loading (${lastError?.message ?? `exit code ${code}`})`;
-          reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${why}`));
-          return;
-        }
-        if (seat.stopping) return;
-        this.#died(index, seat, code, lastError);
-      });
-    });
+    return ready;
+  }
+
+  #stopSeat(seat: Seat, timeoutMs: number): void {
+    seat.stopping = true;
+    seat.thread.postMessage({ kind: 'stop', timeoutMs } satisfies ToDirectThread);
+  }
+
+  /** Jobs the seat's thread runs now. */
+  #busy(seat: Seat): number {
+    const per = this.#config.jobsPerThread;
+    return this.#board.running(seat.index * per, (seat.index + 1) * per);
   }
 
   #addModules(files: readonly string[] | undefined): void {
@@ -320,13 +333,16 @@ export class DirectPool {
     this.#hooks.connection?.({ server, up: change.up, reconnect: change.reconnect, error: change.error });
   }
 
-  /** A thread died: its jobs are recorded as crashed (every thread hears), and it is replaced. */
-  #died(index: number, seat: Seat, code: number, error: Error | null): void {
+  /**
+   * A thread died: its jobs are recorded as crashed (every thread hears); ended() then
+   * replaces it, unless the pool stopped or has the threads it wants (after a scale down).
+   */
+  #recordCrashes(seat: Seat, code: number, error: Error | null): void {
     const death = describeDeath(code, error, this.#config.maxMemoryMb);
     const reason = seat.endedFor ?? death.reason;
     const cause: ThreadEndCause = seat.endedFor === null ? death.cause : 'timeout';
     const per = this.#config.jobsPerThread;
-    for (let slot = index * per; slot < (index + 1) * per; slot++) {
+    for (let slot = seat.index * per; slot < (seat.index + 1) * per; slot++) {
       const startedAt = this.#board.startedAt(slot);
       if (startedAt === 0) continue;
       const handle = this.#board.handle(slot);
@@ -337,29 +353,20 @@ export class DirectPool {
       this.#hooks.crashed?.({ handle, reason, cause, durationMs: Math.max(0, Date.now() - startedAt) });
       this.#broadcast({ kind: 'crashed', handle, reason });
     }
-    if (this.#stopped) return;
-    this.#startThread(index).catch((err: Error) =>
-      this.#log.error({ err, function: this.#config.name }, 'could not replace a dead handler thread'),
-    );
   }
 
   /** A thread was offered a job another thread's slot holds: answer once that thread's fate is known. */
-  async #verdict(asker: Thread, handle: string, slot: number): Promise<void> {
-    const seat = this.#seats[Math.floor(slot / this.#config.jobsPerThread)];
-    if (
-      !this.#crashed.has(handle) &&
-      seat !== null &&
-      seat !== undefined &&
-      this.#board.startedAt(slot) !== 0
-    ) {
+  async #verdict(asker: Seat, handle: string, slot: number): Promise<void> {
+    const holder = this.#seats[Math.floor(slot / this.#config.jobsPerThread)];
+    if (!this.#crashed.has(handle) && holder != null && this.#board.startedAt(slot) !== 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        seat.exited,
+        holder.exited,
         new Promise<void>((resolve) => (timer = setTimeout(resolve, kVerdictWaitMs))),
       ]);
       clearTimeout(timer);
     }
-    asker.postMessage({
+    asker.thread.postMessage({
       kind: 'verdict',
       handle,
       reason: this.#crashed.get(handle) ?? null,
@@ -371,11 +378,12 @@ export class DirectPool {
     const timeoutMs = this.#config.timeoutMs as number;
     const now = Date.now();
     const per = this.#config.jobsPerThread;
-    for (let slot = 0; slot < this.#board.slots; slot++) {
+    const slots = this.#board.slots;
+    for (let slot = 0; slot < slots; slot++) {
       const started = this.#board.startedAt(slot);
       if (started === 0 || now - started < timeoutMs + kAbortGraceMs) continue;
       const seat = this.#seats[Math.floor(slot / per)];
-      if (seat === null || seat === undefined || seat.endedFor !== null) continue;
+      if (seat == null || seat.endedFor !== null) continue;
       seat.endedFor = `timed out after ${timeoutMs} ms and ignored its signal for ${kAbortGraceMs} ms more: its thread was terminated`;
       this.#log.warn({ function: this.#config.name, jobHandle: this.#board.handle(slot) }, seat.endedFor);
       void seat.thread.terminate();
