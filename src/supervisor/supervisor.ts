@@ -303,16 +303,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.retries.stop();
       this.box.stop();
       for (const binding of bindings) binding.pause();
+      const direct = this.#direct.close(deadline, options.force === true);
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
         // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
         ...this.#removing.values(),
-        this.#direct.close(deadline, options.force === true),
+        direct,
       ]);
       await this.retries.close();
       await this.queues.close();
       this.retries.failures?.close();
-      const jobsCutShort = unanswered() - before;
+      const jobsCutShort = unanswered() - before + (await direct);
       this.#log.info({ jobsCutShort }, 'stopped');
       return { jobsCutShort };
     })();

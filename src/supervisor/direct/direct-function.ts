@@ -66,6 +66,8 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> implement
   #stop: { readonly deadline: number; readonly force: boolean } | null = null;
   /** Per `host:port`: kept across pools, so the reconnects counter only grows. */
   readonly #tallies = new Map<string, ServerTally>();
+  /** Jobs its threads held when they were stopped or terminated (DirectPoolHooks.unanswered). */
+  #unanswered = 0;
   /** The files a rejected reload read: a fix to any of them must reload it too. */
   #rejectedFiles: readonly string[] = [];
 
@@ -109,6 +111,11 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> implement
 
   get threadsIdle(): number {
     return this.#pool?.threadsIdle ?? 0;
+  }
+
+  /** Jobs that ended here without an answer (their threads were stopped or terminated first): the job server requeues them. */
+  get unanswered(): number {
+    return this.#unanswered;
   }
 
   /**
@@ -239,6 +246,9 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> implement
             connection: (change) => this.#connectionChanged(change),
             serverError: (server, error) => {
               this.#tally(server).lastError = error;
+            },
+            unanswered: (jobs) => {
+              this.#unanswered += jobs;
             },
             // A late import of the serving pool; before the swap, the swap tells.
             modules: () => {

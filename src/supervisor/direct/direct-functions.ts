@@ -149,10 +149,14 @@ export class DirectFunctions {
    * The shutdown: every function (those draining after a removal too) stops grabbing,
    * finishes its jobs until `deadline` (a performance.now() time), and what is left then,
    * code still loading included, is terminated; `force` ends everything at once.
+   * Resolves with the jobs cut short (their threads ended before answering them).
    */
-  async close(deadline: number, force: boolean): Promise<void> {
+  async close(deadline: number, force: boolean): Promise<number> {
     const all = [...this.#functions.values(), ...this.#removing];
+    const unanswered = () => all.reduce((sum, fn) => sum + fn.unanswered, 0);
+    const before = unanswered();
     await Promise.allSettled(all.map((fn) => fn.close(deadline, force)));
+    return unanswered() - before;
   }
 
   /** One function as status shows it (running counts from the threads' shared board). */

@@ -41,6 +41,11 @@ export interface DirectPoolHooks {
   serverError?(server: string, error: string): void;
   /** The handler loaded more files (DirectPool.modules grew). */
   modules?(): void;
+  /**
+   * A thread ended without answering `jobs` jobs it held, not by dying: it was stopped,
+   * or terminated at a deadline. The job server requeues them (a shutdown's jobsCutShort).
+   */
+  unanswered?(jobs: number): void;
 }
 
 export interface DirectPoolOptions {

@@ -5,16 +5,14 @@ import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { ThreadEndCause } from '../pool/handler-pool.js';
 import { DirectBoard } from '../thread/direct-board.js';
 import type { FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
+import { CrashBook } from './crash-book.js';
 import type { DirectPoolHooks, DirectPoolOptions } from './direct-pool-hooks.js';
 import { type Seat, type SeatOwner, type SeatShared, startSeat } from './direct-seat.js';
 import { describeDeath } from './thread-death.js';
+import { TimeoutWatchdog } from './timeout-watchdog.js';
 
 export type * from './direct-pool-hooks.js';
 
-/** As the default mode (pool/pool-job.ts): a handler that ignores its aborted signal this long more has its thread ended. */
-export const kAbortGraceMs = 1000;
-/** How often the watchdog reads the board's start times (one timer per pool). */
-const kWatchdogMs = 200;
 /** Longest wait for a thread's death to be seen before a re-offered job runs anyway. */
 const kVerdictWaitMs = 2000;
 /** How long past a close's deadline the threads get to end on their own before they are terminated. */
@@ -45,14 +43,14 @@ export class DirectPool implements SeatOwner {
   /** Threads wanted (resize() changes it). */
   #target: number;
   /** Jobs that were running in a thread when it died: handle -> why. */
-  readonly #crashed = new Map<string, string>();
+  readonly #crashed = new CrashBook(this.#control);
   readonly #serverNames: readonly string[];
   readonly #hooks: DirectPoolHooks;
   /** What the handler loaded, as the pool's first thread recorded it (for the change watcher). */
   readonly #modules = new Set<string>();
   /** A thread recording modules has been started: the others (and replacements) do not. */
   #tracking = false;
-  #watchdog: NodeJS.Timeout | undefined;
+  #watchdog: TimeoutWatchdog | null = null;
   #paused = false;
   #stopped = false;
   #closing: Promise<void> | null = null;
@@ -108,7 +106,7 @@ export class DirectPool implements SeatOwner {
   }
 
   /** Jobs whose thread died under them, with why (those are answered, never run again here). */
-  get crashed(): ReadonlyMap<string, string> {
+  get crashed(): CrashBook {
     return this.#crashed;
   }
 
@@ -121,8 +119,9 @@ export class DirectPool implements SeatOwner {
       throw failed.reason;
     }
     if (this.#config.timeoutMs !== undefined && !this.#stopped) {
-      this.#watchdog = setInterval(() => this.#watch(), kWatchdogMs);
-      this.#watchdog.unref();
+      const { name, timeoutMs, jobsPerThread } = this.#config;
+      const fn = { name, timeoutMs, jobsPerThread };
+      this.#watchdog = new TimeoutWatchdog(fn, this.#board, (index) => this.#seats[index], this.#log);
     }
   }
 
@@ -178,7 +177,7 @@ export class DirectPool implements SeatOwner {
 
   async #close(deadline: number): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#watchdog);
+    this.#watchdog?.stop();
     const seats = this.#seats.filter((seat): seat is Seat => seat !== null);
     const timeoutMs = Math.max(0, deadline - performance.now());
     for (const seat of seats) this.#stopSeat(seat, timeoutMs);
@@ -196,7 +195,7 @@ export class DirectPool implements SeatOwner {
     const left = this.#seats.filter((seat): seat is Seat => seat !== null && !seat.ended && !seat.cut);
     if (left.length === 0) return;
     this.#stopped = true;
-    clearInterval(this.#watchdog);
+    this.#watchdog?.stop();
     for (const seat of left) seat.cut = true;
     const loading = left.filter((seat) => !seat.ready).length;
     const name = this.#config.name;
@@ -216,7 +215,7 @@ export class DirectPool implements SeatOwner {
   /** Ends every thread at once; the job server requeues their jobs. */
   async destroy(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#watchdog);
+    this.#watchdog?.stop();
     const left = this.#seats.filter((seat): seat is Seat => seat !== null);
     for (const seat of left) seat.cut = true;
     await Promise.all(left.map((seat) => seat.thread.terminate()));
@@ -255,7 +254,9 @@ export class DirectPool implements SeatOwner {
     // A failed load is start()'s or resize()'s to report; a graceful stop (exit 0) and a
     // thread terminated at a deadline (its jobs requeued, nothing wrong with them) are no deaths.
     const died = seat.ready && !seat.cut && !(seat.stopping && code === 0);
+    const held = this.#busy(seat);
     if (died) this.#recordCrashes(seat, code, error);
+    else if (held > 0) this.#hooks.unanswered?.(held);
     const per = this.#config.jobsPerThread;
     for (let slot = seat.index * per; slot < (seat.index + 1) * per; slot++) this.#board.free(slot);
     const serving = this.#seats.filter((s) => s !== null && !s.stopping).length;
@@ -290,8 +291,7 @@ export class DirectPool implements SeatOwner {
       index,
       shared,
       {
-        crashed: [...this.#crashed],
-        crashesHeard: Atomics.load(this.#control, 1),
+        ...this.#crashed.snapshot(),
         trackModules: !this.#tracking,
       },
       this,
@@ -346,9 +346,8 @@ export class DirectPool implements SeatOwner {
       const startedAt = this.#board.startedAt(slot);
       if (startedAt === 0) continue;
       const handle = this.#board.handle(slot);
-      this.#crashed.set(handle, reason);
-      // Counted before the slot frees: a thread offered the job meanwhile asks (direct-entry.ts).
-      Atomics.add(this.#control, 1, 1);
+      // Counted before the slot frees: a thread offered the job meanwhile asks (crash-book.ts).
+      this.#crashed.record(handle, reason);
       this.#board.free(slot);
       this.#hooks.crashed?.({ handle, reason, cause, durationMs: Math.max(0, Date.now() - startedAt) });
       this.#broadcast({ kind: 'crashed', handle, reason });
@@ -358,7 +357,7 @@ export class DirectPool implements SeatOwner {
   /** A thread was offered a job another thread's slot holds: answer once that thread's fate is known. */
   async #verdict(asker: Seat, handle: string, slot: number): Promise<void> {
     const holder = this.#seats[Math.floor(slot / this.#config.jobsPerThread)];
-    if (!this.#crashed.has(handle) && holder != null && this.#board.startedAt(slot) !== 0) {
+    if (this.#crashed.reasonOf(handle) === undefined && holder != null && this.#board.startedAt(slot) !== 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         holder.exited,
@@ -369,25 +368,8 @@ export class DirectPool implements SeatOwner {
     asker.thread.postMessage({
       kind: 'verdict',
       handle,
-      reason: this.#crashed.get(handle) ?? null,
+      reason: this.#crashed.reasonOf(handle) ?? null,
     } satisfies ToDirectThread);
-  }
-
-  /** The watchdog: a job past its timeout plus the grace period ends its thread. */
-  #watch(): void {
-    const timeoutMs = this.#config.timeoutMs as number;
-    const now = Date.now();
-    const per = this.#config.jobsPerThread;
-    const slots = this.#board.slots;
-    for (let slot = 0; slot < slots; slot++) {
-      const started = this.#board.startedAt(slot);
-      if (started === 0 || now - started < timeoutMs + kAbortGraceMs) continue;
-      const seat = this.#seats[Math.floor(slot / per)];
-      if (seat == null || seat.endedFor !== null) continue;
-      seat.endedFor = `timed out after ${timeoutMs} ms and ignored its signal for ${kAbortGraceMs} ms more: its thread was terminated`;
-      this.#log.warn({ function: this.#config.name, jobHandle: this.#board.handle(slot) }, seat.endedFor);
-      void seat.thread.terminate();
-    }
   }
 
   #broadcast(message: ToDirectThread): void {

@@ -83,6 +83,20 @@ describe('dispatch: thread shutdown with a reload that never finishes loading', 
     });
   }
 
+  it('counts the jobs still running at the deadline as cut short (the job server requeues them)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gworker-direct-stop-'));
+    writeFileSync(path.join(dir, 'up.mjs'), kServes);
+    const lines: LogEntry[] = [];
+    const { supervisor, client } = await start(dir, lines);
+    const finished = client.run('up', 'sleep200');
+    void client.run('up', 'sleep5000').catch(() => {});
+    await expect.poll(() => supervisor.functions()[0]?.running, { timeout: 3000 }).toBe(2);
+    const began = performance.now();
+    await expect(supervisor.close()).resolves.toEqual({ jobsCutShort: 1 });
+    expect(performance.now() - began).toBeLessThan(kShutdownMs + kMarginMs);
+    expect(String(await finished)).toBe('v1:sleep200');
+  });
+
   it('gworker start exits on SIGTERM within shutdownTimeout and a margin, with the log line', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'gworker-direct-stop-cli-'));
     writeFileSync(path.join(dir, 'up.mjs'), kServes);
