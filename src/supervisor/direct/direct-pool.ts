@@ -266,11 +266,6 @@ export class DirectPool implements SeatOwner {
     );
   }
 
-  /** SeatOwner. */
-  stopped(): boolean {
-    return this.#stopped;
-  }
-
   /** A new thread at the first free place, the board grown to hold it; resolves once it serves. */
   #add(): Promise<void> {
     let index = this.#seats.indexOf(null);

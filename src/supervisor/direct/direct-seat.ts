@@ -30,8 +30,6 @@ export interface SeatOwner {
   message(seat: Seat, message: FromDirectThread): void;
   /** The thread ended (loaded or not: see seat.ready); `error` is its last uncaught error. */
   ended(seat: Seat, code: number, error: Error | null): void;
-  /** Whether the pool stopped (a thread that ends while loading then was not a failed load). */
-  stopped(): boolean;
 }
 
 /** What every thread of a pool shares; each seat adds its own index and the crashes known so far. */
@@ -46,8 +44,8 @@ export interface SeatShared {
 
 /**
  * Starts a thread at `index` (thread/direct-entry.ts). `ready` resolves once it has
- * loaded the handler and connected, and rejects with HANDLER_LOAD when it cannot load
- * (or ends first).
+ * loaded the handler and connected (or once it ends, told to stop first), and rejects
+ * with HANDLER_LOAD when it cannot load (or ends first on its own).
  */
 export function startSeat(
   index: number,
@@ -118,10 +116,15 @@ export function startSeat(
       seat.ended = true;
       owner.ended(seat, code, lastError);
       if (seat.ready) return;
-      const why = owner.stopped()
-        ? 'the function stopped first: its thread was terminated'
-        : `the handler thread ended while loading (${lastError?.message ?? `exit code ${code}`})`;
-      reject(new GearmanError(ErrorCode.HANDLER_LOAD, `${config.handler}: ${why}`));
+      // Told to stop (a scale down, a close) or terminated at a deadline before it served: no failed load.
+      if (seat.stopping || seat.cut) resolve();
+      const why = lastError?.message ?? `exit code ${code}`;
+      reject(
+        new GearmanError(
+          ErrorCode.HANDLER_LOAD,
+          `${config.handler}: the handler thread ended while loading (${why})`,
+        ),
+      );
     });
   });
   return { seat, ready };

@@ -155,6 +155,18 @@ describeWithPeers(['gearmand'], 'DirectPool (dispatch: thread) against gearmand'
     expect(String(await client.run('up', 'after'))).toBe('AFTER');
   });
 
+  it('a resize down while threads of a resize up still load stops those, and the resize up does not fail', async () => {
+    const { client, pool } = await start('concurrency: 1');
+    const growing = pool.resize(3);
+    await pool.resize(1);
+    await expect(growing).resolves.toBeUndefined();
+    expect(pool.threads).toBe(1);
+    await expect.poll(() => pool.threadsStarted, { timeout: 3000 }).toBe(1);
+    expect(String(await client.run('up', 'x'))).toBe('X');
+    await pool.resize(2);
+    expect([pool.threads, pool.threadsStarted]).toEqual([2, 2]);
+  });
+
   it('close lets jobs in flight finish, within the deadline', async () => {
     const { client, pool } = await start('concurrency: 2');
     const jobs = [client.run('up', 'sleep300'), client.run('up', 'sleep300')];
