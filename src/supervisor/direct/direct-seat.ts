@@ -62,7 +62,7 @@ export function startSeat(
     handler: config.handler,
     exportName: config.export,
     functionName: config.name,
-    servers: shared.servers.map(({ host, port }) => ({ host, port })),
+    servers: shared.servers.map(({ host, port, tls }) => (tls ? { host, port, tls } : { host, port })),
     jobsPerThread: config.jobsPerThread,
     exceptions: config.exceptions,
     encoding: config.payload,

@@ -85,7 +85,7 @@ class DirectThread {
     this.#workers = data.servers.map((server, index) =>
       this.#reportConnection(
         new Worker({
-          servers: [{ host: server.host, port: server.port }],
+          servers: [server],
           maxJobs: data.jobsPerThread,
           exceptions: data.exceptions,
           maxFrameSize: data.maxFrameSize,

@@ -1,3 +1,4 @@
+import type { ServerAddress } from '../../net/address.js';
 import type { SerializedError } from './messages.js';
 
 /** What a `dispatch: thread` handler thread is started with (its workerData). */
@@ -5,7 +6,8 @@ export interface DirectThreadData {
   readonly handler: string;
   readonly exportName: string;
   readonly functionName: string;
-  readonly servers: ReadonlyArray<{ host: string; port: number }>;
+  /** The job servers, TLS settings included (PEM contents: they clone into the thread). */
+  readonly servers: readonly ServerAddress[];
   readonly jobsPerThread: number;
   readonly exceptions: boolean;
   readonly encoding: 'buffer' | 'text' | 'json';
