@@ -5,12 +5,17 @@ import { type Job, jobControl } from '../worker/job.js';
 import { Worker } from '../worker/worker.js';
 import type { BoxBudget, BoxShare, ShareOptions } from './capacity/box-budget.js';
 import { isCpuBound } from './capacity/cpu-bound.js';
+import type { ScalableFunction } from './capacity/function-scaling.js';
 import { RateLimit } from './capacity/rate-limit.js';
+import { threadsFor } from './capacity/scaling-book.js';
+import type { ConnectionSnapshot } from './connection-snapshot.js';
 import { DEFAULT_MAX_RESULT_SIZE } from './manifest/result-size.js';
 import type { FunctionConfig, ServerConfig } from './manifest/types.js';
 import { prefetchSlots } from './pool/thread-count.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { SlotGate } from './slot-gate.js';
+
+export type { ConnectionSnapshot } from './connection-snapshot.js';
 
 const kResolved = Promise.resolve();
 
@@ -24,17 +29,6 @@ export interface BindingOptions {
   readonly box?: BoxBudget;
 }
 
-export interface ConnectionSnapshot {
-  readonly server: string;
-  readonly connections: number;
-  /** Some of its connections are up. */
-  readonly connected: boolean;
-  /** How many of its connections are up now. */
-  readonly up: number;
-  readonly reconnects: number;
-  readonly lastError: string | null;
-}
-
 /**
  * Ties one function's runtime to the job servers: a Worker per server holding that
  * server's connections, all registered for this one function and sharing its slots.
@@ -42,7 +36,7 @@ export interface ConnectionSnapshot {
  * exact: a grab on a shared connection could bring a job of any of its functions,
  * including one with no slot left, which would then have to wait here.
  */
-export class FunctionBinding {
+export class FunctionBinding implements ScalableFunction {
   readonly runtime: FunctionRuntime;
   readonly gate: SlotGate;
   readonly #log: Logger;
@@ -72,6 +66,32 @@ export class FunctionBinding {
 
   get name(): string {
     return this.runtime.name;
+  }
+
+  /** Slots now (the gate's). */
+  get concurrency(): number {
+    return this.gate.concurrency;
+  }
+
+  /** Jobs held now, prefetched ones included (the gate's count). */
+  get running(): number {
+    return this.gate.running;
+  }
+
+  get paused(): boolean {
+    return this.gate.paused;
+  }
+
+  /**
+   * ScalableFunction (capacity/function-scaling.ts): the slots change now; when the
+   * threads do not fit (a fixed function, or a manual value above a range's max), the
+   * pool's most threads change in place first (no new generation; threads start on demand).
+   */
+  async resize(slots: number, declared: FunctionConfig | undefined): Promise<void> {
+    const { config } = this.runtime;
+    const threads = threadsFor(declared ?? config, slots);
+    if (threads !== config.concurrency) await this.runtime.resize(threads);
+    this.setConcurrency(slots);
   }
 
   /** Waits for each server's first connect attempt; servers that are down keep being retried. */

@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { AutoscalerOptions } from './capacity/autoscaler.js';
 import type { RateLimitSnapshot } from './capacity/rate-limit.js';
 import type { ScaleChange, ScalingReport } from './capacity/scaling-book.js';
-import type { ConnectionSnapshot } from './function-binding.js';
+import type { ConnectionSnapshot } from './connection-snapshot.js';
 import type { FunctionConfig, ServerConfig } from './manifest/types.js';
 import type { JobEndInfo } from './runtime/function-runtime.js';
 import type { ReloadRecord } from './stats/function-stats.js';
@@ -80,6 +80,8 @@ export interface SupervisorEvents {
   /** A job ended; `reason` says why when it did not complete. */
   jobEnd: [info: JobEndInfo];
   reload: [info: { function: string; ok: boolean; generation: number; error?: string }];
+  /** A new generation of a function's threads took over (start, reload, recycle after maxJobsPerThread). */
+  generation: [info: { function: string; generation: number; cause: string }];
   /** Some function's codeFiles changed (a generation loaded, a load failed, a late import). */
   codeFiles: [];
   /** A function's handler thread dropped output past its cap. */

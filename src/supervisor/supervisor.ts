@@ -72,7 +72,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       ...(options.queueTimeoutMs === undefined ? {} : { timeoutMs: options.queueTimeoutMs }),
     });
     const host = {
-      binding: (fn: string) => this.#bindings.get(fn),
+      scalable: (fn: string) => this.#bindings.get(fn) ?? this.#direct.get(fn),
       stopping: () => this.#closing !== null,
       changed: (fn: string, change: ScaleChange) => this.emit('scale', { function: fn, ...change }),
     };
@@ -82,7 +82,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       // More slots help only while the box has one free for the function's kind of job.
       hasRoom: (fn) => {
         const binding = this.#bindings.get(fn);
-        return binding !== undefined && this.box.budget.hasRoom(isCpuBound(binding.runtime.config));
+        if (binding !== undefined) return this.box.budget.hasRoom(isCpuBound(binding.runtime.config));
+        // A dispatch: thread function takes no slots of the box: only its memory guard holds it.
+        return this.#direct.has(fn) && this.box.budget.hasRoom(false);
       },
       ...manifest.autoscale,
       ...options.autoscale,
@@ -95,11 +97,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           return clientId();
         },
         regrabIntervalMs: options.regrabIntervalMs,
-        scaling: this.#scaling.book,
+        scaling: this.#scaling,
         servers: (manifest) => this.#servers(manifest),
         manifest: () => this.#manifest,
         statsFor: (fn) => this.#statsFor(fn),
         recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
+        jobEnded: (info) => this.emit('jobEnd', info),
+        generation: (fn, info) => this.emit('generation', { function: fn, ...info }),
+        codeFilesChanged: () => this.emit('codeFiles'),
       },
       this.#log,
     );
@@ -209,12 +214,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Sets a manual concurrency, in place, until scaleAuto() (capacity/function-scaling.ts). */
   scale(fn: string, concurrency: number): Promise<boolean> {
-    if (this.#direct.has(fn))
-      return Promise.reject(
-        new RangeError(
-          `${fn} has dispatch: thread: its threads hold connections, so it is not scaled live; change its concurrency in the manifest and reload`,
-        ),
-      );
     return this.#scaling.scale(fn, concurrency);
   }
 
@@ -263,7 +262,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const direct = [...this.#direct.values()].map((fn) => ({
       name: fn.name,
       handler: fn.config.handler,
-      files: [fn.config.handler],
+      files: fn.codeFiles,
     }));
     return [
       ...[...this.#bindings.values()].flatMap(({ runtime }) => {
@@ -304,16 +303,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.retries.stop();
       this.box.stop();
       for (const binding of bindings) binding.pause();
+      const direct = this.#direct.close(deadline, options.force === true);
       await Promise.allSettled([
         ...bindings.map((binding) => binding.close({ deadline, ...(options.force ? { force: true } : {}) })),
         // Dropped functions drain with their own deadline: shutdownTimeout from when they were dropped.
         ...this.#removing.values(),
-        ...[...this.#direct.values()].map((fn) => fn.close(deadline, options.force === true)),
+        direct,
       ]);
       await this.retries.close();
       await this.queues.close();
       this.retries.failures?.close();
-      const jobsCutShort = unanswered() - before;
+      const jobsCutShort = unanswered() - before + (await direct);
       this.#log.info({ jobsCutShort }, 'stopped');
       return { jobsCutShort };
     })();
@@ -324,6 +324,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const log = this.#root.child({ component: 'runtime', function: config.name });
     const runtime = new FunctionRuntime(config, log, this.retries);
     runtime.on('codeFiles', () => this.emit('codeFiles'));
+    runtime.on('generation', (info) => this.emit('generation', { function: config.name, ...info }));
     const stats = this.#statsFor(config.name);
     runtime.on('outputDropped', ({ stream, bytes }) => {
       stats.outputDroppedBytes += bytes;
@@ -371,24 +372,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const plan = this.#scaling.book.plan(config, from);
     try {
       await binding.runtime.reload({ ...config, concurrency: threadsFor(config, plan.slots) }, cause);
-      this.#scaling.book.reloaded(config, plan);
       binding.setConcurrency(plan.slots);
       this.#recordReload(binding.name, binding.runtime.generation);
-      if (plan.manual?.kept)
-        this.#log.info(
-          { function: binding.name, concurrency: plan.manual.value },
-          `${binding.name}: manual concurrency ${plan.manual.value} kept over the reload (the manifest's concurrency for it did not change); gworker scale ${binding.name} --auto ends it`,
-        );
-      else if (plan.manual !== null)
-        this.#scaling.noteChange(
-          binding.name,
-          from,
-          plan.slots,
-          'manifest',
-          `the manifest's concurrency changed: manual value ${plan.manual.value} dropped`,
-        );
-      else if (from !== plan.slots)
-        this.#scaling.noteChange(binding.name, from, plan.slots, 'manifest', cause);
+      this.#scaling.reloaded(binding.name, config, plan, from, cause);
     } catch (err) {
       this.#recordReload(binding.name, binding.runtime.generation, err as Error);
     }

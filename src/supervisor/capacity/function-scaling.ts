@@ -1,15 +1,33 @@
 import { isConcurrency, MAX_CONCURRENCY, MIN_CONCURRENCY } from '../../limits.js';
 import type { Logger } from '../../log.js';
+import type { ConnectionSnapshot } from '../connection-snapshot.js';
 import { queuedJobs } from '../control/status-document.js';
-import type { FunctionBinding } from '../function-binding.js';
 import type { FunctionConfig } from '../manifest/types.js';
 import { type AutoscaleInput, Autoscaler, type AutoscalerOptions } from './autoscaler.js';
 import type { QueueSample, QueueSampler } from './queue-sampler.js';
-import { type ScaleChange, type ScaleSource, ScalingBook, threadsFor } from './scaling-book.js';
+import { type ReloadPlan, type ScaleChange, type ScaleSource, ScalingBook } from './scaling-book.js';
+
+/**
+ * A function whose slots FunctionScaling changes: a default function's FunctionBinding,
+ * or a `dispatch: thread` function (direct/direct-function.ts).
+ */
+export interface ScalableFunction {
+  /** Slots now. */
+  readonly concurrency: number;
+  /** Jobs it holds now (the autoscaler's busy count). */
+  readonly running: number;
+  readonly paused: boolean;
+  connections(): readonly ConnectionSnapshot[];
+  /**
+   * Changes the slots in place, with no new generation; `declared` is the manifest's
+   * config of the function (a default function's range sizes its threads for the max).
+   */
+  resize(slots: number, declared: FunctionConfig | undefined): Promise<void>;
+}
 
 /** What FunctionScaling needs of the supervisor that owns it. */
 export interface ScalingHost {
-  binding(fn: string): FunctionBinding | undefined;
+  scalable(fn: string): ScalableFunction | undefined;
   /** A stop began: nothing scales any more (a drain pauses every function). */
   stopping(): boolean;
   /** A function's slots changed: the supervisor logs nothing more, it emits `scale`. */
@@ -50,7 +68,7 @@ export class FunctionScaling {
         `concurrency must be a whole number from ${MIN_CONCURRENCY} to ${MAX_CONCURRENCY}, got ${concurrency}`,
       );
     }
-    if (this.#host.binding(fn) === undefined) return false;
+    if (this.#host.scalable(fn) === undefined) return false;
     // Set first, so the autoscaler leaves it alone meanwhile; restored if the threads fail.
     const previous = this.book.manual(fn);
     this.book.setManual(fn, concurrency);
@@ -70,7 +88,7 @@ export class FunctionScaling {
    */
   async scaleAuto(fn: string): Promise<boolean> {
     const declared = this.book.declared(fn);
-    if (this.#host.binding(fn) === undefined || declared === undefined) return false;
+    if (this.#host.scalable(fn) === undefined || declared === undefined) return false;
     this.book.setManual(fn, null);
     if (declared.scaling === undefined)
       await this.resize(fn, declared.concurrency, 'manual', "gworker scale --auto: the manifest's value");
@@ -84,15 +102,33 @@ export class FunctionScaling {
    * value above a range's max), the pool's most threads change in place first.
    */
   async resize(fn: string, to: number, by: ScaleSource, why: string): Promise<void> {
-    const binding = this.#host.binding(fn);
-    if (binding === undefined) return;
-    const from = binding.gate.concurrency;
-    const { config } = binding.runtime;
-    const threads = threadsFor(this.book.declared(fn) ?? config, to);
-    // In place: the pool's most threads change, no new generation (threads start on demand).
-    if (threads !== config.concurrency) await binding.runtime.resize(threads);
-    binding.setConcurrency(to);
+    const target = this.#host.scalable(fn);
+    if (target === undefined) return;
+    const from = target.concurrency;
+    await target.resize(to, this.book.declared(fn));
     if (from !== to) this.noteChange(fn, from, to, by, why);
+  }
+
+  /**
+   * A reload of `fn` to the manifest's `config` succeeded with `plan` (ScalingBook.plan,
+   * from `from` slots): the books follow, and a change of slots is logged once.
+   */
+  reloaded(fn: string, config: FunctionConfig, plan: ReloadPlan, from: number, cause: string): void {
+    this.book.reloaded(config, plan);
+    if (plan.manual?.kept)
+      this.#log.info(
+        { function: fn, concurrency: plan.manual.value },
+        `${fn}: manual concurrency ${plan.manual.value} kept over the reload (the manifest's concurrency for it did not change); gworker scale ${fn} --auto ends it`,
+      );
+    else if (plan.manual !== null)
+      this.noteChange(
+        fn,
+        from,
+        plan.slots,
+        'manifest',
+        `the manifest's concurrency changed: manual value ${plan.manual.value} dropped`,
+      );
+    else if (from !== plan.slots) this.noteChange(fn, from, plan.slots, 'manifest', cause);
   }
 
   /** Logs a change of slots once, and keeps it as the function's last change. */
@@ -118,16 +154,16 @@ export class FunctionScaling {
     if (this.#host.stopping()) return inputs;
     for (const name of this.book.autoscaled()) {
       const range = this.book.declared(name)?.scaling;
-      const binding = this.#host.binding(name);
+      const target = this.#host.scalable(name);
       // A paused function's jobs wait for the resume, not for slots.
-      if (range === undefined || binding === undefined || binding.gate.paused) continue;
+      if (range === undefined || target === undefined || target.paused) continue;
       inputs.push({
         name,
         min: range.min,
         max: range.max,
-        current: binding.gate.concurrency,
-        running: binding.gate.running,
-        queued: queuedJobs({ name, connections: binding.connections() }, sample),
+        current: target.concurrency,
+        running: target.running,
+        queued: queuedJobs({ name, connections: target.connections() }, sample),
       });
     }
     return inputs;

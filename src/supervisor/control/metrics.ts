@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessMetrics } from '../../process-metrics.js';
 import type { RetryServiceEvents } from '../retry/retry-service.js';
-import type { FunctionRuntime } from '../runtime/function-runtime.js';
 import type { Supervisor, SupervisorEvents } from '../supervisor.js';
 import { registerBudgetMetrics } from './budget-metrics.js';
 
@@ -43,8 +42,7 @@ export class SupervisorMetrics {
   >;
   readonly #connectionUp: Gauge<'server' | 'function'>;
   readonly #reconnects: Counter<'server' | 'function'>;
-  /** Runtimes whose generations are counted, with the listener to remove on close. */
-  readonly #watched = new Map<FunctionRuntime, (info: { cause: string }) => void>();
+  readonly #onGeneration: (...args: SupervisorEvents['generation']) => void;
   readonly #onJobEnd: (...args: SupervisorEvents['jobEnd']) => void;
   readonly #onReload: (...args: SupervisorEvents['reload']) => void;
   readonly #outputDropped: Counter<'function' | 'stream'>;
@@ -183,15 +181,14 @@ export class SupervisorMetrics {
         this.#threadRestarts.inc({ function: info.function, cause: info.threadEnded });
       this.#durations.observe({ function: info.function }, info.durationMs / 1000);
     };
-    this.#onReload = (info) => {
+    this.#onReload = (info) =>
       this.#reloads.inc({ function: info.function, result: info.ok ? 'ok' : 'rejected' });
-      this.#watchRuntimes();
-    };
+    this.#onGeneration = (info) => this.#generations.inc({ function: info.function, cause: info.cause });
     supervisor.on('jobEnd', this.#onJobEnd);
     supervisor.on('reload', this.#onReload);
+    supervisor.on('generation', this.#onGeneration);
     supervisor.on('outputDropped', this.#onOutputDropped);
     registerBudgetMetrics(this.registry, supervisor);
-    this.#watchRuntimes();
   }
 
   get contentType(): string {
@@ -214,18 +211,14 @@ export class SupervisorMetrics {
   close(): void {
     this.#supervisor.off('jobEnd', this.#onJobEnd);
     this.#supervisor.off('reload', this.#onReload);
+    this.#supervisor.off('generation', this.#onGeneration);
     this.#supervisor.off('outputDropped', this.#onOutputDropped);
     this.#supervisor.off('scale', this.#onScale);
     this.#supervisor.retries.off('retry', this.#onRetry);
     this.#supervisor.retries.off('deadLetter', this.#onDeadLetter);
-    for (const [runtime, stop] of this.#watched) {
-      runtime.off('generation', stop);
-    }
-    this.#watched.clear();
   }
 
   #refresh(): void {
-    this.#watchRuntimes();
     const {
       inFlight,
       concurrency,
@@ -260,18 +253,6 @@ export class SupervisorMetrics {
         // The binding counts reconnects; re-adding its total each scrape keeps the counter monotonic.
         this.#reconnects.inc(connection, c.reconnects);
       }
-    }
-  }
-
-  /** Counts generations of every runtime, including functions added by a manifest reload. */
-  #watchRuntimes(): void {
-    for (const binding of this.#supervisor.bindings()) {
-      const runtime = binding.runtime;
-      if (this.#watched.has(runtime)) continue;
-      const count = ({ cause }: { cause: string }) =>
-        this.#generations.inc({ function: runtime.name, cause });
-      this.#watched.set(runtime, count);
-      runtime.on('generation', count);
     }
   }
 }

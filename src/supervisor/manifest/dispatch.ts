@@ -1,4 +1,4 @@
-import { isScalar, type Node } from 'yaml';
+import { isMap, isScalar, type Node } from 'yaml';
 import type { NodeReader } from './node-reader.js';
 
 /**
@@ -48,15 +48,14 @@ export function readDispatch(
         `"${key}" does not apply with dispatch: thread: ${why}`,
       );
   }
+  // A range is resized in place like any other (FunctionScaling.resize), thread by thread.
   const concurrency = settings.get('concurrency');
-  if (
-    (concurrency !== undefined && !isScalar(concurrency)) ||
-    (isScalar(concurrency) && concurrency.value === 'auto')
-  )
+  const min = isMap(concurrency) ? concurrency.get('min', true) : undefined;
+  if (isScalar(min) && min.value === 0)
     reader.report(
-      concurrency ?? null,
-      `${where}.concurrency`,
-      'dispatch: thread takes a fixed concurrency (no autoscaling: its threads hold connections)',
+      min,
+      `${where}.concurrency.min`,
+      'dispatch: thread needs min: 1 or more: its threads hold the connections, and with none no job server would hear of the function or hand it a job',
     );
   if (manifest.boxSlots)
     reader.report(

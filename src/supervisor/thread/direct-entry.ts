@@ -6,14 +6,32 @@ import { resultToBytes } from './bytes.js';
 import { decodePayload } from './decode-payload.js';
 import { DirectBoard, handleHash } from './direct-board.js';
 import { DirectJobContext } from './direct-context.js';
-import type { DirectThreadData, FromDirectThread, ToDirectThread } from './direct-messages.js';
+import type { DirectFailure, DirectThreadData, FromDirectThread, ToDirectThread } from './direct-messages.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
+import type { SerializedError } from './messages.js';
+import { ModuleGraph } from './module-graph.js';
 import { capThreadOutput } from './output-cap.js';
 import { serializeError } from './serialize-error.js';
 
-/** Stats leave in batches: at most this often, or this many jobs. */
+/** Ended jobs leave in batches: at most this often, or this many jobs. */
 const kStatsEveryMs = 250;
 const kStatsEveryJobs = 256;
+
+/** Jobs ended since the last batch (the `jobs` message's fields). */
+interface EndedJobs {
+  handles: string[];
+  durationsMs: number[];
+  results: number[];
+  failures: DirectFailure[];
+}
+
+const kResultCode = { complete: 0, fail: 1, exception: 2 } as const;
+/** Where in the control words the main thread counts the crashes it has recorded. */
+const kCrashCount = 1;
+
+function noJobs(): EndedJobs {
+  return { handles: [], durationsMs: [], results: [], failures: [] };
+}
 
 /**
  * A `dispatch: thread` handler thread (supervisor/direct/): it loads the handler, then
@@ -34,14 +52,11 @@ class DirectThread {
   readonly #verdicts = new Map<string, (reason: string | null) => void>();
   /** Jobs held across every connection, grabs out included (the gate's count). */
   #held = 0;
-  #stats = {
-    complete: 0,
-    fail: 0,
-    exception: 0,
-    durationsMs: [] as number[],
-    results: [] as number[],
-    failures: [] as Array<{ handle: string; reason: string }>,
-  };
+  /** The function's control words (thread/direct-messages.ts DirectThreadData.control). */
+  readonly #control: Int32Array;
+  /** Crashes this thread knows of, to compare with the count the main thread keeps. */
+  #crashesHeard: number;
+  #stats = noJobs();
   #statsTimer: NodeJS.Timeout | undefined;
 
   constructor(data: DirectThreadData, port: NonNullable<typeof parentPort>, handler: HandlerFunction) {
@@ -54,7 +69,9 @@ class DirectThread {
     for (let i = data.jobsPerThread - 1; i >= 0; i--) this.#freeSlots.push(this.#firstSlot + i);
     // The thread's jobsPerThread slots, over every server, and the function's pause
     // flag, read on every grab (a pause holds at once, with no message to wait for).
-    const paused = new Int32Array(data.control);
+    this.#control = new Int32Array(data.control);
+    this.#crashesHeard = data.crashesHeard;
+    const paused = this.#control;
     const gate = {
       tryReserve: () => {
         if (this.#held >= data.jobsPerThread || Atomics.load(paused, 0) === 1) return false;
@@ -65,16 +82,32 @@ class DirectThread {
         if (fn === null) this.#held--;
       },
     };
-    this.#workers = data.servers.map((server) =>
-      new Worker({
-        servers: [{ host: server.host, port: server.port }],
-        maxJobs: data.jobsPerThread,
-        exceptions: data.exceptions,
-        ...(gate === undefined ? {} : { gate }),
-        ...(data.clientId === undefined ? {} : { clientId: data.clientId }),
-        ...(data.regrabIntervalMs === undefined ? {} : { regrabIntervalMs: data.regrabIntervalMs }),
-      }).register(data.functionName, (job) => this.#run(job)),
+    this.#workers = data.servers.map((server, index) =>
+      this.#reportConnection(
+        new Worker({
+          servers: [server],
+          maxJobs: data.jobsPerThread,
+          exceptions: data.exceptions,
+          maxFrameSize: data.maxFrameSize,
+          gate,
+          ...(data.clientId === undefined ? {} : { clientId: data.clientId }),
+          ...(data.regrabIntervalMs === undefined ? {} : { regrabIntervalMs: data.regrabIntervalMs }),
+        }).register(data.functionName, (job) => this.#run(job)),
+        index,
+      ),
     );
+  }
+
+  /** The main thread hears of the connection's state changes (status, /metrics), nothing per job. */
+  #reportConnection(worker: Worker, server: number): Worker {
+    worker.on('connect', ({ reconnect }) =>
+      this.#post({ kind: 'connection', server, up: true, reconnect, error: null }),
+    );
+    worker.on('disconnect', ({ error }) =>
+      this.#post({ kind: 'connection', server, up: false, reconnect: false, error: error.message }),
+    );
+    worker.on('error', (error) => this.#post({ kind: 'serverError', server, error: error.message }));
+    return worker;
   }
 
   async start(): Promise<void> {
@@ -86,6 +119,7 @@ class DirectThread {
     switch (message.kind) {
       case 'crashed':
         this.#crashed.set(message.handle, message.reason);
+        this.#crashesHeard++;
         return;
       case 'verdict': {
         const waiting = this.#verdicts.get(message.handle);
@@ -124,9 +158,12 @@ class DirectThread {
       this.#firstSlot,
       this.#firstSlot + this.#data.jobsPerThread,
     );
-    if (elsewhere < 0) return this.#start(job, hash);
-    // The job server offers a job another thread's slot holds: that thread died (or its
-    // connection dropped). The main thread knows which.
+    // A crash recorded that this thread has not heard of yet: the main thread freed the
+    // dead thread's slot already, and its 'crashed' message is still on its way here.
+    if (elsewhere < 0 && Atomics.load(this.#control, kCrashCount) === this.#crashesHeard)
+      return this.#start(job, hash);
+    // The job server offers a job another thread's slot holds (that thread died, or its
+    // connection dropped), or one a crash may have held: the main thread knows.
     return new Promise<void>((resolve) => {
       this.#verdicts.set(handle, (reason) => {
         if (reason !== null) this.#refuse(job, reason);
@@ -143,10 +180,12 @@ class DirectThread {
     });
   }
 
-  /** A job an earlier thread died running: answered without running it again. */
+  /**
+   * A job an earlier thread died running: answered without running it again. Not counted
+   * again: the main thread counted it as it saw that thread die (direct-pool.ts).
+   */
   #refuse(job: Job, crash: string): void {
-    const reason = `not run again: its handler thread died running it earlier (${crash})`;
-    this.#failed(job, reason, 0);
+    this.#answerFailure(job, `not run again: its handler thread died running it earlier (${crash})`);
     this.#release();
   }
 
@@ -176,19 +215,22 @@ class DirectThread {
       this.#freeSlots.push(slot);
       const durationMs = performance.now() - started;
       if (timedOut) {
-        this.#failed(job, `timed out after ${timeoutMs} ms`, durationMs);
+        this.#failed(job, `timed out after ${timeoutMs} ms`, durationMs, null);
       } else if (ok) {
-        let bytes: Uint8Array;
+        let bytes: Uint8Array | null = null;
         try {
           bytes = resultToBytes(value);
         } catch (err) {
-          this.#failed(job, serializeError(err).message, durationMs);
-          return;
+          const error = serializeError(err);
+          this.#failed(job, error.message, durationMs, error);
         }
-        job.complete(bytes);
-        this.#count('complete', durationMs);
+        if (bytes !== null) {
+          job.complete(bytes);
+          this.#count(job.handle, 'complete', durationMs);
+        }
       } else {
-        this.#failed(job, serializeError(value).message, durationMs);
+        const error = serializeError(value);
+        this.#failed(job, error.message, durationMs, error);
       }
       this.#release();
     };
@@ -209,24 +251,29 @@ class DirectThread {
     );
   }
 
-  /** As the supervisor fails a job (runtime/job-failure.ts): the reason travels with it. */
-  #failed(job: Job, reason: string, durationMs: number): void {
-    if (this.#data.exceptions) {
-      job.exception(reason);
-      this.#count('exception', durationMs);
-    } else {
-      job.warning(Buffer.from(reason));
-      job.fail();
-      this.#count('fail', durationMs);
-    }
-    if (this.#stats.failures.length < 16) this.#stats.failures.push({ handle: job.handle, reason });
+  /** A job that did not complete: answered, and counted with its reason (and what was thrown). */
+  #failed(job: Job, reason: string, durationMs: number, error: SerializedError | null): void {
+    const result = this.#answerFailure(job, reason);
+    this.#stats.failures.push({ index: this.#stats.handles.length, reason, error });
+    this.#count(job.handle, result, durationMs);
   }
 
-  #count(result: 'complete' | 'fail' | 'exception', durationMs: number): void {
+  /** As the supervisor fails a job (runtime/job-failure.ts): the reason travels with it. */
+  #answerFailure(job: Job, reason: string): 'fail' | 'exception' {
+    if (this.#data.exceptions) {
+      job.exception(reason);
+      return 'exception';
+    }
+    job.warning(Buffer.from(reason));
+    job.fail();
+    return 'fail';
+  }
+
+  #count(handle: string, result: keyof typeof kResultCode, durationMs: number): void {
     const stats = this.#stats;
-    stats[result]++;
+    stats.handles.push(handle);
     stats.durationsMs.push(durationMs);
-    stats.results.push(result === 'complete' ? 0 : result === 'fail' ? 1 : 2);
+    stats.results.push(kResultCode[result]);
     if (stats.durationsMs.length >= kStatsEveryJobs) this.#flushStats();
     else if (this.#statsTimer === undefined) {
       this.#statsTimer = setTimeout(() => this.#flushStats(), kStatsEveryMs);
@@ -239,8 +286,8 @@ class DirectThread {
     this.#statsTimer = undefined;
     const stats = this.#stats;
     if (stats.durationsMs.length === 0) return;
-    this.#stats = { complete: 0, fail: 0, exception: 0, durationsMs: [], results: [], failures: [] };
-    this.#post({ kind: 'stats', ...stats });
+    this.#stats = noJobs();
+    this.#post({ kind: 'jobs', ...stats });
   }
 
   #post(message: FromDirectThread): void {
@@ -253,16 +300,29 @@ async function main(): Promise<void> {
   if (port === null) throw new Error('direct-entry runs only in a handler thread');
   capThreadOutput();
   const data = workerData as DirectThreadData;
+  // The same record of what the handler loads as a default function's first thread keeps
+  // (thread/module-graph.ts), for the change watcher: one thread per pool pays its hooks thread.
+  const graph = data.trackModules ? ModuleGraph.track() : null;
   let handler: HandlerFunction;
   try {
     handler = await loadHandler(data.handler, data.exportName);
   } catch (err) {
-    port.postMessage({ kind: 'loadFailed', error: serializeError(err) } satisfies FromDirectThread);
+    const error = serializeError(err);
+    port.postMessage({
+      kind: 'loadFailed',
+      error,
+      ...(graph === null ? {} : { modules: graph.collect() }),
+    } satisfies FromDirectThread);
     return;
   }
   const thread = new DirectThread(data, port, handler);
   await thread.start();
-  port.postMessage({ kind: 'ready' } satisfies FromDirectThread);
+  if (graph === null) {
+    port.postMessage({ kind: 'ready' } satisfies FromDirectThread);
+    return;
+  }
+  port.postMessage({ kind: 'ready', modules: graph.collect() } satisfies FromDirectThread);
+  graph.onLater((files) => port.postMessage({ kind: 'modules', files } satisfies FromDirectThread));
 }
 
 void main();

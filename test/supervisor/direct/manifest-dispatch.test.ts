@@ -38,7 +38,7 @@ describe('dispatch in the manifest', () => {
         '    cpu: true',
         '    isolation: thread',
         '    minThreads: 1',
-        '    concurrency: auto',
+        '    concurrency: { min: 0, max: 4 }',
         '',
       ].join('\n'),
     );
@@ -57,10 +57,22 @@ describe('dispatch in the manifest', () => {
     at(10, 'isolation');
     at(11, 'minThreads');
     expect(
-      found.some(
-        (p) => p.includes(`${file}:12:`) && p.includes('dispatch: thread takes a fixed concurrency'),
-      ),
+      found.some((p) => p.includes(`${file}:12:25:`) && p.includes('dispatch: thread needs min: 1 or more')),
     ).toBe(true);
+  });
+
+  it('takes a concurrency range (min 1 or more) and auto, which it resizes in place', () => {
+    const manifest = parseManifest(
+      'functions:\n  a: { handler: ./up.js, dispatch: thread, concurrency: { min: 1, max: 6 } }\n  b: { handler: ./up.js, dispatch: thread, concurrency: auto }\n',
+      file,
+      { env: {} },
+    );
+    expect(manifest.functions[0]).toMatchObject({
+      dispatch: 'thread',
+      concurrency: 6,
+      scaling: { min: 1, max: 6 },
+    });
+    expect(manifest.functions[1]).toMatchObject({ dispatch: 'thread', concurrencyAuto: true });
   });
 
   it('refuses the top-level retry reaching a dispatch: thread function, and a misspelt mode', () => {

@@ -92,11 +92,6 @@ describeWithPeers(['gearmand'], 'Supervisor with dispatch: thread against gearma
     expect(supervisor.functions()[0]?.generation).toBe(2);
   });
 
-  it('gworker scale is refused with the reason', async () => {
-    const { supervisor } = await start('concurrency: 1');
-    await expect(supervisor.scale('up', 3)).rejects.toThrow(/dispatch: thread.*not scaled live/);
-  });
-
   it('shutdown lets running jobs finish within shutdownTimeout', async () => {
     const { supervisor, client } = await start('concurrency: 1');
     const job = client.run('up', 'sleep500');
