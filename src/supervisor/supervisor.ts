@@ -17,7 +17,7 @@ import { FailureStore } from './retry/failure-store.js';
 import { RetryService } from './retry/retry-service.js';
 import { FunctionRuntime } from './runtime/function-runtime.js';
 import { jobEndRecorder } from './runtime/job-end-log.js';
-import { FunctionStats } from './stats/function-stats.js';
+import { StatsBook } from './stats/stats-book.js';
 import type {
   FunctionCode,
   FunctionSnapshot,
@@ -43,7 +43,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #bindings = new Map<string, FunctionBinding>();
   /** `dispatch: thread` functions: their threads own their connections (direct/). */
   readonly #direct: DirectFunctions;
-  readonly #stats = new Map<string, FunctionStats>();
+  readonly #stats: StatsBook;
   /** Functions dropped from the manifest, finishing their jobs, each with its close. */
   readonly #removing = new Map<FunctionBinding, Promise<void>>();
   #closing: Promise<ShutdownSummary> | null = null;
@@ -62,6 +62,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#options = options;
     this.#root = options.logger ?? silentLogger;
     this.#log = this.#root.child({ component: 'supervisor' });
+    this.#stats = new StatsBook(this.#log, (record) => this.emit('reload', record));
     this.retries = new RetryService({
       logger: this.#root,
       ...(manifest.clientId === undefined ? {} : { clientId: manifest.clientId }),
@@ -100,8 +101,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         scaling: this.#scaling,
         servers: (manifest) => this.#servers(manifest),
         manifest: () => this.#manifest,
-        statsFor: (fn) => this.#statsFor(fn),
-        recordReload: (fn, generation, error) => this.#recordReload(fn, generation, error),
+        statsFor: (fn) => this.#stats.for(fn),
+        recordReload: (fn, generation, error) => this.#stats.recordReload(fn, generation, error),
         jobEnded: (info) => this.emit('jobEnd', info),
         generation: (fn, info) => this.emit('generation', { function: fn, ...info }),
         codeFilesChanged: () => this.emit('codeFiles'),
@@ -249,7 +250,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   #defaultFunctions(): FunctionSnapshot[] {
     return [...this.#bindings.values()].map((binding) =>
-      functionSnapshot(binding, this.#statsFor(binding.name), this.#scaling.book.report(binding.name)),
+      functionSnapshot(binding, this.#stats.for(binding.name), this.#scaling.book.report(binding.name)),
     );
   }
 
@@ -325,7 +326,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const runtime = new FunctionRuntime(config, log, this.retries);
     runtime.on('codeFiles', () => this.emit('codeFiles'));
     runtime.on('generation', (info) => this.emit('generation', { function: config.name, ...info }));
-    const stats = this.#statsFor(config.name);
+    const stats = this.#stats.for(config.name);
     runtime.on('outputDropped', ({ stream, bytes }) => {
       stats.outputDroppedBytes += bytes;
       this.emit('outputDropped', { function: config.name, stream, bytes });
@@ -358,7 +359,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     try {
       await runtime.start();
     } catch (err) {
-      this.#recordReload(config.name, 0, err as Error);
+      this.#stats.recordReload(config.name, 0, err as Error);
       await runtime.destroy().catch(() => {});
       return;
     }
@@ -373,36 +374,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     try {
       await binding.runtime.reload({ ...config, concurrency: threadsFor(config, plan.slots) }, cause);
       binding.setConcurrency(plan.slots);
-      this.#recordReload(binding.name, binding.runtime.generation);
+      this.#stats.recordReload(binding.name, binding.runtime.generation);
       this.#scaling.reloaded(binding.name, config, plan, from, cause);
     } catch (err) {
-      this.#recordReload(binding.name, binding.runtime.generation, err as Error);
+      this.#stats.recordReload(binding.name, binding.runtime.generation, err as Error);
     }
-  }
-
-  #recordReload(fn: string, generation: number, error?: Error): void {
-    this.#statsFor(fn).recordReload(generation, error);
-    if (error)
-      this.#log.error(
-        { function: fn, err: error },
-        `reload rejected, old code keeps serving: ${error.message}`,
-      );
-    else this.#log.info({ function: fn, generation }, 'reloaded');
-    this.emit('reload', {
-      function: fn,
-      ok: error === undefined,
-      generation,
-      ...(error === undefined ? {} : { error: error.message }),
-    });
-  }
-
-  #statsFor(fn: string): FunctionStats {
-    let stats = this.#stats.get(fn);
-    if (stats === undefined) {
-      stats = new FunctionStats();
-      this.#stats.set(fn, stats);
-    }
-    return stats;
   }
 
   #servers(manifest: Manifest = this.#manifest): readonly ServerConfig[] {
