@@ -258,6 +258,9 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> implement
         },
       );
       this.#loading = pool;
+      // Its threads connect while loading but grab only from the swap on: until then the
+      // serving generation answers every job, as the status says.
+      pool.pause();
       try {
         await pool.start();
       } catch (err) {
@@ -273,7 +276,7 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> implement
         await this.#end(pool);
         return false;
       }
-      if (this.#paused) pool.pause();
+      if (!this.#paused) pool.resume();
       const old = this.#pool;
       this.#pool = pool;
       this.#config = config;
