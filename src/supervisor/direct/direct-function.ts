@@ -4,13 +4,13 @@ import type { ScalableFunction } from '../capacity/function-scaling.js';
 import type { ConnectionSnapshot } from '../connection-snapshot.js';
 import { settlesBy } from '../deadline.js';
 import type { ModuleFunctionConfig, ServerConfig } from '../manifest/types.js';
+import { threadCount } from '../pool/thread-count.js';
 import type { JobEndInfo, JobResultKind } from '../runtime/function-runtime.js';
 import {
   type DirectConnectionChange,
   type DirectCrash,
   type DirectJobs,
   DirectPool,
-  directThreads,
   kStopMarginMs,
 } from './direct-pool.js';
 
@@ -151,7 +151,7 @@ export class DirectFunction extends EventEmitter<DirectFunctionEvents> implement
   /** Starts the first pool; throws HANDLER_LOAD when the code cannot serve. */
   start(): Promise<void> {
     this.#log.info(
-      { threads: directThreads(this.#config, this.#slots) },
+      { threads: threadCount(this.#config, this.#slots) },
       `${this.name}: dispatch: thread, each handler thread holds one connection per job server (the servers' "connections" setting does not apply)`,
     );
     const start = this.#swap(

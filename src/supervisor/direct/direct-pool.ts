@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../../log.js';
 import { settlesBy } from '../deadline.js';
 import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { ThreadEndCause } from '../pool/handler-pool.js';
+import { threadCount } from '../pool/thread-count.js';
 import { DirectBoard } from '../thread/direct-board.js';
 import type { FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
 import { CrashBook } from './crash-book.js';
@@ -17,11 +18,6 @@ export type * from './direct-pool-hooks.js';
 const kVerdictWaitMs = 2000;
 /** How long past a close's deadline the threads get to end on their own before they are terminated. */
 export const kStopMarginMs = 500;
-
-/** Threads for `concurrency` slots: concurrency / jobsPerThread, rounded up. */
-export function directThreads(config: ModuleFunctionConfig, concurrency = config.concurrency): number {
-  return Math.max(1, Math.ceil(concurrency / config.jobsPerThread));
-}
 
 /**
  * The threads of one `dispatch: thread` function: each owns its job-server connections
@@ -61,7 +57,7 @@ export class DirectPool implements SeatOwner {
     this.#log = options.logger ?? silentLogger;
     this.#hooks = options.hooks ?? {};
     this.#serverNames = options.servers.map(({ host, port }) => `${host}:${port}`);
-    this.#target = directThreads(config);
+    this.#target = threadCount(config);
     // Room for twice the most threads a function may have: surplus ones finishing their
     // jobs after a scale down keep their places until they end.
     const per = config.jobsPerThread;
@@ -134,7 +130,7 @@ export class DirectPool implements SeatOwner {
   async resize(concurrency: number): Promise<void> {
     if (this.#stopped) return;
     this.#config = { ...this.#config, concurrency };
-    this.#target = directThreads(this.#config);
+    this.#target = threadCount(this.#config);
     const serving = this.#seats.filter((seat): seat is Seat => seat !== null && !seat.stopping);
     if (serving.length > this.#target) {
       // Idle first, then the latest places: those end at once, busy ones after their jobs.

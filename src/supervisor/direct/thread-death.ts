@@ -1,4 +1,5 @@
 import type { ThreadEndCause } from '../pool/handler-pool.js';
+import { threadErrorEnd } from '../pool/thread-error.js';
 
 /** Why a `dispatch: thread` handler thread ended, from its exit code and last error: the reason its jobs are answered with, and the cause metrics count. */
 export function describeDeath(
@@ -6,8 +7,9 @@ export function describeDeath(
   error: Error | null,
   maxMemoryMb: number | undefined,
 ): { reason: string; cause: ThreadEndCause } {
-  if (error !== null && /out of memory/i.test(error.message))
-    return { reason: `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`, cause: 'oom' };
-  if (error !== null) return { reason: `the handler's thread died: ${error.message}`, cause: 'crash' };
+  if (error !== null) {
+    const { message, cause } = threadErrorEnd(error, maxMemoryMb);
+    return { reason: message, cause };
+  }
   return { reason: `the handler's thread exited with code ${code}`, cause: 'crash' };
 }

@@ -1,9 +1,8 @@
 import type { Logger } from '../../log.js';
+import { kAbortGraceMs } from '../pool/pool-job.js';
 import type { DirectBoard } from '../thread/direct-board.js';
 import type { Seat } from './direct-seat.js';
 
-/** As the default mode (pool/pool-job.ts): a handler that ignores its aborted signal this long more has its thread ended. */
-export const kAbortGraceMs = 1000;
 /** How often the watchdog reads the board's start times (one timer per pool). */
 const kWatchdogMs = 200;
 

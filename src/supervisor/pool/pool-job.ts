@@ -1,4 +1,5 @@
 import type { JobMeta, SerializedError } from '../thread/messages.js';
+import { threadErrorEnd } from './thread-error.js';
 import type { ProgressSink, StreamJob, ThreadStream } from './thread-stream.js';
 import { WorkerEnded } from './worker-ended.js';
 
@@ -37,8 +38,11 @@ export interface PoolJobOwner {
   endThread(stream: ThreadStream<PoolJob>): void;
 }
 
-/** Time a job gets to return after its signal is aborted, before its thread is ended. */
-const kAbortGraceMs = 1000;
+/**
+ * Time a job gets to return after its signal is aborted, before its thread is ended
+ * (in both dispatch modes: direct/timeout-watchdog.ts reads it too).
+ */
+export const kAbortGraceMs = 1000;
 
 /**
  * One job inside a HandlerPool, from dispatch to its one outcome: it tracks its thread,
@@ -156,16 +160,8 @@ export class PoolJob implements StreamJob {
       this.#finish({ ok: false, reason: 'crash', error: { name, message }, threadEnded: cause });
       return;
     }
-    const oom = /out of memory/i.test(error.message);
-    const message = oom
-      ? `the handler ran out of memory (limit ${maxMemoryMb ?? 'default'} MB)`
-      : `the handler's thread died: ${error.message}`;
-    this.#finish({
-      ok: false,
-      reason: 'crash',
-      error: { name: error.name, message },
-      threadEnded: oom ? 'oom' : 'crash',
-    });
+    const { message, cause } = threadErrorEnd(error, maxMemoryMb);
+    this.#finish({ ok: false, reason: 'crash', error: { name: error.name, message }, threadEnded: cause });
   }
 
   /** Its thread was ended because another job on it ran past its timeout. */

@@ -11,9 +11,12 @@ export const kDefaultMinThreads = 0;
 /** How long a thread beyond minThreads sits without a job before it ends, unless `idleTimeout` says. */
 export const kDefaultIdleTimeoutMs = 30_000;
 
-/** Handler threads a generation of this function runs at most: concurrency over jobs per thread. */
-export function threadCount(config: ModuleFunctionConfig): number {
-  return Math.max(1, Math.ceil(config.concurrency / config.jobsPerThread));
+/**
+ * Handler threads a generation of this function runs at most: concurrency (or the
+ * slots given) over jobs per thread, rounded up.
+ */
+export function threadCount(config: ModuleFunctionConfig, concurrency = config.concurrency): number {
+  return Math.max(1, Math.ceil(concurrency / config.jobsPerThread));
 }
 
 /** Jobs the function may hold beyond its concurrency: `prefetch` for each of its threads. */
