@@ -15,8 +15,6 @@ import { prefetchSlots } from './pool/thread-count.js';
 import type { FunctionRuntime } from './runtime/function-runtime.js';
 import { SlotGate } from './slot-gate.js';
 
-export type { ConnectionSnapshot } from './connection-snapshot.js';
-
 const kResolved = Promise.resolve();
 
 export interface BindingOptions {

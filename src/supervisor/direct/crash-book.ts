@@ -1,3 +1,5 @@
+import { kControlCrashes } from '../thread/direct-messages.js';
+
 /**
  * The jobs a `dispatch: thread` function's threads died running (handle -> why), and
  * the count of them in the function's shared control words, which every thread
@@ -7,7 +9,7 @@
  */
 export class CrashBook {
   readonly #reasons = new Map<string, string>();
-  /** Int32 [1] of the control words (DirectThreadData.control). */
+  /** The function's control words (DirectThreadData.control): kControlCrashes is counted here. */
   readonly #control: Int32Array;
 
   constructor(control: Int32Array) {
@@ -25,11 +27,11 @@ export class CrashBook {
   /** Recorded and counted; the caller frees the slot after this. */
   record(handle: string, reason: string): void {
     this.#reasons.set(handle, reason);
-    Atomics.add(this.#control, 1, 1);
+    Atomics.add(this.#control, kControlCrashes, 1);
   }
 
   /** What a new thread starts with: the crashes so far and their count, taken together. */
   snapshot(): { crashed: Array<[string, string]>; crashesHeard: number } {
-    return { crashed: [...this.#reasons], crashesHeard: Atomics.load(this.#control, 1) };
+    return { crashed: [...this.#reasons], crashesHeard: Atomics.load(this.#control, kControlCrashes) };
   }
 }

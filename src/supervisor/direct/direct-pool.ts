@@ -5,7 +5,12 @@ import type { ModuleFunctionConfig } from '../manifest/types.js';
 import type { ThreadEndCause } from '../pool/handler-pool.js';
 import { threadCount } from '../pool/thread-count.js';
 import { DirectBoard } from '../thread/direct-board.js';
-import type { FromDirectThread, ToDirectThread } from '../thread/direct-messages.js';
+import {
+  type FromDirectThread,
+  kControlPaused,
+  kControlWords,
+  type ToDirectThread,
+} from '../thread/direct-messages.js';
 import { CrashBook } from './crash-book.js';
 import type { DirectPoolHooks, DirectPoolOptions } from './direct-pool-hooks.js';
 import { type Seat, type SeatOwner, type SeatShared, startSeat } from './direct-seat.js';
@@ -32,8 +37,8 @@ export class DirectPool implements SeatOwner {
   readonly #options: DirectPoolOptions;
   readonly #log: Logger;
   readonly #board: DirectBoard;
-  /** Int32 [0]: the pause flag every thread's grab gate reads; [1]: crashes recorded (DirectThreadData.control). */
-  readonly #control = new Int32Array(new SharedArrayBuffer(8));
+  /** The control words every thread reads (thread/direct-messages.ts kControl*). */
+  readonly #control = new Int32Array(new SharedArrayBuffer(kControlWords * 4));
   /** By board place; a place frees when its thread has ended. */
   readonly #seats: Array<Seat | null> = [];
   /** Threads wanted (resize() changes it). */
@@ -151,12 +156,12 @@ export class DirectPool implements SeatOwner {
   /** Every thread's next grab is refused from now (a shared flag: no message to wait for). */
   pause(): void {
     this.#paused = true;
-    Atomics.store(this.#control, 0, 1);
+    Atomics.store(this.#control, kControlPaused, 1);
   }
 
   resume(): void {
     this.#paused = false;
-    Atomics.store(this.#control, 0, 0);
+    Atomics.store(this.#control, kControlPaused, 0);
     this.#broadcast({ kind: 'resume' });
   }
 
@@ -349,12 +354,7 @@ export class DirectPool implements SeatOwner {
   async #verdict(asker: Seat, handle: string, slot: number): Promise<void> {
     const holder = this.#seats[Math.floor(slot / this.#config.jobsPerThread)];
     if (this.#crashed.reasonOf(handle) === undefined && holder != null && this.#board.startedAt(slot) !== 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        holder.exited,
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, kVerdictWaitMs))),
-      ]);
-      clearTimeout(timer);
+      await settlesBy(holder.exited, performance.now() + kVerdictWaitMs);
     }
     asker.thread.postMessage({
       kind: 'verdict',

@@ -6,7 +6,14 @@ import { resultToBytes } from './bytes.js';
 import { decodePayload } from './decode-payload.js';
 import { DirectBoard, handleHash } from './direct-board.js';
 import { DirectJobContext } from './direct-context.js';
-import type { DirectFailure, DirectThreadData, FromDirectThread, ToDirectThread } from './direct-messages.js';
+import {
+  type DirectFailure,
+  type DirectThreadData,
+  type FromDirectThread,
+  kControlCrashes,
+  kControlPaused,
+  type ToDirectThread,
+} from './direct-messages.js';
 import { type HandlerFunction, loadHandler } from './load-handler.js';
 import type { SerializedError } from './messages.js';
 import { ModuleGraph } from './module-graph.js';
@@ -26,8 +33,6 @@ interface EndedJobs {
 }
 
 const kResultCode = { complete: 0, fail: 1, exception: 2 } as const;
-/** Where in the control words the main thread counts the crashes it has recorded. */
-const kCrashCount = 1;
 
 function noJobs(): EndedJobs {
   return { handles: [], durationsMs: [], results: [], failures: [] };
@@ -74,7 +79,7 @@ class DirectThread {
     const paused = this.#control;
     const gate = {
       tryReserve: () => {
-        if (this.#held >= data.jobsPerThread || Atomics.load(paused, 0) === 1) return false;
+        if (this.#held >= data.jobsPerThread || Atomics.load(paused, kControlPaused) === 1) return false;
         this.#held++;
         return true;
       },
@@ -160,7 +165,7 @@ class DirectThread {
     );
     // A crash recorded that this thread has not heard of yet: the main thread freed the
     // dead thread's slot already, and its 'crashed' message is still on its way here.
-    if (elsewhere < 0 && Atomics.load(this.#control, kCrashCount) === this.#crashesHeard)
+    if (elsewhere < 0 && Atomics.load(this.#control, kControlCrashes) === this.#crashesHeard)
       return this.#start(job, hash);
     // The job server offers a job another thread's slot holds (that thread died, or its
     // connection dropped), or one a crash may have held: the main thread knows.

@@ -1,6 +1,13 @@
 import type { ServerAddress } from '../../net/address.js';
 import type { SerializedError } from './messages.js';
 
+/** Control word: 1 while the function is paused (every thread's grab gate reads it). */
+export const kControlPaused = 0;
+/** Control word: crashes recorded so far, counted up before a dead thread's slots are freed. */
+export const kControlCrashes = 1;
+/** Int32 words in a function's control buffer. */
+export const kControlWords = 2;
+
 /** What a `dispatch: thread` handler thread is started with (its workerData). */
 export interface DirectThreadData {
   readonly handler: string;
@@ -16,10 +23,7 @@ export interface DirectThreadData {
   /** The function's DirectBoard; this thread owns slots [index * jobsPerThread, +jobsPerThread). */
   readonly board: SharedArrayBuffer;
   readonly index: number;
-  /**
-   * Int32 [0]: 1 while the function is paused; [1]: crashes recorded so far, counted up
-   * before a dead thread's slots are freed (the main thread writes both).
-   */
+  /** The function's control words (kControl*), Int32, written by the main thread. */
   readonly control: SharedArrayBuffer;
   /** Jobs that were running when an earlier thread died: handle -> why. */
   readonly crashed: ReadonlyArray<readonly [string, string]>;
