@@ -113,10 +113,7 @@ export class BoxFixture {
       box = Math.max(box, boxView());
     }, 2);
     try {
-      const server = await this.peakUntil(names, (row) => {
-        box = Math.max(box, boxView());
-        return until(row);
-      });
+      const server = await this.peakUntil(names, until);
       return { server, box };
     } finally {
       clearInterval(sampler);
